@@ -1,0 +1,299 @@
+//! `Function`: a compiled, callable graph.
+//!
+//! Compiling copies the expressions (after `givens` substitutions) into a
+//! `Graph` whose roots are the outputs followed by the new values of updated
+//! shared variables, rewrites it, and hands it to a backend. A call checks
+//! the arguments, locks the shared variables it touches (in id order, so
+//! concurrent calls cannot deadlock), computes every output and update
+//! value, then writes the updates and advances the random streams.
+
+use crate::expr::Var;
+use crate::graph::{Graph, NodeId, PrintOptions, Value, debugprint};
+use crate::interp::{self, Bindings};
+use crate::op::{InputId, Op};
+use crate::replace::clone_replace;
+use crate::shared::SharedVar;
+use crate::types::{TensorType, fmt_shape};
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use theon_runtime::{Error, Result, Tensor};
+
+/// Which backend runs the function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The reference interpreter.
+    #[default]
+    Interpret,
+}
+
+/// How to compile.
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    pub mode: Mode,
+    /// A name used in error messages and printing.
+    pub name: Option<String>,
+}
+
+/// One argument of a function.
+#[derive(Clone, Debug)]
+pub struct InputSpec {
+    pub id: InputId,
+    pub name: String,
+    pub ty: TensorType,
+}
+
+pub struct Function {
+    name: String,
+    inputs: Vec<InputSpec>,
+    n_outputs: usize,
+    /// Shared variables updated by each call; the graph's roots after the
+    /// outputs are their new values, in this order.
+    updates: Vec<SharedVar>,
+    /// Every shared variable read or written, sorted by id (the lock order).
+    shared: Vec<SharedVar>,
+    /// Random streams whose counter advances after each call.
+    rngs: Vec<SharedVar>,
+    graph: Graph,
+    order: Vec<NodeId>,
+    mode: Mode,
+}
+
+/// What `function` is asked to build.
+pub struct FunctionSpec<'a> {
+    pub inputs: &'a [Var],
+    pub outputs: &'a [Var],
+    pub updates: &'a [(Var, Var)],
+    pub givens: &'a [(Var, Var)],
+    pub options: CompileOptions,
+}
+
+impl Function {
+    /// Compile a function.
+    pub fn compile(spec: FunctionSpec<'_>) -> Result<Function> {
+        let name = spec.options.name.clone().unwrap_or_else(|| "function".into());
+        let ctx = |e: Error| e.context(format!("function '{name}'"));
+
+        // Inputs: distinct symbolic inputs.
+        let mut inputs = Vec::new();
+        let mut seen = HashSet::new();
+        for (k, v) in spec.inputs.iter().enumerate() {
+            let Op::Input { id, ty } = v.op() else {
+                return Err(ctx(Error::graph(format!(
+                    "argument {k} ({v:?}) is not a symbolic input; use givens to substitute expressions"
+                ))));
+            };
+            if !seen.insert(*id) {
+                return Err(ctx(Error::graph(format!("input '{}' is listed twice", v.name().unwrap_or_default()))));
+            }
+            inputs.push(InputSpec { id: *id, name: v.name().unwrap_or_else(|| format!("arg{k}")), ty: ty.clone() });
+        }
+
+        // Updates: shared target, value of a fitting type.
+        let mut update_targets = Vec::new();
+        let mut update_values = Vec::new();
+        for (target, value) in spec.updates {
+            let sv = target
+                .as_shared()
+                .ok_or_else(|| ctx(Error::graph(format!("update target {target:?} is not a shared variable"))))?;
+            if sv.is_random_state() {
+                return Err(ctx(Error::graph(format!(
+                    "'{}' is a random stream; it advances by itself on every call",
+                    sv.name()
+                ))));
+            }
+            if update_targets.contains(sv) {
+                return Err(ctx(Error::graph(format!("shared variable '{}' is updated twice", sv.name()))));
+            }
+            let (t, v) = (sv.ty(), value.ty());
+            let fits = t.dtype == v.dtype
+                && t.rank() == v.rank()
+                && t.shape.iter().zip(&v.shape).all(|(a, b)| a.is_none() || b.is_none() || a == b);
+            if !fits {
+                return Err(ctx(Error::graph(format!(
+                    "update of shared variable '{}' of type {t} has type {v}",
+                    sv.name()
+                ))));
+            }
+            update_targets.push(sv.clone());
+            update_values.push(value.clone());
+        }
+
+        // Givens substitute into outputs and update values together.
+        let mut roots: Vec<Var> = spec.outputs.to_vec();
+        roots.extend(update_values);
+        let roots = if spec.givens.is_empty() { roots } else { clone_replace(&roots, spec.givens).map_err(ctx)? };
+
+        // Every symbolic input the roots need must be an argument.
+        let declared: HashSet<InputId> = inputs.iter().map(|i| i.id).collect();
+        for v in Var::toposort(&roots) {
+            if let Op::Input { id, .. } = v.op()
+                && !declared.contains(id)
+            {
+                return Err(ctx(Error::graph(format!(
+                    "input '{}' is needed to compute the outputs but is not an argument (add it to the inputs or give it with givens)",
+                    v.name().unwrap_or_default()
+                ))));
+            }
+        }
+
+        let (graph, _) = Graph::from_vars(&roots).map_err(ctx)?;
+        Function::from_graph(name, inputs, spec.outputs.len(), update_targets, graph, spec.options.mode)
+    }
+
+    fn from_graph(
+        name: String,
+        inputs: Vec<InputSpec>,
+        n_outputs: usize,
+        updates: Vec<SharedVar>,
+        graph: Graph,
+        mode: Mode,
+    ) -> Result<Function> {
+        let order = graph.toposort();
+        let mut shared: BTreeMap<u64, SharedVar> = updates.iter().map(|s| (s.id(), s.clone())).collect();
+        let mut rngs = BTreeMap::new();
+        for &n in &order {
+            match graph.op(n) {
+                Op::Shared(s) => {
+                    shared.insert(s.id(), s.clone());
+                }
+                Op::Random { .. } => {
+                    let state = graph.input(n, 0);
+                    if let Op::Shared(s) = graph.op(state.node) {
+                        rngs.insert(s.id(), s.clone());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Function {
+            name,
+            inputs,
+            n_outputs,
+            updates,
+            shared: shared.into_values().collect(),
+            rngs: rngs.into_values().collect(),
+            graph,
+            order,
+            mode,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn inputs(&self) -> &[InputSpec] {
+        &self.inputs
+    }
+    pub fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+    /// The compiled graph (outputs, then update values).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+    pub fn updated_shared(&self) -> &[SharedVar] {
+        &self.updates
+    }
+
+    /// Check arguments against the inputs' types.
+    fn check_args(&self, args: &[&Tensor]) -> Result<()> {
+        if args.len() != self.inputs.len() {
+            let names: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
+            return Err(Error::value(format!(
+                "function '{}' takes {} arguments ({}), got {}",
+                self.name,
+                self.inputs.len(),
+                names.join(", "),
+                args.len()
+            )));
+        }
+        for (k, (spec, t)) in self.inputs.iter().zip(args).enumerate() {
+            if t.dtype() != spec.ty.dtype || !spec.ty.fits(t.shape()) {
+                let kind = if t.dtype() != spec.ty.dtype { Error::dtype } else { Error::shape };
+                return Err(kind(format!(
+                    "function '{}': input '{}' (argument {k}) expects {}, got a {} tensor of shape {}",
+                    self.name,
+                    spec.name,
+                    spec.ty,
+                    t.dtype(),
+                    fmt_shape(t.shape())
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Call with arguments in input order; returns the outputs.
+    pub fn call<T: Borrow<Tensor>>(&self, args: &[T]) -> Result<Vec<Tensor>> {
+        let mut outs = Vec::new();
+        self.call_into(args, &mut outs)?;
+        Ok(outs)
+    }
+
+    /// Call, writing the outputs into `outs` (reusing its tensors' storage
+    /// where dtype and shape match).
+    pub fn call_into<T: Borrow<Tensor>>(&self, args: &[T], outs: &mut Vec<Tensor>) -> Result<()> {
+        let args: Vec<&Tensor> = args.iter().map(|a| a.borrow()).collect();
+        self.check_args(&args)?;
+        let mut guards: Vec<_> = self.shared.iter().map(|s| s.lock()).collect();
+        let results = {
+            let mut b = Bindings::default();
+            for (spec, t) in self.inputs.iter().zip(&args) {
+                b.inputs.insert(spec.id, *t);
+            }
+            for (s, g) in self.shared.iter().zip(&guards) {
+                b.shared.insert(s.id(), &**g);
+            }
+            interp::run(&self.graph, &self.order, &b).map_err(|e| e.context(format!("function '{}'", self.name)))?
+        };
+        let (outputs, new_values) = results.split_at(self.n_outputs);
+        // Check every update before writing any, so a failure changes nothing.
+        let slot: HashMap<u64, usize> = self.shared.iter().enumerate().map(|(i, s)| (s.id(), i)).collect();
+        for (sv, v) in self.updates.iter().zip(new_values) {
+            if !sv.ty().fits(v.shape()) {
+                return Err(Error::shape(format!(
+                    "function '{}': the update of '{}' has shape {}, the variable has type {}",
+                    self.name,
+                    sv.name(),
+                    fmt_shape(v.shape()),
+                    sv.ty()
+                )));
+            }
+        }
+        for (sv, v) in self.updates.iter().zip(new_values) {
+            *guards[slot[&sv.id()]] = v.clone();
+        }
+        for r in &self.rngs {
+            let g = &mut guards[slot[&r.id()]];
+            let s = g.as_slice_mut::<i64>()?;
+            s[1] = s[1].wrapping_add(1);
+        }
+        drop(guards);
+        outs.clear();
+        outs.extend_from_slice(outputs);
+        Ok(())
+    }
+
+    /// The compiled graph as text: outputs, then updates.
+    pub fn debugprint(&self, opts: PrintOptions) -> String {
+        let mut roots: Vec<(Option<String>, Value)> = Vec::new();
+        for (k, v) in self.graph.outputs().iter().enumerate() {
+            let label = if k < self.n_outputs {
+                format!("output {k}:")
+            } else {
+                format!("update {}:", self.updates[k - self.n_outputs].name())
+            };
+            roots.push((Some(label), *v));
+        }
+        debugprint(&self.graph, &roots, opts)
+    }
+}
+
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Function({}, {} inputs, {} outputs, {} updates)", self.name, self.inputs.len(), self.n_outputs, self.updates.len())
+    }
+}

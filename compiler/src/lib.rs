@@ -1,0 +1,23 @@
+//! theon-compiler: from symbolic expressions to callable functions.
+//!
+//! Data flows one way: `expr` (what users build) → `graph` (the mutable IR,
+//! after `replace` substitutions) → rewrites → a backend (`interp`, the
+//! reference; the JIT) → `function::Function`.
+
+pub mod expr;
+pub mod function;
+pub mod graph;
+pub mod interp;
+pub mod op;
+pub mod replace;
+pub mod shared;
+pub mod types;
+
+pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
+pub use function::{CompileOptions, Function, FunctionSpec, InputSpec, Mode};
+pub use graph::{Graph, NodeId, PrintOptions, Value};
+pub use op::{BinaryOp, Op, ReduceOp, SliceSpec, UnaryOp};
+pub use replace::clone_replace;
+pub use shared::SharedVar;
+pub use types::{Dim, TensorType};
+pub use theon_runtime::{DType, Error, ErrorKind, Result, Tensor};

@@ -1,0 +1,125 @@
+//! The scalar program inside a fused elementwise node.
+//!
+//! A fused node runs one loop over its *loop shape* (the broadcast of all its
+//! inputs). Each iteration evaluates `instrs` on scalars and produces its
+//! outputs: elementwise outputs have the loop shape, reduction outputs fold
+//! a register over some axes of the loop shape.
+
+use super::{BinaryOp, F64Key, ReduceOp, UnaryOp};
+use theon_runtime::DType;
+
+/// A register: the index of the instruction that defines it.
+pub type Reg = u32;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Instr {
+    /// Element of input `k` (broadcast to the loop shape).
+    Input(usize),
+    /// A scalar constant.
+    Const(F64Key),
+    Unary(UnaryOp, Reg),
+    Binary(BinaryOp, Reg, Reg),
+    Where(Reg, Reg, Reg),
+    Cast(DType, Reg),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FusedOutput {
+    /// The register's value at every point of the loop shape.
+    Elementwise(Reg),
+    /// The register folded over `axes` of the loop shape.
+    Reduce { reg: Reg, op: ReduceOp, axes: Vec<usize>, keepdims: bool },
+}
+
+impl FusedOutput {
+    pub fn reg(&self) -> Reg {
+        match self {
+            FusedOutput::Elementwise(r) | FusedOutput::Reduce { reg: r, .. } => *r,
+        }
+    }
+}
+
+/// Instructions in definition order, each with the dtype it produces.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FusedProgram {
+    pub n_inputs: usize,
+    pub instrs: Vec<(Instr, DType)>,
+    pub outputs: Vec<FusedOutput>,
+}
+
+impl FusedProgram {
+    pub fn dtype(&self, r: Reg) -> DType {
+        self.instrs[r as usize].1
+    }
+
+    /// Infix text of a register's expression (`tanh(i0 * i1 + i2)`).
+    pub fn expr(&self, r: Reg) -> String {
+        self.expr_prec(r, 0)
+    }
+
+    fn expr_prec(&self, r: Reg, outer: u8) -> String {
+        let (ins, dt) = &self.instrs[r as usize];
+        let (text, prec) = match ins {
+            Instr::Input(k) => (format!("i{k}"), 9),
+            Instr::Const(c) => {
+                let v = c.get();
+                let s = if dt.is_float() { format!("{v:?}") } else { format!("{}", v as i64) };
+                (s, if v < 0.0 { 1 } else { 9 })
+            }
+            Instr::Unary(UnaryOp::Neg, a) => (format!("-{}", self.expr_prec(*a, 8)), 8),
+            Instr::Unary(UnaryOp::Not, a) => (format!("!{}", self.expr_prec(*a, 8)), 8),
+            Instr::Unary(u, a) => (format!("{}({})", u.name(), self.expr_prec(*a, 0)), 9),
+            Instr::Binary(b, x, y) => {
+                let (sym, p) = match b {
+                    BinaryOp::Add => ("+", 4),
+                    BinaryOp::Sub => ("-", 4),
+                    BinaryOp::Mul => ("*", 5),
+                    BinaryOp::Div => ("/", 5),
+                    BinaryOp::Lt => ("<", 3),
+                    BinaryOp::Le => ("<=", 3),
+                    BinaryOp::Gt => (">", 3),
+                    BinaryOp::Ge => (">=", 3),
+                    BinaryOp::Eq => ("==", 3),
+                    BinaryOp::Ne => ("!=", 3),
+                    BinaryOp::And => ("&", 2),
+                    BinaryOp::Or => ("|", 1),
+                    _ => ("", 0),
+                };
+                if sym.is_empty() {
+                    (format!("{}({}, {})", b.name(), self.expr_prec(*x, 0), self.expr_prec(*y, 0)), 9)
+                } else {
+                    // Left-associative: the right operand needs parentheses at equal precedence.
+                    (format!("{} {sym} {}", self.expr_prec(*x, p), self.expr_prec(*y, p + 1)), p)
+                }
+            }
+            Instr::Where(c, a, b) => {
+                (format!("where({}, {}, {})", self.expr_prec(*c, 0), self.expr_prec(*a, 0), self.expr_prec(*b, 0)), 9)
+            }
+            Instr::Cast(d, a) => (format!("{}({})", d.short(), self.expr_prec(*a, 0)), 9),
+        };
+        if prec < outer { format!("({text})") } else { text }
+    }
+
+    /// One line per output: `o0 = tanh(i0 * i1 + i2)`, `o1 = sum[axes=0](...)`.
+    pub fn output_exprs(&self) -> Vec<String> {
+        self.outputs
+            .iter()
+            .enumerate()
+            .map(|(k, o)| match o {
+                FusedOutput::Elementwise(r) => format!("o{k} = {}", self.expr(*r)),
+                FusedOutput::Reduce { reg, op, axes, keepdims } => format!(
+                    "o{k} = {}[axes={:?}{}]({})",
+                    op.name(),
+                    axes,
+                    if *keepdims { ", keepdims" } else { "" },
+                    self.expr(*reg)
+                ),
+            })
+            .collect()
+    }
+
+    /// Short summary for the node line: the outputs' expressions.
+    pub fn summary(&self) -> String {
+        self.output_exprs().join("; ")
+    }
+}

@@ -1,0 +1,161 @@
+//! Shared variables: named tensors that live outside any function call.
+//!
+//! Functions read them and may update them (the `updates` of `function`);
+//! users get and set them between calls. A random stream's state is a shared
+//! variable too (int64 `[seed, counter]`), advanced once per call.
+
+use crate::types::TensorType;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use theon_runtime::{DType, Error, Result, Tensor};
+
+static NEXT_SHARED: AtomicU64 = AtomicU64::new(1);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedKind {
+    Value,
+    /// int64 `[seed, counter]` of a random stream.
+    RandomState,
+}
+
+struct SharedInner {
+    id: u64,
+    name: String,
+    ty: TensorType,
+    kind: SharedKind,
+    value: Mutex<Tensor>,
+}
+
+/// A handle to a shared variable; clones refer to the same storage.
+#[derive(Clone)]
+pub struct SharedVar(Arc<SharedInner>);
+
+impl SharedVar {
+    /// A shared variable whose static shape is the value's shape (the usual
+    /// case for parameters: the compiler can specialize on it).
+    pub fn new(name: impl Into<String>, value: Tensor) -> SharedVar {
+        let ty = TensorType::fixed(value.dtype(), value.shape());
+        SharedVar::with_type(name, value, ty).expect("a value fits its own type")
+    }
+
+    /// A shared variable whose dims are unknown at build time except those
+    /// listed in `fixed_axes` (e.g. data whose row count changes with `set_value`).
+    pub fn resizable(name: impl Into<String>, value: Tensor, fixed_axes: &[usize]) -> SharedVar {
+        let shape = value
+            .shape()
+            .iter()
+            .enumerate()
+            .map(|(a, &d)| fixed_axes.contains(&a).then_some(d))
+            .collect();
+        let ty = TensorType::new(value.dtype(), shape);
+        SharedVar::with_type(name, value, ty).expect("a value fits a looser type")
+    }
+
+    /// A shared variable with an explicit static type.
+    pub fn with_type(name: impl Into<String>, value: Tensor, ty: TensorType) -> Result<SharedVar> {
+        let name = name.into();
+        check_fits(&name, &ty, &value)?;
+        Ok(SharedVar::make(name, ty, SharedKind::Value, value))
+    }
+
+    /// The state of a random stream, seeded.
+    pub fn random_state(name: impl Into<String>, seed: u64) -> SharedVar {
+        let value = Tensor::vector(vec![seed as i64, 0]);
+        SharedVar::make(name.into(), TensorType::fixed(DType::I64, &[2]), SharedKind::RandomState, value)
+    }
+
+    fn make(name: String, ty: TensorType, kind: SharedKind, value: Tensor) -> SharedVar {
+        let id = NEXT_SHARED.fetch_add(1, Ordering::Relaxed);
+        SharedVar(Arc::new(SharedInner { id, name, ty, kind, value: Mutex::new(value) }))
+    }
+
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+    pub fn ty(&self) -> &TensorType {
+        &self.0.ty
+    }
+    pub fn kind(&self) -> SharedKind {
+        self.0.kind
+    }
+    pub fn is_random_state(&self) -> bool {
+        self.0.kind == SharedKind::RandomState
+    }
+
+    /// A copy of the current value.
+    pub fn get_value(&self) -> Tensor {
+        self.lock().clone()
+    }
+
+    /// Replace the value; dtype, rank and static dims must fit the type.
+    pub fn set_value(&self, value: Tensor) -> Result<()> {
+        check_fits(&self.0.name, &self.0.ty, &value)?;
+        *self.lock() = value;
+        Ok(())
+    }
+
+    /// Reseed a random stream (counter back to 0).
+    pub fn seed(&self, seed: u64) -> Result<()> {
+        if !self.is_random_state() {
+            return Err(Error::value(format!("shared variable '{}' is not a random stream", self.name())));
+        }
+        *self.lock() = Tensor::vector(vec![seed as i64, 0]);
+        Ok(())
+    }
+
+    /// Lock the storage (functions hold this during a call).
+    pub fn lock(&self) -> MutexGuard<'_, Tensor> {
+        // A panic while holding the lock cannot leave a tensor half-written in a
+        // way that breaks memory safety; recover the value.
+        self.0.value.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn check_fits(name: &str, ty: &TensorType, value: &Tensor) -> Result<()> {
+    if value.dtype() != ty.dtype {
+        return Err(Error::dtype(format!(
+            "shared variable '{name}' has dtype {}, got a value of dtype {}",
+            ty.dtype,
+            value.dtype()
+        )));
+    }
+    if !ty.fits(value.shape()) {
+        return Err(Error::shape(format!(
+            "shared variable '{name}' has type {ty}, got a value of shape {}",
+            crate::types::fmt_shape(value.shape())
+        )));
+    }
+    Ok(())
+}
+
+impl PartialEq for SharedVar {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.id == o.0.id
+    }
+}
+impl Eq for SharedVar {}
+impl Hash for SharedVar {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.0.id.hash(h)
+    }
+}
+impl PartialOrd for SharedVar {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for SharedVar {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.0.id.cmp(&o.0.id)
+    }
+}
+impl fmt::Debug for SharedVar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SharedVar({}: {})", self.0.name, self.0.ty)
+    }
+}

@@ -1,0 +1,1 @@
+//! Helpers shared by the examples (the programs are under `examples/`).

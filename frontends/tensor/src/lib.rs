@@ -1,0 +1,74 @@
+//! theon-tensor: the Theano-like API.
+//!
+//! ```
+//! use theon_tensor::*;
+//! let x = vector("x");
+//! let w = shared("w", Tensor::vector(vec![1.0, 2.0]));
+//! let y = (&x * &w).unwrap().sum().unwrap();
+//! let f = function(&[&x], &[&y]).unwrap();
+//! let out = f.call(&[Tensor::vector(vec![3.0, 4.0])]).unwrap();
+//! assert_eq!(out[0].item::<f64>().unwrap(), 11.0);
+//! ```
+
+mod builder;
+mod inputs;
+
+pub use builder::{FunctionBuilder, compile, function};
+pub use inputs::*;
+pub use theon_compiler::{
+    BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape, Mode, Operand, PrintOptions,
+    RandomStream, ReduceOp, Result, SharedVar, SliceSpec, Tensor, TensorType, UnaryOp, Var,
+};
+
+use std::borrow::Borrow;
+
+/// New versions of `outputs` with each `(old, new)` substituted (Theano's
+/// `clone_replace`). The replacement must fit the original's type: same
+/// dtype and rank, no conflicting static size.
+pub fn clone_replace<O: Borrow<Var>>(outputs: &[O], replace: &[(&Var, &Var)]) -> Result<Vec<Var>> {
+    let outs: Vec<Var> = outputs.iter().map(|o| o.borrow().clone()).collect();
+    let pairs: Vec<(Var, Var)> = replace.iter().map(|(a, b)| ((*a).clone(), (*b).clone())).collect();
+    theon_compiler::clone_replace(&outs, &pairs)
+}
+
+/// `where(cond, a, b)`: elements of `a` where `cond`, else of `b` (Theano's `switch`).
+pub fn where_(cond: &Var, a: impl Operand, b: impl Operand) -> Result<Var> {
+    Var::where_(cond, a, b)
+}
+
+/// Alias of `where_` (Theano's name).
+pub fn switch(cond: &Var, a: impl Operand, b: impl Operand) -> Result<Var> {
+    Var::where_(cond, a, b)
+}
+
+/// Join along an existing axis.
+pub fn concatenate<V: Borrow<Var>>(parts: &[V], axis: i64) -> Result<Var> {
+    let v: Vec<Var> = parts.iter().map(|p| p.borrow().clone()).collect();
+    Var::concatenate(&v, axis)
+}
+
+/// Join along a new axis.
+pub fn stack<V: Borrow<Var>>(parts: &[V], axis: i64) -> Result<Var> {
+    let v: Vec<Var> = parts.iter().map(|p| p.borrow().clone()).collect();
+    Var::stack(&v, axis)
+}
+
+/// Matrix/vector product (see `Var::dot`).
+pub fn dot(a: &Var, b: &Var) -> Result<Var> {
+    a.dot(b)
+}
+
+/// Debug-print expressions as a tree (PyTensor's `debugprint`).
+pub fn debugprint<V: Borrow<Var>>(outputs: &[V], types: bool) -> String {
+    let outs: Vec<Var> = outputs.iter().map(|o| o.borrow().clone()).collect();
+    match Graph::from_vars(&outs) {
+        Ok((g, _)) => g.print(PrintOptions { types }),
+        Err(e) => format!("<cannot print: {e}>"),
+    }
+}
+
+/// Graphviz DOT text of expressions.
+pub fn to_dot<V: Borrow<Var>>(outputs: &[V]) -> Result<String> {
+    let outs: Vec<Var> = outputs.iter().map(|o| o.borrow().clone()).collect();
+    Ok(Graph::from_vars(&outs)?.0.to_dot())
+}

@@ -1,0 +1,198 @@
+//! Rust scalar types that can be tensor elements, and the float interface the
+//! reference kernels are written against.
+
+use crate::dtype::DType;
+use crate::tensor::Data;
+use std::fmt::Debug;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// A Rust type stored in a tensor: bool, i64, f32 or f64.
+pub trait Element: Copy + Send + Sync + PartialEq + PartialOrd + Debug + Default + 'static {
+    const DTYPE: DType;
+    fn into_data(v: Vec<Self>) -> Data;
+    fn slice(d: &Data) -> Option<&[Self]>;
+    fn slice_mut(d: &mut Data) -> Option<&mut [Self]>;
+    fn to_f64(self) -> f64;
+    /// Rounds (f32), truncates toward zero (i64) or tests `!= 0` (bool).
+    fn from_f64(v: f64) -> Self;
+}
+
+macro_rules! element {
+    ($t:ty, $variant:ident, $to:expr, $from:expr) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            fn into_data(v: Vec<Self>) -> Data {
+                Data::$variant(v)
+            }
+            fn slice(d: &Data) -> Option<&[Self]> {
+                match d {
+                    Data::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn slice_mut(d: &mut Data) -> Option<&mut [Self]> {
+                match d {
+                    Data::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn to_f64(self) -> f64 {
+                #[allow(clippy::redundant_closure_call)]
+                ($to)(self)
+            }
+            fn from_f64(v: f64) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                ($from)(v)
+            }
+        }
+    };
+}
+
+element!(bool, Bool, |x: bool| if x { 1.0 } else { 0.0 }, |v: f64| v != 0.0);
+element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64);
+element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32);
+element!(f64, F64, |x: f64| x, |v: f64| v);
+
+/// f32 or f64: the reference math every backend is compared against.
+///
+/// Functions with a numerically delicate textbook form (sigmoid, softplus,
+/// log-sigmoid) are written in their stable forms here, so the reference is
+/// trustworthy at extreme inputs.
+pub trait Float:
+    Element
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+{
+    const ZERO: Self;
+    const ONE: Self;
+    const NAN: Self;
+    const INFINITY: Self;
+    const NEG_INFINITY: Self;
+    fn exp(self) -> Self;
+    fn exp_m1(self) -> Self;
+    fn ln(self) -> Self;
+    fn ln_1p(self) -> Self;
+    fn sqrt(self) -> Self;
+    fn tanh(self) -> Self;
+    fn sin(self) -> Self;
+    fn cos(self) -> Self;
+    fn erf(self) -> Self;
+    fn powf(self, e: Self) -> Self;
+    fn abs(self) -> Self;
+    fn is_nan(self) -> bool;
+    fn max_nan(self, o: Self) -> Self;
+    fn min_nan(self, o: Self) -> Self;
+
+    /// 1 / (1 + exp(-x)), without overflow and with full relative accuracy
+    /// in both tails.
+    fn sigmoid(self) -> Self {
+        if self >= Self::ZERO {
+            Self::ONE / (Self::ONE + (-self).exp())
+        } else {
+            let e = self.exp();
+            e / (Self::ONE + e)
+        }
+    }
+    /// log(1 + exp(x)) = max(x, 0) + log1p(exp(-|x|)).
+    fn softplus(self) -> Self {
+        if self.is_nan() {
+            return self;
+        }
+        let m = if self > Self::ZERO { self } else { Self::ZERO };
+        m + (-self.abs()).exp().ln_1p()
+    }
+    /// log(sigmoid(x)) = -softplus(-x).
+    fn log_sigmoid(self) -> Self {
+        -(-self).softplus()
+    }
+    /// -1, 0 or 1 (NaN stays NaN, -0 stays -0).
+    fn sign(self) -> Self {
+        if self > Self::ZERO {
+            Self::ONE
+        } else if self < Self::ZERO {
+            -Self::ONE
+        } else {
+            self
+        }
+    }
+}
+
+/// NaN-propagating max/min as NumPy's `maximum` / `minimum`.
+fn max_nan<T: PartialOrd + Copy>(a: T, b: T, a_nan: bool, b_nan: bool) -> T {
+    if a_nan {
+        a
+    } else if b_nan || b > a {
+        b
+    } else {
+        a
+    }
+}
+fn min_nan<T: PartialOrd + Copy>(a: T, b: T, a_nan: bool, b_nan: bool) -> T {
+    if a_nan {
+        a
+    } else if b_nan || b < a {
+        b
+    } else {
+        a
+    }
+}
+
+macro_rules! float {
+    ($t:ident, $erf:path) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const NAN: Self = $t::NAN;
+            const INFINITY: Self = $t::INFINITY;
+            const NEG_INFINITY: Self = $t::NEG_INFINITY;
+            fn exp(self) -> Self {
+                $t::exp(self)
+            }
+            fn exp_m1(self) -> Self {
+                $t::exp_m1(self)
+            }
+            fn ln(self) -> Self {
+                $t::ln(self)
+            }
+            fn ln_1p(self) -> Self {
+                $t::ln_1p(self)
+            }
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            fn tanh(self) -> Self {
+                $t::tanh(self)
+            }
+            fn sin(self) -> Self {
+                $t::sin(self)
+            }
+            fn cos(self) -> Self {
+                $t::cos(self)
+            }
+            fn erf(self) -> Self {
+                $erf(self)
+            }
+            fn powf(self, e: Self) -> Self {
+                $t::powf(self, e)
+            }
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            fn is_nan(self) -> bool {
+                $t::is_nan(self)
+            }
+            fn max_nan(self, o: Self) -> Self {
+                max_nan(self, o, self.is_nan(), o.is_nan())
+            }
+            fn min_nan(self, o: Self) -> Self {
+                min_nan(self, o, self.is_nan(), o.is_nan())
+            }
+        }
+    };
+}
+
+float!(f32, libm::erff);
+float!(f64, libm::erf);

@@ -1,0 +1,347 @@
+//! `Tensor`: a dtype, an N-d shape and row-major contiguous storage.
+//!
+//! Tensors are values: they own their storage, clone deeply, and have no
+//! strides or views. Kernels take views internally where they need them.
+
+use crate::dtype::DType;
+use crate::element::Element;
+use crate::error::{Error, Result};
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand_distr::{Distribution, StandardNormal, Uniform};
+
+/// Typed storage of a tensor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    Bool(Vec<bool>),
+    I64(Vec<i64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+}
+
+/// Runs `$body` with `$v` bound to the typed Vec inside a `Data`.
+#[macro_export]
+macro_rules! with_data {
+    ($data:expr, $v:ident => $body:expr) => {
+        match $data {
+            $crate::Data::Bool($v) => $body,
+            $crate::Data::I64($v) => $body,
+            $crate::Data::F32($v) => $body,
+            $crate::Data::F64($v) => $body,
+        }
+    };
+}
+
+impl Data {
+    pub fn dtype(&self) -> DType {
+        match self {
+            Data::Bool(_) => DType::Bool,
+            Data::I64(_) => DType::I64,
+            Data::F32(_) => DType::F32,
+            Data::F64(_) => DType::F64,
+        }
+    }
+    pub fn len(&self) -> usize {
+        with_data!(self, v => v.len())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// `n` zero elements of `dtype`.
+    pub fn zeros(dtype: DType, n: usize) -> Data {
+        match dtype {
+            DType::Bool => Data::Bool(vec![false; n]),
+            DType::I64 => Data::I64(vec![0; n]),
+            DType::F32 => Data::F32(vec![0.0; n]),
+            DType::F64 => Data::F64(vec![0.0; n]),
+        }
+    }
+    /// Element `i` converted to f64.
+    pub fn get_f64(&self, i: usize) -> f64 {
+        with_data!(self, v => v[i].to_f64())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tensor {
+    shape: Vec<usize>,
+    data: Data,
+}
+
+/// Number of elements of a shape.
+pub fn numel(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+impl Tensor {
+    /// A tensor from a flat row-major Vec and a shape.
+    pub fn new<T: Element>(data: Vec<T>, shape: &[usize]) -> Result<Tensor> {
+        Tensor::from_data(T::into_data(data), shape)
+    }
+
+    pub fn from_data(data: Data, shape: &[usize]) -> Result<Tensor> {
+        let n = numel(shape);
+        if data.len() != n {
+            return Err(Error::shape(format!(
+                "{} elements cannot have shape {:?} ({} elements)",
+                data.len(),
+                shape,
+                n
+            )));
+        }
+        Ok(Tensor { shape: shape.to_vec(), data })
+    }
+
+    /// A rank-0 tensor.
+    pub fn scalar<T: Element>(v: T) -> Tensor {
+        Tensor { shape: vec![], data: T::into_data(vec![v]) }
+    }
+
+    /// A rank-1 tensor.
+    pub fn vector<T: Element>(v: Vec<T>) -> Tensor {
+        let n = v.len();
+        Tensor { shape: vec![n], data: T::into_data(v) }
+    }
+
+    /// A rank-2 tensor from rows; every row must have the same length.
+    pub fn matrix<T: Element>(rows: &[Vec<T>]) -> Result<Tensor> {
+        let cols = rows.first().map_or(0, |r| r.len());
+        if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != cols) {
+            return Err(Error::shape(format!(
+                "matrix rows must have equal length: row 0 has {cols}, row {i} has {}",
+                r.len()
+            )));
+        }
+        let flat = rows.iter().flat_map(|r| r.iter().copied()).collect();
+        Tensor::new(flat, &[rows.len(), cols])
+    }
+
+    pub fn zeros(dtype: DType, shape: &[usize]) -> Tensor {
+        Tensor { shape: shape.to_vec(), data: Data::zeros(dtype, numel(shape)) }
+    }
+
+    pub fn ones(dtype: DType, shape: &[usize]) -> Tensor {
+        Tensor::full(1.0, dtype, shape)
+    }
+
+    /// Every element `value`, converted to `dtype`.
+    pub fn full(value: f64, dtype: DType, shape: &[usize]) -> Tensor {
+        let n = numel(shape);
+        let data = match dtype {
+            DType::Bool => Data::Bool(vec![value != 0.0; n]),
+            DType::I64 => Data::I64(vec![value as i64; n]),
+            DType::F32 => Data::F32(vec![value as f32; n]),
+            DType::F64 => Data::F64(vec![value; n]),
+        };
+        Tensor { shape: shape.to_vec(), data }
+    }
+
+    /// `start, start + step, ...` below `stop` (float64), as NumPy's arange.
+    pub fn arange(start: f64, stop: f64, step: f64) -> Result<Tensor> {
+        if step == 0.0 || !step.is_finite() || !start.is_finite() || !stop.is_finite() {
+            return Err(Error::value(format!(
+                "arange({start}, {stop}, {step}): step must be finite and non-zero, bounds finite"
+            )));
+        }
+        let n = ((stop - start) / step).ceil().max(0.0) as usize;
+        Ok(Tensor::vector((0..n).map(|i| start + i as f64 * step).collect::<Vec<f64>>()))
+    }
+
+    /// `0, 1, ..., n - 1` as int64.
+    pub fn arange_i64(n: i64) -> Tensor {
+        Tensor::vector((0..n.max(0)).collect::<Vec<i64>>())
+    }
+
+    /// Standard normal draws from a seeded Xoshiro256++ stream.
+    pub fn randn(dtype: DType, shape: &[usize], seed: u64) -> Tensor {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let v: Vec<f64> = (0..numel(shape)).map(|_| StandardNormal.sample(&mut rng)).collect();
+        Tensor::vector(v).reshape(shape).expect("same size").cast(dtype)
+    }
+
+    /// Uniform draws in [low, high) from a seeded Xoshiro256++ stream.
+    pub fn rand_uniform(dtype: DType, shape: &[usize], low: f64, high: f64, seed: u64) -> Result<Tensor> {
+        let dist = Uniform::new(low, high)
+            .map_err(|e| Error::value(format!("uniform({low}, {high}): {e}")))?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let v: Vec<f64> = (0..numel(shape)).map(|_| dist.sample(&mut rng)).collect();
+        Ok(Tensor::vector(v).reshape(shape)?.cast(dtype))
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    pub fn dtype(&self) -> DType {
+        self.data.dtype()
+    }
+    pub fn rank(&self) -> usize {
+        self.shape.len()
+    }
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
+    pub fn data_mut(&mut self) -> &mut Data {
+        &mut self.data
+    }
+    pub fn into_data(self) -> Data {
+        self.data
+    }
+
+    /// The elements as a slice of `T`; `T` must be exactly the dtype.
+    pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
+        T::slice(&self.data).ok_or_else(|| {
+            Error::dtype(format!("tensor has dtype {}, not {}", self.dtype(), T::DTYPE))
+        })
+    }
+    pub fn as_slice_mut<T: Element>(&mut self) -> Result<&mut [T]> {
+        let dt = self.dtype();
+        T::slice_mut(&mut self.data)
+            .ok_or_else(|| Error::dtype(format!("tensor has dtype {dt}, not {}", T::DTYPE)))
+    }
+    /// The elements converted to `T` (any dtype).
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        with_data!(&self.data, v => v.iter().map(|x| T::from_f64(x.to_f64())).collect())
+    }
+    /// The elements as f64 (any dtype).
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        self.to_vec::<f64>()
+    }
+    /// The single element of a size-1 tensor, converted to `T`.
+    pub fn item<T: Element>(&self) -> Result<T> {
+        if self.len() != 1 {
+            return Err(Error::shape(format!(
+                "item() needs exactly one element, tensor has shape {:?}",
+                self.shape
+            )));
+        }
+        Ok(T::from_f64(self.data.get_f64(0)))
+    }
+    /// The element at a multi-index, as f64.
+    pub fn get(&self, index: &[usize]) -> Result<f64> {
+        if index.len() != self.rank() || index.iter().zip(&self.shape).any(|(i, d)| i >= d) {
+            return Err(Error::index(format!(
+                "index {index:?} is out of bounds for shape {:?}",
+                self.shape
+            )));
+        }
+        let mut flat = 0;
+        for (i, d) in index.iter().zip(&self.shape) {
+            flat = flat * d + i;
+        }
+        Ok(self.data.get_f64(flat))
+    }
+
+    /// The same elements in another shape with equal element count.
+    pub fn reshape(self, shape: &[usize]) -> Result<Tensor> {
+        if numel(shape) != self.len() {
+            return Err(Error::shape(format!(
+                "cannot reshape {:?} ({} elements) to {:?}",
+                self.shape,
+                self.len(),
+                shape
+            )));
+        }
+        Ok(Tensor { shape: shape.to_vec(), data: self.data })
+    }
+
+    /// Convert to another dtype (floats to int truncate toward zero, to bool
+    /// test `!= 0`, as NumPy's astype).
+    pub fn cast(&self, dtype: DType) -> Tensor {
+        if dtype == self.dtype() {
+            return self.clone();
+        }
+        let data = with_data!(&self.data, v => cast_slice(v, dtype));
+        Tensor { shape: self.shape.clone(), data }
+    }
+
+    /// Overwrite this tensor with `src` (same dtype and shape required),
+    /// reusing the storage.
+    pub fn assign(&mut self, src: &Tensor) -> Result<()> {
+        if src.dtype() != self.dtype() || src.shape != self.shape {
+            return Err(Error::shape(format!(
+                "cannot assign {}{:?} into {}{:?}",
+                src.dtype(),
+                src.shape,
+                self.dtype(),
+                self.shape
+            )));
+        }
+        with_data!(&mut self.data, dst => {
+            let s = Element::slice(&src.data).expect("same dtype");
+            dst.copy_from_slice(s);
+        });
+        Ok(())
+    }
+
+    /// Max |a - b| <= atol + rtol * |b| elementwise (NaN equal to NaN,
+    /// equal infinities equal), on any dtypes, shapes must match.
+    pub fn allclose(&self, other: &Tensor, rtol: f64, atol: f64) -> bool {
+        self.shape == other.shape
+            && (0..self.len()).all(|i| {
+                let (a, b) = (self.data.get_f64(i), other.data.get_f64(i));
+                close(a, b, rtol, atol)
+            })
+    }
+
+    /// Raw byte pointer of the storage, for the JIT boundary.
+    pub fn as_ptr(&self) -> *const u8 {
+        with_data!(&self.data, v => v.as_ptr() as *const u8)
+    }
+    pub fn as_mut_ptr(&mut self) -> *mut u8 {
+        with_data!(&mut self.data, v => v.as_mut_ptr() as *mut u8)
+    }
+    /// Storage size in bytes.
+    pub fn byte_len(&self) -> usize {
+        self.len() * self.dtype().size_of()
+    }
+}
+
+/// `a` and `b` agree within `atol + rtol * |b|`; NaNs and equal infinities agree.
+pub fn close(a: f64, b: f64, rtol: f64, atol: f64) -> bool {
+    if a.is_nan() || b.is_nan() {
+        return a.is_nan() && b.is_nan();
+    }
+    if a.is_infinite() || b.is_infinite() {
+        return a == b;
+    }
+    (a - b).abs() <= atol + rtol * b.abs()
+}
+
+fn cast_slice<T: Element>(v: &[T], dtype: DType) -> Data {
+    match dtype {
+        DType::Bool => Data::Bool(v.iter().map(|x| x.to_f64() != 0.0).collect()),
+        DType::I64 => Data::I64(v.iter().map(|x| x.to_f64() as i64).collect()),
+        DType::F32 => Data::F32(v.iter().map(|x| x.to_f64() as f32).collect()),
+        DType::F64 => Data::F64(v.iter().map(|x| x.to_f64()).collect()),
+    }
+}
+
+macro_rules! from_scalar {
+    ($($t:ty => $e:ty),*) => {$(
+        impl From<$t> for Tensor {
+            fn from(v: $t) -> Tensor {
+                Tensor::scalar(v as $e)
+            }
+        }
+    )*};
+}
+from_scalar!(f64 => f64, f32 => f32, i64 => i64, i32 => i64, usize => i64, bool => bool);
+
+impl<T: Element> From<Vec<T>> for Tensor {
+    fn from(v: Vec<T>) -> Tensor {
+        Tensor::vector(v)
+    }
+}
+
+impl From<&Tensor> for Tensor {
+    fn from(t: &Tensor) -> Tensor {
+        t.clone()
+    }
+}
