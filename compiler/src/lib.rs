@@ -6,6 +6,7 @@
 
 pub mod expr;
 pub mod function;
+pub mod grad;
 pub mod graph;
 pub mod interp;
 pub mod op;
@@ -14,6 +15,7 @@ pub mod shared;
 pub mod types;
 
 pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
+pub use grad::{Disconnected, GradCheck, VerifyGrad, grad, hessian, jacobian, verify_grad};
 pub use function::{CompileOptions, Function, FunctionSpec, InputSpec, Mode};
 pub use graph::{Graph, NodeId, PrintOptions, Value};
 pub use op::{BinaryOp, Op, ReduceOp, SliceSpec, UnaryOp};

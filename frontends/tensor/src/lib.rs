@@ -15,6 +15,7 @@ mod inputs;
 
 pub use builder::{FunctionBuilder, compile, function};
 pub use inputs::*;
+pub use theon_compiler::{Disconnected, GradCheck, VerifyGrad, hessian, jacobian, verify_grad};
 pub use theon_compiler::{
     BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape, Mode, Operand, PrintOptions,
     RandomStream, ReduceOp, Result, SharedVar, SliceSpec, Tensor, TensorType, UnaryOp, Var,
@@ -29,6 +30,21 @@ pub fn clone_replace<O: Borrow<Var>>(outputs: &[O], replace: &[(&Var, &Var)]) ->
     let outs: Vec<Var> = outputs.iter().map(|o| o.borrow().clone()).collect();
     let pairs: Vec<(Var, Var)> = replace.iter().map(|(a, b)| ((*a).clone(), (*b).clone())).collect();
     theon_compiler::clone_replace(&outs, &pairs)
+}
+
+/// Gradients of a scalar `cost` with respect to each of `wrt`, as
+/// expressions. A `wrt` the cost does not depend on is an error; see
+/// `grad_with` for PyTensor's other `disconnected_inputs` choices.
+pub fn grad<V: Borrow<Var>>(cost: &Var, wrt: &[V]) -> Result<Vec<Var>> {
+    let wrt: Vec<Var> = wrt.iter().map(|w| w.borrow().clone()).collect();
+    Ok(theon_compiler::grad(cost, &wrt, Disconnected::Raise)?.into_iter().flatten().collect())
+}
+
+/// `grad` with a choice for disconnected inputs (`None` entries only with
+/// `Disconnected::Ignore`).
+pub fn grad_with<V: Borrow<Var>>(cost: &Var, wrt: &[V], disconnected: Disconnected) -> Result<Vec<Option<Var>>> {
+    let wrt: Vec<Var> = wrt.iter().map(|w| w.borrow().clone()).collect();
+    theon_compiler::grad(cost, &wrt, disconnected)
 }
 
 /// `where(cond, a, b)`: elements of `a` where `cond`, else of `b` (Theano's `switch`).
