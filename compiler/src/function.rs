@@ -8,7 +8,8 @@
 //! value, then writes the updates and advances the random streams.
 
 use crate::expr::Var;
-use crate::graph::{Graph, NodeId, PrintOptions, Value, debugprint};
+use crate::graph::{Graph, NodeId, PrintOptions, Value, debugprint_with};
+use crate::rewrite::{self, Ctx, MemoryPlan, Rewrites, Trace};
 use crate::interp::{self, Bindings};
 use crate::op::{InputId, Op};
 use crate::replace::clone_replace;
@@ -32,6 +33,10 @@ pub struct CompileOptions {
     pub mode: Mode,
     /// A name used in error messages and printing.
     pub name: Option<String>,
+    /// Which rewrites run (all by default).
+    pub rewrites: Rewrites,
+    /// Allow float rewrites that are wrong for inf/NaN (`x * 0 -> 0`).
+    pub fast_math: bool,
 }
 
 /// One argument of a function.
@@ -56,6 +61,8 @@ pub struct Function {
     graph: Graph,
     order: Vec<NodeId>,
     mode: Mode,
+    trace: Trace,
+    memory: MemoryPlan,
 }
 
 /// What `function` is asked to build.
@@ -136,10 +143,16 @@ impl Function {
             }
         }
 
-        let (graph, _) = Graph::from_vars(&roots).map_err(ctx)?;
-        Function::from_graph(name, inputs, spec.outputs.len(), update_targets, graph, spec.options.mode)
+        let (mut graph, _) = Graph::from_vars(&roots).map_err(ctx)?;
+        let fast_math = spec.options.fast_math;
+        let trace = rewrite::optimize(&mut graph, &spec.options.rewrites, &Ctx { fast_math }).map_err(ctx)?;
+        let n_outputs = spec.outputs.len();
+        let memory = rewrite::memory::plan(&graph, n_outputs, &update_targets);
+        let mode = spec.options.mode;
+        Function::from_graph(name, inputs, n_outputs, update_targets, graph, mode, trace, memory)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn from_graph(
         name: String,
         inputs: Vec<InputSpec>,
@@ -147,8 +160,10 @@ impl Function {
         updates: Vec<SharedVar>,
         graph: Graph,
         mode: Mode,
+        trace: Trace,
+        memory: MemoryPlan,
     ) -> Result<Function> {
-        let order = graph.toposort();
+        let order = memory.order.clone();
         let mut shared: BTreeMap<u64, SharedVar> = updates.iter().map(|s| (s.id(), s.clone())).collect();
         let mut rngs = BTreeMap::new();
         for &n in &order {
@@ -175,6 +190,8 @@ impl Function {
             graph,
             order,
             mode,
+            trace,
+            memory,
         })
     }
 
@@ -196,6 +213,14 @@ impl Function {
     }
     pub fn updated_shared(&self) -> &[SharedVar] {
         &self.updates
+    }
+    /// Which rewrites fired while compiling, and where.
+    pub fn rewrite_trace(&self) -> &Trace {
+        &self.trace
+    }
+    /// The schedule and in-place decisions of the memory phase.
+    pub fn memory_plan(&self) -> &MemoryPlan {
+        &self.memory
     }
 
     /// Check arguments against the inputs' types.
@@ -288,7 +313,8 @@ impl Function {
             };
             roots.push((Some(label), *v));
         }
-        debugprint(&self.graph, &roots, opts)
+        let notes = |v: Value| self.memory.inplace.get(&v).map(|slot| format!("inplace i{slot}"));
+        debugprint_with(&self.graph, &roots, opts, &notes)
     }
 }
 

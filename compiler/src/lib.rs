@@ -11,6 +11,7 @@ pub mod graph;
 pub mod interp;
 pub mod op;
 pub mod replace;
+pub mod rewrite;
 pub mod shared;
 pub mod types;
 
@@ -20,6 +21,7 @@ pub use function::{CompileOptions, Function, FunctionSpec, InputSpec, Mode};
 pub use graph::{Graph, NodeId, PrintOptions, Value};
 pub use op::{BinaryOp, Op, ReduceOp, SliceSpec, UnaryOp};
 pub use replace::clone_replace;
+pub use rewrite::{Rewrites, Trace};
 pub use shared::SharedVar;
 pub use types::{Dim, TensorType};
 pub use theon_runtime::{DType, Error, ErrorKind, Result, Tensor};

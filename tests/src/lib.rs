@@ -1,10 +1,64 @@
 //! Helpers for theon's integration tests.
 
+use theon::compiler::Op;
 use theon::prelude::*;
 
-/// Compile with the interpreter and call.
+/// Random-stream states the outputs read (to replay the same draws).
+fn random_states(outputs: &[&Var]) -> Vec<SharedVar> {
+    let roots: Vec<Var> = outputs.iter().map(|v| (*v).clone()).collect();
+    let mut states: Vec<SharedVar> = Var::toposort(&roots)
+        .iter()
+        .filter(|v| matches!(v.op(), Op::Random { .. }))
+        .filter_map(|v| v.inputs()[0].as_shared().cloned())
+        .collect();
+    states.sort();
+    states.dedup();
+    states
+}
+
+/// Compile with the interpreter, with every rewrite and with none, call
+/// both on the same arguments (and the same random draws), check that they
+/// agree, and return the rewritten function's outputs. Every test that
+/// evaluates through here checks the rewrites on its graph too.
 pub fn eval_interp(inputs: &[&Var], outputs: &[&Var], args: &[Tensor]) -> Result<Vec<Tensor>> {
-    compile(inputs, outputs).mode(Mode::Interpret).build()?.call(args)
+    let states = random_states(outputs);
+    let saved: Vec<Tensor> = states.iter().map(|s| s.get_value()).collect();
+    let plain = compile(inputs, outputs).mode(Mode::Interpret).rewrites(Rewrites::None).build()?.call(args);
+    for (s, v) in states.iter().zip(&saved) {
+        s.set_value(v.clone()).expect("restoring a random state");
+    }
+    let optimized = compile(inputs, outputs).mode(Mode::Interpret).build()?.call(args);
+    match (plain, optimized) {
+        (Ok(p), Ok(o)) => {
+            for (k, (a, b)) in p.iter().zip(&o).enumerate() {
+                assert_agree(a, b, &format!("output {k}"));
+            }
+            Ok(o)
+        }
+        (Err(_), Ok(o)) => Ok(o), // rewrites may remove a failing op (e.g. a folded shape)
+        (Ok(_), Err(e)) => panic!("the rewritten graph fails where the original runs: {e}"),
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
+/// Rewritten results must match the graph as written wherever the original
+/// is finite; where the original over- or underflowed to inf/NaN the stable
+/// form may be finite.
+#[track_caller]
+pub fn assert_agree(plain: &Tensor, rewritten: &Tensor, what: &str) {
+    assert_eq!(plain.shape(), rewritten.shape(), "{what}: shape changed by rewriting");
+    assert_eq!(plain.dtype(), rewritten.dtype(), "{what}: dtype changed by rewriting");
+    let tol = if plain.dtype() == DType::F32 { 2e-5 } else { 1e-9 };
+    let (p, r) = (plain.to_f64_vec(), rewritten.to_f64_vec());
+    for (i, (a, b)) in p.iter().zip(&r).enumerate() {
+        if a.is_finite() {
+            assert!((a - b).abs() <= tol * (1.0 + a.abs()), "{what}[{i}]: original {a}, rewritten {b}");
+        } else if b.is_finite() {
+            // A stable form fixed an overflow: fine.
+        } else {
+            assert!(a.is_nan() == b.is_nan() && (a.is_nan() || a == b), "{what}[{i}]: original {a}, rewritten {b}");
+        }
+    }
 }
 
 /// Assert two tensors agree elementwise within tolerances, with a useful message.
@@ -12,4 +66,54 @@ pub fn eval_interp(inputs: &[&Var], outputs: &[&Var], args: &[Tensor]) -> Result
 pub fn assert_close(got: &Tensor, want: &Tensor, rtol: f64, atol: f64) {
     assert_eq!(got.shape(), want.shape(), "shape: got {got} want {want}");
     assert!(got.allclose(want, rtol, atol), "values differ:\n got  {got}\n want {want}");
+}
+
+/// Models shared by tests and benchmarks.
+pub mod models {
+    use theon::prelude::*;
+
+    /// The notebook's network: two tanh layers, sigmoid output, no biases.
+    pub fn bnn_forward(x: &Var, w1: &Var, w2: &Var, w3: &Var) -> Result<Var> {
+        Ok(x.dot(w1)?.tanh().dot(w2)?.tanh().dot(w3)?.sigmoid().named("p"))
+    }
+
+    /// The ADVI step of the notebook's BNN written out by hand: mean-field
+    /// Gaussian over the 40 weights (2x5 + 5x5 + 5), one reparameterized draw, the negative
+    /// ELBO (Normal(0,1) priors, Bernoulli likelihood, Gaussian entropy), its
+    /// gradient, and adagrad_window updates of (mu, rho).
+    pub fn advi_step_graph(n: usize) -> (Vec<Var>, Var, Vec<(Var, Var)>) {
+        let x = tensor_with_shape("ann_input", DType::F64, &[Some(n), Some(2)]);
+        let y = tensor_with_shape("ann_output", DType::F64, &[Some(n)]);
+        let d = 40;
+        let mu = shared("mu", Tensor::zeros(DType::F64, &[d]));
+        let rho = shared("rho", Tensor::zeros(DType::F64, &[d]));
+        let rng = RandomStream::new(0);
+        let eps = rng.normal([d as i64], DType::F64).unwrap();
+        let sigma = rho.softplus();
+        let z = (&mu + &(&sigma * &eps).unwrap()).unwrap();
+        let w1 = z.slice(&[(0..10).into()]).unwrap().reshape([2, 5]).unwrap();
+        let w2 = z.slice(&[(10..35).into()]).unwrap().reshape([5, 5]).unwrap();
+        let w3 = z.slice(&[(35..40).into()]).unwrap();
+        let p = bnn_forward(&x, &w1, &w2, &w3).unwrap();
+        let loglik = ((&y * &p.log()).unwrap() + ((1.0 - &y).unwrap() * (1.0 - &p).unwrap().log()).unwrap()).unwrap().sum().unwrap();
+        let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+        let logprior = (((&z.square() * -0.5).unwrap() - half_log_2pi).unwrap()).sum().unwrap();
+        let entropy = sigma.log().sum().unwrap();
+        let loss = (-((loglik + logprior).unwrap() + entropy).unwrap()).named("loss");
+        let g = grad(&loss, &[&mu, &rho]).unwrap();
+        // adagrad_window(lr=1e-3, eps=0.1, n_win=10)
+        let mut updates = vec![];
+        for (k, (param, gp)) in [(&mu, &g[0]), (&rho, &g[1])].into_iter().enumerate() {
+            let win = shared(&format!("accu_{k}"), Tensor::zeros(DType::F64, &[10, d]));
+            let i_t = shared(&format!("i_{k}"), Tensor::scalar(0i64));
+            let row = Var::where_(&i_t.ge(10).unwrap(), (&i_t - 10).unwrap(), &i_t).unwrap();
+            let new_win = win.inc_take(&row.expand_dims(0).unwrap(), 0, &(gp.square().expand_dims(0).unwrap() - &win.take(&row.expand_dims(0).unwrap(), 0).unwrap()).unwrap()).unwrap();
+            let accu = new_win.sum_axes(&[0], false).unwrap();
+            let step = ((gp * 1e-3).unwrap() / (accu.sqrt() + 0.1).unwrap()).unwrap();
+            updates.push((param.clone(), (param - &step).unwrap()));
+            updates.push((win.clone(), new_win));
+            updates.push((i_t.clone(), Var::where_(&(&i_t + 1).unwrap().ge(10).unwrap(), 0i64, (&i_t + 1).unwrap()).unwrap()));
+        }
+        (vec![x, y], loss, updates)
+    }
 }

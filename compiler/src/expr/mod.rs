@@ -217,7 +217,8 @@ pub fn op_label(op: &Op) -> String {
         Op::Reduce { op, .. } => op.name().to_string(),
         Op::Random { dist, .. } => dist.name().to_string(),
         Op::Custom(c) => c.name().to_string(),
-        Op::MatMul => "matmul".into(),
+        // A GEMM is how a matmul runs; errors speak of what the user wrote.
+        Op::MatMul | Op::Gemm(_) => "matmul".into(),
         _ => {
             let mut s = String::new();
             for (i, ch) in op.name().chars().enumerate() {

@@ -79,7 +79,7 @@ fn compile(inputs: &[Var], outputs: &[Var], mode: Mode) -> Result<Function> {
         outputs,
         updates: &[],
         givens: &[],
-        options: CompileOptions { mode, name: Some("verify_grad".into()) },
+        options: CompileOptions { mode, name: Some("verify_grad".into()), ..Default::default() },
     })
 }
 

@@ -47,6 +47,14 @@ pub fn grad(cost: &Var, wrt: &[Var], disconnected: Disconnected) -> Result<Vec<O
             return Err(Error::grad(format!("cannot differentiate with respect to {w:?}: not a float tensor")));
         }
     }
+    // Differentiate the stable form of the cost (log_sigmoid rather than
+    // log(sigmoid), ...): the derivative of a stable form is stable, while
+    // rewriting the gradient of an unstable one afterwards is not always
+    // possible. Fall back to the cost as written if a `wrt` was rewritten away.
+    let reach = |c: &Var| -> HashSet<VarId> { Var::toposort(std::slice::from_ref(c)).iter().map(Var::id).collect() };
+    let stable = stabilized(cost)?;
+    let (in_stable, in_cost) = (reach(&stable), reach(cost));
+    let cost = if wrt.iter().all(|w| in_stable.contains(&w.id()) || !in_cost.contains(&w.id())) { &stable } else { cost };
     let order = Var::toposort(std::slice::from_ref(cost));
     // Which expressions depend on some `wrt` (only they need gradients).
     let targets: HashSet<VarId> = wrt.iter().map(Var::id).collect();
@@ -92,6 +100,22 @@ pub fn grad(cost: &Var, wrt: &[Var], disconnected: Disconnected) -> Result<Vec<O
             },
         })
         .collect()
+}
+
+/// The cost after the canonicalize and stabilize phases, as expressions
+/// that share every untouched node with the original.
+fn stabilized(cost: &Var) -> Result<Var> {
+    let (mut g, map) = crate::graph::Graph::from_vars(std::slice::from_ref(cost))?;
+    let which = crate::rewrite::Rewrites::Only(vec!["canonicalize".into(), "stabilize".into()]);
+    let ctx = crate::rewrite::Ctx::default();
+    let mut trace = crate::rewrite::Trace::default();
+    for phase in crate::rewrite::phases().iter().filter(|p| which.enabled(p.name, "")) {
+        crate::rewrite::run_phase(&mut g, phase, &which, &ctx, &mut trace);
+    }
+    if trace.events.is_empty() {
+        return Ok(cost.clone());
+    }
+    Ok(g.to_vars(&map, std::slice::from_ref(cost))?.remove(0))
 }
 
 fn sum_all(mut parts: Vec<Var>) -> Result<Var> {

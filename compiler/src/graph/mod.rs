@@ -9,7 +9,7 @@
 mod dot;
 mod print;
 
-pub use print::{PrintOptions, debugprint};
+pub use print::{PrintOptions, debugprint, debugprint_with};
 
 use crate::expr::{Var, VarId};
 use crate::op::Op;
@@ -73,6 +73,44 @@ impl Graph {
         }
         g.outputs = outputs.iter().map(|o| map[&o.id()]).collect();
         Ok((g, map))
+    }
+
+    /// Expressions for the graph's outputs. Nodes that came from `originals`
+    /// (as `from_vars` recorded them) with unchanged inputs give back the
+    /// original `Var`, so inputs and untouched subexpressions keep their
+    /// identity. Single-output nodes only (compiled graphs with fused nodes
+    /// are not turned back into expressions).
+    pub fn to_vars(&self, originals: &HashMap<VarId, Value>, vars: &[Var]) -> Result<Vec<Var>> {
+        let mut by_value: HashMap<Value, Var> = HashMap::new();
+        for v in Var::toposort(vars) {
+            if let Some(val) = originals.get(&v.id()) {
+                by_value.entry(*val).or_insert(v);
+            }
+        }
+        let mut built: HashMap<NodeId, Var> = HashMap::new();
+        for n in self.toposort() {
+            let node = self.node(n);
+            if node.outs.len() != 1 {
+                return Err(Error::graph(format!("{} has several outputs; it has no expression form", node.op.name())));
+            }
+            let ins: Vec<Var> = self.inputs(n).iter().map(|v| built[&v.node].clone()).collect();
+            let original = by_value.get(&Value::of(n)).filter(|o| {
+                o.inputs().len() == ins.len() && o.inputs().iter().zip(&ins).all(|(a, b)| a.same(b))
+            });
+            let v = match original {
+                Some(o) => o.clone(),
+                None => {
+                    let refs: Vec<&Var> = ins.iter().collect();
+                    let v = Var::apply(node.op.clone(), &refs)?;
+                    if let Some(name) = &node.name {
+                        v.set_name(name);
+                    }
+                    v
+                }
+            };
+            built.insert(n, v);
+        }
+        Ok(self.outputs.iter().map(|o| built[&o.node].clone()).collect())
     }
 
     /// Add a node, inferring its output types.

@@ -37,6 +37,7 @@ fn id_text(mut k: usize) -> String {
 
 struct Printer<'a> {
     g: &'a Graph,
+    notes: &'a dyn Fn(Value) -> Option<String>,
     opts: PrintOptions,
     ids: HashMap<NodeId, String>,
     expanded: HashMap<NodeId, ()>,
@@ -63,6 +64,9 @@ impl Printer<'_> {
         write!(s, " [id {id}]").unwrap();
         if self.opts.types {
             write!(s, " <{}>", self.g.ty(v)).unwrap();
+        }
+        if let Some(note) = (self.notes)(v) {
+            write!(s, " ({note})").unwrap();
         }
         match &node.op {
             Op::Shared(sv) if sv.is_random_state() => s.push_str(" (random state)"),
@@ -98,7 +102,17 @@ impl Printer<'_> {
 /// Print the trees under `roots`; a root with a label prints as `label: tree`
 /// (the label goes on its own line above the tree).
 pub fn debugprint(g: &Graph, roots: &[(Option<String>, Value)], opts: PrintOptions) -> String {
-    let mut p = Printer { g, opts, ids: HashMap::new(), expanded: HashMap::new(), out: String::new() };
+    debugprint_with(g, roots, opts, &|_| None)
+}
+
+/// `debugprint` with a note after chosen values (e.g. `(inplace i0)`).
+pub fn debugprint_with(
+    g: &Graph,
+    roots: &[(Option<String>, Value)],
+    opts: PrintOptions,
+    notes: &dyn Fn(Value) -> Option<String>,
+) -> String {
+    let mut p = Printer { g, notes, opts, ids: HashMap::new(), expanded: HashMap::new(), out: String::new() };
     for (label, v) in roots {
         if let Some(l) = label {
             writeln!(p.out, "{l}").unwrap();

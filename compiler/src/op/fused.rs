@@ -52,12 +52,43 @@ impl FusedProgram {
         self.instrs[r as usize].1
     }
 
-    /// Infix text of a register's expression (`tanh(i0 * i1 + i2)`).
+    /// Infix text of a register's expression (`tanh(i0 * i1 + i2)`),
+    /// every register expanded.
     pub fn expr(&self, r: Reg) -> String {
-        self.expr_prec(r, 0)
+        self.expr_prec(r, 0, &[])
     }
 
-    fn expr_prec(&self, r: Reg, outer: u8) -> String {
+    /// Registers computed from others and read more than once (printed as
+    /// `rK = ...` bindings so shared work reads as shared).
+    fn shared_regs(&self) -> Vec<Reg> {
+        let mut uses = vec![0usize; self.instrs.len()];
+        for (ins, _) in &self.instrs {
+            match ins {
+                Instr::Unary(_, a) | Instr::Cast(_, a) => uses[*a as usize] += 1,
+                Instr::Binary(_, a, b) => {
+                    uses[*a as usize] += 1;
+                    uses[*b as usize] += 1;
+                }
+                Instr::Where(c, a, b) => {
+                    uses[*c as usize] += 1;
+                    uses[*a as usize] += 1;
+                    uses[*b as usize] += 1;
+                }
+                Instr::Input(_) | Instr::Const(_) => {}
+            }
+        }
+        for o in &self.outputs {
+            uses[o.reg() as usize] += 1;
+        }
+        (0..self.instrs.len() as Reg)
+            .filter(|&r| uses[r as usize] > 1 && !matches!(self.instrs[r as usize].0, Instr::Input(_) | Instr::Const(_)))
+            .collect()
+    }
+
+    fn expr_prec(&self, r: Reg, outer: u8, named: &[Reg]) -> String {
+        if named.contains(&r) {
+            return format!("r{r}");
+        }
         let (ins, dt) = &self.instrs[r as usize];
         let (text, prec) = match ins {
             Instr::Input(k) => (format!("i{k}"), 9),
@@ -66,9 +97,9 @@ impl FusedProgram {
                 let s = if dt.is_float() { format!("{v:?}") } else { format!("{}", v as i64) };
                 (s, if v < 0.0 { 1 } else { 9 })
             }
-            Instr::Unary(UnaryOp::Neg, a) => (format!("-{}", self.expr_prec(*a, 8)), 8),
-            Instr::Unary(UnaryOp::Not, a) => (format!("!{}", self.expr_prec(*a, 8)), 8),
-            Instr::Unary(u, a) => (format!("{}({})", u.name(), self.expr_prec(*a, 0)), 9),
+            Instr::Unary(UnaryOp::Neg, a) => (format!("-{}", self.expr_prec(*a, 8, named)), 8),
+            Instr::Unary(UnaryOp::Not, a) => (format!("!{}", self.expr_prec(*a, 8, named)), 8),
+            Instr::Unary(u, a) => (format!("{}({})", u.name(), self.expr_prec(*a, 0, named)), 9),
             Instr::Binary(b, x, y) => {
                 let (sym, p) = match b {
                     BinaryOp::Add => ("+", 4),
@@ -86,36 +117,41 @@ impl FusedProgram {
                     _ => ("", 0),
                 };
                 if sym.is_empty() {
-                    (format!("{}({}, {})", b.name(), self.expr_prec(*x, 0), self.expr_prec(*y, 0)), 9)
+                    (format!("{}({}, {})", b.name(), self.expr_prec(*x, 0, named), self.expr_prec(*y, 0, named)), 9)
                 } else {
                     // Left-associative: the right operand needs parentheses at equal precedence.
-                    (format!("{} {sym} {}", self.expr_prec(*x, p), self.expr_prec(*y, p + 1)), p)
+                    (format!("{} {sym} {}", self.expr_prec(*x, p, named), self.expr_prec(*y, p + 1, named)), p)
                 }
             }
             Instr::Where(c, a, b) => {
-                (format!("where({}, {}, {})", self.expr_prec(*c, 0), self.expr_prec(*a, 0), self.expr_prec(*b, 0)), 9)
+                (format!("where({}, {}, {})", self.expr_prec(*c, 0, named), self.expr_prec(*a, 0, named), self.expr_prec(*b, 0, named)), 9)
             }
-            Instr::Cast(d, a) => (format!("{}({})", d.short(), self.expr_prec(*a, 0)), 9),
+            Instr::Cast(d, a) => (format!("{}({})", d.short(), self.expr_prec(*a, 0, named)), 9),
         };
         if prec < outer { format!("({text})") } else { text }
     }
 
-    /// One line per output: `o0 = tanh(i0 * i1 + i2)`, `o1 = sum[axes=0](...)`.
+    /// The program as statements: shared registers first (`r3 = i0 + i1`),
+    /// then one per output (`o0 = tanh(r3)`, `o1 = sum[axes=[0]](...)`).
     pub fn output_exprs(&self) -> Vec<String> {
-        self.outputs
-            .iter()
-            .enumerate()
-            .map(|(k, o)| match o {
-                FusedOutput::Elementwise(r) => format!("o{k} = {}", self.expr(*r)),
+        let named = self.shared_regs();
+        let mut lines: Vec<String> = Vec::new();
+        for (k, &r) in named.iter().enumerate() {
+            lines.push(format!("r{r} = {}", self.expr_prec(r, 0, &named[..k])));
+        }
+        let e = |r: Reg| self.expr_prec(r, 0, &named);
+        lines.extend(self.outputs.iter().enumerate().map(|(k, o)| match o {
+                FusedOutput::Elementwise(r) if named.contains(r) => format!("o{k} = r{r}"),
+                FusedOutput::Elementwise(r) => format!("o{k} = {}", e(*r)),
                 FusedOutput::Reduce { reg, op, axes, keepdims } => format!(
                     "o{k} = {}[axes={:?}{}]({})",
                     op.name(),
                     axes,
                     if *keepdims { ", keepdims" } else { "" },
-                    self.expr(*reg)
+                    e(*reg)
                 ),
-            })
-            .collect()
+            }));
+        lines
     }
 
     /// Short summary for the node line: the outputs' expressions.

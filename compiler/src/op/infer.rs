@@ -231,7 +231,17 @@ pub fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             let (ra, rb) = (a.rank(), b.rank());
             let (m, k1) = if g.trans_a { (a.shape[ra - 1], a.shape[ra - 2]) } else { (a.shape[ra - 2], a.shape[ra - 1]) };
             let (k2, n) = if g.trans_b { (b.shape[rb - 1], b.shape[rb - 2]) } else { (b.shape[rb - 2], b.shape[rb - 1]) };
-            unify(k1, k2, || format!("{a} · {b}: inner dims {} != {}", k1.unwrap(), k2.unwrap()))?;
+            let eff = |t: &TensorType, tr: bool| {
+                let mut d = t.shape.clone();
+                let r = d.len();
+                if tr {
+                    d.swap(r - 2, r - 1);
+                }
+                fmt_dims(&d)
+            };
+            unify(k1, k2, || {
+                format!("{} · {}: inner dims {} != {}", eff(a, g.trans_a), eff(b, g.trans_b), k1.unwrap(), k2.unwrap())
+            })?;
             let mut shape = broadcast_shapes("", &[&a.shape[..ra - 2], &b.shape[..rb - 2]]).map_err(|e| err(strip(&e)))?;
             shape.push(m);
             shape.push(n);

@@ -49,6 +49,11 @@ impl FunctionBuilder {
         self.options.mode = mode;
         self
     }
+    /// Which rewrites run (`Rewrites::None` compiles the graph as written).
+    pub fn rewrites(mut self, rewrites: theon_compiler::Rewrites) -> Self {
+        self.options.rewrites = rewrites;
+        self
+    }
     pub fn name(mut self, name: &str) -> Self {
         self.options.name = Some(name.to_string());
         self

@@ -18,7 +18,7 @@ pub use inputs::*;
 pub use theon_compiler::{Disconnected, GradCheck, VerifyGrad, hessian, jacobian, verify_grad};
 pub use theon_compiler::{
     BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape, Mode, Operand, PrintOptions,
-    RandomStream, ReduceOp, Result, SharedVar, SliceSpec, Tensor, TensorType, UnaryOp, Var,
+    RandomStream, ReduceOp, Result, Rewrites, SharedVar, Trace, SliceSpec, Tensor, TensorType, UnaryOp, Var,
 };
 
 use std::borrow::Borrow;

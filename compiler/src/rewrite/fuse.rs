@@ -1,0 +1,289 @@
+//! fuse: maximal convex groups of elementwise ops become one `Fused` node
+//! whose scalar program runs in a single loop; reductions of a group's
+//! values join it as extra outputs, and any member used outside the group
+//! is an output too.
+//!
+//! A node joins its producers' groups when its output has the same static
+//! shape as theirs (so every value inside the loop is full-size; only
+//! inputs broadcast) and the union stays convex: no path leaves the group
+//! and comes back, which would make the fused node depend on itself.
+
+use super::trace::Trace;
+use super::util::describe;
+use crate::graph::{Graph, NodeId, Value};
+use crate::op::{FusedOutput, FusedProgram, F64Key, Instr, Op, ReduceOp, Reg, UnaryOp};
+use crate::types::{Dim, broadcast_shapes};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use theon_runtime::DType;
+
+fn fusible(g: &Graph, n: NodeId) -> bool {
+    g.op(n).is_elementwise() && g.n_outputs(n) == 1
+}
+
+fn fusible_reduce(op: &Op) -> bool {
+    matches!(op, Op::Reduce { op: ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod, .. })
+}
+
+/// The common loop shape of two values that are full-size in one loop, if
+/// they can be: equal dims, or an unknown dim against a known one other
+/// than 1 (an unknown dim never broadcasts, so at run time they are equal).
+fn unify_shape(a: &[Dim], b: &[Dim]) -> Option<Vec<Dim>> {
+    if a.len() != b.len() {
+        return None;
+    }
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| match (x, y) {
+            (x, y) if x == y => Some(*x),
+            (None, Some(n)) | (Some(n), None) if *n != 1 => Some(Some(*n)),
+            _ => None,
+        })
+        .collect()
+}
+
+struct Groups<'g> {
+    g: &'g Graph,
+    pos: HashMap<NodeId, usize>,
+    group_of: HashMap<NodeId, usize>,
+    members: Vec<Vec<NodeId>>,
+    shape: Vec<Vec<Dim>>,
+}
+
+impl Groups<'_> {
+    /// Would `set` stay convex? No input from outside may depend on a member.
+    fn convex(&self, set: &HashSet<NodeId>) -> bool {
+        let first = set.iter().map(|n| self.pos[n]).min().unwrap_or(0);
+        let mut seen = HashSet::new();
+        let mut stack: Vec<NodeId> = set
+            .iter()
+            .flat_map(|m| self.g.inputs(*m))
+            .map(|v| v.node)
+            .filter(|i| !set.contains(i))
+            .collect();
+        while let Some(x) = stack.pop() {
+            if !seen.insert(x) || self.pos.get(&x).is_none_or(|&p| p < first) {
+                continue;
+            }
+            if set.contains(&x) {
+                return false;
+            }
+            stack.extend(self.g.inputs(x).iter().map(|v| v.node));
+        }
+        true
+    }
+}
+
+/// Run the pass; returns whether anything was fused.
+pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
+    let order = g.toposort();
+    let mut gr = Groups {
+        g,
+        pos: order.iter().enumerate().map(|(i, n)| (*n, i)).collect(),
+        group_of: HashMap::new(),
+        members: vec![],
+        shape: vec![],
+    };
+    // 1. Elementwise groups, growing forward.
+    for &n in &order {
+        if !fusible(gr.g, n) {
+            continue;
+        }
+        let shape = gr.g.ty(Value::of(n)).shape.clone();
+        let mut cands: Vec<usize> = gr
+            .g
+            .inputs(n)
+            .iter()
+            .filter_map(|v| gr.group_of.get(&v.node).copied())
+            .filter(|&k| unify_shape(&gr.shape[k], &shape).is_some())
+            .collect();
+        cands.sort_unstable();
+        cands.dedup();
+        // Try the union of all candidate groups, then each one alone.
+        let mut joined = None;
+        let mut options: Vec<Vec<usize>> = vec![cands.clone()];
+        options.extend(cands.iter().map(|&k| vec![k]));
+        for opt in options.into_iter().filter(|o| !o.is_empty()) {
+            let mut set: HashSet<NodeId> = opt.iter().flat_map(|&k| gr.members[k].iter().copied()).collect();
+            set.insert(n);
+            if gr.convex(&set) {
+                joined = Some(opt);
+                break;
+            }
+        }
+        match joined {
+            Some(ks) => {
+                let target = ks[0];
+                let mut unified = shape.clone();
+                for &k in &ks {
+                    unified = unify_shape(&unified, &gr.shape[k]).unwrap_or(unified);
+                }
+                gr.shape[target] = unified;
+                for &k in &ks[1..] {
+                    let moved = std::mem::take(&mut gr.members[k]);
+                    for m in &moved {
+                        gr.group_of.insert(*m, target);
+                    }
+                    gr.members[target].extend(moved);
+                }
+                gr.members[target].push(n);
+                gr.group_of.insert(n, target);
+            }
+            None => {
+                gr.group_of.insert(n, gr.members.len());
+                gr.members.push(vec![n]);
+                gr.shape.push(shape);
+            }
+        }
+    }
+    // 2. Reductions of a group's full-size values join as consumers.
+    let mut reductions: Vec<Vec<NodeId>> = vec![vec![]; gr.members.len()];
+    for &n in &order {
+        if !fusible_reduce(gr.g.op(n)) {
+            continue;
+        }
+        let v = gr.g.input(n, 0);
+        let Some(&k) = gr.group_of.get(&v.node) else { continue };
+        if unify_shape(&gr.g.ty(v).shape, &gr.shape[k]).as_ref() != Some(&gr.shape[k]) {
+            continue;
+        }
+        // No member may need the reduction's result.
+        if gr.members[k].iter().any(|&m| gr.pos[&m] > gr.pos[&n] && gr.g.depends_on(Value::of(m), n)) {
+            continue;
+        }
+        reductions[k].push(n);
+    }
+    drop(gr.pos);
+    let (members, shapes) = (gr.members, gr.shape);
+    // 3. Build the fused nodes.
+    let mut changed = false;
+    for (k, mut ms) in members.into_iter().enumerate() {
+        let reds = &reductions[k];
+        if ms.len() + reds.len() < 2 {
+            continue;
+        }
+        let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        ms.sort_by_key(|m| pos[m]);
+        if build(g, &ms, reds, &shapes[k], trace, phase) {
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// Registers of a fused program under construction.
+#[derive(Default)]
+struct ProgramBuilder {
+    instrs: Vec<(Instr, DType)>,
+    inputs: Vec<Value>,
+    reg_of: HashMap<Value, Reg>,
+    consts: HashMap<(u64, DType), Reg>,
+}
+
+impl ProgramBuilder {
+    fn push(&mut self, i: Instr, d: DType) -> Reg {
+        self.instrs.push((i, d));
+        (self.instrs.len() - 1) as Reg
+    }
+
+    /// A register holding `v` (an input, an inlined scalar constant or a
+    /// member's result) converted to `want`.
+    fn operand(&mut self, g: &Graph, v: Value, want: DType) -> Reg {
+        let r = match self.reg_of.get(&v) {
+            Some(r) => *r,
+            None => {
+                let dt = g.ty(v).dtype;
+                // A splat constant whose dims are all 1 broadcasts like a scalar.
+                let inline = if g.ty(v).shape.iter().all(|d| *d == Some(1)) { super::util::splat(g, v) } else { None };
+                let r = match inline {
+                    Some(c) => match self.consts.get(&(c.to_bits(), dt)) {
+                        Some(r) => *r,
+                        None => {
+                            let r = self.push(Instr::Const(F64Key::new(c)), dt);
+                            self.consts.insert((c.to_bits(), dt), r);
+                            r
+                        }
+                    },
+                    None => {
+                        self.inputs.push(v);
+                        self.push(Instr::Input(self.inputs.len() - 1), dt)
+                    }
+                };
+                self.reg_of.insert(v, r);
+                r
+            }
+        };
+        if self.instrs[r as usize].1 == want { r } else { self.push(Instr::Cast(want, r), want) }
+    }
+}
+
+/// Make one fused node for `members` (in topological order) and `reds`.
+fn build(g: &mut Graph, members: &[NodeId], reds: &[NodeId], shape: &[Dim], trace: &mut Trace, phase: &'static str) -> bool {
+    let set: HashSet<NodeId> = members.iter().copied().collect();
+    let mut p = ProgramBuilder::default();
+    for &m in members {
+        let ins = g.inputs(m);
+        let out_dt = g.ty(Value::of(m)).dtype;
+        let instr = match g.op(m).clone() {
+            Op::Unary(u) => {
+                let want = match u {
+                    UnaryOp::Not => DType::Bool,
+                    _ => u.out_dtype(g.ty(ins[0]).dtype),
+                };
+                Instr::Unary(u, p.operand(g, ins[0], want))
+            }
+            Op::Binary(b) => {
+                let cd = b.compute_dtype(g.ty(ins[0]).dtype, g.ty(ins[1]).dtype);
+                let x = p.operand(g, ins[0], cd);
+                let y = p.operand(g, ins[1], cd);
+                Instr::Binary(b, x, y)
+            }
+            Op::Where => {
+                let c = p.operand(g, ins[0], DType::Bool);
+                let a = p.operand(g, ins[1], out_dt);
+                let b = p.operand(g, ins[2], out_dt);
+                Instr::Where(c, a, b)
+            }
+            Op::Cast(d) => {
+                let src = g.ty(ins[0]).dtype;
+                Instr::Cast(d, p.operand(g, ins[0], src))
+            }
+            _ => unreachable!("only elementwise ops are members"),
+        };
+        let r = p.push(instr, out_dt);
+        p.reg_of.insert(Value::of(m), r);
+    }
+    // The inputs must broadcast to the loop shape (else an input-free
+    // constant group would have a smaller loop).
+    let in_shapes: Vec<&[Dim]> = p.inputs.iter().map(|v| g.ty(*v).shape.as_slice()).collect();
+    if broadcast_shapes("", &in_shapes).ok().as_deref() != Some(shape) {
+        return false;
+    }
+    // Outputs: members used outside, then reductions.
+    let mut outputs = vec![];
+    let mut replaced: Vec<Value> = vec![];
+    for &m in members {
+        let v = Value::of(m);
+        let outside = g.is_output(v) || g.clients(v).iter().any(|(c, _)| !set.contains(c) && !reds.contains(c));
+        if outside {
+            outputs.push(FusedOutput::Elementwise(p.reg_of[&v]));
+            replaced.push(v);
+        }
+    }
+    for &r in reds {
+        let Op::Reduce { op, axes, keepdims } = g.op(r).clone() else { unreachable!("reductions") };
+        outputs.push(FusedOutput::Reduce { reg: p.reg_of[&g.input(r, 0)], op, axes, keepdims });
+        replaced.push(Value::of(r));
+    }
+    if outputs.is_empty() {
+        return false;
+    }
+    let program = FusedProgram { n_inputs: p.inputs.len(), instrs: p.instrs, outputs };
+    let at = describe(g, *members.last().expect("non-empty"));
+    let Ok(f) = g.add(Op::Fused(Arc::new(program)), &p.inputs) else { return false };
+    trace.record(phase, "fuse_elementwise", at);
+    for (port, v) in replaced.into_iter().enumerate() {
+        g.replace(v, Value { node: f, port: port as u16 });
+    }
+    true
+}

@@ -1,0 +1,106 @@
+//! memory: decide which outputs may be written in place.
+//!
+//! With the schedule fixed (the graph's topological order), an elementwise
+//! output may overwrite the buffer of an input of the same dtype and shape
+//! that dies at that node: no later reader, not a function input, constant
+//! or graph output, and not shared with a view. An update of a shared
+//! variable may be computed straight into the variable's storage when its
+//! node reads the old value and every other reader runs before it.
+
+use crate::graph::{Graph, NodeId, Value};
+use crate::op::{FusedOutput, Op};
+use crate::shared::SharedVar;
+use std::collections::{HashMap, HashSet};
+
+/// Ops whose output is a view of their input's buffer (no copy).
+pub fn is_view(g: &Graph, n: NodeId) -> bool {
+    match g.op(n) {
+        Op::Reshape | Op::StopGradient => true,
+        // Adding or dropping size-1 axes without reordering keeps memory order.
+        Op::DimShuffle(order) => order.iter().flatten().collect::<Vec<_>>().windows(2).all(|w| w[0] < w[1]),
+        _ => false,
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryPlan {
+    /// The schedule.
+    pub order: Vec<NodeId>,
+    /// Output value -> the input slot whose buffer it reuses.
+    pub inplace: HashMap<Value, u16>,
+}
+
+/// The value whose buffer `v` lives in (following views back).
+pub fn buffer_root(g: &Graph, mut v: Value) -> Value {
+    while is_view(g, v.node) {
+        v = g.input(v.node, 0);
+    }
+    v
+}
+
+/// Plan in-place writes. `updates[k]` is the shared variable whose new
+/// value is the graph root `n_outputs + k`.
+pub fn plan(g: &Graph, n_outputs: usize, updates: &[SharedVar]) -> MemoryPlan {
+    let order = g.toposort();
+    let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let update_of: HashMap<Value, &SharedVar> = g.outputs()[n_outputs..].iter().copied().zip(updates).collect();
+    // Values sharing a buffer, by the value that owns it.
+    let mut aliases: HashMap<Value, Vec<Value>> = HashMap::new();
+    for &n in &order {
+        for port in 0..g.n_outputs(n) as u16 {
+            let v = Value { node: n, port };
+            aliases.entry(buffer_root(g, v)).or_default().push(v);
+        }
+    }
+    let mut inplace = HashMap::new();
+    let mut destroyed: HashSet<Value> = HashSet::new();
+    for &n in &order {
+        let outs: Vec<u16> = match g.op(n) {
+            Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => vec![0],
+            Op::Fused(p) => p
+                .outputs
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| matches!(o, FusedOutput::Elementwise(_)))
+                .map(|(k, _)| k as u16)
+                .collect(),
+            _ => continue,
+        };
+        let ins = g.inputs(n);
+        for port in outs {
+            let out = Value { node: n, port };
+            let ot = g.ty(out);
+            for (slot, &v) in ins.iter().enumerate() {
+                let root = buffer_root(g, v);
+                if destroyed.contains(&root) || g.ty(v).dtype != ot.dtype || g.ty(v).shape != ot.shape {
+                    continue;
+                }
+                // Every reader of the buffer, through any alias, must be this
+                // node at this slot or run earlier; no alias may be an output.
+                let group = &aliases[&root];
+                let dies_here = group.iter().all(|a| {
+                    !g.is_output(*a)
+                        && g.clients(*a)
+                            .iter()
+                            .all(|(c, s)| (*c == n && *a == v && *s as usize == slot) || (*c != n && pos[c] < pos[&n]))
+                });
+                if !dies_here {
+                    continue;
+                }
+                let ok = match g.op(root.node) {
+                    Op::Input { .. } | Op::Constant(_) => false,
+                    // The old value of a shared variable may be overwritten
+                    // only by its own new value.
+                    Op::Shared(s) => update_of.get(&out).is_some_and(|u| *u == s) && g.n_uses(out) == 1,
+                    _ => true,
+                };
+                if ok {
+                    inplace.insert(out, slot as u16);
+                    destroyed.insert(root);
+                    break;
+                }
+            }
+        }
+    }
+    MemoryPlan { order, inplace }
+}
