@@ -13,12 +13,16 @@ pub trait Element: Copy + Send + Sync + PartialEq + PartialOrd + Debug + Default
     fn slice(d: &Data) -> Option<&[Self]>;
     fn slice_mut(d: &mut Data) -> Option<&mut [Self]>;
     fn to_f64(self) -> f64;
+    /// Exact for integers, truncating toward zero (saturating) for floats.
+    fn to_i64(self) -> i64;
+    /// One correct rounding from any type.
+    fn to_f32(self) -> f32;
     /// Rounds (f32), truncates toward zero (i64) or tests `!= 0` (bool).
     fn from_f64(v: f64) -> Self;
 }
 
 macro_rules! element {
-    ($t:ty, $variant:ident, $to:expr, $from:expr) => {
+    ($t:ty, $variant:ident, $to:expr, $from:expr, $to_i:expr, $to_f32:expr) => {
         impl Element for $t {
             const DTYPE: DType = DType::$variant;
             fn into_data(v: Vec<Self>) -> Data {
@@ -44,14 +48,22 @@ macro_rules! element {
                 #[allow(clippy::redundant_closure_call)]
                 ($from)(v)
             }
+            fn to_i64(self) -> i64 {
+                #[allow(clippy::redundant_closure_call)]
+                ($to_i)(self)
+            }
+            fn to_f32(self) -> f32 {
+                #[allow(clippy::redundant_closure_call)]
+                ($to_f32)(self)
+            }
         }
     };
 }
 
-element!(bool, Bool, |x: bool| if x { 1.0 } else { 0.0 }, |v: f64| v != 0.0);
-element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64);
-element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32);
-element!(f64, F64, |x: f64| x, |v: f64| v);
+element!(bool, Bool, |x: bool| if x { 1.0 } else { 0.0 }, |v: f64| v != 0.0, |x: bool| x as i64, |x: bool| x as u8 as f32);
+element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64, |x: i64| x, |x: i64| x as f32);
+element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32, |x: f32| x as i64, |x: f32| x);
+element!(f64, F64, |x: f64| x, |v: f64| v, |x: f64| x as i64, |x: f64| x as f32);
 
 /// f32 or f64: the reference math every backend is compared against.
 ///

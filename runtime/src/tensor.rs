@@ -205,9 +205,12 @@ impl Tensor {
         T::slice_mut(&mut self.data)
             .ok_or_else(|| Error::dtype(format!("tensor has dtype {dt}, not {}", T::DTYPE)))
     }
-    /// The elements converted to `T` (any dtype).
+    /// The elements converted to `T` (any dtype, as `cast`).
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
-        with_data!(&self.data, v => v.iter().map(|x| T::from_f64(x.to_f64())).collect())
+        match T::slice(&self.data) {
+            Some(s) => s.to_vec(),
+            None => T::slice(&cast_slice_data(&self.data, T::DTYPE)).expect("cast to T").to_vec(),
+        }
     }
     /// The elements as f64 (any dtype).
     pub fn to_f64_vec(&self) -> Vec<f64> {
@@ -221,7 +224,7 @@ impl Tensor {
                 self.shape
             )));
         }
-        Ok(T::from_f64(self.data.get_f64(0)))
+        Ok(self.to_vec::<T>()[0])
     }
     /// The element at a multi-index, as f64.
     pub fn get(&self, index: &[usize]) -> Result<f64> {
@@ -257,8 +260,7 @@ impl Tensor {
         if dtype == self.dtype() {
             return self.clone();
         }
-        let data = with_data!(&self.data, v => cast_slice(v, dtype));
-        Tensor { shape: self.shape.clone(), data }
+        Tensor { shape: self.shape.clone(), data: cast_slice_data(&self.data, dtype) }
     }
 
     /// Overwrite this tensor with `src` (same dtype and shape required),
@@ -314,11 +316,16 @@ pub fn close(a: f64, b: f64, rtol: f64, atol: f64) -> bool {
     (a - b).abs() <= atol + rtol * b.abs()
 }
 
+fn cast_slice_data(d: &Data, dtype: DType) -> Data {
+    with_data!(d, v => cast_slice(v, dtype))
+}
+
+/// Convert elements with one rounding (int64 to float32 rounds once, as NumPy).
 fn cast_slice<T: Element>(v: &[T], dtype: DType) -> Data {
     match dtype {
         DType::Bool => Data::Bool(v.iter().map(|x| x.to_f64() != 0.0).collect()),
-        DType::I64 => Data::I64(v.iter().map(|x| x.to_f64() as i64).collect()),
-        DType::F32 => Data::F32(v.iter().map(|x| x.to_f64() as f32).collect()),
+        DType::I64 => Data::I64(v.iter().map(|x| x.to_i64()).collect()),
+        DType::F32 => Data::F32(v.iter().map(|x| x.to_f32()).collect()),
         DType::F64 => Data::F64(v.iter().map(|x| x.to_f64()).collect()),
     }
 }

@@ -3,7 +3,7 @@
 
 use super::Var;
 use crate::op::{BinaryOp, Op, UnaryOp};
-use theon_runtime::{DType, Error, Result};
+use theon_runtime::{DType, Error, Result, Tensor};
 
 /// Something usable as an operand of an elementwise op: an expression, or a
 /// Rust number. Numbers are *weak*: they take the dtype of the expressions
@@ -70,7 +70,7 @@ pub fn resolve(ops: Vec<OperandValue>) -> Vec<Var> {
                     None | Some(DType::Bool) => DType::I64,
                     Some(d) => d,
                 };
-                Var::scalar_const(i as f64, dt)
+                Var::constant(Tensor::scalar(i).cast(dt))
             }
         })
         .collect()

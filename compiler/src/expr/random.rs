@@ -3,27 +3,30 @@
 use super::{IntoShape, Var};
 use crate::op::{Op, RandomDist};
 use crate::shared::SharedVar;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use theon_runtime::{DType, Error, Result};
-
-static NEXT_DRAW: AtomicU64 = AtomicU64::new(1);
 
 /// A seeded source of random expressions (PyTensor's RandomStream).
 ///
 /// Every draw made from it reads the same state (int64 `[seed, counter]`);
 /// a compiled function advances the counter once per call, so each call
 /// draws fresh values and a seed reproduces the whole sequence.
+///
+/// Draw ids count per stream, so the same seed and the same sequence of
+/// draws reproduce the same values, however many other streams exist.
 #[derive(Clone, Debug)]
 pub struct RandomStream {
     state: SharedVar,
+    next_draw: Arc<AtomicU64>,
 }
 
 impl RandomStream {
     pub fn new(seed: u64) -> RandomStream {
-        RandomStream { state: SharedVar::random_state("rng", seed) }
+        RandomStream::named("rng", seed)
     }
     pub fn named(name: &str, seed: u64) -> RandomStream {
-        RandomStream { state: SharedVar::random_state(name, seed) }
+        RandomStream { state: SharedVar::random_state(name, seed), next_draw: Arc::new(AtomicU64::new(0)) }
     }
     /// The shared variable holding the state.
     pub fn state(&self) -> &SharedVar {
@@ -36,7 +39,7 @@ impl RandomStream {
 
     fn draw(&self, dist: RandomDist, dtype: DType, shape: impl IntoShape, params: &[&Var]) -> Result<Var> {
         let shape = shape.into_shape()?;
-        let draw = NEXT_DRAW.fetch_add(1, Ordering::Relaxed);
+        let draw = self.next_draw.fetch_add(1, Ordering::Relaxed);
         let state = Var::shared(&self.state);
         let mut inputs = vec![&state, &shape];
         inputs.extend_from_slice(params);

@@ -87,7 +87,8 @@ impl Var {
             Some(n) => n,
             None => return Ok(ss.mul(0.0)?),
         };
-        let denom = n.sub(ddof as i64)?.cast(ss.dtype());
+        // NumPy: max(n - ddof, 0), so too large a ddof gives inf, not a negative variance.
+        let denom = n.sub(ddof as i64)?.maximum(0i64)?.cast(ss.dtype());
         ss / denom
     }
 

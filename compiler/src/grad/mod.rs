@@ -106,7 +106,12 @@ pub fn grad(cost: &Var, wrt: &[Var], disconnected: Disconnected) -> Result<Vec<O
 /// that share every untouched node with the original.
 fn stabilized(cost: &Var) -> Result<Var> {
     let (mut g, map) = crate::graph::Graph::from_vars(std::slice::from_ref(cost))?;
-    let which = crate::rewrite::Rewrites::Only(vec!["canonicalize".into(), "stabilize".into()]);
+    // stop_gradient must survive until the gradient is built.
+    let which = crate::rewrite::Rewrites::Except(vec![
+        "specialize".into(),
+        "fuse".into(),
+        "drop_stop_gradient".into(),
+    ]);
     let ctx = crate::rewrite::Ctx::default();
     let mut trace = crate::rewrite::Trace::default();
     for phase in crate::rewrite::phases().iter().filter(|p| which.enabled(p.name, "")) {

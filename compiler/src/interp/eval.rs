@@ -72,7 +72,12 @@ pub fn eval(op: &Op, label: &str, static_ins: &[&TensorType], outs: &[OutType], 
             let data = theon_runtime::with_data!(x.data(), v => Element::into_data(map::broadcast_to(v, x.shape(), &shape0)));
             one(Tensor::from_data(data, &shape0)?)
         }
-        Op::Alloc => one(Tensor::full(ins[0].data().get_f64(0), out_dtype, &shape0).cast(out_dtype)),
+        Op::Alloc => {
+            let v = ins[0].cast(out_dtype);
+            let n: usize = shape0.iter().product();
+            let data = theon_runtime::with_data!(v.data(), d => Element::into_data(vec![d[0]; n]));
+            one(Tensor::from_data(data, &shape0)?)
+        }
         Op::Concatenate(axis) => {
             let parts: Vec<Tensor> = ins.iter().map(|t| t.cast(out_dtype)).collect();
             let data = match out_dtype {

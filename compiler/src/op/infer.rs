@@ -109,8 +109,24 @@ fn known_binary(a: &Known, b: &Known, f: impl Fn(i64, i64) -> i64) -> Option<Vec
     )
 }
 
+/// Largest element count a tensor may have (its bytes must fit an isize).
+const MAX_ELEMENTS: usize = (isize::MAX as usize) / 8;
+
 /// Static type inference for `op` applied to inputs of types `ins`.
 pub fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
+    let outs = infer_types(op, ins)?;
+    for o in &outs {
+        let mut n: usize = 1;
+        for d in o.ty.shape.iter().flatten() {
+            n = n.checked_mul(*d).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
+                err(format!("the result {} would have too many elements", o.ty))
+            })?;
+        }
+    }
+    Ok(outs)
+}
+
+fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
     let ty = |i: usize| &ins[i].ty;
     match op {
         Op::Input { ty, .. } => {
@@ -134,7 +150,7 @@ pub fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             }
             let t = x.with_dtype(u.out_dtype(x.dtype));
             let known = match u {
-                UnaryOp::Neg => ins[0].known.as_ref().map(|k| k.iter().map(|v| v.map(|v| -v)).collect()),
+                UnaryOp::Neg => ins[0].known.as_ref().map(|k| k.iter().map(|v| v.map(i64::wrapping_neg)).collect()),
                 _ => None,
             };
             Ok(with_known(t, known))
@@ -217,7 +233,7 @@ pub fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             if b.rank() > 1 {
                 shape.push(n);
             }
-            let dt = DType::promote(a.dtype.arithmetic(), b.dtype.arithmetic());
+            let dt = DType::promote(a.dtype, b.dtype).arithmetic();
             Ok(out(TensorType::new(dt, shape)))
         }
         Op::Gemm(g) => {
@@ -245,7 +261,7 @@ pub fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             let mut shape = broadcast_shapes("", &[&a.shape[..ra - 2], &b.shape[..rb - 2]]).map_err(|e| err(strip(&e)))?;
             shape.push(m);
             shape.push(n);
-            let mut dt = DType::promote(a.dtype.arithmetic(), b.dtype.arithmetic());
+            let mut dt = DType::promote(a.dtype, b.dtype).arithmetic();
             if ins.len() == 3 {
                 let c = ty(2);
                 let bs = broadcast_shapes("", &[&shape, &c.shape]).map_err(|e| err(strip(&e)))?;
@@ -291,11 +307,19 @@ pub fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                 return Err(err(format!("reshape target has a negative entry {v}")));
             }
             let total = x.static_len();
-            let known_prod: Option<usize> =
-                entries.iter().filter(|e| **e != Some(-1)).map(|e| e.map(|v| v as usize)).product();
             let shape_str = || {
                 entries.iter().map(|e| e.map_or("?".into(), |v| v.to_string())).collect::<Vec<_>>().join(", ")
             };
+            let mut known_prod: Option<usize> = Some(1);
+            for e in entries.iter().filter(|e| **e != Some(-1)) {
+                known_prod = match (known_prod, e) {
+                    (Some(p), Some(v)) => Some(
+                        p.checked_mul(*v as usize)
+                            .ok_or_else(|| err(format!("reshape target ({}) has too many elements", shape_str())))?,
+                    ),
+                    _ => None,
+                };
+            }
             let mut dims: Vec<Dim> = entries.iter().map(|e| e.filter(|v| *v >= 0).map(|v| v as usize)).collect();
             match (infer_at.first(), total, known_prod) {
                 (Some(&i), Some(t), Some(p)) => {
@@ -408,6 +432,7 @@ pub fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             arity(op, ins, 2)?;
             let (x, y) = (ty(0), ty(1));
             let region = slice_dims(specs, x)?;
+            check_same_kind(x, y)?;
             check_fits_region(y, &region)?;
             Ok(out(x.clone()))
         }
@@ -441,6 +466,7 @@ pub fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                 return Err(Error::dtype(format!("indices must be int64, got {idx}")));
             }
             let region = take_dims(x, idx, *axis);
+            check_same_kind(x, y)?;
             check_fits_region(y, &region)?;
             Ok(out(x.clone()))
         }
@@ -541,6 +567,20 @@ fn take_dims(x: &TensorType, idx: &TensorType, axis: usize) -> Vec<Dim> {
 }
 
 /// `y` must broadcast into a region of shape `region` without growing it.
+/// NumPy's same_kind rule for `x[...] += y`: y's kind (bool < int < float)
+/// may not exceed x's.
+fn check_same_kind(x: &TensorType, y: &TensorType) -> Result<()> {
+    let kind = |d: DType| match d {
+        DType::Bool => 0,
+        DType::I64 => 1,
+        _ => 2,
+    };
+    if kind(y.dtype) > kind(x.dtype) {
+        return Err(Error::dtype(format!("cannot add {y} into {x}: {} does not convert to {} without losing values", y.dtype, x.dtype)));
+    }
+    Ok(())
+}
+
 fn check_fits_region(y: &TensorType, region: &[Dim]) -> Result<()> {
     let bad = || err(format!("{y} does not broadcast to the region {}", fmt_dims(region)));
     if y.rank() > region.len() {

@@ -187,7 +187,8 @@ impl BinaryOp {
             BinaryOp::Div | BinaryOp::Pow => DType::promote(a, b).to_float(),
             BinaryOp::And | BinaryOp::Or => DType::Bool,
             _ if self.is_comparison() => DType::promote(a, b),
-            _ => DType::promote(a.arithmetic(), b.arithmetic()),
+            // Promote first: bool with float32 stays float32 (bool is not int64 here).
+            _ => DType::promote(a, b).arithmetic(),
         }
     }
     /// The result dtype.

@@ -32,13 +32,15 @@ pub fn normalize_slice(start: Option<i64>, stop: Option<i64>, step: i64, dim: us
     };
     let start = start.map_or(if step > 0 { lo } else { hi }, clip);
     let stop = stop.map_or(if step > 0 { hi } else { lo }, clip);
-    let len = if step > 0 {
-        if stop > start { (stop - start + step - 1) / step } else { 0 }
-    } else if start > stop {
-        (start - stop + (-step) - 1) / (-step)
+    // In i128: a step near i64::MAX must not overflow.
+    let (s, e, st) = (start as i128, stop as i128, step as i128);
+    let len = if st > 0 {
+        if e > s { (e - s + st - 1) / st } else { 0 }
+    } else if s > e {
+        (s - e - st - 1) / -st
     } else {
         0
-    };
+    } as i64;
     AxisSlice { start: if len > 0 { start as usize } else { 0 }, step: step as isize, len: len as usize }
 }
 
