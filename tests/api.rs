@@ -2,7 +2,7 @@
 //! givens, clone_replace, random streams, input checking, printing.
 
 use theon::prelude::*;
-use theon_tests::eval_interp;
+use theon_tests::eval_checked;
 
 fn f64s(t: &Tensor) -> Vec<f64> {
     t.to_f64_vec()
@@ -121,11 +121,11 @@ fn runtime_shape_errors_name_op_and_shapes() {
     // Run-time broadcasting of a dim not declared 1.
     let u = matrix("u");
     let v = (&u + &tensor_with_shape("w", DType::F64, &[Some(2), Some(3)])).unwrap();
-    let e = eval_interp(&[&u], &[&v], &[Tensor::zeros(DType::F64, &[1, 3])]);
+    let e = eval_checked(&[&u], &[&v], &[Tensor::zeros(DType::F64, &[1, 3])]);
     let _ = e; // u is f64[?, ?] + f64[2, 3] -> u's dims must equal (2, 3)
     let w2 = tensor_with_shape("w2", DType::F64, &[Some(2), Some(3)]);
     let v2 = (&u + &w2).unwrap();
-    let e = eval_interp(&[&u, &w2], &[&v2], &[Tensor::zeros(DType::F64, &[1, 3]), Tensor::zeros(DType::F64, &[2, 3])])
+    let e = eval_checked(&[&u, &w2], &[&v2], &[Tensor::zeros(DType::F64, &[1, 3]), Tensor::zeros(DType::F64, &[2, 3])])
         .unwrap_err();
     assert!(e.to_string().contains("add: input 0 has shape (1, 3) at run time, but its axis 0 was not declared as size 1"), "{e}");
 }
@@ -154,13 +154,13 @@ fn clone_replace_shares_untouched_subgraphs_and_checks_types() {
     // The x-free part is the same node; the rest is new.
     assert!(y2.inputs()[1].same(&c));
     assert!(!y2.inputs()[0].same(&h));
-    let r = eval_interp(&[&z], &[&y2], &[Tensor::vector(vec![0.5, 2.0])]).unwrap();
+    let r = eval_checked(&[&z], &[&y2], &[Tensor::vector(vec![0.5, 2.0])]).unwrap();
     let want = [0.5f64.tanh() + 3.0, (-2.0f64).tanh() - 3.0];
     for (g, w) in f64s(&r[0]).iter().zip(want) {
         assert!((g - w).abs() < 1e-15);
     }
     // The original is untouched.
-    let r = eval_interp(&[&x], &[&y], &[Tensor::vector(vec![0.5, 2.0])]).unwrap();
+    let r = eval_checked(&[&x], &[&y], &[Tensor::vector(vec![0.5, 2.0])]).unwrap();
     assert!((f64s(&r[0])[0] - want[0]).abs() < 1e-15);
 
     // Type errors name both sides.

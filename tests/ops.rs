@@ -10,7 +10,7 @@
 
 use proptest::prelude::*;
 use theon::prelude::*;
-use theon_tests::{assert_close, eval_interp};
+use theon_tests::{assert_close, eval_checked};
 
 const BOOL: DType = DType::Bool;
 const I64: DType = DType::I64;
@@ -26,7 +26,7 @@ const NAN: f64 = f64::NAN;
 /// Evaluate several outputs with the interpreter, panicking with the error text.
 #[track_caller]
 fn eval_many(inputs: &[&Var], outs: &[&Var], args: &[Tensor]) -> Vec<Tensor> {
-    eval_interp(inputs, outs, args).unwrap_or_else(|e| panic!("evaluation failed: {e}"))
+    eval_checked(inputs, outs, args).unwrap_or_else(|e| panic!("evaluation failed: {e}"))
 }
 
 /// Evaluate one output.
@@ -44,7 +44,7 @@ fn eval0(out: &Var) -> Tensor {
 /// The Display text of the error an evaluation must fail with.
 #[track_caller]
 fn run_err(inputs: &[&Var], out: &Var, args: &[Tensor]) -> String {
-    match eval_interp(inputs, &[out], args) {
+    match eval_checked(inputs, &[out], args) {
         Ok(v) => panic!("expected a run-time error, got {v:?}"),
         Err(e) => e.to_string(),
     }

@@ -9,6 +9,8 @@
 
 use crate::expr::Var;
 use crate::graph::{Graph, NodeId, PrintOptions, Value, debugprint_with};
+use crate::codegen::jit::JitFunction;
+pub use crate::codegen::lower::{JitOptions, OptLevel, StepKind};
 use crate::rewrite::{self, Ctx, MemoryPlan, Rewrites, Trace};
 use crate::interp::{self, Bindings};
 use crate::op::{InputId, Op};
@@ -22,8 +24,10 @@ use theon_runtime::{Error, Result, Tensor};
 /// Which backend runs the function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Mode {
-    /// The reference interpreter.
+    /// Native code from Cranelift.
     #[default]
+    Jit,
+    /// The reference interpreter.
     Interpret,
 }
 
@@ -37,6 +41,8 @@ pub struct CompileOptions {
     pub rewrites: Rewrites,
     /// Allow float rewrites that are wrong for inf/NaN (`x * 0 -> 0`).
     pub fast_math: bool,
+    /// Code generation options (optimization level, keeping IR text).
+    pub jit: JitOptions,
 }
 
 /// One argument of a function.
@@ -63,6 +69,7 @@ pub struct Function {
     mode: Mode,
     trace: Trace,
     memory: MemoryPlan,
+    jit: Option<JitFunction>,
 }
 
 /// What `function` is asked to build.
@@ -149,7 +156,8 @@ impl Function {
         let n_outputs = spec.outputs.len();
         let memory = rewrite::memory::plan(&graph, n_outputs, &update_targets);
         let mode = spec.options.mode;
-        Function::from_graph(name, inputs, n_outputs, update_targets, graph, mode, trace, memory)
+        let jit_opts = spec.options.jit;
+        Function::from_graph(name, inputs, n_outputs, update_targets, graph, mode, trace, memory, jit_opts)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -162,6 +170,7 @@ impl Function {
         mode: Mode,
         trace: Trace,
         memory: MemoryPlan,
+        jit_opts: JitOptions,
     ) -> Result<Function> {
         let order = memory.order.clone();
         let mut shared: BTreeMap<u64, SharedVar> = updates.iter().map(|s| (s.id(), s.clone())).collect();
@@ -180,18 +189,28 @@ impl Function {
                 _ => {}
             }
         }
+        let shared: Vec<SharedVar> = shared.into_values().collect();
+        let rngs: Vec<SharedVar> = rngs.into_values().collect();
+        let jit = match mode {
+            Mode::Jit => Some(
+                JitFunction::new(&graph, &memory, &inputs, &shared, &updates, &rngs, n_outputs, &jit_opts)
+                    .map_err(|e| e.context(format!("function '{name}'")))?,
+            ),
+            Mode::Interpret => None,
+        };
         Ok(Function {
             name,
             inputs,
             n_outputs,
             updates,
-            shared: shared.into_values().collect(),
-            rngs: rngs.into_values().collect(),
+            shared,
+            rngs,
             graph,
             order,
             mode,
             trace,
             memory,
+            jit,
         })
     }
 
@@ -223,8 +242,21 @@ impl Function {
         &self.memory
     }
 
+    /// The Cranelift IR of the native code (with `JitOptions::keep_ir`).
+    pub fn ir(&self) -> Option<&str> {
+        self.jit.as_ref().and_then(|j| j.ir())
+    }
+    /// The machine code's disassembly (with `JitOptions::keep_disasm`).
+    pub fn disassembly(&self) -> Option<&str> {
+        self.jit.as_ref().and_then(|j| j.disassembly())
+    }
+    /// What each scheduled node compiled to (JIT mode).
+    pub fn steps(&self) -> Option<&[StepKind]> {
+        self.jit.as_ref().map(|j| j.steps())
+    }
+
     /// Check arguments against the inputs' types.
-    fn check_args(&self, args: &[&Tensor]) -> Result<()> {
+    fn check_args<T: Borrow<Tensor>>(&self, args: &[T]) -> Result<()> {
         if args.len() != self.inputs.len() {
             let names: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
             return Err(Error::value(format!(
@@ -236,6 +268,7 @@ impl Function {
             )));
         }
         for (k, (spec, t)) in self.inputs.iter().zip(args).enumerate() {
+            let t = t.borrow();
             if t.dtype() != spec.ty.dtype || !spec.ty.fits(t.shape()) {
                 let kind = if t.dtype() != spec.ty.dtype { Error::dtype } else { Error::shape };
                 return Err(kind(format!(
@@ -261,8 +294,11 @@ impl Function {
     /// Call, writing the outputs into `outs` (reusing its tensors' storage
     /// where dtype and shape match).
     pub fn call_into<T: Borrow<Tensor>>(&self, args: &[T], outs: &mut Vec<Tensor>) -> Result<()> {
+        self.check_args(args)?;
+        if let Some(jit) = &self.jit {
+            return jit.call(&self.graph, &self.name, args, &self.shared, outs);
+        }
         let args: Vec<&Tensor> = args.iter().map(|a| a.borrow()).collect();
-        self.check_args(&args)?;
         let mut guards: Vec<_> = self.shared.iter().map(|s| s.lock()).collect();
         let results = {
             let mut b = Bindings::default();

@@ -4,6 +4,7 @@
 //! after `replace` substitutions) → rewrites → a backend (`interp`, the
 //! reference; the JIT) → `function::Function`.
 
+pub mod codegen;
 pub mod expr;
 pub mod function;
 pub mod grad;
@@ -17,7 +18,7 @@ pub mod types;
 
 pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
 pub use grad::{Disconnected, GradCheck, VerifyGrad, grad, hessian, jacobian, verify_grad};
-pub use function::{CompileOptions, Function, FunctionSpec, InputSpec, Mode};
+pub use function::{CompileOptions, Function, FunctionSpec, InputSpec, JitOptions, Mode, OptLevel, StepKind};
 pub use graph::{Graph, NodeId, PrintOptions, Value};
 pub use op::{BinaryOp, Op, ReduceOp, SliceSpec, UnaryOp};
 pub use replace::clone_replace;

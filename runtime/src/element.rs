@@ -17,12 +17,14 @@ pub trait Element: Copy + Send + Sync + PartialEq + PartialOrd + Debug + Default
     fn to_i64(self) -> i64;
     /// One correct rounding from any type.
     fn to_f32(self) -> f32;
+    /// Exact for integers, one rounding for floats, `!= 0` for bool.
+    fn from_i64(v: i64) -> Self;
     /// Rounds (f32), truncates toward zero (i64) or tests `!= 0` (bool).
     fn from_f64(v: f64) -> Self;
 }
 
 macro_rules! element {
-    ($t:ty, $variant:ident, $to:expr, $from:expr, $to_i:expr, $to_f32:expr) => {
+    ($t:ty, $variant:ident, $to:expr, $from:expr, $to_i:expr, $to_f32:expr, $from_i:expr) => {
         impl Element for $t {
             const DTYPE: DType = DType::$variant;
             fn into_data(v: Vec<Self>) -> Data {
@@ -56,14 +58,18 @@ macro_rules! element {
                 #[allow(clippy::redundant_closure_call)]
                 ($to_f32)(self)
             }
+            fn from_i64(v: i64) -> Self {
+                #[allow(clippy::redundant_closure_call)]
+                ($from_i)(v)
+            }
         }
     };
 }
 
-element!(bool, Bool, |x: bool| if x { 1.0 } else { 0.0 }, |v: f64| v != 0.0, |x: bool| x as i64, |x: bool| x as u8 as f32);
-element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64, |x: i64| x, |x: i64| x as f32);
-element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32, |x: f32| x as i64, |x: f32| x);
-element!(f64, F64, |x: f64| x, |v: f64| v, |x: f64| x as i64, |x: f64| x as f32);
+element!(bool, Bool, |x: bool| if x { 1.0 } else { 0.0 }, |v: f64| v != 0.0, |x: bool| x as i64, |x: bool| x as u8 as f32, |v: i64| v != 0);
+element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64, |x: i64| x, |x: i64| x as f32, |v: i64| v);
+element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32, |x: f32| x as i64, |x: f32| x, |v: i64| v as f32);
+element!(f64, F64, |x: f64| x, |v: f64| v, |x: f64| x as i64, |x: f64| x as f32, |v: i64| v as f64);
 
 /// f32 or f64: the reference math every backend is compared against.
 ///
@@ -129,6 +135,14 @@ pub trait Float:
         } else {
             self
         }
+    }
+}
+
+/// Convert one element with a single rounding (as `Tensor::cast`).
+pub fn convert<S: Element, T: Element>(s: S) -> T {
+    match S::DTYPE {
+        DType::Bool | DType::I64 => T::from_i64(s.to_i64()),
+        DType::F32 | DType::F64 => T::from_f64(s.to_f64()),
     }
 }
 

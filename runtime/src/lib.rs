@@ -17,6 +17,6 @@ mod convert;
 mod display;
 
 pub use dtype::DType;
-pub use element::{Element, Float};
+pub use element::{Element, Float, convert};
 pub use error::{Error, ErrorKind, Result};
 pub use tensor::{Data, Tensor};

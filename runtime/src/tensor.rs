@@ -4,7 +4,7 @@
 //! strides or views. Kernels take views internally where they need them.
 
 use crate::dtype::DType;
-use crate::element::Element;
+use crate::element::{Element, convert};
 use crate::error::{Error, Result};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
@@ -323,10 +323,10 @@ fn cast_slice_data(d: &Data, dtype: DType) -> Data {
 /// Convert elements with one rounding (int64 to float32 rounds once, as NumPy).
 fn cast_slice<T: Element>(v: &[T], dtype: DType) -> Data {
     match dtype {
-        DType::Bool => Data::Bool(v.iter().map(|x| x.to_f64() != 0.0).collect()),
-        DType::I64 => Data::I64(v.iter().map(|x| x.to_i64()).collect()),
-        DType::F32 => Data::F32(v.iter().map(|x| x.to_f32()).collect()),
-        DType::F64 => Data::F64(v.iter().map(|x| x.to_f64()).collect()),
+        DType::Bool => Data::Bool(v.iter().map(|&x| convert(x)).collect()),
+        DType::I64 => Data::I64(v.iter().map(|&x| convert(x)).collect()),
+        DType::F32 => Data::F32(v.iter().map(|&x| convert(x)).collect()),
+        DType::F64 => Data::F64(v.iter().map(|&x| convert(x)).collect()),
     }
 }
 

@@ -16,28 +16,43 @@ fn random_states(outputs: &[&Var]) -> Vec<SharedVar> {
     states
 }
 
-/// Compile with the interpreter, with every rewrite and with none, call
-/// both on the same arguments (and the same random draws), check that they
-/// agree, and return the rewritten function's outputs. Every test that
-/// evaluates through here checks the rewrites on its graph too.
-pub fn eval_interp(inputs: &[&Var], outputs: &[&Var], args: &[Tensor]) -> Result<Vec<Tensor>> {
+/// Run a graph three ways on the same arguments (and the same random
+/// draws): the interpreter on the graph as written, the interpreter on the
+/// rewritten graph, and the JIT. All must agree (`assert_agree`); returns
+/// the JIT's outputs. Every test that evaluates through here checks the
+/// rewrites and the code generator on its graph.
+pub fn eval_checked(inputs: &[&Var], outputs: &[&Var], args: &[Tensor]) -> Result<Vec<Tensor>> {
     let states = random_states(outputs);
     let saved: Vec<Tensor> = states.iter().map(|s| s.get_value()).collect();
-    let plain = compile(inputs, outputs).mode(Mode::Interpret).rewrites(Rewrites::None).build()?.call(args);
-    for (s, v) in states.iter().zip(&saved) {
-        s.set_value(v.clone()).expect("restoring a random state");
-    }
-    let optimized = compile(inputs, outputs).mode(Mode::Interpret).build()?.call(args);
-    match (plain, optimized) {
-        (Ok(p), Ok(o)) => {
-            for (k, (a, b)) in p.iter().zip(&o).enumerate() {
-                assert_agree(a, b, &format!("output {k}"));
-            }
-            Ok(o)
+    let replay = || {
+        for (s, v) in states.iter().zip(&saved) {
+            s.set_value(v.clone()).expect("restoring a random state");
         }
-        (Err(_), Ok(o)) => Ok(o), // rewrites may remove a failing op (e.g. a folded shape)
-        (Ok(_), Err(e)) => panic!("the rewritten graph fails where the original runs: {e}"),
-        (Err(e), Err(_)) => Err(e),
+    };
+    let plain = compile(inputs, outputs).mode(Mode::Interpret).rewrites(Rewrites::None).build()?.call(args);
+    replay();
+    let optimized = compile(inputs, outputs).mode(Mode::Interpret).build()?.call(args);
+    replay();
+    let jit = compile(inputs, outputs).mode(Mode::Jit).build()?.call(args);
+    match (plain, optimized, jit) {
+        (Ok(p), Ok(o), Ok(j)) => {
+            for (k, ((a, b), c)) in p.iter().zip(&o).zip(&j).enumerate() {
+                assert_agree(a, b, &format!("rewritten output {k}"));
+                assert_agree(b, c, &format!("JIT output {k} (vs the interpreter)"));
+            }
+            Ok(j)
+        }
+        // Rewrites may remove a failing op (e.g. a folded shape).
+        (Err(_), Ok(o), Ok(j)) => {
+            for (k, (b, c)) in o.iter().zip(&j).enumerate() {
+                assert_agree(b, c, &format!("JIT output {k} (vs the interpreter)"));
+            }
+            Ok(j)
+        }
+        (Ok(_), Err(e), _) => panic!("the rewritten graph fails where the original runs: {e}"),
+        (_, Ok(_), Err(e)) => panic!("the JIT fails where the interpreter runs: {e}"),
+        (_, Err(e), Ok(j)) => panic!("the JIT runs ({j:?}) where the interpreter fails: {e}"),
+        (Err(e), Err(_), Err(_)) => Err(e),
     }
 }
 
@@ -48,6 +63,7 @@ pub fn eval_interp(inputs: &[&Var], outputs: &[&Var], args: &[Tensor]) -> Result
 pub fn assert_agree(plain: &Tensor, rewritten: &Tensor, what: &str) {
     assert_eq!(plain.shape(), rewritten.shape(), "{what}: shape changed by rewriting");
     assert_eq!(plain.dtype(), rewritten.dtype(), "{what}: dtype changed by rewriting");
+    // Transcendentals are within a few ulp; sums may associate differently.
     let tol = if plain.dtype() == DType::F32 { 2e-5 } else { 1e-9 };
     let (p, r) = (plain.to_f64_vec(), rewritten.to_f64_vec());
     for (i, (a, b)) in p.iter().zip(&r).enumerate() {

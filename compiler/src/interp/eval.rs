@@ -392,7 +392,7 @@ fn fused(p: &FusedProgram, ins: &[&Tensor], out_shapes: &[Vec<usize>]) -> Result
         let r = |k: &u32| &regs[*k as usize];
         let v = match instr {
             Instr::Input(k) => ins[*k].clone(),
-            Instr::Const(c) => Tensor::full(c.get(), *dt, &[]),
+            Instr::Const(c) => c.tensor(*dt),
             Instr::Unary(u, a) => unary(*u, r(a)),
             Instr::Binary(b, x, y) => binary(*b, r(x), r(y), &broadcast2(r(x).shape(), r(y).shape())),
             Instr::Where(c, a, b) => {

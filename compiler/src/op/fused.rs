@@ -5,18 +5,54 @@
 //! outputs: elementwise outputs have the loop shape, reduction outputs fold
 //! a register over some axes of the loop shape.
 
-use super::{BinaryOp, F64Key, ReduceOp, UnaryOp};
+use super::{BinaryOp, ReduceOp, UnaryOp};
 use theon_runtime::DType;
 
 /// A register: the index of the instruction that defines it.
 pub type Reg = u32;
+
+/// The exact value of a scalar constant, read according to the dtype of
+/// the instruction holding it: f64 bits for floats (an f32 value widened
+/// exactly), the integer for int64 (no rounding above 2^53), 0/1 for bool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ScalarBits(pub u64);
+
+impl ScalarBits {
+    pub fn float(v: f64) -> ScalarBits {
+        ScalarBits(v.to_bits())
+    }
+    pub fn int(v: i64) -> ScalarBits {
+        ScalarBits(v as u64)
+    }
+    /// The value of a constant of `dtype` as f64 (ints may round).
+    pub fn to_f64(self, dtype: DType) -> f64 {
+        match dtype {
+            DType::F32 | DType::F64 => f64::from_bits(self.0),
+            DType::I64 | DType::Bool => self.0 as i64 as f64,
+        }
+    }
+    /// The value of an int64 or bool constant.
+    pub fn to_i64(self, dtype: DType) -> i64 {
+        match dtype {
+            DType::F32 | DType::F64 => f64::from_bits(self.0) as i64,
+            DType::I64 | DType::Bool => self.0 as i64,
+        }
+    }
+    /// The constant as a rank-0 tensor of `dtype`.
+    pub fn tensor(self, dtype: DType) -> theon_runtime::Tensor {
+        match dtype {
+            DType::I64 | DType::Bool => theon_runtime::Tensor::scalar(self.0 as i64).cast(dtype),
+            _ => theon_runtime::Tensor::full(f64::from_bits(self.0), dtype, &[]),
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Instr {
     /// Element of input `k` (broadcast to the loop shape).
     Input(usize),
     /// A scalar constant.
-    Const(F64Key),
+    Const(ScalarBits),
     Unary(UnaryOp, Reg),
     Binary(BinaryOp, Reg, Reg),
     Where(Reg, Reg, Reg),
@@ -93,9 +129,12 @@ impl FusedProgram {
         let (text, prec) = match ins {
             Instr::Input(k) => (format!("i{k}"), 9),
             Instr::Const(c) => {
-                let v = c.get();
-                let s = if dt.is_float() { format!("{v:?}") } else { format!("{}", v as i64) };
-                (s, if v < 0.0 { 1 } else { 9 })
+                let (s, neg) = match dt {
+                    DType::F32 | DType::F64 => (format!("{:?}", c.to_f64(*dt)), c.to_f64(*dt) < 0.0),
+                    DType::Bool => ((c.0 != 0).to_string(), false),
+                    DType::I64 => (c.to_i64(*dt).to_string(), c.to_i64(*dt) < 0),
+                };
+                (s, if neg { 1 } else { 9 })
             }
             Instr::Unary(UnaryOp::Neg, a) => (format!("-{}", self.expr_prec(*a, 8, named)), 8),
             Instr::Unary(UnaryOp::Not, a) => (format!("!{}", self.expr_prec(*a, 8, named)), 8),

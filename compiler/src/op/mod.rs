@@ -10,7 +10,7 @@ mod fused;
 mod infer;
 
 pub use custom::{CustomImpl, CustomOp};
-pub use fused::{FusedOutput, FusedProgram, Instr, Reg};
+pub use fused::{FusedOutput, FusedProgram, Instr, Reg, ScalarBits};
 pub use infer::{check_runtime, infer, known_from_tensor};
 
 use crate::shared::SharedVar;
@@ -350,6 +350,22 @@ impl ConstValue {
             .all(|i| t.data().get_f64(i).to_bits() == first.to_bits())
             .then_some(first)
     }
+    /// The exact value of a splat constant (see `ScalarBits`).
+    pub fn splat_bits(&self) -> Option<ScalarBits> {
+        let t = &self.0;
+        let mut bits = self.bits();
+        let first = bits.next()?;
+        if !bits.all(|b| b == first) {
+            return None;
+        }
+        Some(match t.data() {
+            theon_runtime::Data::F32(v) => ScalarBits::float(v[0] as f64),
+            theon_runtime::Data::F64(v) => ScalarBits::float(v[0]),
+            theon_runtime::Data::I64(v) => ScalarBits::int(v[0]),
+            theon_runtime::Data::Bool(v) => ScalarBits::int(v[0] as i64),
+        })
+    }
+
     fn bits(&self) -> impl Iterator<Item = u64> + '_ {
         let t = &self.0;
         (0..t.len()).map(move |i| match t.data() {

@@ -16,13 +16,19 @@ fn is_binop(op: &Op, b: BinaryOp) -> bool {
 }
 
 /// x + 0, 0 + x, x - 0 → x (the engine rejects it if 0 broadcast x up).
-fn add_zero(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
+/// For floats only where IEEE agrees: x + (-0.0) and x - (+0.0) are x for
+/// every x, but -0.0 + 0.0 is +0.0, so `x + 0.0` stays unless fast_math.
+fn add_zero(g: &Graph, n: NodeId, ctx: &Ctx) -> Option<Patch> {
     let (a, b) = binary(g, n);
     let out = Value::of(n);
+    let exact = !g.ty(out).dtype.is_float() || ctx.fast_math;
+    let zero = |v: Value, negative: bool| {
+        splat(g, v).is_some_and(|z| z == 0.0 && (exact || z.is_sign_negative() == negative))
+    };
     match g.op(n) {
-        Op::Binary(BinaryOp::Add) if splat(g, b) == Some(0.0) => Some(Patch::single(out, a)),
-        Op::Binary(BinaryOp::Add) if splat(g, a) == Some(0.0) => Some(Patch::single(out, b)),
-        Op::Binary(BinaryOp::Sub) if splat(g, b) == Some(0.0) => Some(Patch::single(out, a)),
+        Op::Binary(BinaryOp::Add) if zero(b, true) => Some(Patch::single(out, a)),
+        Op::Binary(BinaryOp::Add) if zero(a, true) => Some(Patch::single(out, b)),
+        Op::Binary(BinaryOp::Sub) if zero(b, false) => Some(Patch::single(out, a)),
         _ => None,
     }
 }

@@ -11,7 +11,7 @@
 use super::trace::Trace;
 use super::util::describe;
 use crate::graph::{Graph, NodeId, Value};
-use crate::op::{FusedOutput, FusedProgram, F64Key, Instr, Op, ReduceOp, Reg, UnaryOp};
+use crate::op::{FusedOutput, FusedProgram, Instr, Op, ReduceOp, Reg, ScalarBits, UnaryOp};
 use crate::types::{Dim, broadcast_shapes};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -181,6 +181,41 @@ struct ProgramBuilder {
 }
 
 impl ProgramBuilder {
+    /// Append the instructions of elementwise node `m` (its inputs become
+    /// operands converted to the dtypes the op computes in).
+    fn add_member(&mut self, g: &Graph, m: NodeId) {
+        let ins = g.inputs(m);
+        let out_dt = g.ty(Value::of(m)).dtype;
+        let instr = match g.op(m).clone() {
+            Op::Unary(u) => {
+                let want = match u {
+                    UnaryOp::Not => DType::Bool,
+                    _ => u.out_dtype(g.ty(ins[0]).dtype),
+                };
+                Instr::Unary(u, self.operand(g, ins[0], want))
+            }
+            Op::Binary(b) => {
+                let cd = b.compute_dtype(g.ty(ins[0]).dtype, g.ty(ins[1]).dtype);
+                let x = self.operand(g, ins[0], cd);
+                let y = self.operand(g, ins[1], cd);
+                Instr::Binary(b, x, y)
+            }
+            Op::Where => {
+                let c = self.operand(g, ins[0], DType::Bool);
+                let a = self.operand(g, ins[1], out_dt);
+                let b = self.operand(g, ins[2], out_dt);
+                Instr::Where(c, a, b)
+            }
+            Op::Cast(d) => {
+                let src = g.ty(ins[0]).dtype;
+                Instr::Cast(d, self.operand(g, ins[0], src))
+            }
+            _ => unreachable!("only elementwise ops are members"),
+        };
+        let r = self.push(instr, out_dt);
+        self.reg_of.insert(Value::of(m), r);
+    }
+
     fn push(&mut self, i: Instr, d: DType) -> Reg {
         self.instrs.push((i, d));
         (self.instrs.len() - 1) as Reg
@@ -194,13 +229,16 @@ impl ProgramBuilder {
             None => {
                 let dt = g.ty(v).dtype;
                 // A splat constant whose dims are all 1 broadcasts like a scalar.
-                let inline = if g.ty(v).shape.iter().all(|d| *d == Some(1)) { super::util::splat(g, v) } else { None };
+                let inline: Option<ScalarBits> = match g.op(v.node) {
+                    Op::Constant(c) if g.ty(v).shape.iter().all(|d| *d == Some(1)) => c.splat_bits(),
+                    _ => None,
+                };
                 let r = match inline {
-                    Some(c) => match self.consts.get(&(c.to_bits(), dt)) {
+                    Some(c) => match self.consts.get(&(c.0, dt)) {
                         Some(r) => *r,
                         None => {
-                            let r = self.push(Instr::Const(F64Key::new(c)), dt);
-                            self.consts.insert((c.to_bits(), dt), r);
+                            let r = self.push(Instr::Const(c), dt);
+                            self.consts.insert((c.0, dt), r);
                             r
                         }
                     },
@@ -217,41 +255,37 @@ impl ProgramBuilder {
     }
 }
 
+/// The scalar program of one elementwise op, reduction or fused node, and
+/// the values its `Input(k)` instructions read (what code generation loops
+/// over). `None` for other ops and for logsumexp.
+pub fn program_of(g: &Graph, n: NodeId) -> Option<(FusedProgram, Vec<Value>)> {
+    match g.op(n) {
+        Op::Fused(p) => Some(((**p).clone(), g.inputs(n))),
+        op if op.is_elementwise() => {
+            let mut p = ProgramBuilder::default();
+            p.add_member(g, n);
+            let r = p.reg_of[&Value::of(n)];
+            Some((FusedProgram { n_inputs: p.inputs.len(), instrs: p.instrs, outputs: vec![FusedOutput::Elementwise(r)] }, p.inputs))
+        }
+        Op::Reduce { op, axes, keepdims } if fusible_reduce(g.op(n)) => {
+            let x = g.input(n, 0);
+            let program = FusedProgram {
+                n_inputs: 1,
+                instrs: vec![(Instr::Input(0), g.ty(x).dtype)],
+                outputs: vec![FusedOutput::Reduce { reg: 0, op: *op, axes: axes.clone(), keepdims: *keepdims }],
+            };
+            Some((program, vec![x]))
+        }
+        _ => None,
+    }
+}
+
 /// Make one fused node for `members` (in topological order) and `reds`.
 fn build(g: &mut Graph, members: &[NodeId], reds: &[NodeId], shape: &[Dim], trace: &mut Trace, phase: &'static str) -> bool {
     let set: HashSet<NodeId> = members.iter().copied().collect();
     let mut p = ProgramBuilder::default();
     for &m in members {
-        let ins = g.inputs(m);
-        let out_dt = g.ty(Value::of(m)).dtype;
-        let instr = match g.op(m).clone() {
-            Op::Unary(u) => {
-                let want = match u {
-                    UnaryOp::Not => DType::Bool,
-                    _ => u.out_dtype(g.ty(ins[0]).dtype),
-                };
-                Instr::Unary(u, p.operand(g, ins[0], want))
-            }
-            Op::Binary(b) => {
-                let cd = b.compute_dtype(g.ty(ins[0]).dtype, g.ty(ins[1]).dtype);
-                let x = p.operand(g, ins[0], cd);
-                let y = p.operand(g, ins[1], cd);
-                Instr::Binary(b, x, y)
-            }
-            Op::Where => {
-                let c = p.operand(g, ins[0], DType::Bool);
-                let a = p.operand(g, ins[1], out_dt);
-                let b = p.operand(g, ins[2], out_dt);
-                Instr::Where(c, a, b)
-            }
-            Op::Cast(d) => {
-                let src = g.ty(ins[0]).dtype;
-                Instr::Cast(d, p.operand(g, ins[0], src))
-            }
-            _ => unreachable!("only elementwise ops are members"),
-        };
-        let r = p.push(instr, out_dt);
-        p.reg_of.insert(Value::of(m), r);
+        p.add_member(g, m);
     }
     // The inputs must broadcast to the loop shape (else an input-free
     // constant group would have a smaller loop).

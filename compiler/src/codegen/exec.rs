@@ -1,0 +1,382 @@
+//! Steps the generated code hands back to Rust: data movement, random
+//! draws, and rare ops. Each is prepared by the plan (index tables are
+//! computed once per shape signature) so that running it allocates nothing.
+//! Ops with no table form (custom ops, argmax, a stand-alone logsumexp,
+//! integer matmul) run through the interpreter's kernels instead.
+
+use super::layout::Layout;
+use crate::graph::{Graph, NodeId};
+use crate::interp;
+use crate::op::{Op, RandomDist, SliceSpec};
+use crate::types::TensorType;
+use theon_runtime::kernels::layout::{broadcast_strides, contiguous_strides, for_each_offset};
+use theon_runtime::{DType, Element, Error, Float, Result, Tensor, convert, random};
+
+/// One prepared step.
+pub struct NodeExec {
+    label: String,
+    ins: Vec<Operand>,
+    outs: Vec<Operand>,
+    kind: Kind,
+}
+
+/// A buffer with its concrete shape and dtype.
+#[derive(Clone, Debug)]
+pub struct Operand {
+    pub buf: usize,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+}
+
+impl Operand {
+    fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+enum Kind {
+    /// out[i] = in0[table[i]] (slices, permutations, broadcasts).
+    Gather(Vec<usize>),
+    /// out = in0; out[table[j]] += in1[src[j]] (inc_slice).
+    Scatter { table: Vec<usize>, src: Vec<usize> },
+    /// Gather along an axis with run-time indices.
+    Take { outer: usize, len: usize, inner: usize, axis: usize },
+    /// Scatter-add along an axis with run-time indices; `src` broadcasts y.
+    IncTake { outer: usize, len: usize, inner: usize, axis: usize, src: Vec<usize> },
+    /// Concatenate: for each part, (block size per outer index).
+    Concat { outer: usize, blocks: Vec<usize> },
+    /// Fill with the scalar input.
+    Fill,
+    /// Write the shape of input 0.
+    Shape,
+    /// Random draws; params gathered through tables.
+    Random { dist: RandomDist, draw: u64, params: Vec<Vec<usize>> },
+    /// Evaluate with the interpreter (allocates).
+    Interpret { op: Op, static_ins: Vec<TensorType>, outs: Vec<crate::types::OutType> },
+}
+
+/// Pointers of every buffer for this call (as addresses).
+pub struct Buffers<'a>(pub &'a [usize]);
+
+impl Buffers<'_> {
+    /// SAFETY (callers): the plan sized every buffer for its operand's
+    /// concrete shape and dtype, and the call filled every pointer.
+    unsafe fn slice<T: Element>(&self, o: &Operand) -> &[T] {
+        // SAFETY: see the method contract.
+        unsafe { std::slice::from_raw_parts(self.0[o.buf] as *const T, o.len()) }
+    }
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice_mut<T: Element>(&self, o: &Operand) -> &mut [T] {
+        // SAFETY: see the method contract; output buffers never alias the
+        // inputs a step reads (the memory plan only aliases elementwise ops).
+        unsafe { std::slice::from_raw_parts_mut(self.0[o.buf] as *mut T, o.len()) }
+    }
+}
+
+/// Run `$body` with `$T` bound to the Rust type of `$dtype`.
+macro_rules! by_dtype {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            DType::Bool => {
+                type $T = bool;
+                $body
+            }
+            DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            DType::F64 => {
+                type $T = f64;
+                $body
+            }
+        }
+    };
+}
+
+fn offsets_of(shape: &[usize], strides: &[usize]) -> Vec<usize> {
+    let mut v = Vec::with_capacity(shape.iter().product());
+    for_each_offset(shape, [strides], |_, [o]| v.push(o));
+    v
+}
+
+/// Source offsets of `x` (shape `shape`) read by a strided slice.
+fn slice_table(shape: &[usize], specs: &[SliceSpec]) -> (Vec<usize>, Vec<usize>) {
+    let sl = interp::axis_slices(specs, shape);
+    let cs = contiguous_strides(shape);
+    let out_shape: Vec<usize> = sl.iter().map(|s| s.len).collect();
+    let n: usize = out_shape.iter().product();
+    let mut table = Vec::with_capacity(n);
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..n {
+        let off: isize = sl.iter().zip(&cs).zip(&idx).map(|((s, &c), &i)| (s.start as isize + i as isize * s.step) * c as isize).sum();
+        table.push(off as usize);
+        for a in (0..idx.len()).rev() {
+            idx[a] += 1;
+            if idx[a] < out_shape[a] {
+                break;
+            }
+            idx[a] = 0;
+        }
+    }
+    (table, out_shape)
+}
+
+impl NodeExec {
+    /// Prepare step `pos` for concrete `shapes` (per value id).
+    pub fn prepare(g: &Graph, layout: &Layout, n: NodeId, shapes: &[Vec<usize>]) -> Result<NodeExec> {
+        let operand = |v: crate::graph::Value| {
+            let i = layout.vid[&v];
+            Operand { buf: layout.buf_of[i], dtype: layout.ty[i].dtype, shape: shapes[i].clone() }
+        };
+        let ins: Vec<Operand> = g.inputs(n).into_iter().map(operand).collect();
+        let outs: Vec<Operand> =
+            (0..g.n_outputs(n) as u16).map(|p| operand(crate::graph::Value { node: n, port: p })).collect();
+        let op = g.op(n).clone();
+        let kind = match &op {
+            Op::DimShuffle(order) => {
+                // Output axis i reads input axis order[i] (new axes: stride 0).
+                let cs = contiguous_strides(&ins[0].shape);
+                let strides: Vec<usize> = order.iter().map(|o| o.map_or(0, |a| cs[a])).collect();
+                Kind::Gather(offsets_of(&outs[0].shape, &strides))
+            }
+            Op::BroadcastTo => Kind::Gather(offsets_of(&outs[0].shape, &broadcast_strides(&ins[0].shape, &outs[0].shape))),
+            Op::Slice(specs) => Kind::Gather(slice_table(&ins[0].shape, specs).0),
+            Op::IncSlice(specs) => {
+                let (table, region) = slice_table(&ins[0].shape, specs);
+                let src = offsets_of(&region, &broadcast_strides(&ins[1].shape, &region));
+                Kind::Scatter { table, src }
+            }
+            Op::Take(axis) | Op::IncTake(axis) => {
+                let s = &ins[0].shape;
+                let (outer, len, inner) = (s[..*axis].iter().product(), s[*axis], s[axis + 1..].iter().product());
+                match op {
+                    Op::Take(_) => Kind::Take { outer, len, inner, axis: *axis },
+                    _ => {
+                        let mut region = s[..*axis].to_vec();
+                        region.extend_from_slice(&ins[1].shape);
+                        region.extend_from_slice(&s[axis + 1..]);
+                        let src = offsets_of(&region, &broadcast_strides(&ins[2].shape, &region));
+                        Kind::IncTake { outer, len, inner, axis: *axis, src }
+                    }
+                }
+            }
+            Op::Concatenate(axis) => Kind::Concat {
+                outer: outs[0].shape[..*axis].iter().product(),
+                blocks: ins.iter().map(|i| i.shape[*axis..].iter().product()).collect(),
+            },
+            Op::Alloc => Kind::Fill,
+            Op::Shape => Kind::Shape,
+            Op::Random { dist, draw, .. } => Kind::Random {
+                dist: *dist,
+                draw: *draw,
+                params: ins[2..]
+                    .iter()
+                    .map(|p| offsets_of(&outs[0].shape, &broadcast_strides(&p.shape, &outs[0].shape)))
+                    .collect(),
+            },
+            _ => Kind::Interpret {
+                op: op.clone(),
+                static_ins: g.inputs(n).iter().map(|v| g.ty(*v).clone()).collect(),
+                outs: g.node(n).outs.clone(),
+            },
+        };
+        Ok(NodeExec { label: interp::node_label(g, n), ins, outs, kind })
+    }
+
+    /// Run the step. `rng` is (seed, counter) of the random stream whose
+    /// state buffer is input 0 of a random node.
+    ///
+    /// SAFETY (callers): every buffer pointer in `bufs` points to memory
+    /// sized by the plan for the operand shapes this step was prepared with.
+    pub unsafe fn run(&self, bufs: &Buffers) -> Result<()> {
+        let (ins, outs) = (&self.ins, &self.outs);
+        // SAFETY: buffer sizes are the caller's contract; see `Buffers`.
+        unsafe {
+            match &self.kind {
+                Kind::Gather(table) => by_dtype!(outs[0].dtype, T => {
+                    let (x, o) = (bufs.slice::<T>(&ins[0]), bufs.slice_mut::<T>(&outs[0]));
+                    for (d, &t) in o.iter_mut().zip(table) {
+                        *d = x[t];
+                    }
+                }),
+                Kind::Scatter { table, src } => by_dtype!(outs[0].dtype, T => {
+                    let o = bufs.slice_mut::<T>(&outs[0]);
+                    if ins[0].buf != outs[0].buf {
+                        o.copy_from_slice(bufs.slice::<T>(&ins[0]));
+                    }
+                    scatter_add(o, table, src, bufs, &ins[1])
+                }),
+                Kind::Take { outer, len, inner, axis } => {
+                    let idx = bufs.slice::<i64>(&ins[1]);
+                    check_indices(&self.label, idx, *len, *axis)?;
+                    by_dtype!(outs[0].dtype, T => {
+                        let (x, o) = (bufs.slice::<T>(&ins[0]), bufs.slice_mut::<T>(&outs[0]));
+                        let mut k = 0;
+                        for a in 0..*outer {
+                            for &i in idx {
+                                let i = if i < 0 { i + *len as i64 } else { i } as usize;
+                                let start = (a * len + i) * inner;
+                                o[k..k + inner].copy_from_slice(&x[start..start + inner]);
+                                k += inner;
+                            }
+                        }
+                    })
+                }
+                Kind::IncTake { outer, len, inner, axis, src } => {
+                    let idx = bufs.slice::<i64>(&ins[1]);
+                    check_indices(&self.label, idx, *len, *axis)?;
+                    by_dtype!(outs[0].dtype, T => {
+                        let o = bufs.slice_mut::<T>(&outs[0]);
+                        if ins[0].buf != outs[0].buf {
+                            o.copy_from_slice(bufs.slice::<T>(&ins[0]));
+                        }
+                        let mut k = 0;
+                        for a in 0..*outer {
+                            for &i in idx {
+                                let i = if i < 0 { i + *len as i64 } else { i } as usize;
+                                let start = (a * len + i) * inner;
+                                for (j, t) in (start..start + inner).enumerate() {
+                                    add_into(&mut o[t], bufs, &ins[2], src[k + j]);
+                                }
+                                k += inner;
+                            }
+                        }
+                    })
+                }
+                Kind::Concat { outer, blocks } => by_dtype!(outs[0].dtype, T => {
+                    let o = bufs.slice_mut::<T>(&outs[0]);
+                    let mut k = 0;
+                    for a in 0..*outer {
+                        for (part, &b) in ins.iter().zip(blocks) {
+                            copy_cast(&mut o[k..k + b], bufs, part, a * b);
+                            k += b;
+                        }
+                    }
+                }),
+                Kind::Fill => by_dtype!(outs[0].dtype, T => {
+                    let o = bufs.slice_mut::<T>(&outs[0]);
+                    let mut v = [T::default()];
+                    copy_cast(&mut v, bufs, &ins[0], 0);
+                    o.fill(v[0]);
+                }),
+                Kind::Shape => {
+                    let o = bufs.slice_mut::<i64>(&outs[0]);
+                    for (d, s) in o.iter_mut().zip(&ins[0].shape) {
+                        *d = *s as i64;
+                    }
+                }
+                Kind::Random { dist, draw, params } => {
+                    let state = bufs.slice::<i64>(&ins[0]);
+                    let (seed, counter) = (state[0] as u64, state[1] as u64);
+                    let ctx = |e: Error| e.context(&self.label);
+                    match (dist, outs[0].dtype) {
+                        (RandomDist::Integers { low, high }, _) => {
+                            random::fill_integers(bufs.slice_mut::<i64>(&outs[0]), *low, *high, seed, counter, *draw).map_err(ctx)?
+                        }
+                        (_, DType::F32) => fill::<f32>(*dist, bufs.slice_mut::<f32>(&outs[0]), params, bufs, &ins[2..], seed, counter, *draw).map_err(ctx)?,
+                        (_, DType::F64) => fill::<f64>(*dist, bufs.slice_mut::<f64>(&outs[0]), params, bufs, &ins[2..], seed, counter, *draw).map_err(ctx)?,
+                        (_, dt) => {
+                            // Integer-valued draws (poisson, binomial as int64) go through f64.
+                            let mut tmp = vec![0f64; outs[0].len()];
+                            fill::<f64>(*dist, &mut tmp, params, bufs, &ins[2..], seed, counter, *draw).map_err(ctx)?;
+                            let t = Tensor::vector(tmp).cast(dt);
+                            by_dtype!(dt, T => bufs.slice_mut::<T>(&outs[0]).copy_from_slice(t.as_slice::<T>()?))
+                        }
+                    }
+                }
+                Kind::Interpret { op, static_ins, outs: out_types } => {
+                    let tensors: Vec<Tensor> = ins
+                        .iter()
+                        .map(|i| by_dtype!(i.dtype, T => Tensor::new(bufs.slice::<T>(i).to_vec(), &i.shape)))
+                        .collect::<Result<_>>()?;
+                    let refs: Vec<&Tensor> = tensors.iter().collect();
+                    let statics: Vec<&TensorType> = static_ins.iter().collect();
+                    let results = interp::eval(op, &self.label, &statics, out_types, &refs)?;
+                    for (o, r) in outs.iter().zip(results) {
+                        by_dtype!(o.dtype, T => bufs.slice_mut::<T>(o).copy_from_slice(r.as_slice::<T>()?))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_indices(label: &str, idx: &[i64], len: usize, axis: usize) -> Result<()> {
+    for &i in idx {
+        let j = if i < 0 { i + len as i64 } else { i };
+        if !(0..len as i64).contains(&j) {
+            return Err(Error::index(format!("{label}: index {i} is out of bounds for axis {axis} with size {len}")));
+        }
+    }
+    Ok(())
+}
+
+/// Element `at` of operand `src` converted to `T`.
+unsafe fn read_as<T: Element>(bufs: &Buffers, src: &Operand, at: usize) -> T {
+    // SAFETY: the caller's buffer contract covers `src`.
+    unsafe {
+        match src.dtype {
+            DType::Bool => convert(bufs.slice::<bool>(src)[at]),
+            DType::I64 => convert(bufs.slice::<i64>(src)[at]),
+            DType::F32 => convert(bufs.slice::<f32>(src)[at]),
+            DType::F64 => convert(bufs.slice::<f64>(src)[at]),
+        }
+    }
+}
+
+unsafe fn copy_cast<T: Element>(dst: &mut [T], bufs: &Buffers, src: &Operand, start: usize) {
+    for (k, d) in dst.iter_mut().enumerate() {
+        // SAFETY: the caller's buffer contract covers `src`.
+        *d = unsafe { read_as::<T>(bufs, src, start + k) };
+    }
+}
+
+unsafe fn add_into<T: Element>(d: &mut T, bufs: &Buffers, src: &Operand, at: usize) {
+    // SAFETY: the caller's buffer contract covers `src`.
+    let y: T = unsafe { read_as(bufs, src, at) };
+    *d = match T::DTYPE {
+        DType::Bool => convert(d.to_f64() != 0.0 || y.to_f64() != 0.0),
+        DType::I64 => convert::<i64, T>(d.to_i64().wrapping_add(y.to_i64())),
+        _ => T::from_f64(d.to_f64() + y.to_f64()),
+    };
+}
+
+unsafe fn scatter_add<T: Element>(o: &mut [T], table: &[usize], src: &[usize], bufs: &Buffers, y: &Operand) {
+    for (&t, &s) in table.iter().zip(src) {
+        // SAFETY: the caller's buffer contract covers `y`.
+        unsafe { add_into(&mut o[t], bufs, y, s) };
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn fill<T: Float>(
+    dist: RandomDist,
+    out: &mut [T],
+    params: &[Vec<usize>],
+    bufs: &Buffers,
+    ins: &[Operand],
+    seed: u64,
+    counter: u64,
+    draw: u64,
+) -> Result<()> {
+    match dist {
+        RandomDist::Normal => random::fill_normal(out, seed, counter, draw),
+        RandomDist::Uniform => random::fill_uniform(out, seed, counter, draw),
+        _ => {
+            // Parameterized draws read their parameters broadcast (small, rare: allocates).
+            let p: Vec<Vec<T>> = params
+                .iter()
+                .zip(ins)
+                // SAFETY: the caller's buffer contract covers the parameter operands.
+                .map(|(table, op)| table.iter().map(|&t| unsafe { read_as::<T>(bufs, op, t) }).collect())
+                .collect();
+            interp::fill_float(dist, out, &p, seed, counter, draw)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! Matrix products: `out = alpha op(A) op(B) + beta C` per batch.
+//!
+//! Three kernels, chosen from the static sizes (see `Kernel::choose`):
+//! - rows: k and n small and known; op(B) lives in registers, every row
+//!   of A becomes a row of the output (the forward layers of a small MLP);
+//! - outer: m and n small and known, k long; m x n accumulators sum outer
+//!   products of rows of op(A)^T and op(B) (weight gradients);
+//! - call: anything else goes to matrixmultiply.
+//! C is written into the output first (a broadcasting loop), and the
+//! kernels then add the product to it.
+
+use super::Emitter;
+use super::nest;
+use super::program::{Lanes, constant, float_const, reg_type};
+use crate::codegen::layout::Q;
+use crate::codegen::math::Precision;
+use crate::op::{FusedOutput, FusedProgram, Instr, ScalarBits};
+use crate::types::Dim;
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value, types};
+use theon_runtime::DType;
+
+/// Largest k*n (rows kernel) or m*n (outer kernel) generated inline.
+pub const MAX_INLINE: usize = 40;
+/// Largest single static dim of an inline kernel.
+pub const MAX_INLINE_DIM: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    Rows,
+    Outer,
+    Call,
+}
+
+impl Kernel {
+    pub fn choose(m: Dim, k: Dim, n: Dim) -> Kernel {
+        let small = |d: Dim| d.is_some_and(|d| d <= MAX_INLINE_DIM);
+        match (m, k, n) {
+            (_, Some(k), Some(n)) if small(Some(k)) && small(Some(n)) && k * n <= MAX_INLINE => Kernel::Rows,
+            (Some(m), _, Some(n)) if small(Some(m)) && small(Some(n)) && m * n <= MAX_INLINE => Kernel::Outer,
+            _ => Kernel::Call,
+        }
+    }
+}
+
+/// One operand matrix: buffer, element strides of op(X)'s rows and
+/// columns (static when its dims are), and per-batch-level strides.
+pub struct Mat {
+    pub buf: usize,
+    pub rs: Q,
+    pub cs: Q,
+    pub batch: Vec<Q>,
+}
+
+pub struct GemmStep {
+    pub dtype: DType,
+    pub m: Q,
+    pub k: Q,
+    pub n: Q,
+    pub static_mkn: (Dim, Dim, Dim),
+    pub alpha: f64,
+    pub a: Mat,
+    pub b: Mat,
+    pub out: Mat,
+    pub batch_counts: Vec<Q>,
+    /// The C operand, prefilled into the output as `beta * C`.
+    pub prefill: Option<(nest::Nest, FusedProgram)>,
+    pub kernel: Kernel,
+}
+
+/// The program `out = beta * c`.
+pub fn prefill_program(dtype: DType, beta: f64) -> FusedProgram {
+    let mut instrs = vec![(Instr::Input(0), dtype)];
+    let mut out = 0;
+    if beta != 1.0 {
+        instrs.push((Instr::Const(ScalarBits::float(beta)), dtype));
+        instrs.push((Instr::Binary(crate::op::BinaryOp::Mul, 0, 1), dtype));
+        out = 2;
+    }
+    FusedProgram { n_inputs: 1, instrs, outputs: vec![FusedOutput::Elementwise(out)] }
+}
+
+fn flags() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+impl GemmStep {
+    pub fn emit(&self, e: &mut Emitter) {
+        if let Some((nest, program)) = &self.prefill {
+            nest::emit(e, nest, program);
+        }
+        let ptrs = [e.buf_ptr(self.a.buf), e.buf_ptr(self.b.buf), e.buf_ptr(self.out.buf)];
+        let zero = e.fb.ins().iconst(types::I64, 0);
+        self.batch_level(e, 0, ptrs, [zero; 3]);
+    }
+
+    fn batch_level(&self, e: &mut Emitter, l: usize, ptrs: [Value; 3], offs: [Value; 3]) {
+        if l == self.batch_counts.len() {
+            let size = self.dtype.size_of() as i64;
+            let bases: Vec<Value> = (0..3).map(|k| e.addr(ptrs[k], offs[k], size)).collect();
+            return match self.kernel {
+                Kernel::Rows => self.rows(e, bases[0], bases[1], bases[2]),
+                Kernel::Outer => self.outer(e, bases[0], bases[1], bases[2]),
+                Kernel::Call => self.call(e, bases[0], bases[1], bases[2]),
+            };
+        }
+        let count = e.q(self.batch_counts[l]);
+        let strides = [e.q(self.a.batch[l]), e.q(self.b.batch[l]), e.q(self.out.batch[l])];
+        e.counted_loop(count, 1, |e, i| {
+            let next: [Value; 3] = std::array::from_fn(|k| {
+                let d = e.fb.ins().imul(i, strides[k]);
+                e.fb.ins().iadd(offs[k], d)
+            });
+            self.batch_level(e, l + 1, ptrs, next);
+        });
+    }
+
+    fn lanes(&self) -> Lanes {
+        match self.dtype {
+            DType::F32 => Lanes { n: 4, prec: Precision::F32 },
+            _ => Lanes { n: 2, prec: Precision::F64 },
+        }
+    }
+
+    /// Load op(X)[i, j] (scalar) with element strides.
+    fn load(&self, e: &mut Emitter, base: Value, m: &Mat, i: Value, j: Value) -> Value {
+        let (rs, cs) = (e.q(m.rs), e.q(m.cs));
+        let a = e.fb.ins().imul(i, rs);
+        let b = e.fb.ins().imul(j, cs);
+        let at = e.fb.ins().iadd(a, b);
+        let size = self.dtype.size_of() as i64;
+        let addr = e.addr(base, at, size);
+        e.fb.ins().load(reg_type(self.dtype, Lanes::scalar()), flags(), addr, 0)
+    }
+
+    /// Column groups of n: (first column, width) with width = lanes or 1.
+    fn groups(&self, n: usize) -> Vec<(usize, u8)> {
+        let w = self.lanes().n as usize;
+        let mut g = vec![];
+        let mut j = 0;
+        while j + w <= n {
+            g.push((j, w as u8));
+            j += w;
+        }
+        while j < n {
+            g.push((j, 1));
+            j += 1;
+        }
+        g
+    }
+
+    /// A vector (or scalar) of `width` consecutive elements of row `i` of op(X).
+    fn row_group(&self, e: &mut Emitter, base: Value, m: &Mat, i: Value, j0: usize, width: u8) -> Value {
+        let lanes = self.lanes();
+        let mut cols = Vec::with_capacity(width as usize);
+        for d in 0..width as i64 {
+            let j = e.fb.ins().iconst(types::I64, j0 as i64 + d);
+            cols.push(self.load(e, base, m, i, j));
+        }
+        if width == 1 {
+            return cols[0];
+        }
+        let mut v = e.fb.ins().splat(reg_type(self.dtype, lanes), cols[0]);
+        for (d, c) in cols.iter().enumerate().skip(1) {
+            v = e.fb.ins().insertlane(v, *c, d as u8);
+        }
+        v
+    }
+
+    /// Write `alpha * acc` (plus what the prefill left) to out[i, j0..].
+    fn store_group(&self, e: &mut Emitter, out: Value, i: Value, j0: usize, width: u8, acc: Value) {
+        let lanes = if width == 1 { Lanes::scalar() } else { self.lanes() };
+        let mut v = acc;
+        if self.alpha != 1.0 {
+            let a = float_const(e, self.alpha, self.dtype, lanes);
+            v = e.fb.ins().fmul(v, a);
+        }
+        let n = e.q(self.out.rs);
+        let row = e.fb.ins().imul(i, n);
+        let col = e.fb.ins().iconst(types::I64, j0 as i64);
+        let at = e.fb.ins().iadd(row, col);
+        let size = self.dtype.size_of() as i64;
+        let addr = e.addr(out, at, size);
+        let fl = MemFlagsData::new().with_notrap();
+        if self.prefill.is_some() {
+            let old = e.fb.ins().load(reg_type(self.dtype, lanes), fl, addr, 0);
+            v = e.fb.ins().fadd(v, old);
+        }
+        e.fb.ins().store(fl, v, addr, 0);
+    }
+
+    fn rows(&self, e: &mut Emitter, a: Value, b: Value, out: Value) {
+        let (k, n) = (self.static_mkn.1.expect("rows kernel: k static"), self.static_mkn.2.expect("rows kernel: n static"));
+        let groups = self.groups(n);
+        // op(B) in registers: for each p, one value per column group.
+        let bregs: Vec<Vec<Value>> = (0..k)
+            .map(|p| {
+                let pi = e.fb.ins().iconst(types::I64, p as i64);
+                groups.iter().map(|&(j0, w)| self.row_group(e, b, &self.b, pi, j0, w)).collect()
+            })
+            .collect();
+        let m = e.q(self.m);
+        e.counted_loop(m, 1, |e, i| {
+            let mut accs: Vec<Option<Value>> = vec![None; groups.len()];
+            for (p, brow) in bregs.iter().enumerate() {
+                let pi = e.fb.ins().iconst(types::I64, p as i64);
+                let x = self.load(e, a, &self.a, i, pi);
+                let xv = e.fb.ins().splat(reg_type(self.dtype, self.lanes()), x);
+                for (g, &(_, w)) in groups.iter().enumerate() {
+                    let s = if w == 1 { x } else { xv };
+                    accs[g] = Some(match accs[g] {
+                        None => e.fb.ins().fmul(s, brow[g]),
+                        Some(acc) => e.fb.ins().fma(s, brow[g], acc),
+                    });
+                }
+            }
+            for (g, &(j0, w)) in groups.iter().enumerate() {
+                let acc = accs[g].unwrap_or_else(|| constant(e, 0.0, self.dtype, if w == 1 { Lanes::scalar() } else { self.lanes() }));
+                self.store_group(e, out, i, j0, w, acc);
+            }
+        });
+    }
+
+    fn outer(&self, e: &mut Emitter, a: Value, b: Value, out: Value) {
+        let (m, n) = (self.static_mkn.0.expect("outer kernel: m static"), self.static_mkn.2.expect("outer kernel: n static"));
+        let groups = self.groups(n);
+        let lanes = self.lanes();
+        let vars: Vec<Vec<cranelift_frontend::Variable>> = (0..m)
+            .map(|_| {
+                groups
+                    .iter()
+                    .map(|&(_, w)| {
+                        let l = if w == 1 { Lanes::scalar() } else { lanes };
+                        let v = e.fb.declare_var(reg_type(self.dtype, l));
+                        let z = constant(e, 0.0, self.dtype, l);
+                        e.fb.def_var(v, z);
+                        v
+                    })
+                    .collect()
+            })
+            .collect();
+        let k = e.q(self.k);
+        e.counted_loop(k, 1, |e, p| {
+            let brow: Vec<Value> = groups.iter().map(|&(j0, w)| self.row_group(e, b, &self.b, p, j0, w)).collect();
+            for (i, row_vars) in vars.iter().enumerate() {
+                let ii = e.fb.ins().iconst(types::I64, i as i64);
+                let x = self.load(e, a, &self.a, ii, p);
+                let xv = e.fb.ins().splat(reg_type(self.dtype, lanes), x);
+                for (g, &(_, w)) in groups.iter().enumerate() {
+                    let s = if w == 1 { x } else { xv };
+                    let acc = e.fb.use_var(row_vars[g]);
+                    let nv = e.fb.ins().fma(s, brow[g], acc);
+                    e.fb.def_var(row_vars[g], nv);
+                }
+            }
+        });
+        for (i, row_vars) in vars.iter().enumerate() {
+            let ii = e.fb.ins().iconst(types::I64, i as i64);
+            for (g, &(j0, w)) in groups.iter().enumerate() {
+                let acc = e.fb.use_var(row_vars[g]);
+                self.store_group(e, out, ii, j0, w, acc);
+            }
+        }
+    }
+
+    fn call(&self, e: &mut Emitter, a: Value, b: Value, out: Value) {
+        let f = if self.dtype == DType::F32 { e.gemm_f32 } else { e.gemm_f64 };
+        let (m, k, n) = (e.q(self.m), e.q(self.k), e.q(self.n));
+        let (rsa, csa, rsb, csb, rsc) = (e.q(self.a.rs), e.q(self.a.cs), e.q(self.b.rs), e.q(self.b.cs), e.q(self.out.rs));
+        let csc = e.fb.ins().iconst(types::I64, 1);
+        let alpha = float_const(e, self.alpha, self.dtype, Lanes::scalar());
+        let beta = float_const(e, if self.prefill.is_some() { 1.0 } else { 0.0 }, self.dtype, Lanes::scalar());
+        e.fb.ins().call(f, &[m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, out, rsc, csc]);
+    }
+}

@@ -1,0 +1,385 @@
+//! Lowering the schedule to one Cranelift function.
+//!
+//! `extern "C" fn(frame: *const Frame) -> i32` walks the schedule: fused
+//! programs and reductions become loop nests, matrix products become GEMM
+//! kernels, views and leaves cost nothing, and every other op calls back
+//! into Rust (`theon_rt_exec`) for its prepared step. A non-zero return is
+//! an error code; the error itself waits in the call context.
+
+mod gemm;
+mod nest;
+mod program;
+
+use super::layout::{Layout, Q, ShapeOf};
+use super::rt;
+use crate::graph::{Graph, NodeId, Value};
+use crate::op::{FusedOutput, Op};
+use crate::rewrite::fuse::program_of;
+use crate::rewrite::memory::is_view;
+use crate::types::{Dim, broadcast_shapes};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, UserFuncName, Value as CValue, types};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{Linkage, Module, default_libcall_names};
+use gemm::{GemmStep, Kernel, Mat};
+use std::sync::OnceLock;
+use theon_runtime::{Error, Result};
+
+pub use gemm::{MAX_INLINE, MAX_INLINE_DIM};
+
+/// Cranelift optimization level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OptLevel {
+    None,
+    #[default]
+    Speed,
+}
+
+/// JIT options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JitOptions {
+    pub opt_level: OptLevel,
+    /// Keep the Cranelift IR text (`Function::ir`).
+    pub keep_ir: bool,
+    /// Keep the machine-code disassembly (`Function::disassembly`).
+    pub keep_disasm: bool,
+}
+
+/// What a step of the schedule does at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    /// Leaves and views: nothing.
+    Nothing,
+    /// A generated loop nest.
+    Loop,
+    /// A generated GEMM.
+    Gemm(Kernel),
+    /// A call back into Rust.
+    Exec,
+}
+
+/// The owner of the generated code. The code is immutable once finalized
+/// and is only executed, never modified, so sharing it between threads is
+/// sound; the memory is released when this is dropped (no pointer into it
+/// outlives its `JitFunction`).
+pub struct CodeModule(Option<JITModule>);
+
+// SAFETY: see the type's doc: after finalization the module is read-only.
+unsafe impl Send for CodeModule {}
+// SAFETY: as above; no method mutates the module after construction.
+unsafe impl Sync for CodeModule {}
+
+impl Drop for CodeModule {
+    fn drop(&mut self) {
+        if let Some(m) = self.0.take() {
+            // SAFETY: the entry pointer dies with the JitFunction that owns
+            // this module; nothing calls into the code afterwards.
+            unsafe { m.free_memory() };
+        }
+    }
+}
+
+pub type Entry = unsafe extern "C" fn(*const rt::Frame) -> i32;
+
+pub struct Compiled {
+    pub module: CodeModule,
+    pub entry: Entry,
+    pub steps: Vec<StepKind>,
+    pub ir: Option<String>,
+    pub disasm: Option<String>,
+}
+
+fn isa(opt: OptLevel) -> Result<OwnedTargetIsa> {
+    static SPEED: OnceLock<std::result::Result<OwnedTargetIsa, String>> = OnceLock::new();
+    static NONE: OnceLock<std::result::Result<OwnedTargetIsa, String>> = OnceLock::new();
+    let cell = if opt == OptLevel::Speed { &SPEED } else { &NONE };
+    cell.get_or_init(|| {
+        let mut flags = settings::builder();
+        let set = |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| e.to_string());
+        set(&mut flags, "use_colocated_libcalls", "false")?;
+        set(&mut flags, "is_pic", "false")?;
+        set(&mut flags, "opt_level", if opt == OptLevel::Speed { "speed" } else { "none" })?;
+        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
+        builder.finish(settings::Flags::new(flags)).map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(|e| Error::compile(format!("cannot target this machine: {e}")))
+}
+
+/// State while emitting the function.
+pub struct Emitter<'a, 'f> {
+    pub fb: FunctionBuilder<'f>,
+    pub layout: &'a mut Layout,
+    pub call_conv: CallConv,
+    bufs_base: CValue,
+    dims_base: CValue,
+    ctx_ptr: CValue,
+    exec: FuncRef,
+    pub gemm_f64: FuncRef,
+    pub gemm_f32: FuncRef,
+    fail: Block,
+}
+
+impl Emitter<'_, '_> {
+    /// A quantity as a run-time value.
+    pub fn q(&mut self, q: Q) -> CValue {
+        match q {
+            Q::K(k) => self.fb.ins().iconst(types::I64, k),
+            Q::D(i) => self.fb.ins().load(types::I64, MemFlagsData::trusted(), self.dims_base, i as i32 * 8),
+        }
+    }
+    /// The address of buffer `b`.
+    pub fn buf_ptr(&mut self, b: usize) -> CValue {
+        self.fb.ins().load(types::I64, MemFlagsData::trusted(), self.bufs_base, b as i32 * 8)
+    }
+    /// `base + index * size`.
+    pub fn addr(&mut self, base: CValue, index: CValue, size: i64) -> CValue {
+        let off = self.fb.ins().imul_imm_u(index, size);
+        self.fb.ins().iadd(base, off)
+    }
+    /// `for i in 0..count { body(i) }`.
+    pub fn counted_loop(&mut self, count: CValue, step: i64, body: impl FnOnce(&mut Self, CValue)) {
+        let zero = self.fb.ins().iconst(types::I64, 0);
+        self.counted_loop_from(zero, count, step, body);
+    }
+    /// `i = start; while i + step <= count { body(i); i += step }`; returns
+    /// the first `i` not run (where a tail loop starts).
+    pub fn counted_loop_from(&mut self, start: CValue, count: CValue, step: i64, body: impl FnOnce(&mut Self, CValue)) -> CValue {
+        let header = self.fb.create_block();
+        let body_b = self.fb.create_block();
+        let exit = self.fb.create_block();
+        let i = self.fb.append_block_param(header, types::I64);
+        let out = self.fb.append_block_param(exit, types::I64);
+        self.fb.ins().jump(header, &[start.into()]);
+        self.fb.switch_to_block(header);
+        let next = self.fb.ins().iadd_imm_u(i, step);
+        let go = self.fb.ins().icmp(IntCC::SignedLessThanOrEqual, next, count);
+        self.fb.ins().brif(go, body_b, &[], exit, &[i.into()]);
+        self.fb.switch_to_block(body_b);
+        self.fb.seal_block(body_b);
+        body(self, i);
+        self.fb.ins().jump(header, &[next.into()]);
+        self.fb.seal_block(header);
+        self.fb.switch_to_block(exit);
+        self.fb.seal_block(exit);
+        out
+    }
+}
+
+fn ptr_sig(cc: CallConv, params: &[types::Type], ret: Option<types::Type>) -> Signature {
+    let mut s = Signature::new(cc);
+    s.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+    if let Some(r) = ret {
+        s.returns.push(AbiParam::new(r));
+    }
+    s
+}
+
+/// Compile the schedule. Returns the code and which steps call back into Rust.
+pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Compiled> {
+    let isa = isa(opts.opt_level)?;
+    let cc = isa.default_call_conv();
+    let frontend_config = isa.frontend_config();
+    let mut jb = JITBuilder::with_isa(isa, default_libcall_names());
+    jb.symbol("theon_rt_exec", rt::theon_rt_exec as *const u8);
+    jb.symbol("theon_rt_gemm_f64", rt::theon_rt_gemm_f64 as *const u8);
+    jb.symbol("theon_rt_gemm_f32", rt::theon_rt_gemm_f32 as *const u8);
+    let mut module = JITModule::new(jb);
+    let ce = |e: cranelift_module::ModuleError| Error::compile(e.to_string());
+
+    let i64t = types::I64;
+    let exec_id = module.declare_function("theon_rt_exec", Linkage::Import, &ptr_sig(cc, &[i64t, types::I32], Some(types::I32))).map_err(ce)?;
+    let gemm_sig = |ft| ptr_sig(cc, &[i64t, i64t, i64t, ft, i64t, i64t, i64t, i64t, i64t, i64t, ft, i64t, i64t, i64t], None);
+    let gemm64_id = module.declare_function("theon_rt_gemm_f64", Linkage::Import, &gemm_sig(types::F64)).map_err(ce)?;
+    let gemm32_id = module.declare_function("theon_rt_gemm_f32", Linkage::Import, &gemm_sig(types::F32)).map_err(ce)?;
+    let entry_sig = ptr_sig(cc, &[i64t], Some(types::I32));
+    let entry_id = module.declare_function("theon_entry", Linkage::Export, &entry_sig).map_err(ce)?;
+
+    let mut ctx = module.make_context();
+    ctx.func.signature = entry_sig;
+    ctx.func.name = UserFuncName::user(0, entry_id.as_u32());
+    let mut fctx = FunctionBuilderContext::new();
+    let mut steps = Vec::with_capacity(layout.order.len());
+    {
+        let mut fb = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+        let exec = module.declare_func_in_func(exec_id, fb.func);
+        let gemm_f64 = module.declare_func_in_func(gemm64_id, fb.func);
+        let gemm_f32 = module.declare_func_in_func(gemm32_id, fb.func);
+        let start = fb.create_block();
+        fb.append_block_params_for_function_params(start);
+        fb.switch_to_block(start);
+        fb.seal_block(start);
+        let frame = fb.block_params(start)[0];
+        let fl = MemFlagsData::trusted();
+        let bufs_base = fb.ins().load(i64t, fl, frame, 0);
+        let dims_base = fb.ins().load(i64t, fl, frame, 8);
+        let ctx_ptr = fb.ins().load(i64t, fl, frame, 16);
+        let fail = fb.create_block();
+        fb.append_block_param(fail, types::I32);
+        let mut e = Emitter { fb, layout, call_conv: cc, bufs_base, dims_base, ctx_ptr, exec, gemm_f64, gemm_f32, fail };
+        let order = e.layout.order.clone();
+        for (pos, &n) in order.iter().enumerate() {
+            steps.push(lower_step(&mut e, g, pos, n));
+        }
+        let ok = e.fb.ins().iconst(types::I32, 0);
+        e.fb.ins().return_(&[ok]);
+        e.fb.switch_to_block(e.fail);
+        e.fb.seal_block(e.fail);
+        let code = e.fb.block_params(e.fail)[0];
+        e.fb.ins().return_(&[code]);
+        e.fb.seal_all_blocks();
+        e.fb.finalize(frontend_config);
+    }
+    let ir = opts.keep_ir.then(|| ctx.func.display().to_string());
+    ctx.set_disasm(opts.keep_disasm);
+    module.define_function(entry_id, &mut ctx).map_err(|e| Error::compile(format!("{e:?}")))?;
+    let disasm = ctx.compiled_code().and_then(|c| c.vcode.clone());
+    module.clear_context(&mut ctx);
+    module.finalize_definitions().map_err(ce)?;
+    let ptr = module.get_finalized_function(entry_id);
+    // SAFETY: the function was defined with exactly this signature
+    // (one pointer argument, an i32 result, the ISA's default C convention).
+    let entry: Entry = unsafe { std::mem::transmute::<*const u8, Entry>(ptr) };
+    Ok(Compiled { module: CodeModule(Some(module)), entry, steps, ir, disasm })
+}
+
+fn lower_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
+    let op = g.op(n);
+    if op.is_leaf() || is_view(g, n) {
+        return StepKind::Nothing;
+    }
+    if let Some((program, inputs)) = program_of(g, n) {
+        lower_loop(e, g, pos, n, &program, &inputs);
+        return StepKind::Loop;
+    }
+    if let Some(step) = gemm_step(e, g, n) {
+        step.emit(e);
+        return StepKind::Gemm(step.kernel);
+    }
+    // Call back into Rust; stop at the first error.
+    let pos_v = e.fb.ins().iconst(types::I32, pos as i64);
+    let call = e.fb.ins().call(e.exec, &[e.ctx_ptr, pos_v]);
+    let rc = e.fb.inst_results(call)[0];
+    let cont = e.fb.create_block();
+    e.fb.ins().brif(rc, e.fail, &[rc.into()], cont, &[]);
+    e.fb.switch_to_block(cont);
+    e.fb.seal_block(cont);
+    StepKind::Exec
+}
+
+fn lower_loop(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId, program: &crate::op::FusedProgram, inputs: &[Value]) {
+    let shapes: Vec<&[Dim]> = g.inputs(n).iter().map(|v| g.ty(*v).shape.as_slice()).collect();
+    let dims = broadcast_shapes("", &shapes).expect("inputs of a typed node broadcast");
+    let ops: Vec<nest::Operand> = inputs
+        .iter()
+        .map(|v| {
+            let i = e.layout.vid[v];
+            nest::Operand { buf: e.layout.buf_of[i], dtype: e.layout.ty[i].dtype, shape: &g.ty(*v).shape }
+        })
+        .collect();
+    let outs: Vec<(nest::Operand, &FusedOutput)> = program
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(port, f)| {
+            let v = Value { node: n, port: port as u16 };
+            let i = e.layout.vid[&v];
+            (nest::Operand { buf: e.layout.buf_of[i], dtype: e.layout.ty[i].dtype, shape: &g.ty(v).shape }, f)
+        })
+        .collect();
+    let spec = nest::build(e, program, ShapeOf::Loop(pos), &dims, &ops, &outs);
+    nest::emit(e, &spec, program);
+}
+
+/// A GEMM for float products of one dtype; `None` sends the op to Rust.
+fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
+    let (spec, ins) = match g.op(n) {
+        Op::Gemm(s) => (*s, g.inputs(n)),
+        Op::MatMul => (
+            crate::op::GemmSpec {
+                trans_a: false,
+                trans_b: false,
+                alpha: crate::op::F64Key::new(1.0),
+                beta: crate::op::F64Key::new(0.0),
+            },
+            g.inputs(n),
+        ),
+        _ => return None,
+    };
+    let out_v = Value::of(n);
+    let dt = g.ty(out_v).dtype;
+    if !dt.is_float() || ins.iter().any(|v| g.ty(*v).dtype != dt) || g.ty(out_v).rank() > 62 {
+        return None;
+    }
+    let (a, b) = (ins[0], ins[1]);
+    let (ia, ib, io) = (e.layout.vid[&a], e.layout.vid[&b], e.layout.vid[&out_v]);
+    let (ta, tb, to) = (g.ty(a).shape.clone(), g.ty(b).shape.clone(), g.ty(out_v).shape.clone());
+    // Promote vectors to matrices (MatMul only): (k) -> (1, k) and (k) -> (k, 1).
+    let a_vec = ta.len() == 1;
+    let b_vec = tb.len() == 1;
+    let pa: Vec<Dim> = if a_vec { vec![Some(1), ta[0]] } else { ta.clone() };
+    let pb: Vec<Dim> = if b_vec { vec![tb[0], Some(1)] } else { tb.clone() };
+    let (ra, rb) = (pa.len(), pb.len());
+    let (m_d, k_d) = if spec.trans_a { (pa[ra - 1], pa[ra - 2]) } else { (pa[ra - 2], pa[ra - 1]) };
+    let n_d = if spec.trans_b { pb[rb - 2] } else { pb[rb - 1] };
+    let nb = ra.max(rb) - 2;
+    let lay = &mut *e.layout;
+    // Matrix dims of a stored operand as quantities (axes of the stored value).
+    let last = |lay: &mut Layout, v: usize, rank: usize, axis_from_end: usize| -> Q {
+        if rank < axis_from_end {
+            Q::K(1)
+        } else {
+            let ax = rank - axis_from_end;
+            lay.value_dims(v, ax, ax + 1)
+        }
+    };
+    let (a_rows, a_cols) = (if a_vec { Q::K(1) } else { last(lay, ia, ta.len(), 2) }, last(lay, ia, ta.len(), 1));
+    let (b_rows, b_cols) = (last(lay, ib, tb.len(), if b_vec { 1 } else { 2 }), if b_vec { Q::K(1) } else { last(lay, ib, tb.len(), 1) });
+    let m = if spec.trans_a { a_cols } else { a_rows };
+    let k = if spec.trans_a { a_rows } else { a_cols };
+    let nq = if spec.trans_b { b_rows } else { b_cols };
+    let (a_rs, a_cs) = if spec.trans_a { (Q::K(1), a_cols) } else { (a_cols, Q::K(1)) };
+    let (b_rs, b_cs) = if spec.trans_b { (Q::K(1), b_cols) } else { (b_cols, Q::K(1)) };
+    // Batch levels: one per output batch axis that is not statically 1.
+    let batch_axes: Vec<usize> = (0..nb).filter(|&t| to[t] != Some(1)).collect();
+    let batch_stride = |lay: &mut Layout, v: usize, shape: &[Dim], rank_p: usize, t: usize| -> Q {
+        let off = nb - (rank_p - 2);
+        if t < off || shape[t - off] == Some(1) { Q::K(0) } else { lay.value_dims(v, t - off + 1, shape.len()) }
+    };
+    let a_batch: Vec<Q> = batch_axes.iter().map(|&t| batch_stride(lay, ia, &ta, ra, t)).collect();
+    let b_batch: Vec<Q> = batch_axes.iter().map(|&t| batch_stride(lay, ib, &tb, rb, t)).collect();
+    let o_batch: Vec<Q> = batch_axes.iter().map(|&t| lay.value_dims(io, t + 1, to.len())).collect();
+    let counts: Vec<Q> = batch_axes.iter().map(|&t| lay.value_dims(io, t, t + 1)).collect();
+    let prefill = if ins.len() == 3 && spec.beta.get() != 0.0 {
+        let c = ins[2];
+        let ic = e.layout.vid[&c];
+        let program = gemm::prefill_program(dt, spec.beta.get());
+        let c_op = nest::Operand { buf: e.layout.buf_of[ic], dtype: dt, shape: &g.ty(c).shape };
+        let o_op = nest::Operand { buf: e.layout.buf_of[io], dtype: dt, shape: &g.ty(out_v).shape };
+        let reg = program.outputs[0].clone();
+        let nest = nest::build(e, &program, ShapeOf::Value(io), &to, &[c_op], &[(o_op, &reg)]);
+        Some((nest, program))
+    } else {
+        None
+    };
+    let kernel = Kernel::choose(m_d, k_d, n_d);
+    Some(GemmStep {
+        dtype: dt,
+        m,
+        k,
+        n: nq,
+        static_mkn: (m_d, k_d, n_d),
+        alpha: spec.alpha.get(),
+        a: Mat { buf: e.layout.buf_of[ia], rs: a_rs, cs: a_cs, batch: a_batch },
+        b: Mat { buf: e.layout.buf_of[ib], rs: b_rs, cs: b_cs, batch: b_batch },
+        out: Mat { buf: e.layout.buf_of[io], rs: nq, cs: Q::K(1), batch: o_batch },
+        batch_counts: counts,
+        prefill,
+        kernel,
+    })
+}
+

@@ -1,0 +1,10 @@
+//! Native code: the optimized graph, its layout and per-shape plans, and
+//! one Cranelift function per compiled `Function`.
+
+pub mod exec;
+pub mod jit;
+pub mod layout;
+pub mod math;
+pub mod plan;
+pub mod lower;
+pub mod rt;

@@ -1,0 +1,92 @@
+//! Functions generated code calls: run-time steps and GEMM. They are
+//! `extern "C"` and never unwind into native frames (a panic becomes an
+//! error).
+
+use super::exec::{Buffers, NodeExec};
+use std::cell::RefCell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use theon_runtime::Error;
+
+/// What a native call can reach: the prepared steps, the buffer table and
+/// a slot for the first error.
+pub struct CallCtx<'a> {
+    pub execs: &'a [Option<NodeExec>],
+    pub bufs: &'a [usize],
+    pub error: RefCell<Option<Error>>,
+}
+
+/// The frame the generated entry point receives.
+#[repr(C)]
+pub struct Frame {
+    pub bufs: *const usize,
+    pub dims: *const i64,
+    pub ctx: *const CallCtx<'static>,
+}
+
+/// Run the prepared step at schedule position `pos`; 0 on success.
+///
+/// # Safety
+/// `ctx` must point to a live `CallCtx` whose buffers were sized by the plan
+/// that prepared its steps (the JIT's call path guarantees both).
+pub unsafe extern "C" fn theon_rt_exec(ctx: *const CallCtx<'static>, pos: u32) -> i32 {
+    // SAFETY: the caller passes the frame's context, alive for the whole call.
+    let ctx = unsafe { &*ctx };
+    let run = || -> Result<(), Error> {
+        let step = ctx.execs[pos as usize]
+            .as_ref()
+            .ok_or_else(|| Error::compile(format!("step {pos} was not prepared")))?;
+        // SAFETY: buffers were sized by the plan that prepared the step.
+        unsafe { step.run(&Buffers(ctx.bufs)) }
+    };
+    match catch_unwind(AssertUnwindSafe(run)) {
+        Ok(Ok(())) => 0,
+        Ok(Err(e)) => {
+            *ctx.error.borrow_mut() = Some(e);
+            1
+        }
+        Err(_) => {
+            *ctx.error.borrow_mut() = Some(Error::compile(format!("internal error: step {pos} panicked")));
+            2
+        }
+    }
+}
+
+macro_rules! gemm_fn {
+    ($name:ident, $t:ty, $f:path) => {
+        /// `c <- alpha a.b + beta c` with element strides (matrixmultiply).
+        ///
+        /// # Safety
+        /// The pointers with the given sizes and strides must address valid
+        /// memory; generated code passes buffers the plan sized for them.
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe extern "C" fn $name(
+            m: i64,
+            k: i64,
+            n: i64,
+            alpha: $t,
+            a: *const $t,
+            rsa: i64,
+            csa: i64,
+            b: *const $t,
+            rsb: i64,
+            csb: i64,
+            beta: $t,
+            c: *mut $t,
+            rsc: i64,
+            csc: i64,
+        ) {
+            if m <= 0 || n <= 0 {
+                return;
+            }
+            // SAFETY: the caller's contract.
+            unsafe {
+                $f(
+                    m as usize, k as usize, n as usize, alpha, a, rsa as isize, csa as isize, b, rsb as isize,
+                    csb as isize, beta, c, rsc as isize, csc as isize,
+                )
+            }
+        }
+    };
+}
+gemm_fn!(theon_rt_gemm_f64, f64, matrixmultiply::dgemm);
+gemm_fn!(theon_rt_gemm_f32, f32, matrixmultiply::sgemm);
