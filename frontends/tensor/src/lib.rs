@@ -17,7 +17,8 @@ pub use builder::{FunctionBuilder, compile, function};
 pub use inputs::*;
 pub use theon_compiler::{Disconnected, GradCheck, VerifyGrad, hessian, jacobian, verify_grad};
 pub use theon_compiler::{
-    BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape, Mode, Operand, PrintOptions,
+    BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape, JitOptions, Mode, OptLevel, Operand,
+    PrintOptions,
     RandomStream, ReduceOp, Result, Rewrites, SharedVar, Trace, SliceSpec, Tensor, TensorType, UnaryOp, Var,
 };
 

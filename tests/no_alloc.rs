@@ -1,0 +1,53 @@
+//! Steady-state calls of a compiled function allocate nothing: a counting
+//! global allocator watches 100 calls of the BNN ADVI step.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use theon::prelude::*;
+use theon_tests::models::advi_step_graph;
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator, only counting calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn steady_state_calls_allocate_nothing() {
+    let (ins, loss, updates) = advi_step_graph(500);
+    let ups: Vec<(&Var, &Var)> = updates.iter().map(|(a, b)| (a, b)).collect();
+    let refs: Vec<&Var> = ins.iter().collect();
+    let step = compile(&refs, &[&loss]).updates(&ups).build().unwrap();
+    let x = Tensor::randn(DType::F64, &[500, 2], 1);
+    let y = Tensor::vector(x.to_f64_vec().chunks(2).map(|r| (r[0] * r[1] > 0.0) as i64 as f64).collect::<Vec<f64>>());
+    let args = [&x, &y];
+    let mut outs = Vec::new();
+    // The first call plans (and allocates); later calls reuse everything.
+    step.call_into(&args, &mut outs).unwrap();
+    step.call_into(&args, &mut outs).unwrap();
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        step.call_into(&args, &mut outs).unwrap();
+    }
+    let during = ALLOCS.load(Ordering::Relaxed) - before;
+    assert_eq!(during, 0, "{during} allocations in 100 steady-state calls");
+    assert!(outs[0].item::<f64>().unwrap().is_finite());
+}
