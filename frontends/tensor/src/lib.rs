@@ -18,7 +18,7 @@ pub use inputs::*;
 pub use theon_compiler::{Disconnected, GradCheck, VerifyGrad, hessian, jacobian, verify_grad};
 pub use theon_compiler::{
     BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape, JitOptions, Mode, OptLevel, Operand,
-    PrintOptions,
+    PrintOptions, StepKind,
     RandomStream, ReduceOp, Result, Rewrites, SharedVar, Trace, SliceSpec, Tensor, TensorType, UnaryOp, Var,
 };
 

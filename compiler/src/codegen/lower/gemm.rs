@@ -121,15 +121,57 @@ impl GemmStep {
         }
     }
 
-    /// Load op(X)[i, j] (scalar) with element strides.
-    fn load(&self, e: &mut Emitter, base: Value, m: &Mat, i: Value, j: Value) -> Value {
-        let (rs, cs) = (e.q(m.rs), e.q(m.cs));
-        let a = e.fb.ins().imul(i, rs);
-        let b = e.fb.ins().imul(j, cs);
-        let at = e.fb.ins().iadd(a, b);
+    /// Address of line `idx` of a matrix whose lines are `stride` elements apart.
+    fn line(&self, e: &mut Emitter, base: Value, stride: Q, idx: Value) -> Value {
         let size = self.dtype.size_of() as i64;
-        let addr = e.addr(base, at, size);
-        e.fb.ins().load(reg_type(self.dtype, Lanes::scalar()), flags(), addr, 0)
+        match stride {
+            Q::K(s) => {
+                let off = e.fb.ins().imul_imm_u(idx, s * size);
+                e.fb.ins().iadd(base, off)
+            }
+            q => {
+                let s = e.q(q);
+                let k = e.fb.ins().imul(idx, s);
+                e.addr(base, k, size)
+            }
+        }
+    }
+
+    /// Element `j` of a line whose elements are `stride` apart: an
+    /// immediate offset when the stride is known.
+    fn at(&self, e: &mut Emitter, line: Value, stride: Q, j: usize) -> Value {
+        let size = self.dtype.size_of() as i64;
+        let ty = reg_type(self.dtype, Lanes::scalar());
+        match stride {
+            Q::K(s) => e.fb.ins().load(ty, flags(), line, (j as i64 * s * size) as i32),
+            q => {
+                let s = e.q(q);
+                let jj = e.fb.ins().iconst(types::I64, j as i64);
+                let k = e.fb.ins().imul(jj, s);
+                let addr = e.addr(line, k, size);
+                e.fb.ins().load(ty, flags(), addr, 0)
+            }
+        }
+    }
+
+    /// `width` consecutive elements from `j0` of a line (a vector when
+    /// wider than 1): one load when the elements are contiguous.
+    fn group(&self, e: &mut Emitter, line: Value, stride: Q, j0: usize, width: u8) -> Value {
+        let lanes = self.lanes();
+        if width > 1 && stride == Q::K(1) {
+            let size = self.dtype.size_of() as i64;
+            let fl = MemFlagsData::new().with_notrap();
+            return e.fb.ins().load(reg_type(self.dtype, lanes), fl, line, (j0 as i64 * size) as i32);
+        }
+        let cols: Vec<Value> = (0..width as usize).map(|d| self.at(e, line, stride, j0 + d)).collect();
+        if width == 1 {
+            return cols[0];
+        }
+        let mut v = e.fb.ins().splat(reg_type(self.dtype, lanes), cols[0]);
+        for (d, c) in cols.iter().enumerate().skip(1) {
+            v = e.fb.ins().insertlane(v, *c, d as u8);
+        }
+        v
     }
 
     /// Column groups of n: (first column, width) with width = lanes or 1.
@@ -148,44 +190,21 @@ impl GemmStep {
         g
     }
 
-    /// A vector (or scalar) of `width` consecutive elements of row `i` of op(X).
-    fn row_group(&self, e: &mut Emitter, base: Value, m: &Mat, i: Value, j0: usize, width: u8) -> Value {
-        let lanes = self.lanes();
-        let mut cols = Vec::with_capacity(width as usize);
-        for d in 0..width as i64 {
-            let j = e.fb.ins().iconst(types::I64, j0 as i64 + d);
-            cols.push(self.load(e, base, m, i, j));
-        }
-        if width == 1 {
-            return cols[0];
-        }
-        let mut v = e.fb.ins().splat(reg_type(self.dtype, lanes), cols[0]);
-        for (d, c) in cols.iter().enumerate().skip(1) {
-            v = e.fb.ins().insertlane(v, *c, d as u8);
-        }
-        v
-    }
-
-    /// Write `alpha * acc` (plus what the prefill left) to out[i, j0..].
-    fn store_group(&self, e: &mut Emitter, out: Value, i: Value, j0: usize, width: u8, acc: Value) {
+    /// Write `alpha * acc` (plus what the prefill left) to out[line, j0..].
+    fn store_group(&self, e: &mut Emitter, out_line: Value, j0: usize, width: u8, acc: Value) {
         let lanes = if width == 1 { Lanes::scalar() } else { self.lanes() };
         let mut v = acc;
         if self.alpha != 1.0 {
             let a = float_const(e, self.alpha, self.dtype, lanes);
             v = e.fb.ins().fmul(v, a);
         }
-        let n = e.q(self.out.rs);
-        let row = e.fb.ins().imul(i, n);
-        let col = e.fb.ins().iconst(types::I64, j0 as i64);
-        let at = e.fb.ins().iadd(row, col);
-        let size = self.dtype.size_of() as i64;
-        let addr = e.addr(out, at, size);
+        let off = (j0 * self.dtype.size_of()) as i32;
         let fl = MemFlagsData::new().with_notrap();
         if self.prefill.is_some() {
-            let old = e.fb.ins().load(reg_type(self.dtype, lanes), fl, addr, 0);
+            let old = e.fb.ins().load(reg_type(self.dtype, lanes), fl, out_line, off);
             v = e.fb.ins().fadd(v, old);
         }
-        e.fb.ins().store(fl, v, addr, 0);
+        e.fb.ins().store(fl, v, out_line, off);
     }
 
     fn rows(&self, e: &mut Emitter, a: Value, b: Value, out: Value) {
@@ -195,15 +214,16 @@ impl GemmStep {
         let bregs: Vec<Vec<Value>> = (0..k)
             .map(|p| {
                 let pi = e.fb.ins().iconst(types::I64, p as i64);
-                groups.iter().map(|&(j0, w)| self.row_group(e, b, &self.b, pi, j0, w)).collect()
+                let line = self.line(e, b, self.b.rs, pi);
+                groups.iter().map(|&(j0, w)| self.group(e, line, self.b.cs, j0, w)).collect()
             })
             .collect();
         let m = e.q(self.m);
         e.counted_loop(m, 1, |e, i| {
+            let a_line = self.line(e, a, self.a.rs, i);
             let mut accs: Vec<Option<Value>> = vec![None; groups.len()];
             for (p, brow) in bregs.iter().enumerate() {
-                let pi = e.fb.ins().iconst(types::I64, p as i64);
-                let x = self.load(e, a, &self.a, i, pi);
+                let x = self.at(e, a_line, self.a.cs, p);
                 let xv = e.fb.ins().splat(reg_type(self.dtype, self.lanes()), x);
                 for (g, &(_, w)) in groups.iter().enumerate() {
                     let s = if w == 1 { x } else { xv };
@@ -213,9 +233,10 @@ impl GemmStep {
                     });
                 }
             }
+            let out_line = self.line(e, out, self.out.rs, i);
             for (g, &(j0, w)) in groups.iter().enumerate() {
                 let acc = accs[g].unwrap_or_else(|| constant(e, 0.0, self.dtype, if w == 1 { Lanes::scalar() } else { self.lanes() }));
-                self.store_group(e, out, i, j0, w, acc);
+                self.store_group(e, out_line, j0, w, acc);
             }
         });
     }
@@ -240,10 +261,12 @@ impl GemmStep {
             .collect();
         let k = e.q(self.k);
         e.counted_loop(k, 1, |e, p| {
-            let brow: Vec<Value> = groups.iter().map(|&(j0, w)| self.row_group(e, b, &self.b, p, j0, w)).collect();
+            // Column p of op(A) and row p of op(B).
+            let a_line = self.line(e, a, self.a.cs, p);
+            let b_line = self.line(e, b, self.b.rs, p);
+            let brow: Vec<Value> = groups.iter().map(|&(j0, w)| self.group(e, b_line, self.b.cs, j0, w)).collect();
             for (i, row_vars) in vars.iter().enumerate() {
-                let ii = e.fb.ins().iconst(types::I64, i as i64);
-                let x = self.load(e, a, &self.a, ii, p);
+                let x = self.at(e, a_line, self.a.rs, i);
                 let xv = e.fb.ins().splat(reg_type(self.dtype, lanes), x);
                 for (g, &(_, w)) in groups.iter().enumerate() {
                     let s = if w == 1 { x } else { xv };
@@ -255,9 +278,10 @@ impl GemmStep {
         });
         for (i, row_vars) in vars.iter().enumerate() {
             let ii = e.fb.ins().iconst(types::I64, i as i64);
+            let out_line = self.line(e, out, self.out.rs, ii);
             for (g, &(j0, w)) in groups.iter().enumerate() {
                 let acc = e.fb.use_var(row_vars[g]);
-                self.store_group(e, out, ii, j0, w, acc);
+                self.store_group(e, out_line, j0, w, acc);
             }
         }
     }

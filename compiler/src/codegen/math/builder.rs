@@ -64,7 +64,8 @@ pub trait FloatBuilder {
     fn trunc(&mut self, a: Self::F) -> Self::F;
     /// Magnitude of `mag` with the sign bit of `sign`.
     fn copysign(&mut self, mag: Self::F, sign: Self::F) -> Self::F;
-    /// min/max: if either operand is NaN the result is NaN.
+    /// min/max: ties return `a`; a NaN `a` gives NaN. `b` must not be NaN
+    /// (kernels clamp against constants; the Cranelift version relies on it).
     fn min(&mut self, a: Self::F, b: Self::F) -> Self::F;
     fn max(&mut self, a: Self::F, b: Self::F) -> Self::F;
 

@@ -176,11 +176,16 @@ impl FloatBuilder for ClifMath<'_, '_> {
         let r = self.b.ins().bor(mag_part, sign_part);
         self.from_bits(r)
     }
+    // b < a ? b : a and a < b ? b : a: a compare and a blend, where the
+    // IEEE fmin/fmax sequences cost four times as much. A NaN `a` comes
+    // through; the kernels pass constants as `b`, so `b` is never NaN.
     fn min(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fmin(a, b)
+        let m = self.lt(b, a);
+        self.select(m, b, a)
     }
     fn max(&mut self, a: Value, b: Value) -> Value {
-        self.b.ins().fmax(a, b)
+        let m = self.lt(a, b);
+        self.select(m, b, a)
     }
     fn lt(&mut self, a: Value, b: Value) -> Value {
         self.b.ins().fcmp(FloatCC::LessThan, a, b)
