@@ -66,7 +66,13 @@ fn unary_ops_match_finite_differences() {
         eprintln!("{name}");
         check(|v| Ok(f(&v[0])), &pts);
     }
-    let on_pos: [(&str, U); 3] = [("log", |x| x.log()), ("log1p", |x| x.log1p()), ("sqrt", |x| x.sqrt())];
+    let on_pos: [(&str, U); 5] = [
+        ("log", |x| x.log()),
+        ("log1p", |x| x.log1p()),
+        ("sqrt", |x| x.sqrt()),
+        ("lgamma", |x| x.lgamma()),
+        ("digamma", |x| x.digamma()),
+    ];
     for (name, f) in on_pos {
         eprintln!("{name}");
         check(|v| Ok(f(&v[0])), &pos);

@@ -261,9 +261,38 @@ fn erf_table(x: f64) -> f64 {
     s * table.iter().find(|(p, _)| *p == a).expect("erf point in table").1
 }
 
+const GAMMA_POINTS: &[f64] = &[0.5, 1.0, 2.0, 3.0, 10.0];
+const EULER: f64 = 0.577_215_664_901_532_9;
+
+/// log Γ at `GAMMA_POINTS` in closed form: Γ(1/2) = √π, Γ(n) = (n-1)!.
+fn lgamma_closed(x: f64) -> f64 {
+    match x {
+        0.5 => std::f64::consts::PI.sqrt().ln(),
+        10.0 => 362_880f64.ln(),
+        n => (1..n as u64).map(|k| (k as f64).ln()).sum(),
+    }
+}
+
+/// ψ in closed form: ψ(n) = H(n-1) - γ, ψ(1/2) = -γ - 2 ln 2.
+fn digamma_closed(x: f64) -> f64 {
+    match x {
+        0.5 => -EULER - 2.0 * std::f64::consts::LN_2,
+        n => (1..n as u64).map(|k| 1.0 / k as f64).sum::<f64>() - EULER,
+    }
+}
+
+/// ψ' in closed form: ψ'(n) = π²/6 - Σ_{k<n} 1/k², ψ'(1/2) = π²/2.
+fn trigamma_closed(x: f64) -> f64 {
+    let pi2 = std::f64::consts::PI * std::f64::consts::PI;
+    match x {
+        0.5 => pi2 / 2.0,
+        n => pi2 / 6.0 - (1..n as u64).map(|k| 1.0 / (k * k) as f64).sum::<f64>(),
+    }
+}
+
 /// Every unary op with a reference formula (textbook forms: the inputs are
 /// moderate, where they are accurate) and its domain.
-fn unary_table() -> [(&'static str, Un, Ref, &'static [f64]); 17] {
+fn unary_table() -> [(&'static str, Un, Ref, &'static [f64]); 20] {
     [
         ("neg", |x| x.neg(), |a| -a, ANY),
         ("abs", |x| x.abs(), |a| a.abs(), ANY),
@@ -282,6 +311,9 @@ fn unary_table() -> [(&'static str, Un, Ref, &'static [f64]); 17] {
         ("sin", |x| x.sin(), |a| a.sin(), ANY),
         ("cos", |x| x.cos(), |a| a.cos(), ANY),
         ("erf", |x| x.erf(), erf_table, ERF_POINTS),
+        ("lgamma", |x| x.lgamma(), lgamma_closed, GAMMA_POINTS),
+        ("digamma", |x| x.digamma(), digamma_closed, GAMMA_POINTS),
+        ("trigamma", |x| x.unary(UnaryOp::Trigamma), trigamma_closed, GAMMA_POINTS),
     ]
 }
 

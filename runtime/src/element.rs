@@ -98,6 +98,8 @@ pub trait Float:
     fn sin(self) -> Self;
     fn cos(self) -> Self;
     fn erf(self) -> Self;
+    /// log |Γ(x)| (libm).
+    fn lgamma(self) -> Self;
     fn powf(self, e: Self) -> Self;
     fn abs(self) -> Self;
     fn is_nan(self) -> bool;
@@ -126,6 +128,15 @@ pub trait Float:
     fn log_sigmoid(self) -> Self {
         -(-self).softplus()
     }
+    /// ψ(x), the digamma function: recurrence up to x >= 6, then the
+    /// asymptotic series; reflection for negative x. Computed in f64.
+    fn digamma(self) -> Self {
+        Self::from_f64(digamma_f64(self.to_f64()))
+    }
+    /// ψ'(x), the trigamma function (same scheme).
+    fn trigamma(self) -> Self {
+        Self::from_f64(trigamma_f64(self.to_f64()))
+    }
     /// -1, 0 or 1 (NaN stays NaN, -0 stays -0).
     fn sign(self) -> Self {
         if self > Self::ZERO {
@@ -144,6 +155,64 @@ pub fn convert<S: Element, T: Element>(s: S) -> T {
         DType::Bool | DType::I64 => T::from_i64(s.to_i64()),
         DType::F32 | DType::F64 => T::from_f64(s.to_f64()),
     }
+}
+
+/// ψ(x) in f64 (a few ulp for x > 0; checked against closed forms in tests).
+pub fn digamma_f64(x: f64) -> f64 {
+    if x.is_nan() || x == f64::NEG_INFINITY {
+        return f64::NAN;
+    }
+    if x == f64::INFINITY {
+        return f64::INFINITY;
+    }
+    if x <= 0.0 {
+        if x == x.floor() {
+            return f64::NAN; // poles
+        }
+        // Reflection: ψ(1 - x) - ψ(x) = π cot(π x).
+        return digamma_f64(1.0 - x) - std::f64::consts::PI / (std::f64::consts::PI * x).tan();
+    }
+    let mut acc = 0.0;
+    let mut x = x;
+    while x < 10.0 {
+        acc -= 1.0 / x;
+        x += 1.0;
+    }
+    let f = 1.0 / (x * x);
+    // ln x - 1/(2x) - Σ B_2k / (2k x^2k), to B_14: the next term is < 1e-17 at x >= 10.
+    let series = f
+        * (1.0 / 12.0
+            - f * (1.0 / 120.0 - f * (1.0 / 252.0 - f * (1.0 / 240.0 - f * (1.0 / 132.0 - f * (691.0 / 32760.0 - f / 12.0))))));
+    acc + x.ln() - 0.5 / x - series
+}
+
+/// ψ'(x) in f64.
+pub fn trigamma_f64(x: f64) -> f64 {
+    if x.is_nan() || x == f64::NEG_INFINITY {
+        return f64::NAN;
+    }
+    if x == f64::INFINITY {
+        return 0.0;
+    }
+    if x <= 0.0 {
+        if x == x.floor() {
+            return f64::INFINITY;
+        }
+        // Reflection: ψ'(1 - x) + ψ'(x) = π² / sin²(π x).
+        let s = (std::f64::consts::PI * x).sin();
+        return -trigamma_f64(1.0 - x) + std::f64::consts::PI * std::f64::consts::PI / (s * s);
+    }
+    let mut acc = 0.0;
+    let mut x = x;
+    while x < 10.0 {
+        acc += 1.0 / (x * x);
+        x += 1.0;
+    }
+    let f = 1.0 / (x * x);
+    // 1/x + 1/(2x^2) + Σ B_2k / x^(2k+1), to B_14.
+    let tail = f / x
+        * (1.0 / 6.0 - f * (1.0 / 30.0 - f * (1.0 / 42.0 - f * (1.0 / 30.0 - f * (5.0 / 66.0 - f * (691.0 / 2730.0 - f * 7.0 / 6.0))))));
+    acc + 1.0 / x + f / 2.0 + tail
 }
 
 /// NaN-propagating max/min as NumPy's `maximum` / `minimum`.
@@ -167,7 +236,7 @@ fn min_nan<T: PartialOrd + Copy>(a: T, b: T, a_nan: bool, b_nan: bool) -> T {
 }
 
 macro_rules! float {
-    ($t:ident, $erf:path) => {
+    ($t:ident, $erf:path, $lgamma:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -201,6 +270,9 @@ macro_rules! float {
             fn erf(self) -> Self {
                 $erf(self)
             }
+            fn lgamma(self) -> Self {
+                $lgamma(self)
+            }
             fn powf(self, e: Self) -> Self {
                 $t::powf(self, e)
             }
@@ -220,5 +292,5 @@ macro_rules! float {
     };
 }
 
-float!(f32, libm::erff);
-float!(f64, libm::erf);
+float!(f32, libm::erff, libm::lgammaf);
+float!(f64, libm::erf, libm::lgamma);

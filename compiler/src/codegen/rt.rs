@@ -90,3 +90,18 @@ macro_rules! gemm_fn {
 }
 gemm_fn!(theon_rt_gemm_f64, f64, matrixmultiply::dgemm);
 gemm_fn!(theon_rt_gemm_f32, f32, matrixmultiply::sgemm);
+
+/// log |Γ(x)| for generated code.
+pub extern "C" fn theon_lgamma(x: f64) -> f64 {
+    libm::lgamma(x)
+}
+
+/// ψ(x) for generated code.
+pub extern "C" fn theon_digamma(x: f64) -> f64 {
+    theon_runtime::element::digamma_f64(x)
+}
+
+/// ψ'(x) for generated code.
+pub extern "C" fn theon_trigamma(x: f64) -> f64 {
+    theon_runtime::element::trigamma_f64(x)
+}

@@ -139,6 +139,10 @@ impl Var {
         sin => Sin,
         cos => Cos,
         erf => Erf,
+        /// log |Γ(x)|.
+        lgamma => Lgamma,
+        /// ψ(x), the derivative of lgamma.
+        digamma => Digamma,
     }
 
     binary_methods! {

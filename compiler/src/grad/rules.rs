@@ -79,6 +79,11 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
                 UnaryOp::LogSigmoid => Some((g * (-a).sigmoid())?),
                 UnaryOp::Sin => Some((g * a.cos())?),
                 UnaryOp::Cos => Some((g * (-a.sin()))?),
+                UnaryOp::Lgamma => Some((g * a.unary(UnaryOp::Digamma))?),
+                UnaryOp::Digamma => Some((g * a.unary(UnaryOp::Trigamma))?),
+                UnaryOp::Trigamma => {
+                    return Err(Error::grad("the derivative of trigamma (tetragamma) is not available"));
+                }
                 UnaryOp::Erf => {
                     let c = 2.0 / std::f64::consts::PI.sqrt();
                     Some((g * ((-a.square()).exp() * c)?)?)

@@ -23,6 +23,9 @@ pub fn unary_float<T: Float>(u: UnaryOp, x: T) -> T {
         UnaryOp::Sin => x.sin(),
         UnaryOp::Cos => x.cos(),
         UnaryOp::Erf => x.erf(),
+        UnaryOp::Lgamma => x.lgamma(),
+        UnaryOp::Digamma => x.digamma(),
+        UnaryOp::Trigamma => x.trigamma(),
         // Not is defined on bool only; type inference rejects it elsewhere.
         UnaryOp::Not => T::from_f64(if x.to_f64() == 0.0 { 1.0 } else { 0.0 }),
     }

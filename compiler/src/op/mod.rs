@@ -40,12 +40,18 @@ pub enum UnaryOp {
     Sin,
     Cos,
     Erf,
+    /// log |Γ(x)|.
+    Lgamma,
+    /// ψ(x) = d/dx log Γ(x).
+    Digamma,
+    /// ψ'(x).
+    Trigamma,
     /// Logical not (bool only).
     Not,
 }
 
 impl UnaryOp {
-    pub const ALL: [UnaryOp; 18] = [
+    pub const ALL: [UnaryOp; 21] = [
         UnaryOp::Neg,
         UnaryOp::Abs,
         UnaryOp::Sign,
@@ -63,6 +69,9 @@ impl UnaryOp {
         UnaryOp::Sin,
         UnaryOp::Cos,
         UnaryOp::Erf,
+        UnaryOp::Lgamma,
+        UnaryOp::Digamma,
+        UnaryOp::Trigamma,
         UnaryOp::Not,
     ];
 
@@ -85,6 +94,9 @@ impl UnaryOp {
             UnaryOp::Sin => "sin",
             UnaryOp::Cos => "cos",
             UnaryOp::Erf => "erf",
+            UnaryOp::Lgamma => "lgamma",
+            UnaryOp::Digamma => "digamma",
+            UnaryOp::Trigamma => "trigamma",
             UnaryOp::Not => "not",
         }
     }

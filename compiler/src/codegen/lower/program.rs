@@ -158,6 +158,19 @@ fn unary(e: &mut Emitter, u: UnaryOp, x: Value, dt: DType, lanes: Lanes) -> Valu
         UnaryOp::Sin => math::sin(&mut m, x),
         UnaryOp::Cos => math::cos(&mut m, x),
         UnaryOp::Erf => math::erf(&mut m, x),
+        // Special functions without an inline kernel: the library, per lane.
+        UnaryOp::Lgamma | UnaryOp::Digamma | UnaryOp::Trigamma => {
+            use crate::codegen::math::FloatBuilder;
+            let f: math::builder::ScalarFn = match u {
+                UnaryOp::Lgamma => crate::codegen::rt::theon_lgamma,
+                UnaryOp::Digamma => crate::codegen::rt::theon_digamma,
+                _ => crate::codegen::rt::theon_trigamma,
+            };
+            let same = m.eq(x, x);
+            let nan = m.is_nan(x);
+            let all = m.or_m(same, nan);
+            m.fallback(all, x, x, f)
+        }
         UnaryOp::Not => unreachable!("not takes bool"),
     }
 }
