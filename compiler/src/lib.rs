@@ -15,6 +15,7 @@ pub mod replace;
 pub mod rewrite;
 pub mod shared;
 pub mod types;
+pub mod vectorize;
 
 pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
 pub use grad::{Disconnected, GradCheck, VerifyGrad, grad, hessian, jacobian, verify_grad};
@@ -25,4 +26,5 @@ pub use replace::clone_replace;
 pub use rewrite::{Rewrites, Trace};
 pub use shared::SharedVar;
 pub use types::{Dim, TensorType};
+pub use vectorize::vectorize;
 pub use theon_runtime::{DType, Error, ErrorKind, Result, Tensor};

@@ -133,3 +133,118 @@ pub mod models {
         (vec![x, y], loss, updates)
     }
 }
+
+/// Random expressions over inputs whose shapes broadcast together (for
+/// property tests of the JIT and of vectorize).
+pub mod random_graphs {
+    use proptest::prelude::*;
+    use theon::prelude::*;
+
+    /// A random expression over inputs whose shapes broadcast to `base`.
+    #[derive(Clone, Debug)]
+    pub enum G {
+        Leaf(usize),
+        Un(u8, Box<G>),
+        Bin(u8, Box<G>, Box<G>),
+        Red(u8, u8, bool, Box<G>),
+        Shape(u8, Box<G>),
+    }
+
+    pub fn graph(depth: u32) -> BoxedStrategy<G> {
+        if depth == 0 {
+            return (0usize..4).prop_map(G::Leaf).boxed();
+        }
+        let sub = graph(depth - 1);
+        prop_oneof![
+            (0u8..16, sub.clone()).prop_map(|(k, a)| G::Un(k, Box::new(a))),
+            (0u8..9, sub.clone(), sub.clone()).prop_map(|(k, a, b)| G::Bin(k, Box::new(a), Box::new(b))),
+            (0u8..6, 0u8..8, any::<bool>(), sub.clone()).prop_map(|(k, m, kd, a)| G::Red(k, m, kd, Box::new(a))),
+            (0u8..4, sub).prop_map(|(k, a)| G::Shape(k, Box::new(a))),
+        ]
+        .boxed()
+    }
+
+    /// Input shapes: the base shape and versions with dims set to 1 or dropped.
+    pub fn leaf_shapes(base: &[usize], pick: u64) -> Vec<Vec<Option<usize>>> {
+        (0..4)
+            .map(|i| {
+                let bits = pick >> (i * 8);
+                let mut s: Vec<Option<usize>> = base.iter().enumerate().map(|(a, &d)| Some(if bits >> a & 1 == 1 { 1 } else { d })).collect();
+                let drop = (bits >> 5 & 3) as usize % (s.len() + 1);
+                s.drain(..drop.min(if i == 0 { 0 } else { s.len() }));
+                s
+            })
+            .collect()
+    }
+
+    pub fn build(g: &G, leaves: &[Var]) -> Result<Var> {
+        Ok(match g {
+            G::Leaf(i) => leaves[*i].clone(),
+            G::Un(k, a) => {
+                let a = build(a, leaves)?;
+                let pos = (a.square() + 0.5)?;
+                match k {
+                    0 => a.tanh(),
+                    1 => a.sigmoid(),
+                    2 => a.softplus(),
+                    3 => a.log_sigmoid(),
+                    4 => a.tanh().exp(),
+                    5 => a.sin(),
+                    6 => a.cos(),
+                    7 => a.erf(),
+                    8 => pos.log(),
+                    9 => pos.sqrt(),
+                    10 => pos.reciprocal(),
+                    11 => a.tanh().expm1(),
+                    12 => pos.log1p(),
+                    13 => -a.abs(),
+                    14 => a.sign(),
+                    _ => Var::where_(&a.gt(0.0)?, &a, (a.clone() * 0.5)?)?,
+                }
+            }
+            G::Bin(k, a, b) => {
+                let (a, b) = (build(a, leaves)?, build(b, leaves)?);
+                match k {
+                    0 => (a + b)?,
+                    1 => (a - b)?,
+                    2 => (a * b)?,
+                    3 => (a / (b.square() + 1.0)?)?,
+                    4 => a.maximum(&b)?,
+                    5 => a.minimum(&b)?,
+                    6 => (a.square() + 0.5)?.pow(b.tanh())?,
+                    7 => Var::where_(&a.lt(&b)?, &a, &b)?,
+                    _ => (a.gt(&b)?.cast(b.dtype()) * b)?,
+                }
+            }
+            G::Red(k, mask, keep, a) => {
+                let a = build(a, leaves)?;
+                let axes: Vec<i64> = (0..a.rank() as i64).filter(|i| mask >> i & 1 == 1).collect();
+                match k {
+                    0 => a.sum_axes(&axes, *keep)?,
+                    1 => a.mean_axes(&axes, *keep)?,
+                    2 => a.max_axes(&axes, *keep)?,
+                    3 => a.min_axes(&axes, *keep)?,
+                    4 => a.tanh().prod_axes(&axes, *keep)?,
+                    _ => a.logsumexp_axes(&axes, *keep)?,
+                }
+            }
+            G::Shape(k, a) => {
+                let a = build(a, leaves)?;
+                if a.rank() < 2 {
+                    return Ok(a);
+                }
+                let r = a.rank();
+                match k {
+                    0 => a.t(),
+                    1 => a.slice_axis(0, SliceSpec::new(None, None, -1))?,
+                    2 => a.matmul(&a.t())?,
+                    _ => {
+                        let mut perm: Vec<usize> = (0..r).collect();
+                        perm.rotate_left(1);
+                        a.permute(&perm)?
+                    }
+                }
+            }
+        })
+    }
+}
