@@ -27,7 +27,13 @@ fn compile_interpreted(c: &mut Criterion) {
     let ups: Vec<(&Var, &Var)> = updates.iter().map(|(a, b)| (a, b)).collect();
     let refs: Vec<&Var> = ins.iter().collect();
     c.bench_function("compile (interpreter), BNN ADVI step", |b| {
-        b.iter(|| compile(&refs, &[&loss]).updates(&ups).mode(Mode::Interpret).build().unwrap())
+        b.iter(|| {
+            compile(&refs, &[&loss])
+                .updates(&ups)
+                .mode(Mode::Interpret)
+                .build()
+                .unwrap()
+        })
     });
 }
 

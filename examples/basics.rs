@@ -12,7 +12,10 @@ fn main() -> Result<()> {
     let w = shared("w", Tensor::vector(vec![1.0, 1.0, 1.0]));
     let b = constant(0.5);
     let y = ((&w * &x)? + &b)?.named("y");
-    let step = compile(&[&x], &[&y]).update(&w, &(&w + &x)?).name("step").build()?;
+    let step = compile(&[&x], &[&y])
+        .update(&w, &(&w + &x)?)
+        .name("step")
+        .build()?;
 
     let x0 = Tensor::vector(vec![1.0, 2.0, 3.0]);
     for call in 1..=3 {
@@ -26,9 +29,15 @@ fn main() -> Result<()> {
     let two_z = (&z * 2.0)?;
     let y2 = clone_replace(&[&y], &[(&x, &two_z)])?.remove(0);
     let f2 = function(&[&z], &[&y2])?;
-    println!("\nwith x := 2 z, z = [1, 1, 1]: y = {}", f2.call(&[Tensor::vector(vec![1.0, 1.0, 1.0])])?[0]);
+    println!(
+        "\nwith x := 2 z, z = [1, 1, 1]: y = {}",
+        f2.call(&[Tensor::vector(vec![1.0, 1.0, 1.0])])?[0]
+    );
 
-    println!("\nthe step function's graph (outputs, then updates):\n{}", step.debugprint(PrintOptions { types: true }));
+    println!(
+        "\nthe step function's graph (outputs, then updates):\n{}",
+        step.debugprint(PrintOptions { types: true })
+    );
     println!("the replaced expression:\n{}", debugprint(&[&y2], false));
     Ok(())
 }

@@ -11,8 +11,12 @@ fn main() -> Result<()> {
     let n = 200;
     let xs = Tensor::randn(DType::F64, &[n, 2], 1);
     let noise = Tensor::randn(DType::F64, &[n], 2).to_f64_vec();
-    let yv: Vec<f64> =
-        xs.to_f64_vec().chunks(2).zip(&noise).map(|(r, e)| 1.5 * r[0] - 0.5 * r[1] + 2.0 + 0.1 * e).collect();
+    let yv: Vec<f64> = xs
+        .to_f64_vec()
+        .chunks(2)
+        .zip(&noise)
+        .map(|(r, e)| 1.5 * r[0] - 0.5 * r[1] + 2.0 + 0.1 * e)
+        .collect();
     let ys = Tensor::vector(yv.clone());
 
     // Model and one gradient step as a compiled function.
@@ -40,7 +44,11 @@ fn main() -> Result<()> {
     let b_gd = b.get_value()?.item::<f64>()?;
 
     // The exact optimum from the normal equations (3x3, solved by Cramer's rule).
-    let rows: Vec<[f64; 3]> = xs.to_f64_vec().chunks(2).map(|r| [r[0], r[1], 1.0]).collect();
+    let rows: Vec<[f64; 3]> = xs
+        .to_f64_vec()
+        .chunks(2)
+        .map(|r| [r[0], r[1], 1.0])
+        .collect();
     let mut a = [[0.0; 3]; 3];
     let mut t = [0.0; 3];
     for (r, yi) in rows.iter().zip(&yv) {
@@ -52,7 +60,8 @@ fn main() -> Result<()> {
         }
     }
     let det3 = |m: [[f64; 3]; 3]| {
-        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
             + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
     };
     let d = det3(a);
@@ -65,9 +74,18 @@ fn main() -> Result<()> {
             det3(m) / d
         })
         .collect();
-    println!("gradient descent: w = [{:.6}, {:.6}], b = {:.6}", w_gd[0], w_gd[1], b_gd);
-    println!("normal equations: w = [{:.6}, {:.6}], b = {:.6}", exact[0], exact[1], exact[2]);
-    let err = (w_gd[0] - exact[0]).abs().max((w_gd[1] - exact[1]).abs()).max((b_gd - exact[2]).abs());
+    println!(
+        "gradient descent: w = [{:.6}, {:.6}], b = {:.6}",
+        w_gd[0], w_gd[1], b_gd
+    );
+    println!(
+        "normal equations: w = [{:.6}, {:.6}], b = {:.6}",
+        exact[0], exact[1], exact[2]
+    );
+    let err = (w_gd[0] - exact[0])
+        .abs()
+        .max((w_gd[1] - exact[1]).abs())
+        .max((b_gd - exact[2]).abs());
     println!("max difference: {err:.2e}");
     Ok(())
 }

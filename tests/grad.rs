@@ -6,17 +6,31 @@ use theon::prelude::*;
 use theon_tests::eval_checked;
 
 fn opts() -> VerifyGrad {
-    VerifyGrad { eps: 1e-6, rtol: 1e-6, atol: 1e-8, seed: 3, mode: Mode::Interpret }
+    VerifyGrad {
+        eps: 1e-6,
+        rtol: 1e-6,
+        atol: 1e-8,
+        seed: 3,
+        mode: Mode::Interpret,
+    }
 }
 
 /// Random float64 points of the given shapes.
 fn points(shapes: &[&[usize]], seed: u64) -> Vec<Tensor> {
-    shapes.iter().enumerate().map(|(i, s)| Tensor::randn(DType::F64, s, seed * 31 + i as u64)).collect()
+    shapes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Tensor::randn(DType::F64, s, seed * 31 + i as u64))
+        .collect()
 }
 
 /// Points with |x| >= 0.5 (for division and 1/x).
 fn away_from_zero(t: &Tensor) -> Tensor {
-    let v: Vec<f64> = t.to_f64_vec().iter().map(|x| x.signum() * (x.abs() + 0.5)).collect();
+    let v: Vec<f64> = t
+        .to_f64_vec()
+        .iter()
+        .map(|x| x.signum() * (x.abs() + 0.5))
+        .collect();
     Tensor::new(v, t.shape()).unwrap()
 }
 
@@ -59,10 +73,16 @@ fn unary_ops_match_finite_differences() {
         ("sin", |x| x.sin()),
         ("cos", |x| x.cos()),
         ("erf", |x| x.erf()),
-        ("stop_gradient+x", |x| (x.stop_gradient() * 0.0).unwrap().add(x).unwrap()),
+        ("stop_gradient+x", |x| {
+            (x.stop_gradient() * 0.0).unwrap().add(x).unwrap()
+        }),
     ];
     for (name, f) in on_any {
-        let pts = if name == "abs" { nz.clone() } else { any.clone() };
+        let pts = if name == "abs" {
+            nz.clone()
+        } else {
+            any.clone()
+        };
         eprintln!("{name}");
         check(|v| Ok(f(&v[0])), &pts);
     }
@@ -104,9 +124,15 @@ fn binary_ops_with_broadcasting() {
 #[test]
 fn where_cast_and_comparisons() {
     let p = points(&[&[4, 3], &[3]], 4);
-    check(|v| Var::where_(&v[0].gt(&v[1])?, v[0].sin(), (&v[1] * 2.0)?), &p);
+    check(
+        |v| Var::where_(&v[0].gt(&v[1])?, v[0].sin(), (&v[1] * 2.0)?),
+        &p,
+    );
     // Comparisons carry no gradient; the cast of a float to float keeps it.
-    check(|v| (v[0].gt(0.0)?.cast(DType::F64) + v[0].cast(DType::F64))?.mul(&v[1]), &p);
+    check(
+        |v| (v[0].gt(0.0)?.cast(DType::F64) + v[0].cast(DType::F64))?.mul(&v[1]),
+        &p,
+    );
 }
 
 #[test]
@@ -154,13 +180,25 @@ fn shape_ops() {
     check(|v| v[0].permute(&[2, 0, 1]), &p);
     check(|v| v[0].t().expand_dims(1), &p);
     check(|v| v[0].reshape([4, -1]), &p);
-    check(|v| v[0].flatten().slice(&[SliceSpec::new(Some(20), Some(2), -3)]), &p);
-    check(|v| v[0].slice(&[(0..1).into(), SliceSpec::new(None, None, -1), (1..).into()]), &p);
+    check(
+        |v| {
+            v[0].flatten()
+                .slice(&[SliceSpec::new(Some(20), Some(2), -3)])
+        },
+        &p,
+    );
+    check(
+        |v| v[0].slice(&[(0..1).into(), SliceSpec::new(None, None, -1), (1..).into()]),
+        &p,
+    );
     let q = points(&[&[1, 3]], 7);
     check(|v| v[0].broadcast_to([4, 2, 3]), &q);
     check(|v| v[0].squeeze(&[0]), &q);
     let r = points(&[&[2, 3], &[4, 3], &[2, 3]], 8);
-    check(|v| Var::concatenate(&[v[0].clone(), v[1].clone(), v[2].exp()], 0), &r);
+    check(
+        |v| Var::concatenate(&[v[0].clone(), v[1].clone(), v[2].exp()], 0),
+        &r,
+    );
     check(|v| Var::stack(&[v[0].clone(), v[2].clone()], -1), &r);
     // take with repeated and negative indices: gradients accumulate.
     let idx = constant(Tensor::vector(vec![1i64, -1, 1, 0]));
@@ -168,12 +206,18 @@ fn shape_ops() {
     check(|v| v[0].take(&idx, 1), &r);
     // inc_slice / inc_take in both inputs.
     let s = points(&[&[4, 3], &[2, 3]], 9);
-    check(|v| v[0].inc_slice(&[SliceSpec::new(Some(0), None, 2)], &v[1].tanh()), &s);
+    check(
+        |v| v[0].inc_slice(&[SliceSpec::new(Some(0), None, 2)], &v[1].tanh()),
+        &s,
+    );
     let i2 = constant(Tensor::vector(vec![3i64, 3]));
     check(|v| v[0].inc_take(&i2, 0, &v[1].sin()), &s);
     // alloc of a symbolic value, and zeros_like as a constant-gradient path.
     let sc = points(&[&[], &[2, 2]], 11);
-    check(|v| (Var::alloc(&v[0], [3, 2])?.sum()? + v[1].zeros_like().sum()?)?.add(&v[1].sum()?), &sc);
+    check(
+        |v| (Var::alloc(&v[0], [3, 2])?.sum()? + v[1].zeros_like().sum()?)?.add(&v[1].sum()?),
+        &sc,
+    );
 }
 
 // ---- property test ------------------------------------------------------------
@@ -270,18 +314,26 @@ fn hessian_of_quadratic_plus_exp_matches_closed_form() {
     let a_vals = [2.0, 1.0, 0.5, -1.0, 3.0, 0.25, 0.0, 1.5, 4.0];
     let a = constant(Tensor::new(a_vals.to_vec(), &[3, 3]).unwrap());
     let x = tensor_with_shape("x", DType::F64, &[Some(3)]);
-    let f = ((x.dot(&a.dot(&x).unwrap()).unwrap() * 0.5).unwrap() + x.exp().sum().unwrap()).unwrap();
+    let f =
+        ((x.dot(&a.dot(&x).unwrap()).unwrap() * 0.5).unwrap() + x.exp().sum().unwrap()).unwrap();
     let h = hessian(&f, &x).unwrap();
     assert_eq!(h.static_shape(), &[Some(3), Some(3)]);
     let x0 = [0.3, -0.7, 1.1];
-    let got = eval_checked(&[&x], &[&h], &[Tensor::vector(x0.to_vec())]).unwrap().remove(0).to_f64_vec();
+    let got = eval_checked(&[&x], &[&h], &[Tensor::vector(x0.to_vec())])
+        .unwrap()
+        .remove(0)
+        .to_f64_vec();
     for i in 0..3 {
         for j in 0..3 {
             let mut want = 0.5 * (a_vals[3 * i + j] + a_vals[3 * j + i]);
             if i == j {
                 want += f64::exp(x0[i]);
             }
-            assert!((got[3 * i + j] - want).abs() < 1e-12, "H[{i},{j}] = {} want {want}", got[3 * i + j]);
+            assert!(
+                (got[3 * i + j] - want).abs() < 1e-12,
+                "H[{i},{j}] = {} want {want}",
+                got[3 * i + j]
+            );
         }
     }
 }
@@ -306,9 +358,18 @@ fn grad_of_grad_is_the_second_derivative() {
 fn jacobian_of_a_vector_function() {
     // y = [x0 * x1, sin(x1)]: J = [[x1, x0], [0, cos x1]].
     let x = tensor_with_shape("x", DType::F64, &[Some(2)]);
-    let y = Var::stack(&[(x.index(0, 0).unwrap() * x.index(0, 1).unwrap()).unwrap(), x.index(0, 1).unwrap().sin()], 0).unwrap();
+    let y = Var::stack(
+        &[
+            (x.index(0, 0).unwrap() * x.index(0, 1).unwrap()).unwrap(),
+            x.index(0, 1).unwrap().sin(),
+        ],
+        0,
+    )
+    .unwrap();
     let j = jacobian(&y, &x).unwrap();
-    let r = eval_checked(&[&x], &[&j], &[Tensor::vector(vec![2.0, 0.5])]).unwrap().remove(0);
+    let r = eval_checked(&[&x], &[&j], &[Tensor::vector(vec![2.0, 0.5])])
+        .unwrap()
+        .remove(0);
     assert_eq!(r.shape(), &[2, 2]);
     let want = [0.5, 2.0, 0.0, 0.5f64.cos()];
     for (g, w) in r.to_f64_vec().iter().zip(want) {
@@ -322,7 +383,11 @@ fn jacobian_of_a_vector_function() {
 fn bnn_log_likelihood_gradient_per_weight_matrix() {
     // Two tanh layers, sigmoid output, Bernoulli log-likelihood, 20 points.
     let xs = Tensor::randn(DType::F64, &[20, 2], 100);
-    let ys: Vec<f64> = xs.to_f64_vec().chunks(2).map(|r| if r[0] * r[1] > 0.0 { 1.0 } else { 0.0 }).collect();
+    let ys: Vec<f64> = xs
+        .to_f64_vec()
+        .chunks(2)
+        .map(|r| if r[0] * r[1] > 0.0 { 1.0 } else { 0.0 })
+        .collect();
     let x = constant(xs);
     let y = constant(Tensor::vector(ys));
     let loglik = |v: &[Var]| -> Result<Var> {
@@ -362,7 +427,11 @@ fn delicate_gradients_stay_finite_where_the_math_is() {
     assert_eq!(d(x.log_sigmoid(), -800.0), 1.0);
     assert_eq!(d(x.log_sigmoid(), 800.0), 0.0);
     assert_eq!(d(x.sigmoid(), -800.0), 0.0);
-    assert_eq!(d(x.sqrt(), 0.0), f64::INFINITY, "d sqrt(x) / dx at 0 is +inf");
+    assert_eq!(
+        d(x.sqrt(), 0.0),
+        f64::INFINITY,
+        "d sqrt(x) / dx at 0 is +inf"
+    );
     assert_eq!(d(x.log(), 0.0), f64::INFINITY);
     // The unselected branch of where must not poison the selected one.
     let guarded_sqrt = Var::where_(&x.gt(0.0).unwrap(), x.sqrt(), 0.0).unwrap();
@@ -377,9 +446,14 @@ fn delicate_gradients_stay_finite_where_the_math_is() {
     let v = vector("v");
     let lse = v.logsumexp().unwrap();
     let g = grad(&lse, &[&v]).unwrap().remove(0);
-    let r = eval_checked(&[&v], &[&g], &[Tensor::vector(vec![1000.0, 1000.0])]).unwrap().remove(0);
+    let r = eval_checked(&[&v], &[&g], &[Tensor::vector(vec![1000.0, 1000.0])])
+        .unwrap()
+        .remove(0);
     // exp(x - lse) with lse = 1000 + ln 2 rounded: within a few ulp of 1/2.
-    assert!(r.to_f64_vec().iter().all(|g| (g - 0.5).abs() < 1e-13), "{r}");
+    assert!(
+        r.to_f64_vec().iter().all(|g| (g - 0.5).abs() < 1e-13),
+        "{r}"
+    );
 }
 
 // ---- shared variables and errors -------------------------------------------------------
@@ -390,7 +464,9 @@ fn gradients_with_respect_to_shared_variables() {
     let x = vector("x");
     let cost = (&w * &x).unwrap().square().sum().unwrap();
     let gw = grad(&cost, &[&w]).unwrap().remove(0);
-    let r = eval_checked(&[&x], &[&gw], &[Tensor::vector(vec![3.0, 0.5])]).unwrap().remove(0);
+    let r = eval_checked(&[&x], &[&gw], &[Tensor::vector(vec![3.0, 0.5])])
+        .unwrap()
+        .remove(0);
     // d/dw sum((w x)^2) = 2 w x^2
     assert_eq!(r.to_f64_vec(), vec![2.0 * 1.0 * 9.0, 2.0 * -2.0 * 0.25]);
 }
@@ -400,12 +476,23 @@ fn gradient_errors() {
     let x = vector("x");
     let y = vector("y");
     let e = grad(&x.exp(), &[&x]).unwrap_err();
-    assert_eq!(e.to_string(), "gradient error: the cost must be a scalar, got f64[?] (sum or mean it first)");
+    assert_eq!(
+        e.to_string(),
+        "gradient error: the cost must be a scalar, got f64[?] (sum or mean it first)"
+    );
     let c = x.sum().unwrap();
     let e = grad(&c, &[&y]).unwrap_err();
-    assert_eq!(e.to_string(), "gradient error: the cost does not depend on 'y' (pass Disconnected::Zero or Ignore to allow this)");
+    assert_eq!(
+        e.to_string(),
+        "gradient error: the cost does not depend on 'y' (pass Disconnected::Zero or Ignore to allow this)"
+    );
     let z = grad_with(&c, &[&x, &y], Disconnected::Zero).unwrap();
-    let r = eval_checked(&[&x, &y], &[z[1].as_ref().unwrap()], &[Tensor::vector(vec![1.0]), Tensor::vector(vec![5.0, 6.0])]).unwrap();
+    let r = eval_checked(
+        &[&x, &y],
+        &[z[1].as_ref().unwrap()],
+        &[Tensor::vector(vec![1.0]), Tensor::vector(vec![5.0, 6.0])],
+    )
+    .unwrap();
     assert_eq!(r[0].to_f64_vec(), vec![0.0, 0.0]);
     let z = grad_with(&c, &[&x, &y], Disconnected::Ignore).unwrap();
     assert!(z[0].is_some() && z[1].is_none());
@@ -413,7 +500,10 @@ fn gradient_errors() {
     let e = grad(&i.cast(DType::F64).sum().unwrap(), &[&i]).unwrap_err();
     assert!(e.to_string().contains("not a float tensor"), "{e}");
     let e = grad(&i.sum().unwrap(), &[&x]).unwrap_err();
-    assert_eq!(e.to_string(), "gradient error: the cost must be a float, got i64[]");
+    assert_eq!(
+        e.to_string(),
+        "gradient error: the cost must be a float, got i64[]"
+    );
     // A gradient through a random draw or a stop_gradient is disconnected.
     let rng = RandomStream::new(1);
     let n = rng.normal([2], DType::F64).unwrap();
@@ -422,12 +512,23 @@ fn gradient_errors() {
     let e = grad(&x.stop_gradient().sum().unwrap(), &[&x]).unwrap_err();
     assert!(e.to_string().contains("does not depend on 'x'"), "{e}");
     // Concatenate along an unknown axis needs static sizes.
-    let e = grad(&Var::concatenate(&[x.clone(), y.clone()], 0).unwrap().sum().unwrap(), &[&x]).unwrap_err();
+    let e = grad(
+        &Var::concatenate(&[x.clone(), y.clone()], 0)
+            .unwrap()
+            .sum()
+            .unwrap(),
+        &[&x],
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("unknown size along axis 0"), "{e}");
     // verify_grad reports where a wrong gradient is.
     let bad = |v: &[Var]| -> Result<Var> { Ok((v[0].stop_gradient() * &v[0])?) };
     let e = verify_grad(bad, &[Tensor::vector(vec![1.0, 2.0])], &opts()).unwrap_err();
-    assert!(e.to_string().starts_with("gradient error: verify_grad: d/dx0 at (0,) of (2,): analytic"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("gradient error: verify_grad: d/dx0 at (0,) of (2,): analytic"),
+        "{e}"
+    );
 }
 
 // ---- training with updates reaches a known optimum ---------------------------------------
@@ -438,7 +539,11 @@ fn gradient_descent_reaches_least_squares_solution() {
     // normal-equations solution, computed here by hand for 2 parameters.
     let xs = Tensor::randn(DType::F64, &[50, 2], 5);
     let xv = xs.to_f64_vec();
-    let yv: Vec<f64> = xv.chunks(2).enumerate().map(|(i, r)| 1.5 * r[0] - 0.5 * r[1] + 0.1 * ((i * 7 % 11) as f64 - 5.0) / 5.0).collect();
+    let yv: Vec<f64> = xv
+        .chunks(2)
+        .enumerate()
+        .map(|(i, r)| 1.5 * r[0] - 0.5 * r[1] + 0.1 * ((i * 7 % 11) as f64 - 5.0) / 5.0)
+        .collect();
     let (mut s00, mut s01, mut s11, mut t0, mut t1) = (0.0, 0.0, 0.0, 0.0, 0.0);
     for (r, y) in xv.chunks(2).zip(&yv) {
         s00 += r[0] * r[0];
@@ -455,11 +560,18 @@ fn gradient_descent_reaches_least_squares_solution() {
     let b = shared("b", Tensor::vector(vec![0.0, 0.0]));
     let cost = (x.dot(&b).unwrap() - &y).unwrap().square().mean().unwrap();
     let gb = grad(&cost, &[&b]).unwrap().remove(0);
-    let step = compile(&[&x, &y], &[&cost]).update(&b, &(&b - &(&gb * 0.3).unwrap()).unwrap()).mode(Mode::Interpret).build().unwrap();
+    let step = compile(&[&x, &y], &[&cost])
+        .update(&b, &(&b - &(&gb * 0.3).unwrap()).unwrap())
+        .mode(Mode::Interpret)
+        .build()
+        .unwrap();
     let yt = Tensor::vector(yv);
     for _ in 0..300 {
         step.call(&[&xs, &yt]).unwrap();
     }
     let got = b.get_value().unwrap().to_f64_vec();
-    assert!((got[0] - exact[0]).abs() < 1e-9 && (got[1] - exact[1]).abs() < 1e-9, "{got:?} vs {exact:?}");
+    assert!(
+        (got[0] - exact[0]).abs() < 1e-9 && (got[1] - exact[1]).abs() < 1e-9,
+        "{got:?} vs {exact:?}"
+    );
 }

@@ -15,7 +15,10 @@ use theon_tests::{assert_agree, eval_checked};
 #[test]
 fn random_graphs_agree_with_the_interpreter() {
     use proptest::test_runner::{Config, TestRunner};
-    let mut runner = TestRunner::new(Config { cases: 1000, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 1000,
+        ..Config::default()
+    });
     let evaluated = std::cell::Cell::new(0usize);
     let strategy = (
         (1u32..=4).prop_flat_map(graph),
@@ -28,10 +31,15 @@ fn random_graphs_agree_with_the_interpreter() {
         .run(&strategy, |(g, base, pick, f32_, seed)| {
             let dtype = if f32_ { DType::F32 } else { DType::F64 };
             let shapes = leaf_shapes(&base, pick);
-            let leaves: Vec<Var> =
-                shapes.iter().enumerate().map(|(i, s)| tensor_with_shape(&format!("x{i}"), dtype, s)).collect();
+            let leaves: Vec<Var> = shapes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| tensor_with_shape(&format!("x{i}"), dtype, s))
+                .collect();
             // A graph whose shapes do not combine (e.g. matmul of mismatched dims) is skipped.
-            let Ok(out) = build(&g, &leaves) else { return Ok(()) };
+            let Ok(out) = build(&g, &leaves) else {
+                return Ok(());
+            };
             let args: Vec<Tensor> = shapes
                 .iter()
                 .enumerate()
@@ -46,7 +54,11 @@ fn random_graphs_agree_with_the_interpreter() {
             Ok(())
         })
         .unwrap();
-    assert!(evaluated.get() >= 900, "only {} of 1000 random graphs were well-typed", evaluated.get());
+    assert!(
+        evaluated.get() >= 900,
+        "only {} of 1000 random graphs were well-typed",
+        evaluated.get()
+    );
 }
 
 #[test]
@@ -70,11 +82,16 @@ fn dynamic_dims_replan_on_new_shapes() {
 fn shapes_depending_on_input_values_replan() {
     let n = iscalar("n");
     let rng = RandomStream::new(3);
-    let z = rng.normal(&[DimArg::from(&n), DimArg::from(2)][..], DType::F64).unwrap();
+    let z = rng
+        .normal(&[DimArg::from(&n), DimArg::from(2)][..], DType::F64)
+        .unwrap();
     let s = z.square().sum_axes(&[1], false).unwrap();
     let f = function(&[&n], &[&s]).unwrap();
     for k in [4i64, 9, 4] {
-        assert_eq!(f.call(&[Tensor::scalar(k)]).unwrap()[0].shape(), &[k as usize]);
+        assert_eq!(
+            f.call(&[Tensor::scalar(k)]).unwrap()[0].shape(),
+            &[k as usize]
+        );
     }
 }
 
@@ -84,16 +101,31 @@ fn runtime_errors_are_values_not_crashes() {
     let i = ivector("i");
     let y = x.take(&i, 0).unwrap().exp();
     let f = function(&[&x, &i], &[&y]).unwrap();
-    let e = f.call(&[Tensor::vector(vec![1.0, 2.0]), Tensor::vector(vec![0i64, 5])]).unwrap_err();
-    assert_eq!(e.to_string(), "index error: function 'function': take: index 5 is out of bounds for axis 0 with size 2");
+    let e = f
+        .call(&[
+            Tensor::vector(vec![1.0, 2.0]),
+            Tensor::vector(vec![0i64, 5]),
+        ])
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "index error: function 'function': take: index 5 is out of bounds for axis 0 with size 2"
+    );
     // The function still works afterwards.
-    let ok = f.call(&[Tensor::vector(vec![1.0, 2.0]), Tensor::vector(vec![-1i64])]).unwrap();
+    let ok = f
+        .call(&[Tensor::vector(vec![1.0, 2.0]), Tensor::vector(vec![-1i64])])
+        .unwrap();
     assert!((ok[0].item::<f64>().unwrap() - 2f64.exp()).abs() < 1e-15);
     // Shape errors are caught before native code runs.
     let a = matrix("a");
     let b = matrix("b");
     let g = function(&[&a, &b], &[&(&a + &b).unwrap()]).unwrap();
-    let e = g.call(&[Tensor::zeros(DType::F64, &[2, 3]), Tensor::zeros(DType::F64, &[3, 2])]).unwrap_err();
+    let e = g
+        .call(&[
+            Tensor::zeros(DType::F64, &[2, 3]),
+            Tensor::zeros(DType::F64, &[3, 2]),
+        ])
+        .unwrap_err();
     assert!(e.to_string().contains("add:"), "{e}");
 }
 
@@ -106,7 +138,8 @@ fn functions_are_shared_between_threads() {
         .map(|t| {
             let f = f.clone();
             std::thread::spawn(move || {
-                let xv = Tensor::vector((0..100).map(|i| (i + t) as f64 * 0.01).collect::<Vec<_>>());
+                let xv =
+                    Tensor::vector((0..100).map(|i| (i + t) as f64 * 0.01).collect::<Vec<_>>());
                 let want: f64 = xv.to_f64_vec().iter().map(|v| v.tanh()).sum();
                 for _ in 0..50 {
                     let got = f.call(&[&xv]).unwrap()[0].item::<f64>().unwrap();
@@ -124,15 +157,31 @@ fn functions_are_shared_between_threads() {
 fn ir_and_disassembly_on_request() {
     let x = vector("x");
     let y = (x.tanh() * 2.0).unwrap();
-    let opts = CompileOptions { jit: JitOptions { keep_ir: true, keep_disasm: true, ..Default::default() }, ..Default::default() };
+    let opts = CompileOptions {
+        jit: JitOptions {
+            keep_ir: true,
+            keep_disasm: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let f = compile(&[&x], &[&y]).options(opts).build().unwrap();
     let ir = f.ir().unwrap();
-    assert!(ir.contains("function") && ir.contains("f64x2") && ir.contains("fma"), "{ir}");
+    assert!(
+        ir.contains("function") && ir.contains("f64x2") && ir.contains("fma"),
+        "{ir}"
+    );
     let asm = f.disassembly().unwrap();
     assert!(asm.contains("ret"), "{asm}");
     let plain = function(&[&x], &[&y]).unwrap();
     assert!(plain.ir().is_none());
-    let none = CompileOptions { jit: JitOptions { opt_level: OptLevel::None, ..Default::default() }, ..Default::default() };
+    let none = CompileOptions {
+        jit: JitOptions {
+            opt_level: OptLevel::None,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let g = compile(&[&x], &[&y]).options(none).build().unwrap();
     let xv = Tensor::vector(vec![0.5, -1.0, 3.0]);
     assert_eq!(g.call(&[&xv]).unwrap(), f.call(&[&xv]).unwrap());
@@ -142,16 +191,54 @@ fn ir_and_disassembly_on_request() {
 
 fn edge_inputs() -> Vec<f64> {
     let mut v = vec![
-        0.0, -0.0, 1.0, -1.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MIN_POSITIVE, -f64::MIN_POSITIVE, 5e-324, -5e-324,
-        709.78, 709.79, -745.2, -745.1, 88.7, 88.8, -103.9, 1e-300, 1e300, -1e300, 0.5, 2.0, 710.0, 800.0, -800.0, 37.0,
-        -37.0, 1e-8, -1e-8, 3.0e38, 1e20, -1e20, 1e9, 3.14159, 1.5707963267948966,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        f64::MIN_POSITIVE,
+        -f64::MIN_POSITIVE,
+        5e-324,
+        -5e-324,
+        709.78,
+        709.79,
+        -745.2,
+        -745.1,
+        88.7,
+        88.8,
+        -103.9,
+        1e-300,
+        1e300,
+        -1e300,
+        0.5,
+        2.0,
+        710.0,
+        800.0,
+        -800.0,
+        37.0,
+        -37.0,
+        1e-8,
+        -1e-8,
+        3.0e38,
+        1e20,
+        -1e20,
+        1e9,
+        3.14159,
+        1.5707963267948966,
     ];
     let mut state = 0x9E3779B97F4A7C15u64;
     for _ in 0..2000 {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let u = (state >> 11) as f64 / (1u64 << 53) as f64;
         v.push((u - 0.5) * 60.0);
-        v.push(f64::from_bits(state.rotate_left(17) & 0x7FEF_FFFF_FFFF_FFFF) * if state & 1 == 1 { -1.0 } else { 1.0 });
+        v.push(
+            f64::from_bits(state.rotate_left(17) & 0x7FEF_FFFF_FFFF_FFFF)
+                * if state & 1 == 1 { -1.0 } else { 1.0 },
+        );
     }
     v.push(0.25); // odd length: the scalar tail runs too
     v
@@ -170,7 +257,12 @@ fn emitted_kernels_match_the_tested_model_bit_for_bit() {
         ("tanh", Var::tanh, math::tanh, math::tanh),
         ("sigmoid", Var::sigmoid, math::sigmoid, math::sigmoid),
         ("softplus", Var::softplus, math::softplus, math::softplus),
-        ("log_sigmoid", Var::log_sigmoid, math::log_sigmoid, math::log_sigmoid),
+        (
+            "log_sigmoid",
+            Var::log_sigmoid,
+            math::log_sigmoid,
+            math::log_sigmoid,
+        ),
         ("erf", Var::erf, math::erf, math::erf),
         ("sin", Var::sin, math::sin, math::sin),
         ("cos", Var::cos, math::cos, math::cos),
@@ -180,31 +272,52 @@ fn emitted_kernels_match_the_tested_model_bit_for_bit() {
         for dtype in [DType::F64, DType::F32] {
             let x = tensor("x", dtype, 1);
             // Rewrites off: the kernel itself, not a rewritten form, runs.
-            let jit = compile(&[&x], &[&f(&x)]).rewrites(Rewrites::None).build().unwrap();
+            let jit = compile(&[&x], &[&f(&x)])
+                .rewrites(Rewrites::None)
+                .build()
+                .unwrap();
             let input = Tensor::vector(xs.clone()).cast(dtype);
             let got = jit.call(&[&input]).unwrap().remove(0);
             for (i, &v) in xs.iter().enumerate() {
                 let (g, w): (f64, f64) = match dtype {
                     DType::F64 => (got.as_slice::<f64>().unwrap()[i], m64(&mut ScalarF64, v)),
-                    _ => (got.as_slice::<f32>().unwrap()[i] as f64, m32(&mut ScalarF32, v as f32) as f64),
+                    _ => (
+                        got.as_slice::<f32>().unwrap()[i] as f64,
+                        m32(&mut ScalarF32, v as f32) as f64,
+                    ),
                 };
-                assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{name} {dtype} at {v:e}: JIT {g:e}, model {w:e}");
+                assert!(
+                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                    "{name} {dtype} at {v:e}: JIT {g:e}, model {w:e}"
+                );
             }
         }
     }
     // pow, two arguments.
     for dtype in [DType::F64, DType::F32] {
         let (x, y) = (tensor("x", dtype, 1), tensor("y", dtype, 1));
-        let jit = compile(&[&x, &y], &[&x.pow(&y).unwrap()]).rewrites(Rewrites::None).build().unwrap();
+        let jit = compile(&[&x, &y], &[&x.pow(&y).unwrap()])
+            .rewrites(Rewrites::None)
+            .build()
+            .unwrap();
         let ys: Vec<f64> = xs.iter().rev().map(|v| v / 7.0).collect();
-        let (xt, yt) = (Tensor::vector(xs.clone()).cast(dtype), Tensor::vector(ys.clone()).cast(dtype));
+        let (xt, yt) = (
+            Tensor::vector(xs.clone()).cast(dtype),
+            Tensor::vector(ys.clone()).cast(dtype),
+        );
         let got = jit.call(&[&xt, &yt]).unwrap().remove(0).to_f64_vec();
         for i in 0..xs.len() {
             let w = match dtype {
                 DType::F64 => math::pow(&mut ScalarF64, xs[i], ys[i]),
                 _ => math::pow(&mut ScalarF32, xs[i] as f32, ys[i] as f32) as f64,
             };
-            assert!(got[i].to_bits() == w.to_bits() || (got[i].is_nan() && w.is_nan()), "pow {dtype} at ({:e}, {:e}): JIT {:e}, model {w:e}", xs[i], ys[i], got[i]);
+            assert!(
+                got[i].to_bits() == w.to_bits() || (got[i].is_nan() && w.is_nan()),
+                "pow {dtype} at ({:e}, {:e}): JIT {:e}, model {w:e}",
+                xs[i],
+                ys[i],
+                got[i]
+            );
         }
     }
 }

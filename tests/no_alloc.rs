@@ -37,7 +37,12 @@ fn steady_state_calls_allocate_nothing() {
     let refs: Vec<&Var> = ins.iter().collect();
     let step = compile(&refs, &[&loss]).updates(&ups).build().unwrap();
     let x = Tensor::randn(DType::F64, &[500, 2], 1);
-    let y = Tensor::vector(x.to_f64_vec().chunks(2).map(|r| (r[0] * r[1] > 0.0) as i64 as f64).collect::<Vec<f64>>());
+    let y = Tensor::vector(
+        x.to_f64_vec()
+            .chunks(2)
+            .map(|r| (r[0] * r[1] > 0.0) as i64 as f64)
+            .collect::<Vec<f64>>(),
+    );
     let args = [&x, &y];
     let mut outs = Vec::new();
     // The first call plans (and allocates); later calls reuse everything.

@@ -1,30 +1,52 @@
 //! vectorize against a loop: slice b of the batched expression equals the
 //! expression evaluated on slice b of the batched input.
 
-use proptest::test_runner::{Config, TestRunner};
 use proptest::prelude::*;
-use theon::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
 use theon::compiler::vectorize;
+use theon::prelude::*;
 use theon_tests::random_graphs::{build, graph, leaf_shapes};
 
 #[test]
 fn vectorized_random_graphs_match_a_loop_over_the_batch() {
-    let mut runner = TestRunner::new(Config { cases: 200, ..Config::default() });
-    let strategy = ((1u32..=3).prop_flat_map(graph), prop::collection::vec(1usize..5, 1..=3), any::<u64>(), 0u64..1000, 1usize..4);
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        ..Config::default()
+    });
+    let strategy = (
+        (1u32..=3).prop_flat_map(graph),
+        prop::collection::vec(1usize..5, 1..=3),
+        any::<u64>(),
+        0u64..1000,
+        1usize..4,
+    );
     let checked = std::cell::Cell::new(0);
     runner
         .run(&strategy, |(g, base, pick, seed, nb)| {
             let shapes = leaf_shapes(&base, pick);
-            let leaves: Vec<Var> = shapes.iter().enumerate().map(|(i, s)| tensor_with_shape(&format!("x{i}"), DType::F64, s)).collect();
-            let Ok(out) = build(&g, &leaves) else { return Ok(()) };
+            let leaves: Vec<Var> = shapes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| tensor_with_shape(&format!("x{i}"), DType::F64, s))
+                .collect();
+            let Ok(out) = build(&g, &leaves) else {
+                return Ok(());
+            };
             // Leaf 0 gets a batch axis.
             let mut bshape = vec![None];
             bshape.extend(shapes[0].iter().copied());
             let xb = tensor_with_shape("xb", DType::F64, &bshape);
             let size = iscalar("size");
-            let vb = vectorize(&[out.clone()], &[(leaves[0].clone(), xb.clone())], &size).unwrap().remove(0);
-            let dims = |s: &[Option<usize>]| -> Vec<usize> { s.iter().map(|d| d.unwrap()).collect() };
-            let args: Vec<Tensor> = shapes.iter().enumerate().map(|(i, s)| Tensor::randn(DType::F64, &dims(s), seed + i as u64)).collect();
+            let vb = vectorize(&[out.clone()], &[(leaves[0].clone(), xb.clone())], &size)
+                .unwrap()
+                .remove(0);
+            let dims =
+                |s: &[Option<usize>]| -> Vec<usize> { s.iter().map(|d| d.unwrap()).collect() };
+            let args: Vec<Tensor> = shapes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Tensor::randn(DType::F64, &dims(s), seed + i as u64))
+                .collect();
             let mut bdims = vec![nb];
             bdims.extend(dims(&shapes[0]));
             let xbv = Tensor::randn(DType::F64, &bdims, seed + 99);
@@ -37,12 +59,20 @@ fn vectorized_random_graphs_match_a_loop_over_the_batch() {
             let single = function(&leaves.iter().collect::<Vec<_>>(), &[&out]).unwrap();
             let per = xbv.len() / nb;
             for b in 0..nb {
-                let slice = Tensor::new(xbv.to_f64_vec()[b * per..(b + 1) * per].to_vec(), &dims(&shapes[0])).unwrap();
+                let slice = Tensor::new(
+                    xbv.to_f64_vec()[b * per..(b + 1) * per].to_vec(),
+                    &dims(&shapes[0]),
+                )
+                .unwrap();
                 let mut a = vec![slice];
                 a.extend(args[1..].iter().cloned());
                 let want = single.call(&a).unwrap().remove(0);
                 let n = want.len();
-                let got = Tensor::new(batched.to_f64_vec()[b * n..(b + 1) * n].to_vec(), want.shape()).unwrap();
+                let got = Tensor::new(
+                    batched.to_f64_vec()[b * n..(b + 1) * n].to_vec(),
+                    want.shape(),
+                )
+                .unwrap();
                 theon_tests::assert_agree(&want, &got, &format!("batch element {b}"));
             }
             checked.set(checked.get() + 1);

@@ -7,14 +7,14 @@
 //! concurrent calls cannot deadlock), computes every output and update
 //! value, then writes the updates and advances the random streams.
 
-use crate::expr::Var;
-use crate::graph::{Graph, NodeId, PrintOptions, Value, debugprint_with};
 use crate::codegen::jit::JitFunction;
 pub use crate::codegen::lower::{JitOptions, OptLevel, StepKind};
-use crate::rewrite::{self, Ctx, MemoryPlan, Rewrites, Trace};
+use crate::expr::Var;
+use crate::graph::{Graph, NodeId, PrintOptions, Value, debugprint_with};
 use crate::interp::{self, Bindings};
 use crate::op::{InputId, Op};
 use crate::replace::clone_replace;
+use crate::rewrite::{self, Ctx, MemoryPlan, Rewrites, Trace};
 use crate::shared::SharedVar;
 use crate::types::{TensorType, fmt_shape};
 use std::borrow::Borrow;
@@ -84,7 +84,11 @@ pub struct FunctionSpec<'a> {
 impl Function {
     /// Compile a function.
     pub fn compile(spec: FunctionSpec<'_>) -> Result<Function> {
-        let name = spec.options.name.clone().unwrap_or_else(|| "function".into());
+        let name = spec
+            .options
+            .name
+            .clone()
+            .unwrap_or_else(|| "function".into());
         let ctx = |e: Error| e.context(format!("function '{name}'"));
 
         // Inputs: distinct symbolic inputs.
@@ -97,18 +101,27 @@ impl Function {
                 ))));
             };
             if !seen.insert(*id) {
-                return Err(ctx(Error::graph(format!("input '{}' is listed twice", v.name().unwrap_or_default()))));
+                return Err(ctx(Error::graph(format!(
+                    "input '{}' is listed twice",
+                    v.name().unwrap_or_default()
+                ))));
             }
-            inputs.push(InputSpec { id: *id, name: v.name().unwrap_or_else(|| format!("arg{k}")), ty: ty.clone() });
+            inputs.push(InputSpec {
+                id: *id,
+                name: v.name().unwrap_or_else(|| format!("arg{k}")),
+                ty: ty.clone(),
+            });
         }
 
         // Updates: shared target, value of a fitting type.
         let mut update_targets = Vec::new();
         let mut update_values = Vec::new();
         for (target, value) in spec.updates {
-            let sv = target
-                .as_shared()
-                .ok_or_else(|| ctx(Error::graph(format!("update target {target:?} is not a shared variable"))))?;
+            let sv = target.as_shared().ok_or_else(|| {
+                ctx(Error::graph(format!(
+                    "update target {target:?} is not a shared variable"
+                )))
+            })?;
             if sv.is_random_state() {
                 return Err(ctx(Error::graph(format!(
                     "'{}' is a random stream; it advances by itself on every call",
@@ -116,12 +129,18 @@ impl Function {
                 ))));
             }
             if update_targets.contains(sv) {
-                return Err(ctx(Error::graph(format!("shared variable '{}' is updated twice", sv.name()))));
+                return Err(ctx(Error::graph(format!(
+                    "shared variable '{}' is updated twice",
+                    sv.name()
+                ))));
             }
             let (t, v) = (sv.ty(), value.ty());
             let fits = t.dtype == v.dtype
                 && t.rank() == v.rank()
-                && t.shape.iter().zip(&v.shape).all(|(a, b)| a.is_none() || b.is_none() || a == b);
+                && t.shape
+                    .iter()
+                    .zip(&v.shape)
+                    .all(|(a, b)| a.is_none() || b.is_none() || a == b);
             if !fits {
                 return Err(ctx(Error::graph(format!(
                     "update of shared variable '{}' of type {t} has type {v}",
@@ -135,7 +154,11 @@ impl Function {
         // Givens substitute into outputs and update values together.
         let mut roots: Vec<Var> = spec.outputs.to_vec();
         roots.extend(update_values);
-        let roots = if spec.givens.is_empty() { roots } else { clone_replace(&roots, spec.givens).map_err(ctx)? };
+        let roots = if spec.givens.is_empty() {
+            roots
+        } else {
+            clone_replace(&roots, spec.givens).map_err(ctx)?
+        };
 
         // Every symbolic input the roots need must be an argument.
         let declared: HashSet<InputId> = inputs.iter().map(|i| i.id).collect();
@@ -152,12 +175,23 @@ impl Function {
 
         let (mut graph, _) = Graph::from_vars(&roots).map_err(ctx)?;
         let fast_math = spec.options.fast_math;
-        let trace = rewrite::optimize(&mut graph, &spec.options.rewrites, &Ctx { fast_math }).map_err(ctx)?;
+        let trace = rewrite::optimize(&mut graph, &spec.options.rewrites, &Ctx { fast_math })
+            .map_err(ctx)?;
         let n_outputs = spec.outputs.len();
         let memory = rewrite::memory::plan(&graph, n_outputs, &update_targets);
         let mode = spec.options.mode;
         let jit_opts = spec.options.jit;
-        Function::from_graph(name, inputs, n_outputs, update_targets, graph, mode, trace, memory, jit_opts)
+        Function::from_graph(
+            name,
+            inputs,
+            n_outputs,
+            update_targets,
+            graph,
+            mode,
+            trace,
+            memory,
+            jit_opts,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -173,7 +207,8 @@ impl Function {
         jit_opts: JitOptions,
     ) -> Result<Function> {
         let order = memory.order.clone();
-        let mut shared: BTreeMap<u64, SharedVar> = updates.iter().map(|s| (s.id(), s.clone())).collect();
+        let mut shared: BTreeMap<u64, SharedVar> =
+            updates.iter().map(|s| (s.id(), s.clone())).collect();
         let mut rngs = BTreeMap::new();
         for &n in &order {
             match graph.op(n) {
@@ -193,8 +228,10 @@ impl Function {
         let rngs: Vec<SharedVar> = rngs.into_values().collect();
         let jit = match mode {
             Mode::Jit => Some(
-                JitFunction::new(&graph, &memory, &inputs, &shared, &updates, &rngs, n_outputs, &jit_opts)
-                    .map_err(|e| e.context(format!("function '{name}'")))?,
+                JitFunction::new(
+                    &graph, &memory, &inputs, &shared, &updates, &rngs, n_outputs, &jit_opts,
+                )
+                .map_err(|e| e.context(format!("function '{name}'")))?,
             ),
             Mode::Interpret => None,
         };
@@ -270,7 +307,11 @@ impl Function {
         for (k, (spec, t)) in self.inputs.iter().zip(args).enumerate() {
             let t = t.borrow();
             if t.dtype() != spec.ty.dtype || !spec.ty.fits(t.shape()) {
-                let kind = if t.dtype() != spec.ty.dtype { Error::dtype } else { Error::shape };
+                let kind = if t.dtype() != spec.ty.dtype {
+                    Error::dtype
+                } else {
+                    Error::shape
+                };
                 return Err(kind(format!(
                     "function '{}': input '{}' (argument {k}) expects {}, got a {} tensor of shape {}",
                     self.name,
@@ -308,11 +349,17 @@ impl Function {
             for (s, g) in self.shared.iter().zip(&guards) {
                 b.shared.insert(s.id(), &**g);
             }
-            interp::run(&self.graph, &self.order, &b).map_err(|e| e.context(format!("function '{}'", self.name)))?
+            interp::run(&self.graph, &self.order, &b)
+                .map_err(|e| e.context(format!("function '{}'", self.name)))?
         };
         let (outputs, new_values) = results.split_at(self.n_outputs);
         // Check every update before writing any, so a failure changes nothing.
-        let slot: HashMap<u64, usize> = self.shared.iter().enumerate().map(|(i, s)| (s.id(), i)).collect();
+        let slot: HashMap<u64, usize> = self
+            .shared
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id(), i))
+            .collect();
         for (sv, v) in self.updates.iter().zip(new_values) {
             if !sv.ty().fits(v.shape()) {
                 return Err(Error::shape(format!(
@@ -349,13 +396,25 @@ impl Function {
             };
             roots.push((Some(label), *v));
         }
-        let notes = |v: Value| self.memory.inplace.get(&v).map(|slot| format!("inplace i{slot}"));
+        let notes = |v: Value| {
+            self.memory
+                .inplace
+                .get(&v)
+                .map(|slot| format!("inplace i{slot}"))
+        };
         debugprint_with(&self.graph, &roots, opts, &notes)
     }
 }
 
 impl std::fmt::Debug for Function {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Function({}, {} inputs, {} outputs, {} updates)", self.name, self.inputs.len(), self.n_outputs, self.updates.len())
+        write!(
+            f,
+            "Function({}, {} inputs, {} outputs, {} updates)",
+            self.name,
+            self.inputs.len(),
+            self.n_outputs,
+            self.updates.len()
+        )
     }
 }

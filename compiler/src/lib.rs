@@ -18,13 +18,15 @@ pub mod types;
 pub mod vectorize;
 
 pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
+pub use function::{
+    CompileOptions, Function, FunctionSpec, InputSpec, JitOptions, Mode, OptLevel, StepKind,
+};
 pub use grad::{Disconnected, GradCheck, VerifyGrad, grad, hessian, jacobian, verify_grad};
-pub use function::{CompileOptions, Function, FunctionSpec, InputSpec, JitOptions, Mode, OptLevel, StepKind};
 pub use graph::{Graph, NodeId, PrintOptions, Value};
 pub use op::{BinaryOp, Op, ReduceOp, SliceSpec, UnaryOp};
 pub use replace::clone_replace;
 pub use rewrite::{Rewrites, Trace};
 pub use shared::SharedVar;
+pub use theon_runtime::{DType, Error, ErrorKind, Result, Tensor};
 pub use types::{Dim, TensorType};
 pub use vectorize::vectorize;
-pub use theon_runtime::{DType, Error, ErrorKind, Result, Tensor};

@@ -6,15 +6,13 @@ use std::collections::HashMap;
 use theon_runtime::{Error, Result};
 
 /// Can a value of type `new` stand in for one of type `old`? Same dtype and
-/// rank, and no static size of one contradicting the other (a known size
-/// may become unknown: the rebuilt expressions are re-typed).
+/// rank. Static sizes may differ (a 50-row minibatch replaced by the full
+/// data): the rebuilt expressions are re-typed, and an expression that
+/// cannot take the new sizes fails to rebuild with an error.
 pub fn check_replacement(old: &Var, new: &Var) -> Result<()> {
     let (a, b): (&TensorType, &TensorType) = (old.ty(), new.ty());
     let name = |v: &Var| v.name().map(|n| format!("'{n}' ")).unwrap_or_default();
-    let conflict = a.rank() != b.rank()
-        || a.dtype != b.dtype
-        || a.shape.iter().zip(&b.shape).any(|(x, y)| x.is_some() && y.is_some() && x != y);
-    if conflict {
+    if a.rank() != b.rank() || a.dtype != b.dtype {
         return Err(Error::graph(format!(
             "cannot replace {}of type {} ({} {}) with {}of type {} ({} {})",
             name(old),
@@ -59,4 +57,21 @@ pub fn clone_replace(outputs: &[Var], replace: &[(Var, Var)]) -> Result<Vec<Var>
         memo.insert(v.id(), nv);
     }
     Ok(outputs.iter().map(|o| memo[&o.id()].clone()).collect())
+}
+
+impl Var {
+    /// This expression with `old` replaced by `new` (PyMC's
+    /// `more_replacements`, one pair at a time).
+    pub fn replace(&self, old: &Var, new: &Var) -> Result<Var> {
+        Ok(clone_replace(std::slice::from_ref(self), &[(old.clone(), new.clone())])?.remove(0))
+    }
+
+    /// This expression with every `(old, new)` pair substituted at once.
+    pub fn replace_all(&self, pairs: &[(&Var, &Var)]) -> Result<Var> {
+        let pairs: Vec<(Var, Var)> = pairs
+            .iter()
+            .map(|(a, b)| ((*a).clone(), (*b).clone()))
+            .collect();
+        Ok(clone_replace(std::slice::from_ref(self), &pairs)?.remove(0))
+    }
 }

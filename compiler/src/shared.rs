@@ -63,12 +63,23 @@ impl SharedVar {
     /// The state of a random stream, seeded.
     pub fn random_state(name: impl Into<String>, seed: u64) -> SharedVar {
         let value = Tensor::vector(vec![seed as i64, 0]);
-        SharedVar::make(name.into(), TensorType::fixed(DType::I64, &[2]), SharedKind::RandomState, value)
+        SharedVar::make(
+            name.into(),
+            TensorType::fixed(DType::I64, &[2]),
+            SharedKind::RandomState,
+            value,
+        )
     }
 
     fn make(name: String, ty: TensorType, kind: SharedKind, value: Tensor) -> SharedVar {
         let id = NEXT_SHARED.fetch_add(1, Ordering::Relaxed);
-        SharedVar(Arc::new(SharedInner { id, name, ty, kind, value: Mutex::new(value) }))
+        SharedVar(Arc::new(SharedInner {
+            id,
+            name,
+            ty,
+            kind,
+            value: Mutex::new(value),
+        }))
     }
 
     pub fn id(&self) -> u64 {
@@ -102,7 +113,10 @@ impl SharedVar {
     /// Reseed a random stream (counter back to 0).
     pub fn seed(&self, seed: u64) -> Result<()> {
         if !self.is_random_state() {
-            return Err(Error::value(format!("shared variable '{}' is not a random stream", self.name())));
+            return Err(Error::value(format!(
+                "shared variable '{}' is not a random stream",
+                self.name()
+            )));
         }
         *self.lock() = Tensor::vector(vec![seed as i64, 0]);
         Ok(())

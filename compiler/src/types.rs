@@ -36,7 +36,10 @@ impl OutType {
         OutType { ty, known: None }
     }
     pub fn with_known(ty: TensorType, known: Vec<Option<i64>>) -> OutType {
-        OutType { ty, known: Some(Arc::new(known)) }
+        OutType {
+            ty,
+            known: Some(Arc::new(known)),
+        }
     }
 }
 
@@ -49,10 +52,16 @@ impl TensorType {
     }
     /// A type with every dim known.
     pub fn fixed(dtype: DType, shape: &[usize]) -> TensorType {
-        TensorType { dtype, shape: shape.iter().map(|&d| Some(d)).collect() }
+        TensorType {
+            dtype,
+            shape: shape.iter().map(|&d| Some(d)).collect(),
+        }
     }
     pub fn scalar(dtype: DType) -> TensorType {
-        TensorType { dtype, shape: vec![] }
+        TensorType {
+            dtype,
+            shape: vec![],
+        }
     }
     pub fn rank(&self) -> usize {
         self.shape.len()
@@ -70,25 +79,42 @@ impl TensorType {
         self.shape[a] == Some(1)
     }
     pub fn with_dtype(&self, dtype: DType) -> TensorType {
-        TensorType { dtype, shape: self.shape.clone() }
+        TensorType {
+            dtype,
+            shape: self.shape.clone(),
+        }
     }
     /// Can a value of type `other` stand where a value of `self` is expected?
     /// Same dtype and rank, and no static size of `self` contradicted.
     pub fn accepts(&self, other: &TensorType) -> bool {
         self.dtype == other.dtype
             && self.rank() == other.rank()
-            && self.shape.iter().zip(&other.shape).all(|(a, b)| a.is_none() || a == b)
+            && self
+                .shape
+                .iter()
+                .zip(&other.shape)
+                .all(|(a, b)| a.is_none() || a == b)
     }
     /// Does a concrete shape fit this type?
     pub fn fits(&self, shape: &[usize]) -> bool {
-        shape.len() == self.rank() && self.shape.iter().zip(shape).all(|(d, &s)| d.is_none_or(|d| d == s))
+        shape.len() == self.rank()
+            && self
+                .shape
+                .iter()
+                .zip(shape)
+                .all(|(d, &s)| d.is_none_or(|d| d == s))
     }
 }
 
 impl fmt::Display for TensorType {
     /// `f64[500, ?]`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.dtype.short(), ShapeDisplay::brackets(&self.shape))
+        write!(
+            f,
+            "{}{}",
+            self.dtype.short(),
+            ShapeDisplay::brackets(&self.shape)
+        )
     }
 }
 
@@ -101,10 +127,18 @@ pub struct ShapeDisplay<'a> {
 
 impl<'a> ShapeDisplay<'a> {
     pub fn parens(dims: &'a [Dim]) -> Self {
-        ShapeDisplay { dims, open: '(', close: ')' }
+        ShapeDisplay {
+            dims,
+            open: '(',
+            close: ')',
+        }
     }
     pub fn brackets(dims: &'a [Dim]) -> Self {
-        ShapeDisplay { dims, open: '[', close: ']' }
+        ShapeDisplay {
+            dims,
+            open: '[',
+            close: ']',
+        }
     }
 }
 
@@ -158,7 +192,11 @@ pub fn broadcast_shapes(what: &str, shapes: &[&[Dim]]) -> Result<Vec<Dim>> {
                     Some(m) if m != n => {
                         return Err(Error::shape(format!(
                             "{what}: shapes {} cannot be broadcast together: axis {} is {m} in one and {n} in another",
-                            shapes.iter().map(|s| fmt_dims(s)).collect::<Vec<_>>().join(" and "),
+                            shapes
+                                .iter()
+                                .map(|s| fmt_dims(s))
+                                .collect::<Vec<_>>()
+                                .join(" and "),
                             a as i64 - rank as i64,
                         )));
                     }
@@ -179,7 +217,11 @@ pub fn broadcast_shapes(what: &str, shapes: &[&[Dim]]) -> Result<Vec<Dim>> {
 
 /// Promote dtypes of several operands (NumPy rules).
 pub fn promote_all(dtypes: &[DType]) -> DType {
-    dtypes.iter().copied().reduce(DType::promote).unwrap_or(DType::F64)
+    dtypes
+        .iter()
+        .copied()
+        .reduce(DType::promote)
+        .unwrap_or(DType::F64)
 }
 
 #[cfg(test)]
@@ -189,12 +231,21 @@ mod tests {
     #[test]
     fn broadcasting_static_rules() {
         let b = |s: &[&[Dim]]| broadcast_shapes("add", s);
-        assert_eq!(b(&[&[Some(3), Some(1)], &[Some(4)]]).unwrap(), vec![Some(3), Some(4)]);
-        assert_eq!(b(&[&[None, Some(2)], &[Some(2)]]).unwrap(), vec![None, Some(2)]);
+        assert_eq!(
+            b(&[&[Some(3), Some(1)], &[Some(4)]]).unwrap(),
+            vec![Some(3), Some(4)]
+        );
+        assert_eq!(
+            b(&[&[None, Some(2)], &[Some(2)]]).unwrap(),
+            vec![None, Some(2)]
+        );
         assert_eq!(b(&[&[None], &[Some(5)]]).unwrap(), vec![Some(5)]);
         assert_eq!(b(&[&[None], &[Some(1)]]).unwrap(), vec![None]);
         assert_eq!(b(&[&[Some(0)], &[Some(1)]]).unwrap(), vec![Some(0)]);
-        assert_eq!(b(&[&[], &[Some(2), Some(3)]]).unwrap(), vec![Some(2), Some(3)]);
+        assert_eq!(
+            b(&[&[], &[Some(2), Some(3)]]).unwrap(),
+            vec![Some(2), Some(3)]
+        );
         let e = b(&[&[Some(3), Some(4)], &[Some(5)]]).unwrap_err();
         assert_eq!(
             e.message(),

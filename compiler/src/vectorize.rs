@@ -44,7 +44,10 @@ fn with_batch(size: &Var, shape: &Var) -> Result<Var> {
 /// do not depend on the replaced values are repeated along the batch axis.
 pub fn vectorize(outputs: &[Var], replace: &[(Var, Var)], size: &Var) -> Result<Vec<Var>> {
     if size.rank() != 0 || !size.dtype().is_int() {
-        return Err(Error::shape(format!("vectorize: the batch size must be an int64 scalar, got {}", size.ty())));
+        return Err(Error::shape(format!(
+            "vectorize: the batch size must be an int64 scalar, got {}",
+            size.ty()
+        )));
     }
     let mut memo: HashMap<VarId, (Var, bool)> = HashMap::new();
     for (old, new) in replace {
@@ -99,20 +102,56 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
         Op::Unary(_) | Op::Cast(_) | Op::StopGradient => Var::apply(op.clone(), &[x(0)]),
         Op::Binary(_) | Op::Where => {
             let aligned: Vec<Var> = (0..ins.len())
-                .map(|i| if batched(i) { align(x(i), r - orig(i)) } else { Ok(x(i).clone()) })
+                .map(|i| {
+                    if batched(i) {
+                        align(x(i), r - orig(i))
+                    } else {
+                        Ok(x(i).clone())
+                    }
+                })
                 .collect::<Result<_>>()?;
             let refs: Vec<&Var> = aligned.iter().collect();
             Var::apply(op.clone(), &refs)
         }
-        Op::Reduce { op: red, axes, keepdims } => {
+        Op::Reduce {
+            op: red,
+            axes,
+            keepdims,
+        } => {
             let axes: Vec<usize> = axes.iter().map(|a| a + 1).collect();
-            Var::apply(Op::Reduce { op: *red, axes, keepdims: *keepdims }, &[x(0)])
+            Var::apply(
+                Op::Reduce {
+                    op: *red,
+                    axes,
+                    keepdims: *keepdims,
+                },
+                &[x(0)],
+            )
         }
-        Op::Argmax { axis: Some(a), keepdims } => Var::apply(Op::Argmax { axis: Some(a + 1), keepdims: *keepdims }, &[x(0)]),
-        Op::Argmax { axis: None, keepdims } => {
-            let flat = x(0).reshape(with_batch(size, &Var::constant(Tensor::vector(vec![-1i64])))?)?;
+        Op::Argmax {
+            axis: Some(a),
+            keepdims,
+        } => Var::apply(
+            Op::Argmax {
+                axis: Some(a + 1),
+                keepdims: *keepdims,
+            },
+            &[x(0)],
+        ),
+        Op::Argmax {
+            axis: None,
+            keepdims,
+        } => {
+            let flat = x(0).reshape(with_batch(
+                size,
+                &Var::constant(Tensor::vector(vec![-1i64])),
+            )?)?;
             let am = flat.argmax(Some(1), false)?;
-            if *keepdims { align(&am, orig(0)) } else { Ok(am) }
+            if *keepdims {
+                align(&am, orig(0))
+            } else {
+                Ok(am)
+            }
         }
         Op::MatMul => {
             // Promote vectors, align batched operands to the output's batch rank.
@@ -123,7 +162,11 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
             let promote = |i: usize, rank: usize, vec_axis: i64| -> Result<Var> {
                 let mut t = x(i).clone();
                 if rank == 1 {
-                    t = t.expand_dims(if batched(i) { if vec_axis == 0 { 1 } else { -1 } } else { vec_axis })?;
+                    t = t.expand_dims(if batched(i) {
+                        if vec_axis == 0 { 1 } else { -1 }
+                    } else {
+                        vec_axis
+                    })?;
                 }
                 if batched(i) {
                     let p = rank.max(2);
@@ -142,7 +185,10 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
             }
             Ok(out)
         }
-        Op::Gemm(_) => Err(err(op, "GEMM nodes exist only in compiled graphs; vectorize the expression instead")),
+        Op::Gemm(_) => Err(err(
+            op,
+            "GEMM nodes exist only in compiled graphs; vectorize the expression instead",
+        )),
         Op::DimShuffle(order) => {
             let mut o = vec![Some(0)];
             o.extend(order.iter().map(|a| a.map(|a| a + 1)));
@@ -171,8 +217,15 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
             align(x(0), r)?.broadcast_to(with_batch(&b, x(1))?)
         }
         Op::Concatenate(axis) => {
-            let parts: Vec<Var> =
-                (0..ins.len()).map(|i| if batched(i) { Ok(x(i).clone()) } else { lift(x(i), size) }).collect::<Result<_>>()?;
+            let parts: Vec<Var> = (0..ins.len())
+                .map(|i| {
+                    if batched(i) {
+                        Ok(x(i).clone())
+                    } else {
+                        lift(x(i), size)
+                    }
+                })
+                .collect::<Result<_>>()?;
             Var::concatenate(&parts, *axis as i64 + 1)
         }
         Op::Slice(specs) => {
@@ -181,35 +234,64 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
             x(0).slice(&s)
         }
         Op::IncSlice(specs) => {
-            let base = if batched(0) { x(0).clone() } else { lift(x(0), size)? };
-            let y = if batched(1) { align(x(1), r - orig(1))? } else { x(1).clone() };
+            let base = if batched(0) {
+                x(0).clone()
+            } else {
+                lift(x(0), size)?
+            };
+            let y = if batched(1) {
+                align(x(1), r - orig(1))?
+            } else {
+                x(1).clone()
+            };
             let mut s = vec![SliceSpec::FULL];
             s.extend_from_slice(specs);
             base.inc_slice(&s, &y)
         }
         Op::Take(axis) => {
             if batched(1) {
-                return Err(err(op, "indices that depend on the batched values are not supported"));
+                return Err(err(
+                    op,
+                    "indices that depend on the batched values are not supported",
+                ));
             }
             x(0).take(x(1), *axis as i64 + 1)
         }
         Op::IncTake(axis) => {
             if batched(1) {
-                return Err(err(op, "indices that depend on the batched values are not supported"));
+                return Err(err(
+                    op,
+                    "indices that depend on the batched values are not supported",
+                ));
             }
-            let base = if batched(0) { x(0).clone() } else { lift(x(0), size)? };
+            let base = if batched(0) {
+                x(0).clone()
+            } else {
+                lift(x(0), size)?
+            };
             let region_rank = orig(0) - 1 + orig(1);
-            let y = if batched(2) { align(x(2), region_rank - orig(2))? } else { x(2).clone() };
+            let y = if batched(2) {
+                align(x(2), region_rank - orig(2))?
+            } else {
+                x(2).clone()
+            };
             base.inc_take(x(1), *axis as i64 + 1, &y)
         }
         Op::Shape => x(0).shape().slice(&[SliceSpec::new(Some(1), None, 1)]),
         Op::Random { .. } => {
             if batched(0) || batched(1) {
-                return Err(err(op, "the random state and draw shape cannot depend on the batched values"));
+                return Err(err(
+                    op,
+                    "the random state and draw shape cannot depend on the batched values",
+                ));
             }
             let mut inputs = vec![x(0).clone(), with_batch(size, x(1))?];
             for i in 2..ins.len() {
-                inputs.push(if batched(i) { align(x(i), r - orig(i))? } else { x(i).clone() });
+                inputs.push(if batched(i) {
+                    align(x(i), r - orig(i))?
+                } else {
+                    x(i).clone()
+                });
             }
             let refs: Vec<&Var> = inputs.iter().collect();
             Var::apply(op.clone(), &refs)

@@ -24,8 +24,21 @@ fn row(name: &str, c: (OpCounts, OpCounts)) {
     let (a, b) = c;
     println!(
         "{:<12} | {:>4} {:>4} {:>4} {:>4} {:>4} {:>3} {:>4} | {:>4} {:>4} {:>4} {:>4} {:>4} {:>3} {:>4}",
-        name, a.ops, a.fma, a.div_sqrt, a.int, a.mask_select, a.fallback, a.consts, b.ops, b.fma, b.div_sqrt, b.int,
-        b.mask_select, b.fallback, b.consts
+        name,
+        a.ops,
+        a.fma,
+        a.div_sqrt,
+        a.int,
+        a.mask_select,
+        a.fallback,
+        a.consts,
+        b.ops,
+        b.fma,
+        b.div_sqrt,
+        b.int,
+        b.mask_select,
+        b.fallback,
+        b.consts
     );
 }
 
@@ -35,7 +48,21 @@ fn ops_table() {
     println!("{:<12} | {:^36} | {:^36}", "function", "F64", "F32");
     println!(
         "{:<12} | {:>4} {:>4} {:>4} {:>4} {:>4} {:>3} {:>4} | {:>4} {:>4} {:>4} {:>4} {:>4} {:>3} {:>4}",
-        "", "ops", "fma", "div", "int", "msk", "fb", "cst", "ops", "fma", "div", "int", "msk", "fb", "cst"
+        "",
+        "ops",
+        "fma",
+        "div",
+        "int",
+        "msk",
+        "fb",
+        "cst",
+        "ops",
+        "fma",
+        "div",
+        "int",
+        "msk",
+        "fb",
+        "cst"
     );
     let rows: Vec<(&str, (OpCounts, OpCounts))> = vec![
         ("exp", both!(theon_compiler::codegen::math::exp)),
@@ -45,7 +72,10 @@ fn ops_table() {
         ("tanh", both!(theon_compiler::codegen::math::tanh)),
         ("sigmoid", both!(theon_compiler::codegen::math::sigmoid)),
         ("softplus", both!(theon_compiler::codegen::math::softplus)),
-        ("log_sigmoid", both!(theon_compiler::codegen::math::log_sigmoid)),
+        (
+            "log_sigmoid",
+            both!(theon_compiler::codegen::math::log_sigmoid),
+        ),
         ("erf", both!(theon_compiler::codegen::math::erf)),
         ("sin", both!(theon_compiler::codegen::math::sin)),
         ("cos", both!(theon_compiler::codegen::math::cos)),
@@ -58,11 +88,13 @@ fn ops_table() {
     let mut c = CountingBuilder::new(ScalarF32);
     theon_compiler::codegen::math::pow(&mut c, 0.7f32, 1.3f32);
     row("pow", (b.counts, c.counts));
-    println!("ops = all non-constant trait calls (fma/div+sqrt/int+bitcast/mask+select/fallback are subsets); cst = hoistable constants");
+    println!(
+        "ops = all non-constant trait calls (fma/div+sqrt/int+bitcast/mask+select/fallback are subsets); cst = hoistable constants"
+    );
     // every kernel is straight-line: counts must not depend on the input
     for x in [-1e300, -3.0, 0.0, 1e-310, 2.5, 1e300, f64::NAN] {
         let mut b = CountingBuilder::new(ScalarF64);
         theon_compiler::codegen::math::tanh(&mut b, x);
-        assert_eq!(b.counts, rows[4].1 .0);
+        assert_eq!(b.counts, rows[4].1.0);
     }
 }

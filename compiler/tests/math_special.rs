@@ -12,13 +12,27 @@ fn same32(a: f32, b: f32) -> bool {
 macro_rules! check64 {
     ($f:path, $x:expr, $want:expr) => {{
         let got = $f(&mut ScalarF64, $x);
-        assert!(same64(got, $want), "{}({:e}) = {:e}, want {:e}", stringify!($f), $x, got, $want);
+        assert!(
+            same64(got, $want),
+            "{}({:e}) = {:e}, want {:e}",
+            stringify!($f),
+            $x,
+            got,
+            $want
+        );
     }};
 }
 macro_rules! check32 {
     ($f:path, $x:expr, $want:expr) => {{
         let got = $f(&mut ScalarF32, $x);
-        assert!(same32(got, $want), "{}_f32({:e}) = {:e}, want {:e}", stringify!($f), $x, got, $want);
+        assert!(
+            same32(got, $want),
+            "{}_f32({:e}) = {:e}, want {:e}",
+            stringify!($f),
+            $x,
+            got,
+            $want
+        );
     }};
 }
 
@@ -161,9 +175,34 @@ fn erf_trig() {
 fn pow_specials() {
     // every pair of special operands must match C99 pow (std's powf) bit for bit
     let sp = [
-        0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, 1.5, -1.5, INF, -INF, NAN, DMIN, -DMIN,
-        f64::MAX, -f64::MAX, 1e-310, 2f64.powi(53), 2f64.powi(53) + 2.0, 2f64.powi(52) + 1.0, 1e300, -1e300,
-        -1074.0, -1075.0, 1024.0,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        -0.5,
+        2.0,
+        -2.0,
+        3.0,
+        -3.0,
+        1.5,
+        -1.5,
+        INF,
+        -INF,
+        NAN,
+        DMIN,
+        -DMIN,
+        f64::MAX,
+        -f64::MAX,
+        1e-310,
+        2f64.powi(53),
+        2f64.powi(53) + 2.0,
+        2f64.powi(52) + 1.0,
+        1e300,
+        -1e300,
+        -1074.0,
+        -1075.0,
+        1024.0,
     ];
     for &x in &sp {
         for &y in &sp {
@@ -171,28 +210,57 @@ fn pow_specials() {
             let want = x.powf(y);
             let exact = !want.is_finite() || want == 0.0 || want == 1.0 || want == -1.0;
             if exact {
-                assert!(same64(got, want), "pow({x:e}, {y:e}) = {got:e}, want {want:e}");
+                assert!(
+                    same64(got, want),
+                    "pow({x:e}, {y:e}) = {got:e}, want {want:e}"
+                );
             } else {
-                assert!(((got - want) / want).abs() < 1e-15, "pow({x:e}, {y:e}) = {got:e}, want {want:e}");
+                assert!(
+                    ((got - want) / want).abs() < 1e-15,
+                    "pow({x:e}, {y:e}) = {got:e}, want {want:e}"
+                );
             }
             let (x32, y32) = (x as f32, y as f32);
             let got = theon_compiler::codegen::math::pow(&mut ScalarF32, x32, y32);
             let want = (x32 as f64).powf(y32 as f64) as f32;
             let exact = !want.is_finite() || want == 0.0 || want == 1.0 || want == -1.0;
             if exact {
-                assert!(same32(got, want), "pow_f32({x32:e}, {y32:e}) = {got:e}, want {want:e}");
+                assert!(
+                    same32(got, want),
+                    "pow_f32({x32:e}, {y32:e}) = {got:e}, want {want:e}"
+                );
             }
         }
     }
     // exact powers of two, through the subnormal range
     for k in -1074..1024 {
-        assert_eq!(theon_compiler::codegen::math::pow(&mut ScalarF64, 2.0, k as f64), (k as f64).exp2(), "2^{k}");
+        assert_eq!(
+            theon_compiler::codegen::math::pow(&mut ScalarF64, 2.0, k as f64),
+            (k as f64).exp2(),
+            "2^{k}"
+        );
     }
     for k in -149..128 {
-        assert_eq!(theon_compiler::codegen::math::pow(&mut ScalarF32, 2.0f32, k as f32), (k as f32).exp2(), "2^{k} f32");
+        assert_eq!(
+            theon_compiler::codegen::math::pow(&mut ScalarF32, 2.0f32, k as f32),
+            (k as f32).exp2(),
+            "2^{k} f32"
+        );
     }
-    assert_eq!(theon_compiler::codegen::math::pow(&mut ScalarF64, -2.0, 3.0), -8.0);
-    assert_eq!(theon_compiler::codegen::math::pow(&mut ScalarF64, -2.0, -1075.0), -0.0);
-    assert_eq!(theon_compiler::codegen::math::pow(&mut ScalarF64, 10.0, 308.0), 1e308);
-    assert_eq!(theon_compiler::codegen::math::pow(&mut ScalarF64, 10.0, 309.0), INF);
+    assert_eq!(
+        theon_compiler::codegen::math::pow(&mut ScalarF64, -2.0, 3.0),
+        -8.0
+    );
+    assert_eq!(
+        theon_compiler::codegen::math::pow(&mut ScalarF64, -2.0, -1075.0),
+        -0.0
+    );
+    assert_eq!(
+        theon_compiler::codegen::math::pow(&mut ScalarF64, 10.0, 308.0),
+        1e308
+    );
+    assert_eq!(
+        theon_compiler::codegen::math::pow(&mut ScalarF64, 10.0, 309.0),
+        INF
+    );
 }

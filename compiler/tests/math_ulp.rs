@@ -12,7 +12,10 @@ const BOUND32: f64 = 2.0;
 /// Random inputs per function and precision: 200k in the normal test run
 /// (debug build), `THEON_ULP_SAMPLES=1000000` for the full tables.
 fn n_random() -> usize {
-    std::env::var("THEON_ULP_SAMPLES").ok().and_then(|s| s.parse().ok()).unwrap_or(200_000)
+    std::env::var("THEON_ULP_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000)
 }
 
 type K64 = fn(&mut ScalarF64, f64) -> f64;
@@ -40,7 +43,6 @@ struct Func {
     edges: &'static [f64],
 }
 
-
 macro_rules! r {
     ($e:expr) => {{
         fn g(x: f64) -> DD {
@@ -51,11 +53,38 @@ macro_rules! r {
 }
 
 const COMMON_EDGES: &[f64] = &[
-    0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN,
-    f64::MIN_POSITIVE, -f64::MIN_POSITIVE, 4.9e-324, -4.9e-324, 2.2250738585072009e-308,
-    -2.2250738585072009e-308, f64::MAX, -f64::MAX, f64::EPSILON, -f64::EPSILON, 1e-300, -1e-300,
-    1.1754943508222875e-38, 1.401298464324817e-45, -1.401298464324817e-45, 3.4028234663852886e38,
-    -3.4028234663852886e38, 1e-20, -1e-20, 1e-10, -1e-10,
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    -0.5,
+    2.0,
+    -2.0,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    f64::MIN_POSITIVE,
+    -f64::MIN_POSITIVE,
+    4.9e-324,
+    -4.9e-324,
+    2.2250738585072009e-308,
+    -2.2250738585072009e-308,
+    f64::MAX,
+    -f64::MAX,
+    f64::EPSILON,
+    -f64::EPSILON,
+    1e-300,
+    -1e-300,
+    1.1754943508222875e-38,
+    1.401298464324817e-45,
+    -1.401298464324817e-45,
+    3.4028234663852886e38,
+    -3.4028234663852886e38,
+    1e-20,
+    -1e-20,
+    1e-10,
+    -1e-10,
 ];
 
 fn funcs() -> Vec<Func> {
@@ -75,10 +104,34 @@ fn funcs() -> Vec<Func> {
                 (0.1, Dist::Uni(-1.0, 1.0)),
             ],
             edges: &[
-                709.78, 709.782712893384, 709.7827128933841, 709.79, 710.0, -708.39, -708.4,
-                -745.13, -745.1332191019411, -745.1332191019412, -745.14, -745.2, -746.0, -800.0,
-                88.72, 88.7228, 88.7229, 88.73, -87.33, -87.34, -103.27, -103.97, -103.98, -104.0,
-                0.34657359027997264, -0.34657359027997264, 1e-17, -1e-17,
+                709.78,
+                709.782712893384,
+                709.7827128933841,
+                709.79,
+                710.0,
+                -708.39,
+                -708.4,
+                -745.13,
+                -745.1332191019411,
+                -745.1332191019412,
+                -745.14,
+                -745.2,
+                -746.0,
+                -800.0,
+                88.72,
+                88.7228,
+                88.7229,
+                88.73,
+                -87.33,
+                -87.34,
+                -103.27,
+                -103.97,
+                -103.98,
+                -104.0,
+                0.34657359027997264,
+                -0.34657359027997264,
+                1e-17,
+                -1e-17,
             ],
         },
         Func {
@@ -93,7 +146,24 @@ fn funcs() -> Vec<Func> {
                 (0.3, Dist::Uni(-40.0, 709.8)),
                 (0.2, Dist::Uni(-1.0, 1.0)),
             ],
-            edges: &[709.78, 709.79, -37.0, -38.0, -40.0, -50.0, 88.72, 88.73, -17.0, -18.0, 1e-17, -1e-17, 0.34657359027997264, -0.34657359027997264, 0.35, -0.35],
+            edges: &[
+                709.78,
+                709.79,
+                -37.0,
+                -38.0,
+                -40.0,
+                -50.0,
+                88.72,
+                88.73,
+                -17.0,
+                -18.0,
+                1e-17,
+                -1e-17,
+                0.34657359027997264,
+                -0.34657359027997264,
+                0.35,
+                -0.35,
+            ],
         },
         Func {
             name: "log",
@@ -106,7 +176,15 @@ fn funcs() -> Vec<Func> {
                 (0.3, Dist::Uni(0.5, 2.0)),
                 (0.3, Dist::Uni(0.0, 100.0)),
             ],
-            edges: &[0.7071067811865476, 0.7071067811865475, 1.4142135623730951, 1.0000000000000002, 0.9999999999999999, 1.0000001, 0.99999994],
+            edges: &[
+                0.7071067811865476,
+                0.7071067811865475,
+                1.4142135623730951,
+                1.0000000000000002,
+                0.9999999999999999,
+                1.0000001,
+                0.99999994,
+            ],
         },
         Func {
             name: "log1p",
@@ -120,7 +198,18 @@ fn funcs() -> Vec<Func> {
                 (0.3, Dist::Uni(-1.0, 1.0)),
                 (0.2, Dist::Uni(-1.0, 100.0)),
             ],
-            edges: &[-0.9999999999999999, -0.99999994, -0.29289321881345254, 0.41421356237309503, 1e300, 1.7e308, 3e38, -1.5, 1e-17, -1e-17],
+            edges: &[
+                -0.9999999999999999,
+                -0.99999994,
+                -0.29289321881345254,
+                0.41421356237309503,
+                1e300,
+                1.7e308,
+                3e38,
+                -1.5,
+                1e-17,
+                -1e-17,
+            ],
         },
         Func {
             name: "tanh",
@@ -136,7 +225,21 @@ fn funcs() -> Vec<Func> {
                 (0.4, Dist::Uni(-50.0, 50.0)),
                 (0.2, Dist::Uni(-1.0, 1.0)),
             ],
-            edges: &[19.0, 19.1, -19.06, 20.0, 21.0, 9.0, 9.01, 10.0, 0.17328679513998632, 0.5493061443340549, 0.55, -0.55, 1e-17],
+            edges: &[
+                19.0,
+                19.1,
+                -19.06,
+                20.0,
+                21.0,
+                9.0,
+                9.01,
+                10.0,
+                0.17328679513998632,
+                0.5493061443340549,
+                0.55,
+                -0.55,
+                1e-17,
+            ],
         },
         Func {
             name: "sigmoid",
@@ -150,7 +253,10 @@ fn funcs() -> Vec<Func> {
                 (0.4, Dist::Uni(-50.0, 50.0)),
                 (0.2, Dist::Uni(-800.0, 800.0)),
             ],
-            edges: &[36.7, 37.0, 38.0, -708.39, -708.4, -720.0, -744.4, -745.13, -745.14, -746.0, -87.33, -88.0, -103.9, -104.0, 16.6, 17.0, 1e-17],
+            edges: &[
+                36.7, 37.0, 38.0, -708.39, -708.4, -720.0, -744.4, -745.13, -745.14, -746.0,
+                -87.33, -88.0, -103.9, -104.0, 16.6, 17.0, 1e-17,
+            ],
         },
         Func {
             name: "softplus",
@@ -164,7 +270,10 @@ fn funcs() -> Vec<Func> {
                 (0.4, Dist::Uni(-50.0, 50.0)),
                 (0.2, Dist::Uni(-800.0, 800.0)),
             ],
-            edges: &[36.7, 37.0, -37.0, -708.39, -708.4, -720.0, -744.4, -745.13, -745.14, -746.0, -87.33, -88.0, -103.9, -104.0, 1e-17],
+            edges: &[
+                36.7, 37.0, -37.0, -708.39, -708.4, -720.0, -744.4, -745.13, -745.14, -746.0,
+                -87.33, -88.0, -103.9, -104.0, 1e-17,
+            ],
         },
         Func {
             name: "log_sigmoid",
@@ -178,7 +287,10 @@ fn funcs() -> Vec<Func> {
                 (0.4, Dist::Uni(-50.0, 50.0)),
                 (0.2, Dist::Uni(-800.0, 800.0)),
             ],
-            edges: &[36.7, 37.0, -37.0, 708.39, 708.4, 720.0, 744.4, 745.13, 745.14, 746.0, 87.33, 88.0, 103.9, 104.0, 1e-17],
+            edges: &[
+                36.7, 37.0, -37.0, 708.39, 708.4, 720.0, 744.4, 745.13, 745.14, 746.0, 87.33, 88.0,
+                103.9, 104.0, 1e-17,
+            ],
         },
         Func {
             name: "erf",
@@ -192,7 +304,21 @@ fn funcs() -> Vec<Func> {
                 (0.4, Dist::Uni(-7.0, 7.0)),
                 (0.2, Dist::Uni(-1.5, 1.5)),
             ],
-            edges: &[0.75, 0.7499999999999999, 1.0, 0.9999999999999999, 5.8, 5.9, 5.99, 6.0, 6.01, 3.9, 3.92, 4.0, 1e-17],
+            edges: &[
+                0.75,
+                0.7499999999999999,
+                1.0,
+                0.9999999999999999,
+                5.8,
+                5.9,
+                5.99,
+                6.0,
+                6.01,
+                3.9,
+                3.92,
+                4.0,
+                1e-17,
+            ],
         },
         Func {
             name: "sin",
@@ -207,7 +333,22 @@ fn funcs() -> Vec<Func> {
                 (0.2, Dist::Uni(-1e4, 1e4)),
                 (0.1, Dist::LogU(10.0, 29.0, true)),
             ],
-            edges: &[3.141592653589793, 6.283185307179586, 1.5707963267948966, 355.0, 103993.0, 268435456.0, 268435457.0, 65536.0, 65537.0, 1e6, 1e8, 1e22, 3.14159274, 1.57079637],
+            edges: &[
+                3.141592653589793,
+                6.283185307179586,
+                1.5707963267948966,
+                355.0,
+                103993.0,
+                268435456.0,
+                268435457.0,
+                65536.0,
+                65537.0,
+                1e6,
+                1e8,
+                1e22,
+                3.14159274,
+                1.57079637,
+            ],
         },
         Func {
             name: "cos",
@@ -222,7 +363,23 @@ fn funcs() -> Vec<Func> {
                 (0.2, Dist::Uni(-1e4, 1e4)),
                 (0.1, Dist::LogU(10.0, 29.0, true)),
             ],
-            edges: &[3.141592653589793, 6.283185307179586, 1.5707963267948966, 4.71238898038469, 355.0, 103993.0, 268435456.0, 268435457.0, 65536.0, 65537.0, 1e6, 1e8, 1e22, 3.14159274, 1.57079637],
+            edges: &[
+                3.141592653589793,
+                6.283185307179586,
+                1.5707963267948966,
+                4.71238898038469,
+                355.0,
+                103993.0,
+                268435456.0,
+                268435457.0,
+                65536.0,
+                65537.0,
+                1e6,
+                1e8,
+                1e22,
+                3.14159274,
+                1.57079637,
+            ],
         },
     ]
 }
@@ -246,7 +403,11 @@ impl Stat {
 fn sample(rng: &mut Rng, d: Dist, f32mode: bool) -> f64 {
     match d {
         Dist::LogU(a, b, s) => {
-            let (a, b) = if f32mode { (a.max(-149.0), b.min(128.0)) } else { (a, b) };
+            let (a, b) = if f32mode {
+                (a.max(-149.0), b.min(128.0))
+            } else {
+                (a, b)
+            };
             rng.log_uniform(a, b, s)
         }
         Dist::Uni(a, b) => rng.uniform(a, b),
@@ -265,8 +426,13 @@ fn trig_hard(n: usize) -> Vec<f64> {
     let mut v = Vec::new();
     let mut rng = Rng(7);
     for _ in 0..n {
-        let k = (rng.unit() * 2f64.powi(28) / 1.6).floor() * if rng.next_u64() & 1 == 1 { 1.0 } else { -1.0 };
-        let k = if rng.next_u64() % 4 == 0 { (rng.unit() * 2000.0).floor() } else { k };
+        let k = (rng.unit() * 2f64.powi(28) / 1.6).floor()
+            * if rng.next_u64() & 1 == 1 { 1.0 } else { -1.0 };
+        let k = if rng.next_u64() % 4 == 0 {
+            (rng.unit() * 2000.0).floor()
+        } else {
+            k
+        };
         let x = k * std::f64::consts::FRAC_PI_2;
         v.push(x);
         v.push(f64::from_bits(x.to_bits().wrapping_add(1)));
@@ -289,7 +455,13 @@ struct Row {
 fn run(f: &Func, seed: u64) -> Row {
     let mut b64 = ScalarF64;
     let mut b32 = ScalarF32;
-    let mut row = Row { name: f.name, s64: Stat::default(), s32: Stat::default(), e64: Stat::default(), e32: Stat::default() };
+    let mut row = Row {
+        name: f.name,
+        s64: Stat::default(),
+        s32: Stat::default(),
+        e64: Stat::default(),
+        e32: Stat::default(),
+    };
     let tw: f64 = f.dists.iter().map(|d| d.0).sum();
     let mut rng = Rng(seed);
     for (w, d) in f.dists {
@@ -300,7 +472,8 @@ fn run(f: &Func, seed: u64) -> Row {
             row.s64.add(err64((f.k64)(&mut b64, x), r.0, r.1), x);
             let x32 = sample(&mut rng, *d, true) as f32;
             let r = (f.r32)(x32 as f64);
-            row.s32.add(err32((f.k32)(&mut b32, x32), r.0, r.1), x32 as f64);
+            row.s32
+                .add(err32((f.k32)(&mut b32, x32), r.0, r.1), x32 as f64);
         }
     }
     let mut edges: Vec<f64> = COMMON_EDGES.iter().chain(f.edges.iter()).copied().collect();
@@ -329,7 +502,8 @@ fn run(f: &Func, seed: u64) -> Row {
             row.e64.add(err64((f.k64)(&mut b64, x), r.0, r.1), x);
             let x32 = x as f32;
             let r = (f.r32)(x32 as f64);
-            row.e32.add(err32((f.k32)(&mut b32, x32), r.0, r.1), x32 as f64);
+            row.e32
+                .add(err32((f.k32)(&mut b32, x32), r.0, r.1), x32 as f64);
         }
     }
     row
@@ -340,11 +514,21 @@ fn pow_inputs(rng: &mut Rng, f32mode: bool) -> (f64, f64) {
     let lim = if f32mode { 125.0 } else { 1020.0 };
     match rng.next_u64() % 6 {
         // x log-uniform positive, y log-uniform signed
-        0 => (rng.log_uniform(-lim, lim, false), rng.log_uniform(-30.0, 12.0, true)),
+        0 => (
+            rng.log_uniform(-lim, lim, false),
+            rng.log_uniform(-30.0, 12.0, true),
+        ),
         // |y log x| spread up to the overflow / underflow thresholds
         1 | 2 => {
-            let x = if rng.next_u64() & 1 == 0 { rng.uniform(0.0, 4.0) } else { rng.log_uniform(-lim, lim, false) };
-            let t = rng.uniform(-if f32mode { 104.0 } else { 746.0 }, if f32mode { 89.0 } else { 710.0 });
+            let x = if rng.next_u64() & 1 == 0 {
+                rng.uniform(0.0, 4.0)
+            } else {
+                rng.log_uniform(-lim, lim, false)
+            };
+            let t = rng.uniform(
+                -if f32mode { 104.0 } else { 746.0 },
+                if f32mode { 89.0 } else { 710.0 },
+            );
             let l = x.ln();
             let y = if l != 0.0 { t / l } else { 1.0 };
             let y = if f32mode { y as f32 as f64 } else { y };
@@ -370,20 +554,34 @@ fn pow_inputs(rng: &mut Rng, f32mode: bool) -> (f64, f64) {
 fn pow_row() -> Row {
     let mut b64 = ScalarF64;
     let mut b32 = ScalarF32;
-    let mut row = Row { name: "pow", s64: Stat::default(), s32: Stat::default(), e64: Stat::default(), e32: Stat::default() };
+    let mut row = Row {
+        name: "pow",
+        s64: Stat::default(),
+        s32: Stat::default(),
+        e64: Stat::default(),
+        e32: Stat::default(),
+    };
     let mut rng = Rng(99);
     let mut worst64 = (0.0, 0.0, 0.0);
     let mut worst32 = (0.0, 0.0, 0.0);
     for _ in 0..n_random() {
         let (x, y) = pow_inputs(&mut rng, false);
-        let e = err64(theon_compiler::codegen::math::pow(&mut b64, x, y), x.powf(y), 0.0);
+        let e = err64(
+            theon_compiler::codegen::math::pow(&mut b64, x, y),
+            x.powf(y),
+            0.0,
+        );
         if e > worst64.0 || e.is_nan() {
             worst64 = (e, x, y);
         }
         row.s64.add(e, x);
         let (x, y) = pow_inputs(&mut rng, true);
         let (x, y) = (x as f32, y as f32);
-        let e = err32(theon_compiler::codegen::math::pow(&mut b32, x, y), (x as f64).powf(y as f64), 0.0);
+        let e = err32(
+            theon_compiler::codegen::math::pow(&mut b32, x, y),
+            (x as f64).powf(y as f64),
+            0.0,
+        );
         if e > worst32.0 || e.is_nan() {
             worst32 = (e, x as f64, y as f64);
         }
@@ -392,20 +590,57 @@ fn pow_row() -> Row {
     println!("pow worst random: f64 {:?}  f32 {:?}", worst64, worst32);
     // special grid
     let sp: Vec<f64> = vec![
-        0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, 1.5, -1.5, f64::INFINITY, f64::NEG_INFINITY,
-        f64::NAN, 4.9e-324, -4.9e-324, f64::MAX, -f64::MAX, f64::MIN_POSITIVE, 1e-310, 1024.0, -1074.0,
-        -1075.0, 1023.0, 0.1, 1e10, 2f64.powi(53), 2f64.powi(53) + 2.0, 2f64.powi(52) + 1.0, -(2f64.powi(52) + 1.0), 1e300,
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        -0.5,
+        2.0,
+        -2.0,
+        3.0,
+        -3.0,
+        1.5,
+        -1.5,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        4.9e-324,
+        -4.9e-324,
+        f64::MAX,
+        -f64::MAX,
+        f64::MIN_POSITIVE,
+        1e-310,
+        1024.0,
+        -1074.0,
+        -1075.0,
+        1023.0,
+        0.1,
+        1e10,
+        2f64.powi(53),
+        2f64.powi(53) + 2.0,
+        2f64.powi(52) + 1.0,
+        -(2f64.powi(52) + 1.0),
+        1e300,
     ];
     let mut worst = (0.0, 0.0, 0.0);
     for &x in &sp {
         for &y in &sp {
-            let e = err64(theon_compiler::codegen::math::pow(&mut b64, x, y), x.powf(y), 0.0);
+            let e = err64(
+                theon_compiler::codegen::math::pow(&mut b64, x, y),
+                x.powf(y),
+                0.0,
+            );
             if e > worst.0 || e.is_nan() {
                 worst = (e, x, y);
             }
             row.e64.add(e, x);
             let (x32, y32) = (x as f32, y as f32);
-            let e = err32(theon_compiler::codegen::math::pow(&mut b32, x32, y32), (x32 as f64).powf(y32 as f64), 0.0);
+            let e = err32(
+                theon_compiler::codegen::math::pow(&mut b32, x32, y32),
+                (x32 as f64).powf(y32 as f64),
+                0.0,
+            );
             if e > worst32.0 || e.is_nan() {
                 worst32 = (e, x32 as f64, y32 as f64);
             }
@@ -416,12 +651,20 @@ fn pow_row() -> Row {
     for k in -1080..1030 {
         let x = 2.0f64;
         let y = k as f64;
-        let e = err64(theon_compiler::codegen::math::pow(&mut b64, x, y), x.powf(y), 0.0);
+        let e = err64(
+            theon_compiler::codegen::math::pow(&mut b64, x, y),
+            x.powf(y),
+            0.0,
+        );
         if e > worst.0 {
             worst = (e, x, y);
         }
         row.e64.add(e, x);
-        let e = err32(theon_compiler::codegen::math::pow(&mut b32, 2.0f32, k as f32), 2f64.powf(k as f64), 0.0);
+        let e = err32(
+            theon_compiler::codegen::math::pow(&mut b32, 2.0f32, k as f32),
+            2f64.powf(k as f64),
+            0.0,
+        );
         row.e32.add(e, 2.0);
     }
     println!("pow worst special: f64 {:?} f32 {:?}", worst, worst32);
@@ -447,13 +690,37 @@ fn ulp_table() {
     );
     let mut fails = Vec::new();
     for r in &rows {
-        println!("{:<12} | {} | {} | {} | {}", r.name, fmt_stat(&r.s64), fmt_stat(&r.e64), fmt_stat(&r.s32), fmt_stat(&r.e32));
-        for (s, bound, what) in [(&r.s64, BOUND64, "F64 random"), (&r.e64, BOUND64, "F64 edges"), (&r.s32, BOUND32, "F32 random"), (&r.e32, BOUND32, "F32 edges")] {
+        println!(
+            "{:<12} | {} | {} | {} | {}",
+            r.name,
+            fmt_stat(&r.s64),
+            fmt_stat(&r.e64),
+            fmt_stat(&r.s32),
+            fmt_stat(&r.e32)
+        );
+        for (s, bound, what) in [
+            (&r.s64, BOUND64, "F64 random"),
+            (&r.e64, BOUND64, "F64 edges"),
+            (&r.s32, BOUND32, "F32 random"),
+            (&r.e32, BOUND32, "F32 edges"),
+        ] {
             if !(s.max <= bound) {
-                fails.push(format!("{} {}: {} ulp at x = {:e}", r.name, what, s.max, s.at));
+                fails.push(format!(
+                    "{} {}: {} ulp at x = {:e}",
+                    r.name, what, s.max, s.at
+                ));
             }
         }
     }
-    println!("({} random inputs per function and precision; bounds: F64 {} ulp, F32 {} ulp)", n_random(), BOUND64, BOUND32);
-    assert!(fails.is_empty(), "ulp bound exceeded:\n{}", fails.join("\n"));
+    println!(
+        "({} random inputs per function and precision; bounds: F64 {} ulp, F32 {} ulp)",
+        n_random(),
+        BOUND64,
+        BOUND32
+    );
+    assert!(
+        fails.is_empty(),
+        "ulp bound exceeded:\n{}",
+        fails.join("\n")
+    );
 }

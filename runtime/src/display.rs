@@ -30,7 +30,11 @@ fn format_float(x: f64, digits: usize) -> String {
     }
     let s = format!("{x:.digits$}");
     let s = s.trim_end_matches('0');
-    if s.ends_with('.') { format!("{s}0") } else { s.to_string() }
+    if s.ends_with('.') {
+        format!("{s}0")
+    } else {
+        s.to_string()
+    }
 }
 
 impl fmt::Display for Tensor {
@@ -41,7 +45,11 @@ impl fmt::Display for Tensor {
         let shown = |axis: usize| -> Vec<Option<usize>> {
             let n = shape[axis];
             if summarize && n > 2 * EDGE {
-                (0..EDGE).map(Some).chain([None]).chain((n - EDGE..n).map(Some)).collect()
+                (0..EDGE)
+                    .map(Some)
+                    .chain([None])
+                    .chain((n - EDGE..n).map(Some))
+                    .collect()
             } else {
                 (0..n).map(Some).collect()
             }

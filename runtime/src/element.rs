@@ -66,10 +66,42 @@ macro_rules! element {
     };
 }
 
-element!(bool, Bool, |x: bool| if x { 1.0 } else { 0.0 }, |v: f64| v != 0.0, |x: bool| x as i64, |x: bool| x as u8 as f32, |v: i64| v != 0);
-element!(i64, I64, |x: i64| x as f64, |v: f64| v as i64, |x: i64| x, |x: i64| x as f32, |v: i64| v);
-element!(f32, F32, |x: f32| x as f64, |v: f64| v as f32, |x: f32| x as i64, |x: f32| x, |v: i64| v as f32);
-element!(f64, F64, |x: f64| x, |v: f64| v, |x: f64| x as i64, |x: f64| x as f32, |v: i64| v as f64);
+element!(
+    bool,
+    Bool,
+    |x: bool| if x { 1.0 } else { 0.0 },
+    |v: f64| v != 0.0,
+    |x: bool| x as i64,
+    |x: bool| x as u8 as f32,
+    |v: i64| v != 0
+);
+element!(
+    i64,
+    I64,
+    |x: i64| x as f64,
+    |v: f64| v as i64,
+    |x: i64| x,
+    |x: i64| x as f32,
+    |v: i64| v
+);
+element!(
+    f32,
+    F32,
+    |x: f32| x as f64,
+    |v: f64| v as f32,
+    |x: f32| x as i64,
+    |x: f32| x,
+    |v: i64| v as f32
+);
+element!(
+    f64,
+    F64,
+    |x: f64| x,
+    |v: f64| v,
+    |x: f64| x as i64,
+    |x: f64| x as f32,
+    |v: i64| v as f64
+);
 
 /// f32 or f64: the reference math every backend is compared against.
 ///
@@ -182,7 +214,9 @@ pub fn digamma_f64(x: f64) -> f64 {
     // ln x - 1/(2x) - Σ B_2k / (2k x^2k), to B_14: the next term is < 1e-17 at x >= 10.
     let series = f
         * (1.0 / 12.0
-            - f * (1.0 / 120.0 - f * (1.0 / 252.0 - f * (1.0 / 240.0 - f * (1.0 / 132.0 - f * (691.0 / 32760.0 - f / 12.0))))));
+            - f * (1.0 / 120.0
+                - f * (1.0 / 252.0
+                    - f * (1.0 / 240.0 - f * (1.0 / 132.0 - f * (691.0 / 32760.0 - f / 12.0))))));
     acc + x.ln() - 0.5 / x - series
 }
 
@@ -211,7 +245,10 @@ pub fn trigamma_f64(x: f64) -> f64 {
     let f = 1.0 / (x * x);
     // 1/x + 1/(2x^2) + Σ B_2k / x^(2k+1), to B_14.
     let tail = f / x
-        * (1.0 / 6.0 - f * (1.0 / 30.0 - f * (1.0 / 42.0 - f * (1.0 / 30.0 - f * (5.0 / 66.0 - f * (691.0 / 2730.0 - f * 7.0 / 6.0))))));
+        * (1.0 / 6.0
+            - f * (1.0 / 30.0
+                - f * (1.0 / 42.0
+                    - f * (1.0 / 30.0 - f * (5.0 / 66.0 - f * (691.0 / 2730.0 - f * 7.0 / 6.0))))));
     acc + 1.0 / x + f / 2.0 + tail
 }
 

@@ -40,7 +40,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into() }
+        Error {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn shape(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Shape, message)
@@ -85,7 +88,10 @@ impl Error {
 
     /// Prefix the message with where it happened (`"in function f: ..."`).
     pub fn context(self, what: impl fmt::Display) -> Self {
-        Error { kind: self.kind, message: format!("{what}: {}", self.message) }
+        Error {
+            kind: self.kind,
+            message: format!("{what}: {}", self.message),
+        }
     }
 }
 

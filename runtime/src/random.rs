@@ -49,9 +49,18 @@ pub fn fill_uniform<T: Float>(out: &mut [T], seed: u64, counter: u64, draw: u64)
 }
 
 /// Uniform integers in [low, high).
-pub fn fill_integers(out: &mut [i64], low: i64, high: i64, seed: u64, counter: u64, draw: u64) -> Result<()> {
+pub fn fill_integers(
+    out: &mut [i64],
+    low: i64,
+    high: i64,
+    seed: u64,
+    counter: u64,
+    draw: u64,
+) -> Result<()> {
     if low >= high {
-        return Err(Error::value(format!("integers(low={low}, high={high}): need low < high")));
+        return Err(Error::value(format!(
+            "integers(low={low}, high={high}): need low < high"
+        )));
     }
     let mut g = generator(seed, counter, draw);
     for x in out {
@@ -61,7 +70,13 @@ pub fn fill_integers(out: &mut [i64], low: i64, high: i64, seed: u64, counter: u
 }
 
 /// Poisson draws with per-element rates (already broadcast to `out`).
-pub fn fill_poisson<T: Float>(out: &mut [T], rate: &[T], seed: u64, counter: u64, draw: u64) -> Result<()> {
+pub fn fill_poisson<T: Float>(
+    out: &mut [T],
+    rate: &[T],
+    seed: u64,
+    counter: u64,
+    draw: u64,
+) -> Result<()> {
     let mut g = generator(seed, counter, draw);
     for (x, &lam) in out.iter_mut().zip(rate) {
         let lam = lam.to_f64();
@@ -77,7 +92,13 @@ pub fn fill_poisson<T: Float>(out: &mut [T], rate: &[T], seed: u64, counter: u64
 }
 
 /// Gamma(shape = alpha, scale = 1) draws with per-element alpha.
-pub fn fill_gamma<T: Float>(out: &mut [T], alpha: &[T], seed: u64, counter: u64, draw: u64) -> Result<()> {
+pub fn fill_gamma<T: Float>(
+    out: &mut [T],
+    alpha: &[T],
+    seed: u64,
+    counter: u64,
+    draw: u64,
+) -> Result<()> {
     let mut g = generator(seed, counter, draw);
     for (x, &a) in out.iter_mut().zip(alpha) {
         let a = a.to_f64();
@@ -89,12 +110,21 @@ pub fn fill_gamma<T: Float>(out: &mut [T], alpha: &[T], seed: u64, counter: u64,
 }
 
 /// Binomial(n, p) draws with per-element n and p.
-pub fn fill_binomial<T: Float>(out: &mut [T], n: &[T], p: &[T], seed: u64, counter: u64, draw: u64) -> Result<()> {
+pub fn fill_binomial<T: Float>(
+    out: &mut [T],
+    n: &[T],
+    p: &[T],
+    seed: u64,
+    counter: u64,
+    draw: u64,
+) -> Result<()> {
     let mut g = generator(seed, counter, draw);
     for ((x, &n), &p) in out.iter_mut().zip(n).zip(p) {
         let (n, p) = (n.to_f64(), p.to_f64());
         if n < 0.0 || n.fract() != 0.0 {
-            return Err(Error::value(format!("binomial n = {n}: need a non-negative integer")));
+            return Err(Error::value(format!(
+                "binomial n = {n}: need a non-negative integer"
+            )));
         }
         let d = Binomial::new(n as u64, p)
             .map_err(|e| Error::value(format!("binomial p = {p}: {e} (need 0 <= p <= 1)")))?;

@@ -89,18 +89,27 @@ impl Tensor {
                 n
             )));
         }
-        Ok(Tensor { shape: shape.to_vec(), data })
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            data,
+        })
     }
 
     /// A rank-0 tensor.
     pub fn scalar<T: Element>(v: T) -> Tensor {
-        Tensor { shape: vec![], data: T::into_data(vec![v]) }
+        Tensor {
+            shape: vec![],
+            data: T::into_data(vec![v]),
+        }
     }
 
     /// A rank-1 tensor.
     pub fn vector<T: Element>(v: Vec<T>) -> Tensor {
         let n = v.len();
-        Tensor { shape: vec![n], data: T::into_data(v) }
+        Tensor {
+            shape: vec![n],
+            data: T::into_data(v),
+        }
     }
 
     /// A rank-2 tensor from rows; every row must have the same length.
@@ -117,7 +126,10 @@ impl Tensor {
     }
 
     pub fn zeros(dtype: DType, shape: &[usize]) -> Tensor {
-        Tensor { shape: shape.to_vec(), data: Data::zeros(dtype, numel(shape)) }
+        Tensor {
+            shape: shape.to_vec(),
+            data: Data::zeros(dtype, numel(shape)),
+        }
     }
 
     pub fn ones(dtype: DType, shape: &[usize]) -> Tensor {
@@ -133,7 +145,10 @@ impl Tensor {
             DType::F32 => Data::F32(vec![value as f32; n]),
             DType::F64 => Data::F64(vec![value; n]),
         };
-        Tensor { shape: shape.to_vec(), data }
+        Tensor {
+            shape: shape.to_vec(),
+            data,
+        }
     }
 
     /// `start, start + step, ...` below `stop` (float64), as NumPy's arange.
@@ -144,7 +159,11 @@ impl Tensor {
             )));
         }
         let n = ((stop - start) / step).ceil().max(0.0) as usize;
-        Ok(Tensor::vector((0..n).map(|i| start + i as f64 * step).collect::<Vec<f64>>()))
+        Ok(Tensor::vector(
+            (0..n)
+                .map(|i| start + i as f64 * step)
+                .collect::<Vec<f64>>(),
+        ))
     }
 
     /// `0, 1, ..., n - 1` as int64.
@@ -155,12 +174,23 @@ impl Tensor {
     /// Standard normal draws from a seeded Xoshiro256++ stream.
     pub fn randn(dtype: DType, shape: &[usize], seed: u64) -> Tensor {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-        let v: Vec<f64> = (0..numel(shape)).map(|_| StandardNormal.sample(&mut rng)).collect();
-        Tensor::vector(v).reshape(shape).expect("same size").cast(dtype)
+        let v: Vec<f64> = (0..numel(shape))
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        Tensor::vector(v)
+            .reshape(shape)
+            .expect("same size")
+            .cast(dtype)
     }
 
     /// Uniform draws in [low, high) from a seeded Xoshiro256++ stream.
-    pub fn rand_uniform(dtype: DType, shape: &[usize], low: f64, high: f64, seed: u64) -> Result<Tensor> {
+    pub fn rand_uniform(
+        dtype: DType,
+        shape: &[usize],
+        low: f64,
+        high: f64,
+        seed: u64,
+    ) -> Result<Tensor> {
         let dist = Uniform::new(low, high)
             .map_err(|e| Error::value(format!("uniform({low}, {high}): {e}")))?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
@@ -197,7 +227,11 @@ impl Tensor {
     /// The elements as a slice of `T`; `T` must be exactly the dtype.
     pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
         T::slice(&self.data).ok_or_else(|| {
-            Error::dtype(format!("tensor has dtype {}, not {}", self.dtype(), T::DTYPE))
+            Error::dtype(format!(
+                "tensor has dtype {}, not {}",
+                self.dtype(),
+                T::DTYPE
+            ))
         })
     }
     pub fn as_slice_mut<T: Element>(&mut self) -> Result<&mut [T]> {
@@ -209,8 +243,14 @@ impl Tensor {
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
         match T::slice(&self.data) {
             Some(s) => s.to_vec(),
-            None => T::slice(&cast_slice_data(&self.data, T::DTYPE)).expect("cast to T").to_vec(),
+            None => T::slice(&cast_slice_data(&self.data, T::DTYPE))
+                .expect("cast to T")
+                .to_vec(),
         }
+    }
+    /// The elements as f64, without allocating.
+    pub fn iter_f64(&self) -> impl Iterator<Item = f64> + '_ {
+        (0..self.len()).map(|i| self.data.get_f64(i))
     }
     /// The elements as f64 (any dtype).
     pub fn to_f64_vec(&self) -> Vec<f64> {
@@ -241,6 +281,54 @@ impl Tensor {
         Ok(self.data.get_f64(flat))
     }
 
+    /// Entry `k` of the first axis (a row of a matrix, a draw of a trace).
+    pub fn index_axis0(&self, k: usize) -> Result<Tensor> {
+        let Some((&n, rest)) = self.shape.split_first() else {
+            return Err(Error::shape("index_axis0: a scalar has no first axis"));
+        };
+        if k >= n {
+            return Err(Error::index(format!(
+                "index {k} is out of bounds for axis 0 of length {n}"
+            )));
+        }
+        let per = numel(rest);
+        let data =
+            with_data!(&self.data, v => Element::into_data(v[k * per..(k + 1) * per].to_vec()));
+        Ok(Tensor {
+            shape: rest.to_vec(),
+            data,
+        })
+    }
+
+    /// Stack tensors of one dtype and shape along a new first axis.
+    pub fn stack(parts: &[Tensor]) -> Result<Tensor> {
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::value("stack: needs at least one tensor"))?;
+        let mut data = first.data.clone();
+        for p in &parts[1..] {
+            if p.shape != first.shape || p.dtype() != first.dtype() {
+                return Err(Error::shape(format!(
+                    "stack: tensors must agree, got {}{:?} and {}{:?}",
+                    first.dtype(),
+                    first.shape,
+                    p.dtype(),
+                    p.shape
+                )));
+            }
+            match (&mut data, &p.data) {
+                (Data::Bool(a), Data::Bool(b)) => a.extend_from_slice(b),
+                (Data::I64(a), Data::I64(b)) => a.extend_from_slice(b),
+                (Data::F32(a), Data::F32(b)) => a.extend_from_slice(b),
+                (Data::F64(a), Data::F64(b)) => a.extend_from_slice(b),
+                _ => unreachable!("dtypes checked above"),
+            }
+        }
+        let mut shape = vec![parts.len()];
+        shape.extend_from_slice(&first.shape);
+        Ok(Tensor { shape, data })
+    }
+
     /// The same elements in another shape with equal element count.
     pub fn reshape(self, shape: &[usize]) -> Result<Tensor> {
         if numel(shape) != self.len() {
@@ -251,7 +339,10 @@ impl Tensor {
                 shape
             )));
         }
-        Ok(Tensor { shape: shape.to_vec(), data: self.data })
+        Ok(Tensor {
+            shape: shape.to_vec(),
+            data: self.data,
+        })
     }
 
     /// Convert to another dtype (floats to int truncate toward zero, to bool
@@ -260,7 +351,10 @@ impl Tensor {
         if dtype == self.dtype() {
             return self.clone();
         }
-        Tensor { shape: self.shape.clone(), data: cast_slice_data(&self.data, dtype) }
+        Tensor {
+            shape: self.shape.clone(),
+            data: cast_slice_data(&self.data, dtype),
+        }
     }
 
     /// Overwrite this tensor with `src` (same dtype and shape required),

@@ -29,9 +29,16 @@ pub fn eval_checked(inputs: &[&Var], outputs: &[&Var], args: &[Tensor]) -> Resul
             s.set_value(v.clone()).expect("restoring a random state");
         }
     };
-    let plain = compile(inputs, outputs).mode(Mode::Interpret).rewrites(Rewrites::None).build()?.call(args);
+    let plain = compile(inputs, outputs)
+        .mode(Mode::Interpret)
+        .rewrites(Rewrites::None)
+        .build()?
+        .call(args);
     replay();
-    let optimized = compile(inputs, outputs).mode(Mode::Interpret).build()?.call(args);
+    let optimized = compile(inputs, outputs)
+        .mode(Mode::Interpret)
+        .build()?
+        .call(args);
     replay();
     let jit = compile(inputs, outputs).mode(Mode::Jit).build()?.call(args);
     match (plain, optimized, jit) {
@@ -61,18 +68,36 @@ pub fn eval_checked(inputs: &[&Var], outputs: &[&Var], args: &[Tensor]) -> Resul
 /// form may be finite.
 #[track_caller]
 pub fn assert_agree(plain: &Tensor, rewritten: &Tensor, what: &str) {
-    assert_eq!(plain.shape(), rewritten.shape(), "{what}: shape changed by rewriting");
-    assert_eq!(plain.dtype(), rewritten.dtype(), "{what}: dtype changed by rewriting");
+    assert_eq!(
+        plain.shape(),
+        rewritten.shape(),
+        "{what}: shape changed by rewriting"
+    );
+    assert_eq!(
+        plain.dtype(),
+        rewritten.dtype(),
+        "{what}: dtype changed by rewriting"
+    );
     // Transcendentals are within a few ulp; sums may associate differently.
-    let tol = if plain.dtype() == DType::F32 { 2e-5 } else { 1e-9 };
+    let tol = if plain.dtype() == DType::F32 {
+        2e-5
+    } else {
+        1e-9
+    };
     let (p, r) = (plain.to_f64_vec(), rewritten.to_f64_vec());
     for (i, (a, b)) in p.iter().zip(&r).enumerate() {
         if a.is_finite() {
-            assert!((a - b).abs() <= tol * (1.0 + a.abs()), "{what}[{i}]: original {a}, rewritten {b}");
+            assert!(
+                (a - b).abs() <= tol * (1.0 + a.abs()),
+                "{what}[{i}]: original {a}, rewritten {b}"
+            );
         } else if b.is_finite() {
             // A stable form fixed an overflow: fine.
         } else {
-            assert!(a.is_nan() == b.is_nan() && (a.is_nan() || a == b), "{what}[{i}]: original {a}, rewritten {b}");
+            assert!(
+                a.is_nan() == b.is_nan() && (a.is_nan() || a == b),
+                "{what}[{i}]: original {a}, rewritten {b}"
+            );
         }
     }
 }
@@ -81,7 +106,10 @@ pub fn assert_agree(plain: &Tensor, rewritten: &Tensor, what: &str) {
 #[track_caller]
 pub fn assert_close(got: &Tensor, want: &Tensor, rtol: f64, atol: f64) {
     assert_eq!(got.shape(), want.shape(), "shape: got {got} want {want}");
-    assert!(got.allclose(want, rtol, atol), "values differ:\n got  {got}\n want {want}");
+    assert!(
+        got.allclose(want, rtol, atol),
+        "values differ:\n got  {got}\n want {want}"
+    );
 }
 
 /// Models shared by tests and benchmarks.
@@ -90,7 +118,13 @@ pub mod models {
 
     /// The notebook's network: two tanh layers, sigmoid output, no biases.
     pub fn bnn_forward(x: &Var, w1: &Var, w2: &Var, w3: &Var) -> Result<Var> {
-        Ok(x.dot(w1)?.tanh().dot(w2)?.tanh().dot(w3)?.sigmoid().named("p"))
+        Ok(x.dot(w1)?
+            .tanh()
+            .dot(w2)?
+            .tanh()
+            .dot(w3)?
+            .sigmoid()
+            .named("p"))
     }
 
     /// The ADVI step of the notebook's BNN written out by hand: mean-field
@@ -108,12 +142,22 @@ pub mod models {
         let sigma = rho.softplus();
         let z = (&mu + &(&sigma * &eps).unwrap()).unwrap();
         let w1 = z.slice(&[(0..10).into()]).unwrap().reshape([2, 5]).unwrap();
-        let w2 = z.slice(&[(10..35).into()]).unwrap().reshape([5, 5]).unwrap();
+        let w2 = z
+            .slice(&[(10..35).into()])
+            .unwrap()
+            .reshape([5, 5])
+            .unwrap();
         let w3 = z.slice(&[(35..40).into()]).unwrap();
         let p = bnn_forward(&x, &w1, &w2, &w3).unwrap();
-        let loglik = ((&y * &p.log()).unwrap() + ((1.0 - &y).unwrap() * (1.0 - &p).unwrap().log()).unwrap()).unwrap().sum().unwrap();
+        let loglik = ((&y * &p.log()).unwrap()
+            + ((1.0 - &y).unwrap() * (1.0 - &p).unwrap().log()).unwrap())
+        .unwrap()
+        .sum()
+        .unwrap();
         let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
-        let logprior = (((&z.square() * -0.5).unwrap() - half_log_2pi).unwrap()).sum().unwrap();
+        let logprior = (((&z.square() * -0.5).unwrap() - half_log_2pi).unwrap())
+            .sum()
+            .unwrap();
         let entropy = sigma.log().sum().unwrap();
         let loss = (-((loglik + logprior).unwrap() + entropy).unwrap()).named("loss");
         let g = grad(&loss, &[&mu, &rho]).unwrap();
@@ -123,12 +167,28 @@ pub mod models {
             let win = shared(&format!("accu_{k}"), Tensor::zeros(DType::F64, &[10, d]));
             let i_t = shared(&format!("i_{k}"), Tensor::scalar(0i64));
             let row = Var::where_(&i_t.ge(10).unwrap(), (&i_t - 10).unwrap(), &i_t).unwrap();
-            let new_win = win.inc_take(&row.expand_dims(0).unwrap(), 0, &(gp.square().expand_dims(0).unwrap() - &win.take(&row.expand_dims(0).unwrap(), 0).unwrap()).unwrap()).unwrap();
+            let new_win = win
+                .inc_take(
+                    &row.expand_dims(0).unwrap(),
+                    0,
+                    &(gp.square().expand_dims(0).unwrap()
+                        - &win.take(&row.expand_dims(0).unwrap(), 0).unwrap())
+                        .unwrap(),
+                )
+                .unwrap();
             let accu = new_win.sum_axes(&[0], false).unwrap();
             let step = ((gp * 1e-3).unwrap() / (accu.sqrt() + 0.1).unwrap()).unwrap();
             updates.push((param.clone(), (param - &step).unwrap()));
             updates.push((win.clone(), new_win));
-            updates.push((i_t.clone(), Var::where_(&(&i_t + 1).unwrap().ge(10).unwrap(), 0i64, (&i_t + 1).unwrap()).unwrap()));
+            updates.push((
+                i_t.clone(),
+                Var::where_(
+                    &(&i_t + 1).unwrap().ge(10).unwrap(),
+                    0i64,
+                    (&i_t + 1).unwrap(),
+                )
+                .unwrap(),
+            ));
         }
         (vec![x, y], loss, updates)
     }
@@ -157,8 +217,17 @@ pub mod random_graphs {
         let sub = graph(depth - 1);
         prop_oneof![
             (0u8..16, sub.clone()).prop_map(|(k, a)| G::Un(k, Box::new(a))),
-            (0u8..9, sub.clone(), sub.clone()).prop_map(|(k, a, b)| G::Bin(k, Box::new(a), Box::new(b))),
-            (0u8..6, 0u8..8, any::<bool>(), sub.clone()).prop_map(|(k, m, kd, a)| G::Red(k, m, kd, Box::new(a))),
+            (0u8..9, sub.clone(), sub.clone()).prop_map(|(k, a, b)| G::Bin(
+                k,
+                Box::new(a),
+                Box::new(b)
+            )),
+            (0u8..6, 0u8..8, any::<bool>(), sub.clone()).prop_map(|(k, m, kd, a)| G::Red(
+                k,
+                m,
+                kd,
+                Box::new(a)
+            )),
             (0u8..4, sub).prop_map(|(k, a)| G::Shape(k, Box::new(a))),
         ]
         .boxed()
@@ -169,7 +238,11 @@ pub mod random_graphs {
         (0..4)
             .map(|i| {
                 let bits = pick >> (i * 8);
-                let mut s: Vec<Option<usize>> = base.iter().enumerate().map(|(a, &d)| Some(if bits >> a & 1 == 1 { 1 } else { d })).collect();
+                let mut s: Vec<Option<usize>> = base
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &d)| Some(if bits >> a & 1 == 1 { 1 } else { d }))
+                    .collect();
                 let drop = (bits >> 5 & 3) as usize % (s.len() + 1);
                 s.drain(..drop.min(if i == 0 { 0 } else { s.len() }));
                 s
@@ -218,7 +291,9 @@ pub mod random_graphs {
             }
             G::Red(k, mask, keep, a) => {
                 let a = build(a, leaves)?;
-                let axes: Vec<i64> = (0..a.rank() as i64).filter(|i| mask >> i & 1 == 1).collect();
+                let axes: Vec<i64> = (0..a.rank() as i64)
+                    .filter(|i| mask >> i & 1 == 1)
+                    .collect();
                 match k {
                     0 => a.sum_axes(&axes, *keep)?,
                     1 => a.mean_axes(&axes, *keep)?,

@@ -40,9 +40,20 @@ enum Kind {
     /// out = in0; out[table[j]] += in1[src[j]] (inc_slice).
     Scatter { table: Vec<usize>, src: Vec<usize> },
     /// Gather along an axis with run-time indices.
-    Take { outer: usize, len: usize, inner: usize, axis: usize },
+    Take {
+        outer: usize,
+        len: usize,
+        inner: usize,
+        axis: usize,
+    },
     /// Scatter-add along an axis with run-time indices; `src` broadcasts y.
-    IncTake { outer: usize, len: usize, inner: usize, axis: usize, src: Vec<usize> },
+    IncTake {
+        outer: usize,
+        len: usize,
+        inner: usize,
+        axis: usize,
+        src: Vec<usize>,
+    },
     /// Concatenate: for each part, (block size per outer index).
     Concat { outer: usize, blocks: Vec<usize> },
     /// Fill with the scalar input.
@@ -50,9 +61,17 @@ enum Kind {
     /// Write the shape of input 0.
     Shape,
     /// Random draws; params gathered through tables.
-    Random { dist: RandomDist, draw: u64, params: Vec<Vec<usize>> },
+    Random {
+        dist: RandomDist,
+        draw: u64,
+        params: Vec<Vec<usize>>,
+    },
     /// Evaluate with the interpreter (allocates).
-    Interpret { op: Op, static_ins: Vec<TensorType>, outs: Vec<crate::types::OutType> },
+    Interpret {
+        op: Op,
+        static_ins: Vec<TensorType>,
+        outs: Vec<crate::types::OutType>,
+    },
 }
 
 /// Pointers of every buffer for this call (as addresses).
@@ -112,7 +131,12 @@ fn slice_table(shape: &[usize], specs: &[SliceSpec]) -> (Vec<usize>, Vec<usize>)
     let mut table = Vec::with_capacity(n);
     let mut idx = vec![0usize; shape.len()];
     for _ in 0..n {
-        let off: isize = sl.iter().zip(&cs).zip(&idx).map(|((s, &c), &i)| (s.start as isize + i as isize * s.step) * c as isize).sum();
+        let off: isize = sl
+            .iter()
+            .zip(&cs)
+            .zip(&idx)
+            .map(|((s, &c), &i)| (s.start as isize + i as isize * s.step) * c as isize)
+            .sum();
         table.push(off as usize);
         for a in (0..idx.len()).rev() {
             idx[a] += 1;
@@ -127,14 +151,24 @@ fn slice_table(shape: &[usize], specs: &[SliceSpec]) -> (Vec<usize>, Vec<usize>)
 
 impl NodeExec {
     /// Prepare step `pos` for concrete `shapes` (per value id).
-    pub fn prepare(g: &Graph, layout: &Layout, n: NodeId, shapes: &[Vec<usize>]) -> Result<NodeExec> {
+    pub fn prepare(
+        g: &Graph,
+        layout: &Layout,
+        n: NodeId,
+        shapes: &[Vec<usize>],
+    ) -> Result<NodeExec> {
         let operand = |v: crate::graph::Value| {
             let i = layout.vid[&v];
-            Operand { buf: layout.buf_of[i], dtype: layout.ty[i].dtype, shape: shapes[i].clone() }
+            Operand {
+                buf: layout.buf_of[i],
+                dtype: layout.ty[i].dtype,
+                shape: shapes[i].clone(),
+            }
         };
         let ins: Vec<Operand> = g.inputs(n).into_iter().map(operand).collect();
-        let outs: Vec<Operand> =
-            (0..g.n_outputs(n) as u16).map(|p| operand(crate::graph::Value { node: n, port: p })).collect();
+        let outs: Vec<Operand> = (0..g.n_outputs(n) as u16)
+            .map(|p| operand(crate::graph::Value { node: n, port: p }))
+            .collect();
         let op = g.op(n).clone();
         let kind = match &op {
             Op::DimShuffle(order) => {
@@ -143,7 +177,10 @@ impl NodeExec {
                 let strides: Vec<usize> = order.iter().map(|o| o.map_or(0, |a| cs[a])).collect();
                 Kind::Gather(offsets_of(&outs[0].shape, &strides))
             }
-            Op::BroadcastTo => Kind::Gather(offsets_of(&outs[0].shape, &broadcast_strides(&ins[0].shape, &outs[0].shape))),
+            Op::BroadcastTo => Kind::Gather(offsets_of(
+                &outs[0].shape,
+                &broadcast_strides(&ins[0].shape, &outs[0].shape),
+            )),
             Op::Slice(specs) => Kind::Gather(slice_table(&ins[0].shape, specs).0),
             Op::IncSlice(specs) => {
                 let (table, region) = slice_table(&ins[0].shape, specs);
@@ -152,21 +189,39 @@ impl NodeExec {
             }
             Op::Take(axis) | Op::IncTake(axis) => {
                 let s = &ins[0].shape;
-                let (outer, len, inner) = (s[..*axis].iter().product(), s[*axis], s[axis + 1..].iter().product());
+                let (outer, len, inner) = (
+                    s[..*axis].iter().product(),
+                    s[*axis],
+                    s[axis + 1..].iter().product(),
+                );
                 match op {
-                    Op::Take(_) => Kind::Take { outer, len, inner, axis: *axis },
+                    Op::Take(_) => Kind::Take {
+                        outer,
+                        len,
+                        inner,
+                        axis: *axis,
+                    },
                     _ => {
                         let mut region = s[..*axis].to_vec();
                         region.extend_from_slice(&ins[1].shape);
                         region.extend_from_slice(&s[axis + 1..]);
                         let src = offsets_of(&region, &broadcast_strides(&ins[2].shape, &region));
-                        Kind::IncTake { outer, len, inner, axis: *axis, src }
+                        Kind::IncTake {
+                            outer,
+                            len,
+                            inner,
+                            axis: *axis,
+                            src,
+                        }
                     }
                 }
             }
             Op::Concatenate(axis) => Kind::Concat {
                 outer: outs[0].shape[..*axis].iter().product(),
-                blocks: ins.iter().map(|i| i.shape[*axis..].iter().product()).collect(),
+                blocks: ins
+                    .iter()
+                    .map(|i| i.shape[*axis..].iter().product())
+                    .collect(),
             },
             Op::Alloc => Kind::Fill,
             Op::Shape => Kind::Shape,
@@ -175,7 +230,9 @@ impl NodeExec {
                 draw: *draw,
                 params: ins[2..]
                     .iter()
-                    .map(|p| offsets_of(&outs[0].shape, &broadcast_strides(&p.shape, &outs[0].shape)))
+                    .map(|p| {
+                        offsets_of(&outs[0].shape, &broadcast_strides(&p.shape, &outs[0].shape))
+                    })
                     .collect(),
             },
             _ => Kind::Interpret {
@@ -184,7 +241,12 @@ impl NodeExec {
                 outs: g.node(n).outs.clone(),
             },
         };
-        Ok(NodeExec { label: interp::node_label(g, n), ins, outs, kind })
+        Ok(NodeExec {
+            label: interp::node_label(g, n),
+            ins,
+            outs,
+            kind,
+        })
     }
 
     /// Run the step. `rng` is (seed, counter) of the random stream whose
@@ -210,7 +272,12 @@ impl NodeExec {
                     }
                     scatter_add(o, table, src, bufs, &ins[1])
                 }),
-                Kind::Take { outer, len, inner, axis } => {
+                Kind::Take {
+                    outer,
+                    len,
+                    inner,
+                    axis,
+                } => {
                     let idx = bufs.slice::<i64>(&ins[1]);
                     check_indices(&self.label, idx, *len, *axis)?;
                     by_dtype!(outs[0].dtype, T => {
@@ -226,7 +293,13 @@ impl NodeExec {
                         }
                     })
                 }
-                Kind::IncTake { outer, len, inner, axis, src } => {
+                Kind::IncTake {
+                    outer,
+                    len,
+                    inner,
+                    axis,
+                    src,
+                } => {
                     let idx = bufs.slice::<i64>(&ins[1]);
                     check_indices(&self.label, idx, *len, *axis)?;
                     by_dtype!(outs[0].dtype, T => {
@@ -274,21 +347,61 @@ impl NodeExec {
                     let (seed, counter) = (state[0] as u64, state[1] as u64);
                     let ctx = |e: Error| e.context(&self.label);
                     match (dist, outs[0].dtype) {
-                        (RandomDist::Integers { low, high }, _) => {
-                            random::fill_integers(bufs.slice_mut::<i64>(&outs[0]), *low, *high, seed, counter, *draw).map_err(ctx)?
-                        }
-                        (_, DType::F32) => fill::<f32>(*dist, bufs.slice_mut::<f32>(&outs[0]), params, bufs, &ins[2..], seed, counter, *draw).map_err(ctx)?,
-                        (_, DType::F64) => fill::<f64>(*dist, bufs.slice_mut::<f64>(&outs[0]), params, bufs, &ins[2..], seed, counter, *draw).map_err(ctx)?,
+                        (RandomDist::Integers { low, high }, _) => random::fill_integers(
+                            bufs.slice_mut::<i64>(&outs[0]),
+                            *low,
+                            *high,
+                            seed,
+                            counter,
+                            *draw,
+                        )
+                        .map_err(ctx)?,
+                        (_, DType::F32) => fill::<f32>(
+                            *dist,
+                            bufs.slice_mut::<f32>(&outs[0]),
+                            params,
+                            bufs,
+                            &ins[2..],
+                            seed,
+                            counter,
+                            *draw,
+                        )
+                        .map_err(ctx)?,
+                        (_, DType::F64) => fill::<f64>(
+                            *dist,
+                            bufs.slice_mut::<f64>(&outs[0]),
+                            params,
+                            bufs,
+                            &ins[2..],
+                            seed,
+                            counter,
+                            *draw,
+                        )
+                        .map_err(ctx)?,
                         (_, dt) => {
                             // Integer-valued draws (poisson, binomial as int64) go through f64.
                             let mut tmp = vec![0f64; outs[0].len()];
-                            fill::<f64>(*dist, &mut tmp, params, bufs, &ins[2..], seed, counter, *draw).map_err(ctx)?;
+                            fill::<f64>(
+                                *dist,
+                                &mut tmp,
+                                params,
+                                bufs,
+                                &ins[2..],
+                                seed,
+                                counter,
+                                *draw,
+                            )
+                            .map_err(ctx)?;
                             let t = Tensor::vector(tmp).cast(dt);
                             by_dtype!(dt, T => bufs.slice_mut::<T>(&outs[0]).copy_from_slice(t.as_slice::<T>()?))
                         }
                     }
                 }
-                Kind::Interpret { op, static_ins, outs: out_types } => {
+                Kind::Interpret {
+                    op,
+                    static_ins,
+                    outs: out_types,
+                } => {
                     let tensors: Vec<Tensor> = ins
                         .iter()
                         .map(|i| by_dtype!(i.dtype, T => Tensor::new(bufs.slice::<T>(i).to_vec(), &i.shape)))
@@ -310,7 +423,9 @@ fn check_indices(label: &str, idx: &[i64], len: usize, axis: usize) -> Result<()
     for &i in idx {
         let j = if i < 0 { i + len as i64 } else { i };
         if !(0..len as i64).contains(&j) {
-            return Err(Error::index(format!("{label}: index {i} is out of bounds for axis {axis} with size {len}")));
+            return Err(Error::index(format!(
+                "{label}: index {i} is out of bounds for axis {axis} with size {len}"
+            )));
         }
     }
     Ok(())
@@ -346,7 +461,13 @@ unsafe fn add_into<T: Element>(d: &mut T, bufs: &Buffers, src: &Operand, at: usi
     };
 }
 
-unsafe fn scatter_add<T: Element>(o: &mut [T], table: &[usize], src: &[usize], bufs: &Buffers, y: &Operand) {
+unsafe fn scatter_add<T: Element>(
+    o: &mut [T],
+    table: &[usize],
+    src: &[usize],
+    bufs: &Buffers,
+    y: &Operand,
+) {
     for (&t, &s) in table.iter().zip(src) {
         // SAFETY: the caller's buffer contract covers `y`.
         unsafe { add_into(&mut o[t], bufs, y, s) };
@@ -373,7 +494,12 @@ unsafe fn fill<T: Float>(
                 .iter()
                 .zip(ins)
                 // SAFETY: the caller's buffer contract covers the parameter operands.
-                .map(|(table, op)| table.iter().map(|&t| unsafe { read_as::<T>(bufs, op, t) }).collect())
+                .map(|(table, op)| {
+                    table
+                        .iter()
+                        .map(|&t| unsafe { read_as::<T>(bufs, op, t) })
+                        .collect()
+                })
                 .collect();
             interp::fill_float(dist, out, &p, seed, counter, draw)?;
         }

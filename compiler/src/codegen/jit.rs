@@ -71,16 +71,34 @@ impl JitFunction {
             .bufs
             .iter()
             .enumerate()
-            .filter(|(_, b)| matches!(b.kind, BufKind::Arg(_) | BufKind::Shared(_) | BufKind::Output(_)))
+            .filter(|(_, b)| {
+                matches!(
+                    b.kind,
+                    BufKind::Arg(_) | BufKind::Shared(_) | BufKind::Output(_)
+                )
+            })
             .map(|(i, b)| (i, b.kind.clone()))
             .collect();
-        let slot_of = |s: &SharedVar| shared.iter().position(|x| x == s).expect("every touched variable is in the shared list");
+        let slot_of = |s: &SharedVar| {
+            shared
+                .iter()
+                .position(|x| x == s)
+                .expect("every touched variable is in the shared list")
+        };
         let update_slot: Vec<usize> = updates.iter().map(slot_of).collect();
         let rng_slots = rngs.iter().map(slot_of).collect();
         let stage_updates = layout.root_copy[n_outputs..].iter().flatten().any(|&v| {
             matches!(layout.bufs[layout.buf_of[v]].kind, BufKind::Shared(s) if update_slot.contains(&s))
         });
-        Ok(JitFunction { layout, code, external, update_slot, rng_slots, stage_updates, state: Mutex::new(State::default()) })
+        Ok(JitFunction {
+            layout,
+            code,
+            external,
+            update_slot,
+            rng_slots,
+            stage_updates,
+            state: Mutex::new(State::default()),
+        })
     }
 
     pub fn ir(&self) -> Option<&str> {
@@ -94,9 +112,20 @@ impl JitFunction {
     }
 
     /// Run one call. Arguments were checked against the inputs' types.
-    pub fn call<T: Borrow<Tensor>>(&self, g: &Graph, name: &str, args: &[T], shared: &[SharedVar], outs: &mut Vec<Tensor>) -> Result<()> {
+    pub fn call<T: Borrow<Tensor>>(
+        &self,
+        g: &Graph,
+        name: &str,
+        args: &[T],
+        shared: &[SharedVar],
+        outs: &mut Vec<Tensor>,
+    ) -> Result<()> {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let State { plan, signature, locked } = &mut *st;
+        let State {
+            plan,
+            signature,
+            locked,
+        } = &mut *st;
         locked.clear();
         let lay = &self.layout;
         with_locked(shared, locked, |ptrs| -> Result<()> {
@@ -104,17 +133,35 @@ impl JitFunction {
             // whole closure; no other reference to them exists meanwhile.
             let sh = |k: usize| -> &mut Tensor { unsafe { &mut *(ptrs[k] as *mut Tensor) } };
             let arg_refs = |k: usize| args[k].borrow();
-            plan::signature(lay, g, args.len(), &arg_refs, shared.len(), &|k| &*sh(k), signature);
+            plan::signature(
+                lay,
+                g,
+                args.len(),
+                &arg_refs,
+                shared.len(),
+                &|k| &*sh(k),
+                signature,
+            );
             if plan.as_ref().is_none_or(|p| !same(&p.signature, signature)) {
                 let a: Vec<&Tensor> = (0..args.len()).map(arg_refs).collect();
                 let s: Vec<&Tensor> = (0..shared.len()).map(|k| &*sh(k)).collect();
-                let runs: Vec<bool> = self.code.steps.iter().map(|k| *k == StepKind::Exec).collect();
+                let runs: Vec<bool> = self
+                    .code
+                    .steps
+                    .iter()
+                    .map(|k| *k == StepKind::Exec)
+                    .collect();
                 *plan = None;
-                *plan = Some(Plan::build(lay, g, &a, &s, &runs, signature.clone()).map_err(|e| e.context(format!("function '{name}'")))?);
+                *plan = Some(
+                    Plan::build(lay, g, &a, &s, &runs, signature.clone())
+                        .map_err(|e| e.context(format!("function '{name}'")))?,
+                );
             }
             let plan = plan.as_mut().expect("just built");
             if outs.len() != lay.n_outputs {
-                outs.resize_with(lay.n_outputs, || Tensor::zeros(theon_runtime::DType::F64, &[0]));
+                outs.resize_with(lay.n_outputs, || {
+                    Tensor::zeros(theon_runtime::DType::F64, &[0])
+                });
             }
             for (b, kind) in &self.external {
                 plan.ptrs[*b] = match kind {
@@ -143,7 +190,11 @@ impl JitFunction {
                     )));
                 }
             }
-            let ctx = CallCtx { execs: &plan.execs, bufs: &plan.ptrs, error: RefCell::new(None) };
+            let ctx = CallCtx {
+                execs: &plan.execs,
+                bufs: &plan.ptrs,
+                error: RefCell::new(None),
+            };
             let frame = Frame {
                 bufs: plan.ptrs.as_ptr(),
                 dims: plan.dims.as_ptr(),
@@ -155,7 +206,10 @@ impl JitFunction {
             // frame and context outlive the call.
             let rc = unsafe { (self.code.entry)(&frame) };
             if rc != 0 {
-                let e = ctx.error.take().unwrap_or_else(|| Error::compile(format!("native code returned {rc}")));
+                let e = ctx
+                    .error
+                    .take()
+                    .unwrap_or_else(|| Error::compile(format!("native code returned {rc}")));
                 return Err(e.context(format!("function '{name}'")));
             }
             // Outputs that were not written in place.

@@ -116,7 +116,11 @@ impl Layout {
             }
         }
         let arg_of: HashMap<_, usize> = inputs.iter().enumerate().map(|(k, i)| (i.id, k)).collect();
-        let shared_of: HashMap<u64, usize> = shared.iter().enumerate().map(|(k, s)| (s.id(), k)).collect();
+        let shared_of: HashMap<u64, usize> = shared
+            .iter()
+            .enumerate()
+            .map(|(k, s)| (s.id(), k))
+            .collect();
         let mut buf_of = vec![usize::MAX; vals.len()];
         let mut bufs: Vec<BufSpec> = Vec::new();
         for (i, &v) in vals.iter().enumerate() {
@@ -137,7 +141,13 @@ impl Layout {
                 _ => BufKind::Arena,
             };
             buf_of[i] = bufs.len();
-            bufs.push(BufSpec { kind, dtype: ty[i].dtype, root: i, first: pos_of[i], last: pos_of[i] });
+            bufs.push(BufSpec {
+                kind,
+                dtype: ty[i].dtype,
+                root: i,
+                first: pos_of[i],
+                last: pos_of[i],
+            });
         }
         // Liveness: a buffer lives until the last reader of any value in it.
         for (pos, &n) in order.iter().enumerate() {
@@ -162,7 +172,8 @@ impl Layout {
                 }
             } else {
                 let target = &updates[k - n_outputs];
-                let in_place = matches!(bufs[b].kind, BufKind::Shared(s) if shared[s].id() == target.id());
+                let in_place =
+                    matches!(bufs[b].kind, BufKind::Shared(s) if shared[s].id() == target.id());
                 if !in_place {
                     root_copy[k] = Some(r);
                 }
@@ -176,7 +187,12 @@ impl Layout {
                 Op::Random { .. } => vec![1],
                 _ => vec![],
             };
-            let node_in_closure = (0..g.n_outputs(n)).any(|p| closure[vid[&Value { node: n, port: p as u16 }]]);
+            let node_in_closure = (0..g.n_outputs(n)).any(|p| {
+                closure[vid[&Value {
+                    node: n,
+                    port: p as u16,
+                }]]
+            });
             let slots: Vec<usize> = if node_in_closure && !matches!(g.op(n), Op::Shape) {
                 (0..g.inputs(n).len()).collect()
             } else {
@@ -217,7 +233,12 @@ impl Layout {
     }
 
     /// Product of the dims at `axes` of a shape whose static dims are `dims`.
-    pub fn dims_product(&mut self, of: ShapeOf, dims: &[Option<usize>], axes: impl IntoIterator<Item = usize>) -> Q {
+    pub fn dims_product(
+        &mut self,
+        of: ShapeOf,
+        dims: &[Option<usize>],
+        axes: impl IntoIterator<Item = usize>,
+    ) -> Q {
         let mut mask = 0u64;
         let mut known = Some(1i64);
         for a in axes {

@@ -4,7 +4,7 @@
 pub mod exec;
 pub mod jit;
 pub mod layout;
+pub mod lower;
 pub mod math;
 pub mod plan;
-pub mod lower;
 pub mod rt;

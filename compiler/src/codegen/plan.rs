@@ -122,7 +122,8 @@ impl Plan {
             let ins = g.inputs(n);
             let in_ids: Vec<usize> = ins.iter().map(|v| layout.vid[v]).collect();
             let in_shapes: Vec<&[usize]> = in_ids.iter().map(|&i| shapes[i].as_slice()).collect();
-            let in_vals: Vec<Option<&Tensor>> = in_ids.iter().map(|&i| values[i].as_ref()).collect();
+            let in_vals: Vec<Option<&Tensor>> =
+                in_ids.iter().map(|&i| values[i].as_ref()).collect();
             let statics: Vec<&TensorType> = in_ids.iter().map(|&i| &layout.ty[i]).collect();
             let label = interp::node_label(g, n);
             let outs = check_runtime(&node.op, &label, &statics, &in_shapes, &in_vals)?;
@@ -131,7 +132,12 @@ impl Plan {
             } else if let Op::Reduce { .. } = node.op {
                 loops[pos] = in_shapes[0].to_vec();
             }
-            let in_closure = (0..outs.len()).any(|p| layout.closure[layout.vid[&Value { node: n, port: p as u16 }]]);
+            let in_closure = (0..outs.len()).any(|p| {
+                layout.closure[layout.vid[&Value {
+                    node: n,
+                    port: p as u16,
+                }]]
+            });
             if in_closure && matches!(node.op, Op::Shape) {
                 // A shape needs only its input's shape, not its value.
                 let dims: Vec<i64> = in_shapes[0].iter().map(|&d| d as i64).collect();
@@ -139,15 +145,27 @@ impl Plan {
             } else if in_closure {
                 let tensors: Vec<&Tensor> = in_vals
                     .iter()
-                    .map(|t| t.ok_or_else(|| Error::shape(format!("{label}: a shape depends on a value the planner cannot see"))))
+                    .map(|t| {
+                        t.ok_or_else(|| {
+                            Error::shape(format!(
+                                "{label}: a shape depends on a value the planner cannot see"
+                            ))
+                        })
+                    })
                     .collect::<Result<_>>()?;
                 let r = interp::eval(&node.op, &label, &statics, &node.outs, &tensors)?;
                 for (p, t) in r.into_iter().enumerate() {
-                    values[layout.vid[&Value { node: n, port: p as u16 }]] = Some(t);
+                    values[layout.vid[&Value {
+                        node: n,
+                        port: p as u16,
+                    }]] = Some(t);
                 }
             }
             for (p, s) in outs.into_iter().enumerate() {
-                shapes[layout.vid[&Value { node: n, port: p as u16 }]] = s;
+                shapes[layout.vid[&Value {
+                    node: n,
+                    port: p as u16,
+                }]] = s;
             }
         }
         let dims: Vec<i64> = layout
@@ -158,7 +176,12 @@ impl Plan {
                     ShapeOf::Value(v) => &shapes[v],
                     ShapeOf::Loop(pos) => &loops[pos],
                 };
-                shape.iter().enumerate().filter(|(a, _)| q.mask & (1 << a) != 0).map(|(_, d)| *d).product::<usize>() as i64
+                shape
+                    .iter()
+                    .enumerate()
+                    .filter(|(a, _)| q.mask & (1 << a) != 0)
+                    .map(|(_, d)| *d)
+                    .product::<usize>() as i64
             })
             .collect();
         // Buffer sizes and the arena: first fit over the schedule, reusing
@@ -168,8 +191,9 @@ impl Plan {
             .iter()
             .map(|b| shapes[b.root].iter().product::<usize>() * b.dtype.size_of())
             .collect();
-        let mut arena_bufs: Vec<usize> =
-            (0..layout.bufs.len()).filter(|&b| matches!(layout.bufs[b].kind, BufKind::Arena)).collect();
+        let mut arena_bufs: Vec<usize> = (0..layout.bufs.len())
+            .filter(|&b| matches!(layout.bufs[b].kind, BufKind::Arena))
+            .collect();
         arena_bufs.sort_by_key(|&b| (layout.bufs[b].first, b));
         let mut slots: Vec<(usize, usize, usize)> = vec![]; // (offset, size, free after position)
         let mut offset = vec![0usize; layout.bufs.len()];
@@ -210,8 +234,23 @@ impl Plan {
             .order
             .iter()
             .enumerate()
-            .map(|(pos, &n)| if runs_exec[pos] { NodeExec::prepare(g, layout, n, &shapes).map(Some) } else { Ok(None) })
+            .map(|(pos, &n)| {
+                if runs_exec[pos] {
+                    NodeExec::prepare(g, layout, n, &shapes).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
             .collect::<Result<_>>()?;
-        Ok(Plan { signature, shapes, loops, dims, arena, ptrs, bytes, execs })
+        Ok(Plan {
+            signature,
+            shapes,
+            loops,
+            dims,
+            arena,
+            ptrs,
+            bytes,
+            execs,
+        })
     }
 }

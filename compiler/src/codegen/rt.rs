@@ -45,7 +45,9 @@ pub unsafe extern "C" fn theon_rt_exec(ctx: *const CallCtx<'static>, pos: u32) -
             1
         }
         Err(_) => {
-            *ctx.error.borrow_mut() = Some(Error::compile(format!("internal error: step {pos} panicked")));
+            *ctx.error.borrow_mut() = Some(Error::compile(format!(
+                "internal error: step {pos} panicked"
+            )));
             2
         }
     }
@@ -81,8 +83,20 @@ macro_rules! gemm_fn {
             // SAFETY: the caller's contract.
             unsafe {
                 $f(
-                    m as usize, k as usize, n as usize, alpha, a, rsa as isize, csa as isize, b, rsb as isize,
-                    csb as isize, beta, c, rsc as isize, csc as isize,
+                    m as usize,
+                    k as usize,
+                    n as usize,
+                    alpha,
+                    a,
+                    rsa as isize,
+                    csa as isize,
+                    b,
+                    rsb as isize,
+                    csb as isize,
+                    beta,
+                    c,
+                    rsc as isize,
+                    csc as isize,
                 )
             }
         }

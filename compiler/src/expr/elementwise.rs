@@ -52,8 +52,16 @@ impl Operand for i32 {
 
 /// Turn operands into expressions, giving weak numbers their dtype.
 pub fn resolve(ops: Vec<OperandValue>) -> Vec<Var> {
-    let strong: Vec<DType> =
-        ops.iter().filter_map(|o| if let OperandValue::Var(v) = o { Some(v.dtype()) } else { None }).collect();
+    let strong: Vec<DType> = ops
+        .iter()
+        .filter_map(|o| {
+            if let OperandValue::Var(v) = o {
+                Some(v.dtype())
+            } else {
+                None
+            }
+        })
+        .collect();
     let strong = strong.into_iter().reduce(DType::promote);
     ops.into_iter()
         .map(|o| match o {
@@ -102,7 +110,9 @@ impl Var {
             Ok(v) => v,
             // Only `not` of a non-bool fails; make it a bool op on `x != 0`.
             Err(_) => {
-                let nz = self.binary(BinaryOp::Ne, 0i64).expect("comparison with a scalar types");
+                let nz = self
+                    .binary(BinaryOp::Ne, 0i64)
+                    .expect("comparison with a scalar types");
                 Var::apply(Op::Unary(u), &[&nz]).expect("not of bool types")
             }
         }
@@ -187,7 +197,10 @@ impl Var {
     /// `where(cond, a, b)` with broadcasting (`cond` must be bool).
     pub fn where_(cond: &Var, a: impl Operand, b: impl Operand) -> Result<Var> {
         if cond.dtype() != DType::Bool {
-            return Err(Error::dtype(format!("where: condition must be bool, got {}", cond.ty())));
+            return Err(Error::dtype(format!(
+                "where: condition must be bool, got {}",
+                cond.ty()
+            )));
         }
         let v = resolve(vec![a.operand(), b.operand()]);
         Var::apply(Op::Where, &[cond, &v[0], &v[1]])
@@ -254,7 +267,10 @@ macro_rules! binop_impls {
         impl std::ops::$trait<&Var> for f64 {
             type Output = Result<Var>;
             fn $method(self, rhs: &Var) -> Result<Var> {
-                let v = resolve(vec![OperandValue::Float(self), OperandValue::Var(rhs.clone())]);
+                let v = resolve(vec![
+                    OperandValue::Float(self),
+                    OperandValue::Var(rhs.clone()),
+                ]);
                 Var::apply(Op::Binary(BinaryOp::$op), &[&v[0], &v[1]])
             }
         }

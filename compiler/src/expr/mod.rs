@@ -59,7 +59,13 @@ impl Drop for VarNode {
 impl Var {
     fn make(op: Op, inputs: Vec<Var>, out: OutType) -> Var {
         let id = VarId(NEXT_VAR.fetch_add(1, Ordering::Relaxed));
-        Var(Arc::new(VarNode { id, op, inputs, out, name: Mutex::new(None) }))
+        Var(Arc::new(VarNode {
+            id,
+            op,
+            inputs,
+            out,
+            name: Mutex::new(None),
+        }))
     }
 
     /// Apply `op` to `inputs`, inferring the type. Errors are prefixed with
@@ -74,9 +80,16 @@ impl Var {
         let types: Vec<&OutType> = inputs.iter().map(|v| &v.0.out).collect();
         let mut outs = crate::op::infer(&op, &types).map_err(|e| e.context(label))?;
         if outs.len() != 1 {
-            return Err(Error::graph(format!("{label}: expressions have one output, the op has {}", outs.len())));
+            return Err(Error::graph(format!(
+                "{label}: expressions have one output, the op has {}",
+                outs.len()
+            )));
         }
-        Ok(Var::make(op, inputs.iter().map(|v| (*v).clone()).collect(), outs.remove(0)))
+        Ok(Var::make(
+            op,
+            inputs.iter().map(|v| (*v).clone()).collect(),
+            outs.remove(0),
+        ))
     }
 
     /// A symbolic input (a function argument).
@@ -90,7 +103,9 @@ impl Var {
     /// A constant tensor.
     pub fn constant(t: Tensor) -> Var {
         let op = Op::Constant(ConstValue::new(t));
-        let out = crate::op::infer(&op, &[]).expect("constants always type").remove(0);
+        let out = crate::op::infer(&op, &[])
+            .expect("constants always type")
+            .remove(0);
         Var::make(op, vec![], out)
     }
 
@@ -135,7 +150,12 @@ impl Var {
         &self.0.out.ty.shape
     }
     pub fn name(&self) -> Option<String> {
-        self.0.name.lock().unwrap_or_else(|p| p.into_inner()).as_deref().map(str::to_string)
+        self.0
+            .name
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+            .map(str::to_string)
     }
     pub fn set_name(&self, name: &str) {
         *self.0.name.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::from(name));
@@ -169,8 +189,11 @@ impl Var {
         self.shared_handle()?.set_value(value)
     }
     fn shared_handle(&self) -> Result<&SharedVar> {
-        self.as_shared()
-            .ok_or_else(|| Error::value(format!("{self:?} is not a shared variable (only shared variables hold values)")))
+        self.as_shared().ok_or_else(|| {
+            Error::value(format!(
+                "{self:?} is not a shared variable (only shared variables hold values)"
+            ))
+        })
     }
 
     pub fn is_input(&self) -> bool {

@@ -26,7 +26,10 @@ impl RandomStream {
         RandomStream::named("rng", seed)
     }
     pub fn named(name: &str, seed: u64) -> RandomStream {
-        RandomStream { state: SharedVar::random_state(name, seed), next_draw: Arc::new(AtomicU64::new(0)) }
+        RandomStream {
+            state: SharedVar::random_state(name, seed),
+            next_draw: Arc::new(AtomicU64::new(0)),
+        }
     }
     /// The shared variable holding the state.
     pub fn state(&self) -> &SharedVar {
@@ -34,10 +37,18 @@ impl RandomStream {
     }
     /// Restart from a seed.
     pub fn seed(&self, seed: u64) {
-        self.state.seed(seed).expect("a random stream's state is a random state");
+        self.state
+            .seed(seed)
+            .expect("a random stream's state is a random state");
     }
 
-    fn draw(&self, dist: RandomDist, dtype: DType, shape: impl IntoShape, params: &[&Var]) -> Result<Var> {
+    fn draw(
+        &self,
+        dist: RandomDist,
+        dtype: DType,
+        shape: impl IntoShape,
+        params: &[&Var],
+    ) -> Result<Var> {
         let shape = shape.into_shape()?;
         let draw = self.next_draw.fetch_add(1, Ordering::Relaxed);
         let state = Var::shared(&self.state);
@@ -57,9 +68,17 @@ impl RandomStream {
     }
 
     /// Uniform draws on [low, high).
-    pub fn uniform_range(&self, low: f64, high: f64, shape: impl IntoShape, dtype: DType) -> Result<Var> {
+    pub fn uniform_range(
+        &self,
+        low: f64,
+        high: f64,
+        shape: impl IntoShape,
+        dtype: DType,
+    ) -> Result<Var> {
         if !(low < high) || !low.is_finite() || !high.is_finite() {
-            return Err(Error::value(format!("uniform: need finite low < high, got {low}, {high}")));
+            return Err(Error::value(format!(
+                "uniform: need finite low < high, got {low}, {high}"
+            )));
         }
         let u = self.uniform(shape, dtype)?;
         (u * (high - low))?.add(low)

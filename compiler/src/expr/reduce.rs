@@ -10,11 +10,15 @@ pub(crate) fn normalize_axes(what: &str, axes: &[i64], rank: usize) -> Result<Ve
     for &a in axes {
         let n = rank as i64;
         if a < -n || a >= n {
-            return Err(Error::index(format!("{what}: axis {a} is out of range for rank {rank}")));
+            return Err(Error::index(format!(
+                "{what}: axis {a} is out of range for rank {rank}"
+            )));
         }
         let a = if a < 0 { a + n } else { a } as usize;
         if out.contains(&a) {
-            return Err(Error::index(format!("{what}: axis {a} is repeated in {axes:?}")));
+            return Err(Error::index(format!(
+                "{what}: axis {a} is repeated in {axes:?}"
+            )));
         }
         out.push(a);
     }

@@ -82,7 +82,10 @@ impl IntoShape for Vec<usize> {
 impl IntoShape for &Var {
     fn into_shape(self) -> Result<Var> {
         if self.dtype() != DType::I64 || self.rank() != 1 {
-            return Err(Error::shape(format!("a shape must be an int64 vector, got {}", self.ty())));
+            return Err(Error::shape(format!(
+                "a shape must be an int64 vector, got {}",
+                self.ty()
+            )));
         }
         Ok(self.clone())
     }
@@ -95,7 +98,11 @@ impl IntoShape for Var {
 impl IntoShape for &[DimArg] {
     fn into_shape(self) -> Result<Var> {
         if self.iter().all(|d| matches!(d, DimArg::Fixed(_))) {
-            return Ok(const_shape(self.iter().map(|d| if let DimArg::Fixed(v) = d { *v } else { 0 }).collect()));
+            return Ok(const_shape(
+                self.iter()
+                    .map(|d| if let DimArg::Fixed(v) = d { *v } else { 0 })
+                    .collect(),
+            ));
         }
         let parts: Vec<Var> = self
             .iter()
@@ -103,7 +110,10 @@ impl IntoShape for &[DimArg] {
                 DimArg::Fixed(v) => Ok(const_shape(vec![*v])),
                 DimArg::Sym(s) => {
                     if s.rank() != 0 || !(s.dtype().is_int() || s.dtype().is_bool()) {
-                        return Err(Error::shape(format!("a symbolic dim must be an integer scalar, got {}", s.ty())));
+                        return Err(Error::shape(format!(
+                            "a symbolic dim must be an integer scalar, got {}",
+                            s.ty()
+                        )));
                     }
                     s.cast(DType::I64).expand_dims(0)
                 }
@@ -125,17 +135,29 @@ impl<const N: usize> IntoShape for [DimArg; N] {
 
 impl From<std::ops::Range<i64>> for SliceSpec {
     fn from(r: std::ops::Range<i64>) -> Self {
-        SliceSpec { start: Some(r.start), stop: Some(r.end), step: 1 }
+        SliceSpec {
+            start: Some(r.start),
+            stop: Some(r.end),
+            step: 1,
+        }
     }
 }
 impl From<std::ops::RangeFrom<i64>> for SliceSpec {
     fn from(r: std::ops::RangeFrom<i64>) -> Self {
-        SliceSpec { start: Some(r.start), stop: None, step: 1 }
+        SliceSpec {
+            start: Some(r.start),
+            stop: None,
+            step: 1,
+        }
     }
 }
 impl From<std::ops::RangeTo<i64>> for SliceSpec {
     fn from(r: std::ops::RangeTo<i64>) -> Self {
-        SliceSpec { start: None, stop: Some(r.end), step: 1 }
+        SliceSpec {
+            start: None,
+            stop: Some(r.end),
+            step: 1,
+        }
     }
 }
 impl From<std::ops::RangeFull> for SliceSpec {
@@ -163,7 +185,8 @@ impl Var {
     /// The size of one axis as a symbolic int64 scalar.
     pub fn dim(&self, axis: i64) -> Result<Var> {
         let a = normalize_axes("dim", &[axis], self.rank())?[0];
-        self.shape().take(&Var::constant(Tensor::scalar(a as i64)), 0)
+        self.shape()
+            .take(&Var::constant(Tensor::scalar(a as i64)), 0)
     }
 
     /// General dimshuffle: output axis `i` is input axis `order[i]`, or a
@@ -175,7 +198,8 @@ impl Var {
     /// Reverse the axes (matrix transpose for rank 2).
     pub fn t(&self) -> Var {
         let order: Vec<Option<usize>> = (0..self.rank()).rev().map(Some).collect();
-        self.dimshuffle(&order).expect("reversal is a valid permutation")
+        self.dimshuffle(&order)
+            .expect("reversal is a valid permutation")
     }
 
     /// Permute axes: output axis `i` is input axis `perm[i]`.
@@ -188,7 +212,11 @@ impl Var {
                 self.rank()
             )));
         }
-        Var::apply_as("transpose", Op::DimShuffle(perm.iter().map(|&a| Some(a)).collect()), &[self])
+        Var::apply_as(
+            "transpose",
+            Op::DimShuffle(perm.iter().map(|&a| Some(a)).collect()),
+            &[self],
+        )
     }
 
     /// Insert a size-1 axis at `axis` (negative counts from the end of the result).
@@ -202,15 +230,21 @@ impl Var {
     /// Remove size-1 axes (they must be known to be 1 at build time).
     pub fn squeeze(&self, axes: &[i64]) -> Result<Var> {
         let axes = normalize_axes("squeeze", axes, self.rank())?;
-        let order: Vec<Option<usize>> = (0..self.rank()).filter(|a| !axes.contains(a)).map(Some).collect();
+        let order: Vec<Option<usize>> = (0..self.rank())
+            .filter(|a| !axes.contains(a))
+            .map(Some)
+            .collect();
         Var::apply_as("squeeze", Op::DimShuffle(order), &[self])
     }
 
     /// Remove every axis statically known to be 1.
     pub fn squeeze_all(&self) -> Var {
-        let order: Vec<Option<usize>> =
-            (0..self.rank()).filter(|&a| self.static_shape()[a] != Some(1)).map(Some).collect();
-        self.dimshuffle(&order).expect("dropping static 1s is valid")
+        let order: Vec<Option<usize>> = (0..self.rank())
+            .filter(|&a| self.static_shape()[a] != Some(1))
+            .map(Some)
+            .collect();
+        self.dimshuffle(&order)
+            .expect("dropping static 1s is valid")
     }
 
     /// Reshape (one entry may be -1: inferred from the element count).
@@ -264,7 +298,9 @@ impl Var {
 
     /// Join tensors along an existing axis.
     pub fn concatenate(parts: &[Var], axis: i64) -> Result<Var> {
-        let first = parts.first().ok_or_else(|| Error::shape("concatenate: needs at least one tensor"))?;
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::shape("concatenate: needs at least one tensor"))?;
         let a = normalize_axes("concatenate", &[axis], first.rank())?[0];
         let refs: Vec<&Var> = parts.iter().collect();
         Var::apply(Op::Concatenate(a), &refs)
@@ -272,10 +308,16 @@ impl Var {
 
     /// Join tensors of equal shape along a new axis.
     pub fn stack(parts: &[Var], axis: i64) -> Result<Var> {
-        let first = parts.first().ok_or_else(|| Error::shape("stack: needs at least one tensor"))?;
+        let first = parts
+            .first()
+            .ok_or_else(|| Error::shape("stack: needs at least one tensor"))?;
         let a = normalize_axes("stack", &[axis], first.rank() + 1)?[0] as i64;
-        let expanded: Vec<Var> = parts.iter().map(|p| p.expand_dims(a)).collect::<Result<_>>()?;
-        Var::concatenate(&expanded, a).map_err(|e| Error::new(e.kind(), e.message().replacen("concatenate", "stack", 1)))
+        let expanded: Vec<Var> = parts
+            .iter()
+            .map(|p| p.expand_dims(a))
+            .collect::<Result<_>>()?;
+        Var::concatenate(&expanded, a)
+            .map_err(|e| Error::new(e.kind(), e.message().replacen("concatenate", "stack", 1)))
     }
 
     /// Strided slicing, one spec per leading axis (`x[1:, ::2]`).

@@ -40,21 +40,38 @@ pub fn grad(cost: &Var, wrt: &[Var], disconnected: Disconnected) -> Result<Vec<O
         )));
     }
     if !cost.dtype().is_float() {
-        return Err(Error::grad(format!("the cost must be a float, got {}", cost.ty())));
+        return Err(Error::grad(format!(
+            "the cost must be a float, got {}",
+            cost.ty()
+        )));
     }
     for w in wrt {
         if !w.dtype().is_float() {
-            return Err(Error::grad(format!("cannot differentiate with respect to {w:?}: not a float tensor")));
+            return Err(Error::grad(format!(
+                "cannot differentiate with respect to {w:?}: not a float tensor"
+            )));
         }
     }
     // Differentiate the stable form of the cost (log_sigmoid rather than
     // log(sigmoid), ...): the derivative of a stable form is stable, while
     // rewriting the gradient of an unstable one afterwards is not always
     // possible. Fall back to the cost as written if a `wrt` was rewritten away.
-    let reach = |c: &Var| -> HashSet<VarId> { Var::toposort(std::slice::from_ref(c)).iter().map(Var::id).collect() };
+    let reach = |c: &Var| -> HashSet<VarId> {
+        Var::toposort(std::slice::from_ref(c))
+            .iter()
+            .map(Var::id)
+            .collect()
+    };
     let stable = stabilized(cost)?;
     let (in_stable, in_cost) = (reach(&stable), reach(cost));
-    let cost = if wrt.iter().all(|w| in_stable.contains(&w.id()) || !in_cost.contains(&w.id())) { &stable } else { cost };
+    let cost = if wrt
+        .iter()
+        .all(|w| in_stable.contains(&w.id()) || !in_cost.contains(&w.id()))
+    {
+        &stable
+    } else {
+        cost
+    };
     let order = Var::toposort(std::slice::from_ref(cost));
     // Which expressions depend on some `wrt` (only they need gradients).
     let targets: HashSet<VarId> = wrt.iter().map(Var::id).collect();
@@ -69,7 +86,9 @@ pub fn grad(cost: &Var, wrt: &[Var], disconnected: Disconnected) -> Result<Vec<O
     contrib.insert(cost.id(), vec![cost.ones_like()]);
     let mut total: HashMap<VarId, Var> = HashMap::new();
     for v in order.iter().rev() {
-        let Some(parts) = contrib.remove(&v.id()) else { continue };
+        let Some(parts) = contrib.remove(&v.id()) else {
+            continue;
+        };
         let g = sum_all(parts)?;
         if targets.contains(&v.id()) {
             total.insert(v.id(), g.clone());
@@ -77,7 +96,8 @@ pub fn grad(cost: &Var, wrt: &[Var], disconnected: Disconnected) -> Result<Vec<O
         if v.inputs().is_empty() || !v.inputs().iter().any(|i| depends.contains(&i.id())) {
             continue;
         }
-        let gins = rules::pullback(v, &g).map_err(|e| e.context(format!("grad of {}", crate::expr::op_label(v.op()))))?;
+        let gins = rules::pullback(v, &g)
+            .map_err(|e| e.context(format!("grad of {}", crate::expr::op_label(v.op()))))?;
         for (input, gi) in v.inputs().iter().zip(gins) {
             let Some(gi) = gi else { continue };
             if !depends.contains(&input.id()) || !input.dtype().is_float() {
@@ -114,7 +134,10 @@ fn stabilized(cost: &Var) -> Result<Var> {
     ]);
     let ctx = crate::rewrite::Ctx::default();
     let mut trace = crate::rewrite::Trace::default();
-    for phase in crate::rewrite::phases().iter().filter(|p| which.enabled(p.name, "")) {
+    for phase in crate::rewrite::phases()
+        .iter()
+        .filter(|p| which.enabled(p.name, ""))
+    {
         crate::rewrite::run_phase(&mut g, phase, &which, &ctx, &mut trace);
     }
     if trace.events.is_empty() {
@@ -147,7 +170,10 @@ pub(crate) fn fit_to(g: &Var, target: &TensorType) -> Result<Var> {
         g = g.sum_axes(&axes, true)?;
     }
     if g.rank() != target.rank() {
-        return Err(Error::grad(format!("gradient of type {} does not fit its input of type {target}", g.ty())));
+        return Err(Error::grad(format!(
+            "gradient of type {} does not fit its input of type {target}",
+            g.ty()
+        )));
     }
     Ok(g.cast(target.dtype))
 }

@@ -82,7 +82,9 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
                 UnaryOp::Lgamma => Some((g * a.unary(UnaryOp::Digamma))?),
                 UnaryOp::Digamma => Some((g * a.unary(UnaryOp::Trigamma))?),
                 UnaryOp::Trigamma => {
-                    return Err(Error::grad("the derivative of trigamma (tetragamma) is not available"));
+                    return Err(Error::grad(
+                        "the derivative of trigamma (tetragamma) is not available",
+                    ));
                 }
                 UnaryOp::Erf => {
                     let c = 2.0 / std::f64::consts::PI.sqrt();
@@ -99,7 +101,10 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
                 BinaryOp::Mul => vec![some(g * c)?, some(g * a)?],
                 BinaryOp::Div => {
                     let inv = c.reciprocal();
-                    vec![Some(strong_mul(g, &inv)?), Some(strong_mul(g, &(-(v * &inv)?))?)]
+                    vec![
+                        Some(strong_mul(g, &inv)?),
+                        Some(strong_mul(g, &(-(v * &inv)?))?),
+                    ]
                 }
                 BinaryOp::Pow => {
                     // d/da a^c = c a^(c-1); d/dc a^c = a^c log a (0 where a = 0).
@@ -110,19 +115,34 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
                 }
                 BinaryOp::Maximum | BinaryOp::Minimum => {
                     // The gradient goes to the selected operand (the first on ties).
-                    let pick_a = if *b == BinaryOp::Maximum { a.ge(c)? } else { a.le(c)? };
-                    vec![some(Var::where_(&pick_a, g, 0.0))?, some(Var::where_(&pick_a, 0.0, g))?]
+                    let pick_a = if *b == BinaryOp::Maximum {
+                        a.ge(c)?
+                    } else {
+                        a.le(c)?
+                    };
+                    vec![
+                        some(Var::where_(&pick_a, g, 0.0))?,
+                        some(Var::where_(&pick_a, 0.0, g))?,
+                    ]
                 }
                 _ => vec![None, None],
             }
         }
         Op::Where => {
             let c = x(0);
-            vec![None, some(Var::where_(c, g, 0.0))?, some(Var::where_(c, 0.0, g))?]
+            vec![
+                None,
+                some(Var::where_(c, g, 0.0))?,
+                some(Var::where_(c, 0.0, g))?,
+            ]
         }
         Op::Cast(_) => {
             let a = x(0);
-            vec![if a.dtype().is_float() { Some(g.cast(a.dtype())) } else { None }]
+            vec![if a.dtype().is_float() {
+                Some(g.cast(a.dtype()))
+            } else {
+                None
+            }]
         }
         Op::Reduce { op, axes, keepdims } => {
             let a = x(0);
@@ -143,12 +163,21 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
                     // Exact with zeros: product of the others, by counting zeros.
                     let ax: Vec<i64> = axes.iter().map(|&a| a as i64).collect();
                     let is_zero = a.equal(0.0)?;
-                    let nz = spread(&is_zero.cast(DType::I64).sum_axes(&ax, *keepdims)?, a, axes, *keepdims)?;
+                    let nz = spread(
+                        &is_zero.cast(DType::I64).sum_axes(&ax, *keepdims)?,
+                        a,
+                        axes,
+                        *keepdims,
+                    )?;
                     let nonzero = Var::where_(&is_zero, 1.0, a)?;
                     let p = spread(&nonzero.prod_axes(&ax, *keepdims)?, a, axes, *keepdims)?;
                     let no_zero = (&p / a)?;
                     let one_zero = Var::where_(&is_zero, &p, 0.0)?;
-                    let others = Var::where_(&nz.equal(0i64)?, no_zero, Var::where_(&nz.equal(1i64)?, one_zero, 0.0)?)?;
+                    let others = Var::where_(
+                        &nz.equal(0i64)?,
+                        no_zero,
+                        Var::where_(&nz.equal(1i64)?, one_zero, 0.0)?,
+                    )?;
                     (gs * others)?
                 }
             };
@@ -157,8 +186,16 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
         Op::Argmax { .. } => vec![None],
         Op::MatMul => {
             let (a, b) = (x(0), x(1));
-            let ap = if a.rank() == 1 { a.expand_dims(0)? } else { a.clone() };
-            let bp = if b.rank() == 1 { b.expand_dims(-1)? } else { b.clone() };
+            let ap = if a.rank() == 1 {
+                a.expand_dims(0)?
+            } else {
+                a.clone()
+            };
+            let bp = if b.rank() == 1 {
+                b.expand_dims(-1)?
+            } else {
+                b.clone()
+            };
             let mut gp = g.clone();
             if b.rank() == 1 {
                 gp = gp.expand_dims(-1)?;
@@ -169,20 +206,43 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
             let ga = super::fit_to(&gp.matmul(&swap_last(&bp)?)?, ap.ty())?;
             let gb = super::fit_to(&swap_last(&ap)?.matmul(&gp)?, bp.ty())?;
             let ga = if a.rank() == 1 { ga.squeeze(&[0])? } else { ga };
-            let gb = if b.rank() == 1 { gb.squeeze(&[-1])? } else { gb };
+            let gb = if b.rank() == 1 {
+                gb.squeeze(&[-1])?
+            } else {
+                gb
+            };
             vec![Some(ga), Some(gb)]
         }
         Op::Gemm(spec) => {
             // out = alpha op(A) op(B) + beta C
             let (a, b) = (x(0), x(1));
             let alpha = spec.alpha.get();
-            let opa = if spec.trans_a { swap_last(a)? } else { a.clone() };
-            let opb = if spec.trans_b { swap_last(b)? } else { b.clone() };
+            let opa = if spec.trans_a {
+                swap_last(a)?
+            } else {
+                a.clone()
+            };
+            let opb = if spec.trans_b {
+                swap_last(b)?
+            } else {
+                b.clone()
+            };
             let g_opa = (g.matmul(&swap_last(&opb)?)? * alpha)?;
             let g_opb = (swap_last(&opa)?.matmul(g)? * alpha)?;
-            let ga = if spec.trans_a { swap_last(&g_opa)? } else { g_opa };
-            let gb = if spec.trans_b { swap_last(&g_opb)? } else { g_opb };
-            let mut out = vec![Some(super::fit_to(&ga, a.ty())?), Some(super::fit_to(&gb, b.ty())?)];
+            let ga = if spec.trans_a {
+                swap_last(&g_opa)?
+            } else {
+                g_opa
+            };
+            let gb = if spec.trans_b {
+                swap_last(&g_opb)?
+            } else {
+                g_opb
+            };
+            let mut out = vec![
+                Some(super::fit_to(&ga, a.ty())?),
+                Some(super::fit_to(&gb, b.ty())?),
+            ];
             if ins.len() == 3 {
                 out.push(Some((g * spec.beta.get())?));
             }
@@ -191,8 +251,9 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
         Op::DimShuffle(order) => {
             // Inverse: each input axis comes from its output position; axes
             // the op dropped come back as new size-1 axes; new axes go.
-            let inv: Vec<Option<usize>> =
-                (0..x(0).rank()).map(|a| order.iter().position(|o| *o == Some(a))).collect();
+            let inv: Vec<Option<usize>> = (0..x(0).rank())
+                .map(|a| order.iter().position(|o| *o == Some(a)))
+                .collect();
             vec![Some(g.dimshuffle(&inv)?)]
         }
         Op::Reshape => {
@@ -221,13 +282,18 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
         }
         Op::Slice(specs) => vec![Some(x(0).zeros_like().inc_slice(specs, g)?)],
         Op::IncSlice(specs) => vec![Some(g.clone()), Some(g.slice(specs)?)],
-        Op::Take(axis) => vec![Some(x(0).zeros_like().inc_take(x(1), *axis as i64, g)?), None],
+        Op::Take(axis) => vec![
+            Some(x(0).zeros_like().inc_take(x(1), *axis as i64, g)?),
+            None,
+        ],
         Op::IncTake(axis) => vec![Some(g.clone()), None, Some(g.take(x(1), *axis as i64)?)],
         Op::Shape => vec![None],
         Op::Random { .. } => vec![None; ins.len()],
         Op::StopGradient => vec![None],
         Op::Fused(_) => {
-            return Err(Error::grad("fused nodes exist only in compiled graphs; differentiate before compiling"));
+            return Err(Error::grad(
+                "fused nodes exist only in compiled graphs; differentiate before compiling",
+            ));
         }
         Op::Custom(c) => c.0.grad(ins, v, g)?,
     })

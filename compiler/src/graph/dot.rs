@@ -14,8 +14,11 @@ impl Graph {
     /// labelled with the input slot, outputs marked.
     pub fn to_dot(&self) -> String {
         let order = self.toposort();
-        let index: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-        let mut s = String::from("digraph theon {\n  rankdir=BT;\n  node [shape=box, fontname=\"Helvetica\"];\n");
+        let index: HashMap<NodeId, usize> =
+            order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let mut s = String::from(
+            "digraph theon {\n  rankdir=BT;\n  node [shape=box, fontname=\"Helvetica\"];\n",
+        );
         for (i, &n) in order.iter().enumerate() {
             let node = self.node(n);
             let title = match &node.op {
@@ -41,12 +44,26 @@ impl Graph {
         }
         for &n in &order {
             for (slot, v) in self.inputs(n).iter().enumerate() {
-                let port = if self.n_outputs(v.node) > 1 { format!(".{}", v.port) } else { String::new() };
-                writeln!(s, "  n{} -> n{} [label=\"{slot}{port}\"];", index[&v.node], index[&n]).unwrap();
+                let port = if self.n_outputs(v.node) > 1 {
+                    format!(".{}", v.port)
+                } else {
+                    String::new()
+                };
+                writeln!(
+                    s,
+                    "  n{} -> n{} [label=\"{slot}{port}\"];",
+                    index[&v.node], index[&n]
+                )
+                .unwrap();
             }
         }
         for (k, o) in self.outputs().iter().enumerate() {
-            writeln!(s, "  out{k} [label=\"output {k}\", shape=plaintext];\n  n{} -> out{k};", index[&o.node]).unwrap();
+            writeln!(
+                s,
+                "  out{k} [label=\"output {k}\", shape=plaintext];\n  n{} -> out{k};",
+                index[&o.node]
+            )
+            .unwrap();
         }
         s.push_str("}\n");
         s

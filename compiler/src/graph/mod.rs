@@ -68,7 +68,12 @@ impl Graph {
         let mut map: HashMap<VarId, Value> = HashMap::new();
         for v in Var::toposort(outputs) {
             let inputs: Vec<Value> = v.inputs().iter().map(|i| map[&i.id()]).collect();
-            let n = g.add_typed(v.op().clone(), &inputs, vec![v.out_type().clone()], v.name());
+            let n = g.add_typed(
+                v.op().clone(),
+                &inputs,
+                vec![v.out_type().clone()],
+                v.name(),
+            );
             map.insert(v.id(), Value::of(n));
         }
         g.outputs = outputs.iter().map(|o| map[&o.id()]).collect();
@@ -91,9 +96,16 @@ impl Graph {
         for n in self.toposort() {
             let node = self.node(n);
             if node.outs.len() != 1 {
-                return Err(Error::graph(format!("{} has several outputs; it has no expression form", node.op.name())));
+                return Err(Error::graph(format!(
+                    "{} has several outputs; it has no expression form",
+                    node.op.name()
+                )));
             }
-            let ins: Vec<Var> = self.inputs(n).iter().map(|v| built[&v.node].clone()).collect();
+            let ins: Vec<Var> = self
+                .inputs(n)
+                .iter()
+                .map(|v| built[&v.node].clone())
+                .collect();
             let original = by_value.get(&Value::of(n)).filter(|o| {
                 o.inputs().len() == ins.len() && o.inputs().iter().zip(&ins).all(|(a, b)| a.same(b))
             });
@@ -110,21 +122,39 @@ impl Graph {
             };
             built.insert(n, v);
         }
-        Ok(self.outputs.iter().map(|o| built[&o.node].clone()).collect())
+        Ok(self
+            .outputs
+            .iter()
+            .map(|o| built[&o.node].clone())
+            .collect())
     }
 
     /// Add a node, inferring its output types.
     pub fn add(&mut self, op: Op, inputs: &[Value]) -> Result<NodeId> {
         let types: Vec<&OutType> = inputs.iter().map(|v| self.out_type(*v)).collect();
-        let outs = crate::op::infer(&op, &types).map_err(|e| e.context(crate::expr::op_label(&op)))?;
+        let outs =
+            crate::op::infer(&op, &types).map_err(|e| e.context(crate::expr::op_label(&op)))?;
         Ok(self.add_typed(op, inputs, outs, None))
     }
 
     /// Add a node with given output types (no inference).
-    pub fn add_typed(&mut self, op: Op, inputs: &[Value], outs: Vec<OutType>, name: Option<String>) -> NodeId {
+    pub fn add_typed(
+        &mut self,
+        op: Op,
+        inputs: &[Value],
+        outs: Vec<OutType>,
+        name: Option<String>,
+    ) -> NodeId {
         let n = self.g.add_node(Node { op, outs, name });
         for (slot, v) in inputs.iter().enumerate() {
-            self.g.add_edge(v.node, n, Edge { port: v.port, slot: slot as u16 });
+            self.g.add_edge(
+                v.node,
+                n,
+                Edge {
+                    port: v.port,
+                    slot: slot as u16,
+                },
+            );
         }
         n
     }
@@ -168,7 +198,15 @@ impl Graph {
         let mut e: Vec<(u16, Value)> = self
             .g
             .edges_directed(n, Direction::Incoming)
-            .map(|e| (e.weight().slot, Value { node: e.source(), port: e.weight().port }))
+            .map(|e| {
+                (
+                    e.weight().slot,
+                    Value {
+                        node: e.source(),
+                        port: e.weight().port,
+                    },
+                )
+            })
             .collect();
         e.sort_by_key(|(s, _)| *s);
         e.into_iter().map(|(_, v)| v).collect()
@@ -219,7 +257,14 @@ impl Graph {
             .collect();
         for (id, target, slot) in uses {
             self.g.remove_edge(id);
-            self.g.add_edge(new.node, target, Edge { port: new.port, slot });
+            self.g.add_edge(
+                new.node,
+                target,
+                Edge {
+                    port: new.port,
+                    slot,
+                },
+            );
         }
         for o in &mut self.outputs {
             if *o == old {
@@ -239,7 +284,14 @@ impl Graph {
         for id in old {
             self.g.remove_edge(id);
         }
-        self.g.add_edge(new.node, n, Edge { port: new.port, slot: slot as u16 });
+        self.g.add_edge(
+            new.node,
+            n,
+            Edge {
+                port: new.port,
+                slot: slot as u16,
+            },
+        );
     }
 
     /// Nodes reachable from the outputs, every node after its inputs;
@@ -272,7 +324,11 @@ impl Graph {
     /// Remove nodes the outputs do not reach. Returns how many went.
     pub fn remove_dead(&mut self) -> usize {
         let live: HashSet<NodeId> = self.toposort().into_iter().collect();
-        let dead: Vec<NodeId> = self.g.node_indices().filter(|n| !live.contains(n)).collect();
+        let dead: Vec<NodeId> = self
+            .g
+            .node_indices()
+            .filter(|n| !live.contains(n))
+            .collect();
         for n in &dead {
             self.g.remove_node(*n);
         }
@@ -300,7 +356,9 @@ impl Graph {
             let ins = self.inputs(n);
             for (i, v) in ins.iter().enumerate() {
                 if v.port as usize >= self.n_outputs(v.node) {
-                    return Err(Error::graph(format!("node {n:?} slot {i} reads a missing output")));
+                    return Err(Error::graph(format!(
+                        "node {n:?} slot {i} reads a missing output"
+                    )));
                 }
             }
             let types: Vec<&OutType> = ins.iter().map(|v| self.out_type(*v)).collect();

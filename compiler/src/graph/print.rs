@@ -86,15 +86,28 @@ impl Printer<'_> {
         let head = self.head(v);
         let inputs = self.g.inputs(v.node);
         let repeat = seen && !inputs.is_empty();
-        writeln!(self.out, "{first}{head}{}", if repeat { " ···" } else { "" }).unwrap();
+        writeln!(
+            self.out,
+            "{first}{head}{}",
+            if repeat { " ···" } else { "" }
+        )
+        .unwrap();
         if seen {
             return;
         }
         self.expanded.insert(v.node, ());
         for (i, input) in inputs.iter().enumerate() {
             let last = i + 1 == inputs.len();
-            let (branch, cont) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
-            self.tree(*input, &format!("{prefix}{cont}"), &format!("{prefix}{branch}"));
+            let (branch, cont) = if last {
+                ("└─ ", "   ")
+            } else {
+                ("├─ ", "│  ")
+            };
+            self.tree(
+                *input,
+                &format!("{prefix}{cont}"),
+                &format!("{prefix}{branch}"),
+            );
         }
     }
 }
@@ -112,7 +125,14 @@ pub fn debugprint_with(
     opts: PrintOptions,
     notes: &dyn Fn(Value) -> Option<String>,
 ) -> String {
-    let mut p = Printer { g, notes, opts, ids: HashMap::new(), expanded: HashMap::new(), out: String::new() };
+    let mut p = Printer {
+        g,
+        notes,
+        opts,
+        ids: HashMap::new(),
+        expanded: HashMap::new(),
+        out: String::new(),
+    };
     for (label, v) in roots {
         if let Some(l) = label {
             writeln!(p.out, "{l}").unwrap();
@@ -125,7 +145,8 @@ pub fn debugprint_with(
 impl Graph {
     /// debugprint of every output of the graph.
     pub fn print(&self, opts: PrintOptions) -> String {
-        let roots: Vec<(Option<String>, Value)> = self.outputs().iter().map(|v| (None, *v)).collect();
+        let roots: Vec<(Option<String>, Value)> =
+            self.outputs().iter().map(|v| (None, *v)).collect();
         debugprint(self, &roots, opts)
     }
 }

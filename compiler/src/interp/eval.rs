@@ -2,7 +2,10 @@
 //! from runtime kernels. Slow and simple on purpose: this is the reference.
 
 use super::scalar;
-use crate::op::{FusedOutput, FusedProgram, GemmSpec, Instr, Op, RandomDist, ReduceOp, SliceSpec, UnaryOp, check_runtime};
+use crate::op::{
+    FusedOutput, FusedProgram, GemmSpec, Instr, Op, RandomDist, ReduceOp, SliceSpec, UnaryOp,
+    check_runtime,
+};
 use crate::types::{OutType, TensorType};
 use theon_runtime::kernels::{gemm, map, movement, reduce};
 use theon_runtime::{DType, Data, Element, Error, Float, Result, Tensor, random};
@@ -12,7 +15,11 @@ use theon_runtime::{DType, Data, Element, Error, Float, Result, Tensor, random};
 macro_rules! inc_by_dtype {
     ($x:expr, $y:expr, $region:expr, |$dst:ident, $src:ident| $body:expr) => {{
         let x: &Tensor = $x;
-        let mut out = if x.dtype() == DType::Bool { x.cast(DType::I64) } else { x.clone() };
+        let mut out = if x.dtype() == DType::Bool {
+            x.cast(DType::I64)
+        } else {
+            x.clone()
+        };
         let y = $y.cast(out.dtype());
         macro_rules! go {
             ($t:ty) => {{
@@ -27,7 +34,12 @@ macro_rules! inc_by_dtype {
             _ => go!(i64),
         }
         if x.dtype() == DType::Bool {
-            out = binary(crate::op::BinaryOp::Ne, &out, &Tensor::scalar(0i64), x.shape());
+            out = binary(
+                crate::op::BinaryOp::Ne,
+                &out,
+                &Tensor::scalar(0i64),
+                x.shape(),
+            );
         }
         out
     }};
@@ -35,7 +47,13 @@ macro_rules! inc_by_dtype {
 
 /// Evaluate `op` on `ins`. `static_ins` are the inputs' static types (for
 /// the run-time broadcasting rule) and `outs` the node's output types.
-pub fn eval(op: &Op, label: &str, static_ins: &[&TensorType], outs: &[OutType], ins: &[&Tensor]) -> Result<Vec<Tensor>> {
+pub fn eval(
+    op: &Op,
+    label: &str,
+    static_ins: &[&TensorType],
+    outs: &[OutType],
+    ins: &[&Tensor],
+) -> Result<Vec<Tensor>> {
     let shapes: Vec<&[usize]> = ins.iter().map(|t| t.shape()).collect();
     let values: Vec<Option<&Tensor>> = ins.iter().map(|t| Some(*t)).collect();
     let out_shapes = check_runtime(op, label, static_ins, &shapes, &values)?;
@@ -44,14 +62,18 @@ pub fn eval(op: &Op, label: &str, static_ins: &[&TensorType], outs: &[OutType], 
     let one = |t: Tensor| Ok(vec![t]);
     match op {
         Op::Constant(c) => one(c.tensor().clone()),
-        Op::Input { .. } | Op::Shared(_) => {
-            Err(Error::graph(format!("{label}: leaves are bound by the caller, not evaluated")))
-        }
+        Op::Input { .. } | Op::Shared(_) => Err(Error::graph(format!(
+            "{label}: leaves are bound by the caller, not evaluated"
+        ))),
         Op::Unary(u) => one(unary(*u, ins[0])),
         Op::Binary(b) => one(binary(*b, ins[0], ins[1], &shape0)),
         Op::Where => one(select(ins[0], ins[1], ins[2], out_dtype, &shape0)?),
         Op::Cast(d) => one(ins[0].cast(*d)),
-        Op::Reduce { op: r, axes, keepdims: _ } => one(reduce_tensor(*r, ins[0], axes, out_dtype, &shape0)?),
+        Op::Reduce {
+            op: r,
+            axes,
+            keepdims: _,
+        } => one(reduce_tensor(*r, ins[0], axes, out_dtype, &shape0)?),
         Op::Argmax { axis, .. } => {
             let x = ins[0];
             let (flat_shape, ax) = match axis {
@@ -98,7 +120,9 @@ pub fn eval(op: &Op, label: &str, static_ins: &[&TensorType], outs: &[OutType], 
             let x = ins[0];
             let sl = axis_slices(specs, x.shape());
             let region: Vec<usize> = sl.iter().map(|s| s.len).collect();
-            one(inc_by_dtype!(x, ins[1], &region, |dst, src| movement::slice_assign(dst, x.shape(), &sl, &src, true)))
+            one(inc_by_dtype!(x, ins[1], &region, |dst, src| {
+                movement::slice_assign(dst, x.shape(), &sl, &src, true)
+            }))
         }
         Op::Take(axis) => {
             let x = ins[0];
@@ -112,10 +136,20 @@ pub fn eval(op: &Op, label: &str, static_ins: &[&TensorType], outs: &[OutType], 
             let mut region = x.shape()[..*axis].to_vec();
             region.extend_from_slice(ins[1].shape());
             region.extend_from_slice(&x.shape()[axis + 1..]);
-            one(inc_by_dtype!(x, ins[2], &region, |dst, src| movement::take_adjoint(dst, x.shape(), *axis, &idx, &src)))
+            one(inc_by_dtype!(x, ins[2], &region, |dst, src| {
+                movement::take_adjoint(dst, x.shape(), *axis, &idx, &src)
+            }))
         }
-        Op::Shape => one(Tensor::vector(ins[0].shape().iter().map(|&d| d as i64).collect::<Vec<i64>>())),
-        Op::Random { dist, dtype, draw } => one(random_draw(label, *dist, *dtype, *draw, ins, &shape0)?),
+        Op::Shape => one(Tensor::vector(
+            ins[0]
+                .shape()
+                .iter()
+                .map(|&d| d as i64)
+                .collect::<Vec<i64>>(),
+        )),
+        Op::Random { dist, dtype, draw } => {
+            one(random_draw(label, *dist, *dtype, *draw, ins, &shape0)?)
+        }
         Op::Fused(p) => fused(p, ins, &out_shapes),
         Op::Custom(c) => {
             let t = c.0.eval(ins).map_err(|e| e.context(label))?;
@@ -152,13 +186,35 @@ pub fn binary(b: crate::op::BinaryOp, x: &Tensor, y: &Tensor, out_shape: &[usize
     let (xs, ys) = (x.shape(), y.shape());
     let boolean = b.is_comparison() || b.is_logical();
     let data = match (x.data(), y.data()) {
-        (Data::F32(p), Data::F32(q)) if boolean => Data::Bool(map::binary(p, xs, q, ys, out_shape, |a, c| scalar::compare(b, a, c))),
-        (Data::F64(p), Data::F64(q)) if boolean => Data::Bool(map::binary(p, xs, q, ys, out_shape, |a, c| scalar::compare(b, a, c))),
-        (Data::I64(p), Data::I64(q)) if boolean => Data::Bool(map::binary(p, xs, q, ys, out_shape, |a, c| scalar::compare(b, a, c))),
-        (Data::Bool(p), Data::Bool(q)) => Data::Bool(map::binary(p, xs, q, ys, out_shape, |a, c| scalar::logical(b, a, c))),
-        (Data::F32(p), Data::F32(q)) => Data::F32(map::binary(p, xs, q, ys, out_shape, |a, c| scalar::binary_float(b, a, c))),
-        (Data::F64(p), Data::F64(q)) => Data::F64(map::binary(p, xs, q, ys, out_shape, |a, c| scalar::binary_float(b, a, c))),
-        (Data::I64(p), Data::I64(q)) => Data::I64(map::binary(p, xs, q, ys, out_shape, |a, c| scalar::binary_int(b, a, c))),
+        (Data::F32(p), Data::F32(q)) if boolean => {
+            Data::Bool(map::binary(p, xs, q, ys, out_shape, |a, c| {
+                scalar::compare(b, a, c)
+            }))
+        }
+        (Data::F64(p), Data::F64(q)) if boolean => {
+            Data::Bool(map::binary(p, xs, q, ys, out_shape, |a, c| {
+                scalar::compare(b, a, c)
+            }))
+        }
+        (Data::I64(p), Data::I64(q)) if boolean => {
+            Data::Bool(map::binary(p, xs, q, ys, out_shape, |a, c| {
+                scalar::compare(b, a, c)
+            }))
+        }
+        (Data::Bool(p), Data::Bool(q)) => {
+            Data::Bool(map::binary(p, xs, q, ys, out_shape, |a, c| {
+                scalar::logical(b, a, c)
+            }))
+        }
+        (Data::F32(p), Data::F32(q)) => Data::F32(map::binary(p, xs, q, ys, out_shape, |a, c| {
+            scalar::binary_float(b, a, c)
+        })),
+        (Data::F64(p), Data::F64(q)) => Data::F64(map::binary(p, xs, q, ys, out_shape, |a, c| {
+            scalar::binary_float(b, a, c)
+        })),
+        (Data::I64(p), Data::I64(q)) => Data::I64(map::binary(p, xs, q, ys, out_shape, |a, c| {
+            scalar::binary_int(b, a, c)
+        })),
         _ => unreachable!("operands were cast to one dtype"),
     };
     Tensor::from_data(data, out_shape).expect("broadcast size")
@@ -173,24 +229,35 @@ fn reduce_float<T: Float>(op: ReduceOp, v: &[T], shape: &[usize], axes: &[usize]
         ReduceOp::Min => reduce::fold_axes(v, shape, axes, T::INFINITY, |a, x| a.min_nan(x)),
         ReduceOp::Mean => {
             let n = T::from_f64(count as f64);
-            reduce::fold_axes(v, shape, axes, T::ZERO, |a, x| a + x).into_iter().map(|s| s / n).collect()
+            reduce::fold_axes(v, shape, axes, T::ZERO, |a, x| a + x)
+                .into_iter()
+                .map(|s| s / n)
+                .collect()
         }
-        ReduceOp::LogSumExp => reduce::fold_axes(v, shape, axes, (T::NEG_INFINITY, T::ZERO), |(m, s), x| {
-            if x.is_nan() || m.is_nan() {
-                (T::NAN, s)
-            } else if x == T::NEG_INFINITY {
-                (m, s)
-            } else if x > m {
-                (x, s * (m - x).exp() + T::ONE)
-            } else if x == m {
-                (m, s + T::ONE)
-            } else {
-                (m, s + (x - m).exp())
-            }
-        })
-        .into_iter()
-        .map(|(m, s)| if m.is_nan() || m == T::NEG_INFINITY || m == T::INFINITY { m } else { m + s.ln() })
-        .collect(),
+        ReduceOp::LogSumExp => {
+            reduce::fold_axes(v, shape, axes, (T::NEG_INFINITY, T::ZERO), |(m, s), x| {
+                if x.is_nan() || m.is_nan() {
+                    (T::NAN, s)
+                } else if x == T::NEG_INFINITY {
+                    (m, s)
+                } else if x > m {
+                    (x, s * (m - x).exp() + T::ONE)
+                } else if x == m {
+                    (m, s + T::ONE)
+                } else {
+                    (m, s + (x - m).exp())
+                }
+            })
+            .into_iter()
+            .map(|(m, s)| {
+                if m.is_nan() || m == T::NEG_INFINITY || m == T::INFINITY {
+                    m
+                } else {
+                    m + s.ln()
+                }
+            })
+            .collect()
+        }
     }
 }
 
@@ -205,7 +272,13 @@ fn reduce_int(op: ReduceOp, v: &[i64], shape: &[usize], axes: &[usize]) -> Vec<i
 }
 
 /// Reduce a tensor over sorted axes into `out_dtype` / `out_shape`.
-pub fn reduce_tensor(r: ReduceOp, x: &Tensor, axes: &[usize], out_dtype: DType, out_shape: &[usize]) -> Result<Tensor> {
+pub fn reduce_tensor(
+    r: ReduceOp,
+    x: &Tensor,
+    axes: &[usize],
+    out_dtype: DType,
+    out_shape: &[usize],
+) -> Result<Tensor> {
     let cd = match r {
         ReduceOp::Sum | ReduceOp::Prod => x.dtype().arithmetic(),
         ReduceOp::Max | ReduceOp::Min => x.dtype().arithmetic(),
@@ -223,8 +296,16 @@ pub fn reduce_tensor(r: ReduceOp, x: &Tensor, axes: &[usize], out_dtype: DType, 
 
 fn matmul(a: &Tensor, b: &Tensor, dtype: DType, out_shape: &[usize]) -> Result<Tensor> {
     let (a, b) = (a.cast(dtype), b.cast(dtype));
-    let pa: Vec<usize> = if a.rank() == 1 { vec![1, a.shape()[0]] } else { a.shape().to_vec() };
-    let pb: Vec<usize> = if b.rank() == 1 { vec![b.shape()[0], 1] } else { b.shape().to_vec() };
+    let pa: Vec<usize> = if a.rank() == 1 {
+        vec![1, a.shape()[0]]
+    } else {
+        a.shape().to_vec()
+    };
+    let pb: Vec<usize> = if b.rank() == 1 {
+        vec![b.shape()[0], 1]
+    } else {
+        b.shape().to_vec()
+    };
     let nb = pa.len().max(pb.len()) - 2;
     let batch = &out_shape[..nb];
     let data = match (a.data(), b.data()) {
@@ -242,7 +323,16 @@ fn select(cond: &Tensor, a: &Tensor, b: &Tensor, dtype: DType, shape: &[usize]) 
     let c = cond.as_slice::<bool>()?;
     macro_rules! go {
         ($t:ty) => {
-            Element::into_data(map::ternary(c, cond.shape(), a.as_slice::<$t>()?, a.shape(), b.as_slice::<$t>()?, b.shape(), shape, |c, p, q| if c { p } else { q }))
+            Element::into_data(map::ternary(
+                c,
+                cond.shape(),
+                a.as_slice::<$t>()?,
+                a.shape(),
+                b.as_slice::<$t>()?,
+                b.shape(),
+                shape,
+                |c, p, q| if c { p } else { q },
+            ))
         };
     }
     let data = match dtype {
@@ -266,14 +356,32 @@ fn swap_last(t: &Tensor) -> Tensor {
 }
 
 fn gemm_eval(g: &GemmSpec, ins: &[&Tensor], dtype: DType, out_shape: &[usize]) -> Result<Tensor> {
-    let a = if g.trans_a { swap_last(ins[0]) } else { ins[0].clone() };
-    let b = if g.trans_b { swap_last(ins[1]) } else { ins[1].clone() };
+    let a = if g.trans_a {
+        swap_last(ins[0])
+    } else {
+        ins[0].clone()
+    };
+    let b = if g.trans_b {
+        swap_last(ins[1])
+    } else {
+        ins[1].clone()
+    };
     let prod = matmul(&a, &b, dtype, out_shape)?;
-    let scaled = binary(crate::op::BinaryOp::Mul, &prod, &Tensor::full(g.alpha.get(), dtype, &[]), out_shape);
+    let scaled = binary(
+        crate::op::BinaryOp::Mul,
+        &prod,
+        &Tensor::full(g.alpha.get(), dtype, &[]),
+        out_shape,
+    );
     match ins.get(2) {
         None => Ok(scaled),
         Some(c) => {
-            let c = binary(crate::op::BinaryOp::Mul, &c.cast(dtype), &Tensor::full(g.beta.get(), dtype, &[]), c.shape());
+            let c = binary(
+                crate::op::BinaryOp::Mul,
+                &c.cast(dtype),
+                &Tensor::full(g.beta.get(), dtype, &[]),
+                c.shape(),
+            );
             Ok(binary(crate::op::BinaryOp::Add, &scaled, &c, out_shape))
         }
     }
@@ -297,7 +405,10 @@ fn dimshuffle(x: &Tensor, order: &[Option<usize>], out_shape: &[usize]) -> Resul
 }
 
 fn concat_typed<T: Element>(parts: &[Tensor], axis: usize) -> Data {
-    let views: Vec<(&[T], &[usize])> = parts.iter().map(|p| (p.as_slice::<T>().expect("cast"), p.shape())).collect();
+    let views: Vec<(&[T], &[usize])> = parts
+        .iter()
+        .map(|p| (p.as_slice::<T>().expect("cast"), p.shape()))
+        .collect();
     T::into_data(movement::concat(&views, axis))
 }
 
@@ -322,13 +433,22 @@ fn check_indices(label: &str, idx: &Tensor, dim: usize, axis: usize) -> Result<V
             if (0..n).contains(&j) {
                 Ok(j as usize)
             } else {
-                Err(Error::index(format!("{label}: index {i} is out of bounds for axis {axis} with size {dim}")))
+                Err(Error::index(format!(
+                    "{label}: index {i} is out of bounds for axis {axis} with size {dim}"
+                )))
             }
         })
         .collect()
 }
 
-fn random_draw(label: &str, dist: RandomDist, dtype: DType, draw: u64, ins: &[&Tensor], shape: &[usize]) -> Result<Tensor> {
+fn random_draw(
+    label: &str,
+    dist: RandomDist,
+    dtype: DType,
+    draw: u64,
+    ins: &[&Tensor],
+    shape: &[usize],
+) -> Result<Tensor> {
     let state = ins[0].as_slice::<i64>()?;
     let (seed, counter) = (state[0] as u64, state[1] as u64);
     let n: usize = shape.iter().product();
@@ -345,7 +465,10 @@ fn random_draw(label: &str, dist: RandomDist, dtype: DType, draw: u64, ins: &[&T
         }
         _ if dtype == DType::F32 => {
             let mut v = vec![0f32; n];
-            let p32: Vec<Vec<f32>> = params.iter().map(|p| p.iter().map(|&x| x as f32).collect()).collect();
+            let p32: Vec<Vec<f32>> = params
+                .iter()
+                .map(|p| p.iter().map(|&x| x as f32).collect())
+                .collect();
             fill_float(dist, &mut v, &p32, seed, counter, draw).map_err(ctx)?;
             Tensor::new(v, shape)?
         }
@@ -360,13 +483,22 @@ fn random_draw(label: &str, dist: RandomDist, dtype: DType, draw: u64, ins: &[&T
 
 /// Fill a float buffer with draws of `dist`; shared by the interpreter and
 /// the JIT's runtime calls so both produce the same bits.
-pub fn fill_float<T: Float>(dist: RandomDist, out: &mut [T], params: &[Vec<T>], seed: u64, counter: u64, draw: u64) -> Result<()> {
+pub fn fill_float<T: Float>(
+    dist: RandomDist,
+    out: &mut [T],
+    params: &[Vec<T>],
+    seed: u64,
+    counter: u64,
+    draw: u64,
+) -> Result<()> {
     match dist {
         RandomDist::Normal => random::fill_normal(out, seed, counter, draw),
         RandomDist::Uniform => random::fill_uniform(out, seed, counter, draw),
         RandomDist::Poisson => random::fill_poisson(out, &params[0], seed, counter, draw)?,
         RandomDist::Gamma => random::fill_gamma(out, &params[0], seed, counter, draw)?,
-        RandomDist::Binomial => random::fill_binomial(out, &params[0], &params[1], seed, counter, draw)?,
+        RandomDist::Binomial => {
+            random::fill_binomial(out, &params[0], &params[1], seed, counter, draw)?
+        }
         RandomDist::Integers { .. } => return Err(Error::dtype("integer draws are not float")),
     }
     Ok(())
@@ -377,8 +509,16 @@ fn broadcast2(a: &[usize], b: &[usize]) -> Vec<usize> {
     let r = a.len().max(b.len());
     (0..r)
         .map(|i| {
-            let x = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
-            let y = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
+            let x = if i + a.len() >= r {
+                a[i + a.len() - r]
+            } else {
+                1
+            };
+            let y = if i + b.len() >= r {
+                b[i + b.len() - r]
+            } else {
+                1
+            };
             if x == 1 { y } else { x }
         })
         .collect()
@@ -386,7 +526,9 @@ fn broadcast2(a: &[usize], b: &[usize]) -> Vec<usize> {
 
 /// A fused node evaluated as the unfused ops it stands for.
 fn fused(p: &FusedProgram, ins: &[&Tensor], out_shapes: &[Vec<usize>]) -> Result<Vec<Tensor>> {
-    let loop_shape = ins.iter().fold(Vec::new(), |acc, t| broadcast2(&acc, t.shape()));
+    let loop_shape = ins
+        .iter()
+        .fold(Vec::new(), |acc, t| broadcast2(&acc, t.shape()));
     let mut regs: Vec<Tensor> = Vec::with_capacity(p.instrs.len());
     for (instr, dt) in &p.instrs {
         let r = |k: &u32| &regs[*k as usize];
@@ -394,7 +536,9 @@ fn fused(p: &FusedProgram, ins: &[&Tensor], out_shapes: &[Vec<usize>]) -> Result
             Instr::Input(k) => ins[*k].clone(),
             Instr::Const(c) => c.tensor(*dt),
             Instr::Unary(u, a) => unary(*u, r(a)),
-            Instr::Binary(b, x, y) => binary(*b, r(x), r(y), &broadcast2(r(x).shape(), r(y).shape())),
+            Instr::Binary(b, x, y) => {
+                binary(*b, r(x), r(y), &broadcast2(r(x).shape(), r(y).shape()))
+            }
             Instr::Where(c, a, b) => {
                 let shape = broadcast2(&broadcast2(r(c).shape(), r(a).shape()), r(b).shape());
                 select(r(c), r(a), r(b), *dt, &shape)?

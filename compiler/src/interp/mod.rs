@@ -46,15 +46,17 @@ pub fn run<'a>(g: &Graph, order: &[NodeId], b: &Bindings<'a>) -> Result<Vec<Tens
         match &node.op {
             Op::Input { id, .. } => {
                 let t = b.inputs.get(id).ok_or_else(|| {
-                    Error::graph(format!("input '{}' has no value", node.name.clone().unwrap_or_default()))
+                    Error::graph(format!(
+                        "input '{}' has no value",
+                        node.name.clone().unwrap_or_default()
+                    ))
                 })?;
                 vals.insert(Value::of(n), Cow::Borrowed(*t));
             }
             Op::Shared(s) => {
-                let t = b
-                    .shared
-                    .get(&s.id())
-                    .ok_or_else(|| Error::graph(format!("shared variable '{}' has no value", s.name())))?;
+                let t = b.shared.get(&s.id()).ok_or_else(|| {
+                    Error::graph(format!("shared variable '{}' has no value", s.name()))
+                })?;
                 vals.insert(Value::of(n), Cow::Borrowed(*t));
             }
             op => {
@@ -72,10 +74,19 @@ pub fn run<'a>(g: &Graph, order: &[NodeId], b: &Bindings<'a>) -> Result<Vec<Tens
                     }
                 }
                 for (port, t) in outs.into_iter().enumerate() {
-                    vals.insert(Value { node: n, port: port as u16 }, Cow::Owned(t));
+                    vals.insert(
+                        Value {
+                            node: n,
+                            port: port as u16,
+                        },
+                        Cow::Owned(t),
+                    );
                 }
             }
         }
     }
-    Ok(g.outputs().iter().map(|v| vals[v].clone().into_owned()).collect())
+    Ok(g.outputs()
+        .iter()
+        .map(|v| vals[v].clone().into_owned())
+        .collect())
 }

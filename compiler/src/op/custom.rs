@@ -23,7 +23,10 @@ pub trait CustomImpl: Send + Sync + 'static {
     /// Vector-Jacobian products for each input (`None` = no gradient).
     fn grad(&self, inputs: &[Var], output: &Var, gout: &Var) -> Result<Vec<Option<Var>>> {
         let _ = (inputs, output, gout);
-        Err(Error::grad(format!("custom op {} defines no gradient", self.name())))
+        Err(Error::grad(format!(
+            "custom op {} defines no gradient",
+            self.name()
+        )))
     }
 }
 

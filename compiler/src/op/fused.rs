@@ -64,7 +64,12 @@ pub enum FusedOutput {
     /// The register's value at every point of the loop shape.
     Elementwise(Reg),
     /// The register folded over `axes` of the loop shape.
-    Reduce { reg: Reg, op: ReduceOp, axes: Vec<usize>, keepdims: bool },
+    Reduce {
+        reg: Reg,
+        op: ReduceOp,
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
 }
 
 impl FusedOutput {
@@ -117,7 +122,10 @@ impl FusedProgram {
             uses[o.reg() as usize] += 1;
         }
         (0..self.instrs.len() as Reg)
-            .filter(|&r| uses[r as usize] > 1 && !matches!(self.instrs[r as usize].0, Instr::Input(_) | Instr::Const(_)))
+            .filter(|&r| {
+                uses[r as usize] > 1
+                    && !matches!(self.instrs[r as usize].0, Instr::Input(_) | Instr::Const(_))
+            })
             .collect()
     }
 
@@ -130,7 +138,9 @@ impl FusedProgram {
             Instr::Input(k) => (format!("i{k}"), 9),
             Instr::Const(c) => {
                 let (s, neg) = match dt {
-                    DType::F32 | DType::F64 => (format!("{:?}", c.to_f64(*dt)), c.to_f64(*dt) < 0.0),
+                    DType::F32 | DType::F64 => {
+                        (format!("{:?}", c.to_f64(*dt)), c.to_f64(*dt) < 0.0)
+                    }
                     DType::Bool => ((c.0 != 0).to_string(), false),
                     DType::I64 => (c.to_i64(*dt).to_string(), c.to_i64(*dt) < 0),
                 };
@@ -156,18 +166,46 @@ impl FusedProgram {
                     _ => ("", 0),
                 };
                 if sym.is_empty() {
-                    (format!("{}({}, {})", b.name(), self.expr_prec(*x, 0, named), self.expr_prec(*y, 0, named)), 9)
+                    (
+                        format!(
+                            "{}({}, {})",
+                            b.name(),
+                            self.expr_prec(*x, 0, named),
+                            self.expr_prec(*y, 0, named)
+                        ),
+                        9,
+                    )
                 } else {
                     // Left-associative: the right operand needs parentheses at equal precedence.
-                    (format!("{} {sym} {}", self.expr_prec(*x, p, named), self.expr_prec(*y, p + 1, named)), p)
+                    (
+                        format!(
+                            "{} {sym} {}",
+                            self.expr_prec(*x, p, named),
+                            self.expr_prec(*y, p + 1, named)
+                        ),
+                        p,
+                    )
                 }
             }
-            Instr::Where(c, a, b) => {
-                (format!("where({}, {}, {})", self.expr_prec(*c, 0, named), self.expr_prec(*a, 0, named), self.expr_prec(*b, 0, named)), 9)
-            }
-            Instr::Cast(d, a) => (format!("{}({})", d.short(), self.expr_prec(*a, 0, named)), 9),
+            Instr::Where(c, a, b) => (
+                format!(
+                    "where({}, {}, {})",
+                    self.expr_prec(*c, 0, named),
+                    self.expr_prec(*a, 0, named),
+                    self.expr_prec(*b, 0, named)
+                ),
+                9,
+            ),
+            Instr::Cast(d, a) => (
+                format!("{}({})", d.short(), self.expr_prec(*a, 0, named)),
+                9,
+            ),
         };
-        if prec < outer { format!("({text})") } else { text }
+        if prec < outer {
+            format!("({text})")
+        } else {
+            text
+        }
     }
 
     /// The program as statements: shared registers first (`r3 = i0 + i1`),
@@ -180,16 +218,21 @@ impl FusedProgram {
         }
         let e = |r: Reg| self.expr_prec(r, 0, &named);
         lines.extend(self.outputs.iter().enumerate().map(|(k, o)| match o {
-                FusedOutput::Elementwise(r) if named.contains(r) => format!("o{k} = r{r}"),
-                FusedOutput::Elementwise(r) => format!("o{k} = {}", e(*r)),
-                FusedOutput::Reduce { reg, op, axes, keepdims } => format!(
-                    "o{k} = {}[axes={:?}{}]({})",
-                    op.name(),
-                    axes,
-                    if *keepdims { ", keepdims" } else { "" },
-                    e(*reg)
-                ),
-            }));
+            FusedOutput::Elementwise(r) if named.contains(r) => format!("o{k} = r{r}"),
+            FusedOutput::Elementwise(r) => format!("o{k} = {}", e(*r)),
+            FusedOutput::Reduce {
+                reg,
+                op,
+                axes,
+                keepdims,
+            } => format!(
+                "o{k} = {}[axes={:?}{}]({})",
+                op.name(),
+                axes,
+                if *keepdims { ", keepdims" } else { "" },
+                e(*reg)
+            ),
+        }));
         lines
     }
 

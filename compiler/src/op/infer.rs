@@ -7,8 +7,12 @@
 //! the JIT's planner both use it, so shape errors read the same everywhere.
 //! Error messages here do not name the op: callers prefix it.
 
-use super::{BinaryOp, FusedOutput, FusedProgram, Instr, Op, RandomDist, ReduceOp, SliceSpec, UnaryOp};
-use crate::types::{Dim, Known, MAX_KNOWN, OutType, TensorType, broadcast_shapes, fmt_dims, fmt_shape, promote_all};
+use super::{
+    BinaryOp, FusedOutput, FusedProgram, Instr, Op, RandomDist, ReduceOp, SliceSpec, UnaryOp,
+};
+use crate::types::{
+    Dim, Known, MAX_KNOWN, OutType, TensorType, broadcast_shapes, fmt_dims, fmt_shape, promote_all,
+};
 use std::sync::Arc;
 use theon_runtime::kernels::movement::normalize_slice;
 use theon_runtime::{DType, Error, Result, Tensor};
@@ -19,7 +23,11 @@ fn err(msg: impl Into<String>) -> Error {
 
 fn arity(op: &Op, ins: &[&OutType], n: usize) -> Result<()> {
     if ins.len() != n {
-        return Err(Error::graph(format!("{} takes {n} inputs, got {}", op.name(), ins.len())));
+        return Err(Error::graph(format!(
+            "{} takes {n} inputs, got {}",
+            op.name(),
+            ins.len()
+        )));
     }
     Ok(())
 }
@@ -30,7 +38,8 @@ fn out(ty: TensorType) -> Vec<OutType> {
 
 /// Known values only for int64 tensors of rank <= 1 with few elements.
 fn keep_known(ty: &TensorType, known: Option<Vec<Option<i64>>>) -> Known {
-    let small = ty.dtype == DType::I64 && ty.rank() <= 1 && ty.static_len().is_some_and(|n| n <= MAX_KNOWN);
+    let small =
+        ty.dtype == DType::I64 && ty.rank() <= 1 && ty.static_len().is_some_and(|n| n <= MAX_KNOWN);
     match known {
         Some(k) if small && Some(k.len()) == ty.static_len() => Some(Arc::new(k)),
         _ => None,
@@ -56,7 +65,8 @@ fn shape_entries(what: &str, t: &OutType) -> Result<Vec<Option<i64>>> {
     if t.ty.dtype != DType::I64 || t.ty.rank() != 1 {
         return Err(err(format!("{what} must be an int64 vector, got {}", t.ty)));
     }
-    let n = t.ty.shape[0].ok_or_else(|| err(format!("{what} must have a length known at build time")))?;
+    let n = t.ty.shape[0]
+        .ok_or_else(|| err(format!("{what} must have a length known at build time")))?;
     Ok(match &t.known {
         Some(k) => k.to_vec(),
         None => vec![None; n],
@@ -77,7 +87,9 @@ fn dims_of(what: &str, entries: &[Option<i64>]) -> Result<Vec<Dim>> {
 
 fn check_axis(axis: usize, rank: usize, ty: &TensorType) -> Result<()> {
     if axis >= rank {
-        return Err(Error::index(format!("axis {axis} is out of range for {ty} (rank {rank})")));
+        return Err(Error::index(format!(
+            "axis {axis} is out of range for {ty} (rank {rank})"
+        )));
     }
     Ok(())
 }
@@ -118,9 +130,10 @@ pub fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
     for o in &outs {
         let mut n: usize = 1;
         for d in o.ty.shape.iter().flatten() {
-            n = n.checked_mul(*d).filter(|&n| n <= MAX_ELEMENTS).ok_or_else(|| {
-                err(format!("the result {} would have too many elements", o.ty))
-            })?;
+            n = n
+                .checked_mul(*d)
+                .filter(|&n| n <= MAX_ELEMENTS)
+                .ok_or_else(|| err(format!("the result {} would have too many elements", o.ty)))?;
         }
     }
     Ok(outs)
@@ -136,7 +149,10 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
         Op::Constant(c) => {
             arity(op, ins, 0)?;
             let t = c.tensor();
-            Ok(vec![OutType { ty: TensorType::fixed(t.dtype(), t.shape()), known: known_from_tensor(t) }])
+            Ok(vec![OutType {
+                ty: TensorType::fixed(t.dtype(), t.shape()),
+                known: known_from_tensor(t),
+            }])
         }
         Op::Shared(s) => {
             arity(op, ins, 0)?;
@@ -150,7 +166,10 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             }
             let t = x.with_dtype(u.out_dtype(x.dtype));
             let known = match u {
-                UnaryOp::Neg => ins[0].known.as_ref().map(|k| k.iter().map(|v| v.map(i64::wrapping_neg)).collect()),
+                UnaryOp::Neg => ins[0]
+                    .known
+                    .as_ref()
+                    .map(|k| k.iter().map(|v| v.map(i64::wrapping_neg)).collect()),
                 _ => None,
             };
             Ok(with_known(t, known))
@@ -180,22 +199,42 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             if c.dtype != DType::Bool {
                 return Err(Error::dtype(format!("condition must be bool, got {c}")));
             }
-            let shape = broadcast_shapes("", &[&c.shape, &a.shape, &b.shape]).map_err(|e| err(strip(&e)))?;
-            Ok(out(TensorType::new(DType::promote(a.dtype, b.dtype), shape)))
+            let shape = broadcast_shapes("", &[&c.shape, &a.shape, &b.shape])
+                .map_err(|e| err(strip(&e)))?;
+            Ok(out(TensorType::new(
+                DType::promote(a.dtype, b.dtype),
+                shape,
+            )))
         }
         Op::Cast(d) => {
             arity(op, ins, 1)?;
-            let known = if *d == DType::I64 { ins[0].known.as_ref().map(|k| k.to_vec()) } else { None };
+            let known = if *d == DType::I64 {
+                ins[0].known.as_ref().map(|k| k.to_vec())
+            } else {
+                None
+            };
             Ok(with_known(ty(0).with_dtype(*d), known))
         }
-        Op::Reduce { op: r, axes, keepdims } => {
+        Op::Reduce {
+            op: r,
+            axes,
+            keepdims,
+        } => {
             arity(op, ins, 1)?;
             let x = ty(0);
             check_axes(axes, x)?;
-            if matches!(r, ReduceOp::Max | ReduceOp::Min) && axes.iter().any(|&a| x.shape[a] == Some(0)) {
-                return Err(err(format!("{} over an empty axis of {x} has no identity", r.name())));
+            if matches!(r, ReduceOp::Max | ReduceOp::Min)
+                && axes.iter().any(|&a| x.shape[a] == Some(0))
+            {
+                return Err(err(format!(
+                    "{} over an empty axis of {x} has no identity",
+                    r.name()
+                )));
             }
-            Ok(out(TensorType::new(r.out_dtype(x.dtype), reduce_dims(&x.shape, axes, *keepdims))))
+            Ok(out(TensorType::new(
+                r.out_dtype(x.dtype),
+                reduce_dims(&x.shape, axes, *keepdims),
+            )))
         }
         Op::Argmax { axis, keepdims } => {
             arity(op, ins, 1)?;
@@ -210,20 +249,37 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             if axes.iter().any(|&a| x.shape[a] == Some(0)) {
                 return Err(err(format!("argmax over an empty axis of {x}")));
             }
-            Ok(out(TensorType::new(DType::I64, reduce_dims(&x.shape, &axes, *keepdims))))
+            Ok(out(TensorType::new(
+                DType::I64,
+                reduce_dims(&x.shape, &axes, *keepdims),
+            )))
         }
         Op::MatMul => {
             arity(op, ins, 2)?;
             let (a, b) = (ty(0), ty(1));
             if a.rank() == 0 || b.rank() == 0 {
-                return Err(err(format!("{} · {}: operands must have rank >= 1", fmt_dims(&a.shape), fmt_dims(&b.shape))));
+                return Err(err(format!(
+                    "{} · {}: operands must have rank >= 1",
+                    fmt_dims(&a.shape),
+                    fmt_dims(&b.shape)
+                )));
             }
-            let pa: Vec<Dim> = if a.rank() == 1 { vec![Some(1), a.shape[0]] } else { a.shape.clone() };
-            let pb: Vec<Dim> = if b.rank() == 1 { vec![b.shape[0], Some(1)] } else { b.shape.clone() };
+            let pa: Vec<Dim> = if a.rank() == 1 {
+                vec![Some(1), a.shape[0]]
+            } else {
+                a.shape.clone()
+            };
+            let pb: Vec<Dim> = if b.rank() == 1 {
+                vec![b.shape[0], Some(1)]
+            } else {
+                b.shape.clone()
+            };
             let (m, k1) = (pa[pa.len() - 2], pa[pa.len() - 1]);
             let (k2, n) = (pb[pb.len() - 2], pb[pb.len() - 1]);
             let ctx = || format!("{} · {}", fmt_dims(&a.shape), fmt_dims(&b.shape));
-            unify(k1, k2, || format!("{}: inner dims {} != {}", ctx(), k1.unwrap(), k2.unwrap()))?;
+            unify(k1, k2, || {
+                format!("{}: inner dims {} != {}", ctx(), k1.unwrap(), k2.unwrap())
+            })?;
             let batch = broadcast_shapes("", &[&pa[..pa.len() - 2], &pb[..pb.len() - 2]])
                 .map_err(|e| err(format!("{}: batch dims: {}", ctx(), strip(&e))))?;
             let mut shape = batch;
@@ -238,15 +294,28 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
         }
         Op::Gemm(g) => {
             if ins.len() != 2 && ins.len() != 3 {
-                return Err(Error::graph(format!("Gemm takes 2 or 3 inputs, got {}", ins.len())));
+                return Err(Error::graph(format!(
+                    "Gemm takes 2 or 3 inputs, got {}",
+                    ins.len()
+                )));
             }
             let (a, b) = (ty(0), ty(1));
             if a.rank() < 2 || b.rank() < 2 {
-                return Err(err(format!("gemm operands must be matrices, got {a} and {b}")));
+                return Err(err(format!(
+                    "gemm operands must be matrices, got {a} and {b}"
+                )));
             }
             let (ra, rb) = (a.rank(), b.rank());
-            let (m, k1) = if g.trans_a { (a.shape[ra - 1], a.shape[ra - 2]) } else { (a.shape[ra - 2], a.shape[ra - 1]) };
-            let (k2, n) = if g.trans_b { (b.shape[rb - 1], b.shape[rb - 2]) } else { (b.shape[rb - 2], b.shape[rb - 1]) };
+            let (m, k1) = if g.trans_a {
+                (a.shape[ra - 1], a.shape[ra - 2])
+            } else {
+                (a.shape[ra - 2], a.shape[ra - 1])
+            };
+            let (k2, n) = if g.trans_b {
+                (b.shape[rb - 1], b.shape[rb - 2])
+            } else {
+                (b.shape[rb - 2], b.shape[rb - 1])
+            };
             let eff = |t: &TensorType, tr: bool| {
                 let mut d = t.shape.clone();
                 let r = d.len();
@@ -256,17 +325,32 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                 fmt_dims(&d)
             };
             unify(k1, k2, || {
-                format!("{} · {}: inner dims {} != {}", eff(a, g.trans_a), eff(b, g.trans_b), k1.unwrap(), k2.unwrap())
+                format!(
+                    "{} · {}: inner dims {} != {}",
+                    eff(a, g.trans_a),
+                    eff(b, g.trans_b),
+                    k1.unwrap(),
+                    k2.unwrap()
+                )
             })?;
-            let mut shape = broadcast_shapes("", &[&a.shape[..ra - 2], &b.shape[..rb - 2]]).map_err(|e| err(strip(&e)))?;
+            let mut shape = broadcast_shapes("", &[&a.shape[..ra - 2], &b.shape[..rb - 2]])
+                .map_err(|e| err(strip(&e)))?;
             shape.push(m);
             shape.push(n);
             let mut dt = DType::promote(a.dtype, b.dtype).arithmetic();
             if ins.len() == 3 {
                 let c = ty(2);
                 let bs = broadcast_shapes("", &[&shape, &c.shape]).map_err(|e| err(strip(&e)))?;
-                if bs.len() != shape.len() || bs.iter().zip(&shape).any(|(x, y)| x.is_some() && y.is_some() && x != y) {
-                    return Err(err(format!("gemm addend {c} does not broadcast to the product shape {}", fmt_dims(&shape))));
+                if bs.len() != shape.len()
+                    || bs
+                        .iter()
+                        .zip(&shape)
+                        .any(|(x, y)| x.is_some() && y.is_some() && x != y)
+                {
+                    return Err(err(format!(
+                        "gemm addend {c} does not broadcast to the product shape {}",
+                        fmt_dims(&shape)
+                    )));
                 }
                 shape = bs;
                 dt = DType::promote(dt, c.dtype.arithmetic());
@@ -290,7 +374,10 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                     )));
                 }
             }
-            let shape = order.iter().map(|o| o.map_or(Some(1), |a| x.shape[a])).collect();
+            let shape = order
+                .iter()
+                .map(|o| o.map_or(Some(1), |a| x.shape[a]))
+                .collect();
             let t = TensorType::new(x.dtype, shape);
             let known = ins[0].known.as_ref().map(|k| k.to_vec());
             Ok(with_known(t, known))
@@ -299,7 +386,12 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             arity(op, ins, 2)?;
             let x = ty(0);
             let entries = shape_entries("the target shape", ins[1])?;
-            let infer_at: Vec<usize> = entries.iter().enumerate().filter(|(_, e)| **e == Some(-1)).map(|(i, _)| i).collect();
+            let infer_at: Vec<usize> = entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| **e == Some(-1))
+                .map(|(i, _)| i)
+                .collect();
             if infer_at.len() > 1 {
                 return Err(err("only one -1 is allowed in a reshape target"));
             }
@@ -308,28 +400,43 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             }
             let total = x.static_len();
             let shape_str = || {
-                entries.iter().map(|e| e.map_or("?".into(), |v| v.to_string())).collect::<Vec<_>>().join(", ")
+                entries
+                    .iter()
+                    .map(|e| e.map_or("?".into(), |v| v.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
             let mut known_prod: Option<usize> = Some(1);
             for e in entries.iter().filter(|e| **e != Some(-1)) {
                 known_prod = match (known_prod, e) {
-                    (Some(p), Some(v)) => Some(
-                        p.checked_mul(*v as usize)
-                            .ok_or_else(|| err(format!("reshape target ({}) has too many elements", shape_str())))?,
-                    ),
+                    (Some(p), Some(v)) => Some(p.checked_mul(*v as usize).ok_or_else(|| {
+                        err(format!(
+                            "reshape target ({}) has too many elements",
+                            shape_str()
+                        ))
+                    })?),
                     _ => None,
                 };
             }
-            let mut dims: Vec<Dim> = entries.iter().map(|e| e.filter(|v| *v >= 0).map(|v| v as usize)).collect();
+            let mut dims: Vec<Dim> = entries
+                .iter()
+                .map(|e| e.filter(|v| *v >= 0).map(|v| v as usize))
+                .collect();
             match (infer_at.first(), total, known_prod) {
                 (Some(&i), Some(t), Some(p)) => {
                     if p == 0 || t % p != 0 {
-                        return Err(err(format!("cannot reshape {x} ({t} elements) to ({})", shape_str())));
+                        return Err(err(format!(
+                            "cannot reshape {x} ({t} elements) to ({})",
+                            shape_str()
+                        )));
                     }
                     dims[i] = Some(t / p);
                 }
                 (None, Some(t), Some(p)) if t != p => {
-                    return Err(err(format!("cannot reshape {x} ({t} elements) to ({}) ({p} elements)", shape_str())));
+                    return Err(err(format!(
+                        "cannot reshape {x} ({t} elements) to ({}) ({p} elements)",
+                        shape_str()
+                    )));
                 }
                 _ => {}
             }
@@ -340,9 +447,15 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
         Op::BroadcastTo => {
             arity(op, ins, 2)?;
             let x = ty(0);
-            let target = dims_of("the target shape", &shape_entries("the target shape", ins[1])?)?;
+            let target = dims_of(
+                "the target shape",
+                &shape_entries("the target shape", ins[1])?,
+            )?;
             if x.rank() > target.len() {
-                return Err(err(format!("cannot broadcast {x} to {} (fewer dims)", fmt_dims(&target))));
+                return Err(err(format!(
+                    "cannot broadcast {x} to {} (fewer dims)",
+                    fmt_dims(&target)
+                )));
             }
             let off = target.len() - x.rank();
             let mut shape = target.clone();
@@ -351,7 +464,10 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                 shape[a + off] = match (d, t) {
                     (Some(1), _) => t,
                     (Some(n), Some(m)) if *n != m => {
-                        return Err(err(format!("cannot broadcast {x} to {}", fmt_dims(&target))));
+                        return Err(err(format!(
+                            "cannot broadcast {x} to {}",
+                            fmt_dims(&target)
+                        )));
                     }
                     (Some(n), _) => Some(*n),
                     (None, t) => t,
@@ -365,7 +481,10 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             if v.rank() != 0 {
                 return Err(err(format!("alloc value must be a scalar, got {v}")));
             }
-            let dims = dims_of("the alloc shape", &shape_entries("the alloc shape", ins[1])?)?;
+            let dims = dims_of(
+                "the alloc shape",
+                &shape_entries("the alloc shape", ins[1])?,
+            )?;
             let t = TensorType::new(v.dtype, dims);
             let known = match (&ins[0].known, t.static_len()) {
                 (Some(k), Some(n)) => Some(vec![k[0]; n]),
@@ -384,7 +503,9 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             for (i, t) in ins.iter().enumerate() {
                 let t = &t.ty;
                 if t.rank() != first.rank() {
-                    return Err(err(format!("input {i} is {t} but input 0 is {first}: ranks differ")));
+                    return Err(err(format!(
+                        "input {i} is {t} but input 0 is {first}: ranks differ"
+                    )));
                 }
                 for a in 0..t.rank() {
                     if a == *axis {
@@ -422,7 +543,11 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                 (Some(k), 1) => {
                     let s = specs.first().copied().unwrap_or(SliceSpec::FULL);
                     let n = normalize_slice(s.start, s.stop, s.step, k.len());
-                    Some((0..n.len).map(|i| k[(n.start as isize + i as isize * n.step) as usize]).collect())
+                    Some(
+                        (0..n.len)
+                            .map(|i| k[(n.start as isize + i as isize * n.step) as usize])
+                            .collect(),
+                    )
                 }
                 _ => None,
             };
@@ -450,7 +575,11 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                     let n = k.len() as i64;
                     let at = |i: i64| {
                         let j = if i < 0 { i + n } else { i };
-                        if (0..n).contains(&j) { k[j as usize] } else { None }
+                        if (0..n).contains(&j) {
+                            k[j as usize]
+                        } else {
+                            None
+                        }
                     };
                     Some(ix.iter().map(|i| i.and_then(at)).collect())
                 }
@@ -487,26 +616,43 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             match dist {
                 RandomDist::Integers { low, high } => {
                     if *dtype != DType::I64 {
-                        return Err(Error::dtype(format!("integers draws are int64, not {dtype}")));
+                        return Err(Error::dtype(format!(
+                            "integers draws are int64, not {dtype}"
+                        )));
                     }
                     if low >= high {
-                        return Err(Error::value(format!("integers(low={low}, high={high}): need low < high")));
+                        return Err(Error::value(format!(
+                            "integers(low={low}, high={high}): need low < high"
+                        )));
                     }
                 }
-                RandomDist::Normal | RandomDist::Uniform | RandomDist::Gamma if !dtype.is_float() => {
-                    return Err(Error::dtype(format!("{} draws must be float32 or float64, not {dtype}", dist.name())));
+                RandomDist::Normal | RandomDist::Uniform | RandomDist::Gamma
+                    if !dtype.is_float() =>
+                {
+                    return Err(Error::dtype(format!(
+                        "{} draws must be float32 or float64, not {dtype}",
+                        dist.name()
+                    )));
                 }
                 RandomDist::Poisson | RandomDist::Binomial if dtype.is_bool() => {
-                    return Err(Error::dtype(format!("{} draws cannot be bool", dist.name())));
+                    return Err(Error::dtype(format!(
+                        "{} draws cannot be bool",
+                        dist.name()
+                    )));
                 }
                 _ => {}
             }
             for (i, p) in ins[2..].iter().enumerate() {
                 if !p.ty.dtype.is_float() {
-                    return Err(Error::dtype(format!("parameter {i} of {} must be float, got {}", dist.name(), p.ty)));
+                    return Err(Error::dtype(format!(
+                        "parameter {i} of {} must be float, got {}",
+                        dist.name(),
+                        p.ty
+                    )));
                 }
-                check_fits_region(&p.ty, &dims)
-                    .map_err(|e| err(format!("parameter {i} of {}: {}", dist.name(), e.message())))?;
+                check_fits_region(&p.ty, &dims).map_err(|e| {
+                    err(format!("parameter {i} of {}: {}", dist.name(), e.message()))
+                })?;
             }
             Ok(out(TensorType::new(*dtype, dims)))
         }
@@ -541,13 +687,23 @@ fn reduce_dims(shape: &[Dim], axes: &[usize], keepdims: bool) -> Vec<Dim> {
     shape
         .iter()
         .enumerate()
-        .filter_map(|(a, d)| if axes.contains(&a) { keepdims.then_some(Some(1)) } else { Some(*d) })
+        .filter_map(|(a, d)| {
+            if axes.contains(&a) {
+                keepdims.then_some(Some(1))
+            } else {
+                Some(*d)
+            }
+        })
         .collect()
 }
 
 fn slice_dims(specs: &[SliceSpec], x: &TensorType) -> Result<Vec<Dim>> {
     if specs.len() > x.rank() {
-        return Err(Error::index(format!("{} slices for {x} of rank {}", specs.len(), x.rank())));
+        return Err(Error::index(format!(
+            "{} slices for {x} of rank {}",
+            specs.len(),
+            x.rank()
+        )));
     }
     let mut shape = x.shape.clone();
     for (a, s) in specs.iter().enumerate() {
@@ -576,13 +732,21 @@ fn check_same_kind(x: &TensorType, y: &TensorType) -> Result<()> {
         _ => 2,
     };
     if kind(y.dtype) > kind(x.dtype) {
-        return Err(Error::dtype(format!("cannot add {y} into {x}: {} does not convert to {} without losing values", y.dtype, x.dtype)));
+        return Err(Error::dtype(format!(
+            "cannot add {y} into {x}: {} does not convert to {} without losing values",
+            y.dtype, x.dtype
+        )));
     }
     Ok(())
 }
 
 fn check_fits_region(y: &TensorType, region: &[Dim]) -> Result<()> {
-    let bad = || err(format!("{y} does not broadcast to the region {}", fmt_dims(region)));
+    let bad = || {
+        err(format!(
+            "{y} does not broadcast to the region {}",
+            fmt_dims(region)
+        ))
+    };
     if y.rank() > region.len() {
         return Err(bad());
     }
@@ -599,7 +763,11 @@ fn check_fits_region(y: &TensorType, region: &[Dim]) -> Result<()> {
 
 fn infer_fused(p: &FusedProgram, ins: &[&OutType]) -> Result<Vec<OutType>> {
     if ins.len() != p.n_inputs {
-        return Err(Error::graph(format!("fused program takes {} inputs, got {}", p.n_inputs, ins.len())));
+        return Err(Error::graph(format!(
+            "fused program takes {} inputs, got {}",
+            p.n_inputs,
+            ins.len()
+        )));
     }
     let shapes: Vec<&[Dim]> = ins.iter().map(|t| t.ty.shape.as_slice()).collect();
     let loop_shape = broadcast_shapes("", &shapes).map_err(|e| err(strip(&e)))?;
@@ -607,7 +775,9 @@ fn infer_fused(p: &FusedProgram, ins: &[&OutType]) -> Result<Vec<OutType>> {
         if let Instr::Input(k) = ins_
             && (*k >= ins.len() || ins[*k].ty.dtype != *dt)
         {
-            return Err(Error::graph(format!("fused program register {r} reads input {k} with the wrong dtype")));
+            return Err(Error::graph(format!(
+                "fused program register {r} reads input {k} with the wrong dtype"
+            )));
         }
     }
     p.outputs
@@ -615,11 +785,18 @@ fn infer_fused(p: &FusedProgram, ins: &[&OutType]) -> Result<Vec<OutType>> {
         .map(|o| {
             let dt = p.dtype(o.reg());
             Ok(match o {
-                FusedOutput::Elementwise(_) => OutType::new(TensorType::new(dt, loop_shape.clone())),
-                FusedOutput::Reduce { op, axes, keepdims, .. } => {
+                FusedOutput::Elementwise(_) => {
+                    OutType::new(TensorType::new(dt, loop_shape.clone()))
+                }
+                FusedOutput::Reduce {
+                    op, axes, keepdims, ..
+                } => {
                     let lt = TensorType::new(dt, loop_shape.clone());
                     check_axes(axes, &lt)?;
-                    OutType::new(TensorType::new(op.out_dtype(dt), reduce_dims(&loop_shape, axes, *keepdims)))
+                    OutType::new(TensorType::new(
+                        op.out_dtype(dt),
+                        reduce_dims(&loop_shape, axes, *keepdims),
+                    ))
                 }
             })
         })
@@ -654,24 +831,41 @@ pub fn check_runtime(
         .iter()
         .zip(shapes)
         .zip(values)
-        .map(|((t, s), v)| OutType { ty: TensorType::fixed(t.dtype, s), known: v.and_then(known_from_tensor) })
+        .map(|((t, s), v)| OutType {
+            ty: TensorType::fixed(t.dtype, s),
+            known: v.and_then(known_from_tensor),
+        })
         .collect();
     let refs: Vec<&OutType> = concrete.iter().collect();
     let outs = infer(op, &refs).map_err(|e| {
         let shapes: Vec<String> = shapes.iter().map(|s| fmt_shape(s)).collect();
-        Error::new(e.kind(), format!("{label}: {} (input shapes {})", e.message(), shapes.join(", ")))
+        Error::new(
+            e.kind(),
+            format!(
+                "{label}: {} (input shapes {})",
+                e.message(),
+                shapes.join(", ")
+            ),
+        )
     })?;
     let outs: Vec<Vec<usize>> = outs
         .into_iter()
         .map(|o| {
-            o.ty.static_shape()
-                .ok_or_else(|| Error::shape(format!("{label}: output shape {} is not determined at run time", o.ty)))
+            o.ty.static_shape().ok_or_else(|| {
+                Error::shape(format!(
+                    "{label}: output shape {} is not determined at run time",
+                    o.ty
+                ))
+            })
         })
         .collect::<Result<_>>()?;
     // The loop shape a broadcasting input stretches to.
     let target: Option<Vec<usize>> = match op {
         Op::Fused(_) | Op::Random { .. } => {
-            let all: Vec<Vec<Dim>> = shapes.iter().map(|s| s.iter().map(|&d| Some(d)).collect()).collect();
+            let all: Vec<Vec<Dim>> = shapes
+                .iter()
+                .map(|s| s.iter().map(|&d| Some(d)).collect())
+                .collect();
             match op {
                 Op::Random { .. } => Some(outs[0].clone()),
                 _ => broadcast_shapes("", &all.iter().map(|v| v.as_slice()).collect::<Vec<_>>())
@@ -681,7 +875,9 @@ pub fn check_runtime(
         }
         Op::IncSlice(specs) => {
             let x = TensorType::fixed(static_ins[0].dtype, shapes[0]);
-            slice_dims(specs, &x).ok().and_then(|d| d.into_iter().collect())
+            slice_dims(specs, &x)
+                .ok()
+                .and_then(|d| d.into_iter().collect())
         }
         Op::IncTake(axis) => {
             let x = TensorType::fixed(static_ins[0].dtype, shapes[0]);
@@ -695,7 +891,8 @@ pub fn check_runtime(
             let (s, st) = (shapes[i], static_ins[i]);
             let off = target.len().saturating_sub(s.len());
             for (a, &d) in s.iter().enumerate() {
-                if d == 1 && target.get(a + off).is_some_and(|&t| t != 1) && st.shape[a] != Some(1) {
+                if d == 1 && target.get(a + off).is_some_and(|&t| t != 1) && st.shape[a] != Some(1)
+                {
                     return Err(Error::shape(format!(
                         "{label}: input {i} has shape {} at run time, but its axis {a} was not declared as size 1 \
                          (type {st}); theon broadcasts only dims known to be 1 when the graph is built \
@@ -751,21 +948,39 @@ mod tests {
     #[test]
     fn reshape_with_known_shape_vector() {
         let x = t(DType::F64, &[Some(4), Some(6)]);
-        let shape = OutType::with_known(TensorType::fixed(DType::I64, &[2]), vec![Some(3), Some(-1)]);
+        let shape =
+            OutType::with_known(TensorType::fixed(DType::I64, &[2]), vec![Some(3), Some(-1)]);
         let o = infer(&Op::Reshape, &[&x, &shape]).unwrap();
         assert_eq!(o[0].ty.shape, vec![Some(3), Some(8)]);
         let bad = OutType::with_known(TensorType::fixed(DType::I64, &[2]), vec![Some(5), Some(-1)]);
-        assert!(infer(&Op::Reshape, &[&x, &bad]).unwrap_err().message().contains("cannot reshape"));
+        assert!(
+            infer(&Op::Reshape, &[&x, &bad])
+                .unwrap_err()
+                .message()
+                .contains("cannot reshape")
+        );
     }
 
     #[test]
     fn runtime_broadcast_rule() {
         let st = TensorType::new(DType::F64, vec![None, Some(3)]);
         let full = TensorType::fixed(DType::F64, &[4, 3]);
-        let e = check_runtime(&Op::Binary(BinaryOp::Add), "add", &[&st, &full], &[&[1, 3], &[4, 3]], &[None, None])
-            .unwrap_err();
+        let e = check_runtime(
+            &Op::Binary(BinaryOp::Add),
+            "add",
+            &[&st, &full],
+            &[&[1, 3], &[4, 3]],
+            &[None, None],
+        )
+        .unwrap_err();
         assert!(e.message().contains("was not declared as size 1"), "{e}");
-        let ok = check_runtime(&Op::Binary(BinaryOp::Add), "add", &[&st, &full], &[&[4, 3], &[4, 3]], &[None, None]);
+        let ok = check_runtime(
+            &Op::Binary(BinaryOp::Add),
+            "add",
+            &[&st, &full],
+            &[&[4, 3], &[4, 3]],
+            &[None, None],
+        );
         assert_eq!(ok.unwrap(), vec![vec![4, 3]]);
     }
 }

@@ -174,7 +174,10 @@ impl BinaryOp {
     }
 
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge)
+        matches!(
+            self,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
+        )
     }
     pub fn is_logical(self) -> bool {
         matches!(self, BinaryOp::And | BinaryOp::Or)
@@ -205,7 +208,11 @@ impl BinaryOp {
     }
     /// The result dtype.
     pub fn out_dtype(self, a: DType, b: DType) -> DType {
-        if self.is_comparison() || self.is_logical() { DType::Bool } else { self.compute_dtype(a, b) }
+        if self.is_comparison() || self.is_logical() {
+            DType::Bool
+        } else {
+            self.compute_dtype(a, b)
+        }
     }
 }
 
@@ -221,8 +228,14 @@ pub enum ReduceOp {
 }
 
 impl ReduceOp {
-    pub const ALL: [ReduceOp; 6] =
-        [ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Max, ReduceOp::Min, ReduceOp::Mean, ReduceOp::LogSumExp];
+    pub const ALL: [ReduceOp; 6] = [
+        ReduceOp::Sum,
+        ReduceOp::Prod,
+        ReduceOp::Max,
+        ReduceOp::Min,
+        ReduceOp::Mean,
+        ReduceOp::LogSumExp,
+    ];
     pub fn name(self) -> &'static str {
         match self {
             ReduceOp::Sum => "sum",
@@ -318,9 +331,17 @@ pub struct SliceSpec {
 }
 
 impl SliceSpec {
-    pub const FULL: SliceSpec = SliceSpec { start: None, stop: None, step: 1 };
+    pub const FULL: SliceSpec = SliceSpec {
+        start: None,
+        stop: None,
+        step: 1,
+    };
     pub fn range(start: i64, stop: i64) -> SliceSpec {
-        SliceSpec { start: Some(start), stop: Some(stop), step: 1 }
+        SliceSpec {
+            start: Some(start),
+            stop: Some(stop),
+            step: 1,
+        }
     }
 }
 
@@ -392,7 +413,9 @@ impl ConstValue {
 impl PartialEq for ConstValue {
     fn eq(&self, o: &Self) -> bool {
         Arc::ptr_eq(&self.0, &o.0)
-            || (self.0.dtype() == o.0.dtype() && self.0.shape() == o.0.shape() && self.bits().eq(o.bits()))
+            || (self.0.dtype() == o.0.dtype()
+                && self.0.shape() == o.0.shape()
+                && self.bits().eq(o.bits()))
     }
 }
 impl Eq for ConstValue {}
@@ -426,7 +449,10 @@ pub fn fmt_constant(t: &Tensor) -> String {
         return elem(0);
     }
     if t.rank() == 1 && t.len() <= 8 {
-        return format!("[{}]", (0..t.len()).map(elem).collect::<Vec<_>>().join(", "));
+        return format!(
+            "[{}]",
+            (0..t.len()).map(elem).collect::<Vec<_>>().join(", ")
+        );
     }
     let ty = TensorType::fixed(t.dtype(), t.shape());
     match ConstValue::new(t.clone()).splat() {
@@ -444,7 +470,10 @@ pub struct InputId(pub u64);
 pub enum Op {
     // ---- leaves --------------------------------------------------------
     /// A function argument.
-    Input { id: InputId, ty: TensorType },
+    Input {
+        id: InputId,
+        ty: TensorType,
+    },
     /// A literal tensor.
     Constant(ConstValue),
     /// The current value of a shared variable.
@@ -459,9 +488,16 @@ pub enum Op {
 
     // ---- reductions -----------------------------------------------------------
     /// Axes sorted and unique.
-    Reduce { op: ReduceOp, axes: Vec<usize>, keepdims: bool },
+    Reduce {
+        op: ReduceOp,
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
     /// Index of the maximum along `axis` (None: over the flattened tensor).
-    Argmax { axis: Option<usize>, keepdims: bool },
+    Argmax {
+        axis: Option<usize>,
+        keepdims: bool,
+    },
 
     // ---- linear algebra --------------------------------------------------------
     /// NumPy `matmul`: vectors are promoted, leading dims broadcast.
@@ -495,7 +531,11 @@ pub enum Op {
     // ---- random --------------------------------------------------------------
     /// Inputs: random-stream state (shared int64[2]), shape, parameters.
     /// `draw` distinguishes random nodes (they are never merged).
-    Random { dist: RandomDist, dtype: DType, draw: u64 },
+    Random {
+        dist: RandomDist,
+        dtype: DType,
+        draw: u64,
+    },
 
     // ---- gradient plumbing -------------------------------------------------------
     /// Identity whose gradient is zero.
@@ -553,15 +593,29 @@ impl Op {
 
     /// The op's properties as printed inside `{}` (empty if none).
     pub fn props(&self) -> String {
-        let list = |v: &[usize]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+        let list = |v: &[usize]| {
+            v.iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         match self {
             Op::Input { .. } | Op::Shared(_) => String::new(),
             Op::Constant(c) => fmt_constant(c.tensor()),
-            Op::Unary(_) | Op::Binary(_) | Op::Where | Op::MatMul | Op::Reshape | Op::BroadcastTo => String::new(),
+            Op::Unary(_)
+            | Op::Binary(_)
+            | Op::Where
+            | Op::MatMul
+            | Op::Reshape
+            | Op::BroadcastTo => String::new(),
             Op::Alloc | Op::Shape | Op::StopGradient => String::new(),
             Op::Cast(d) => d.short().into(),
             Op::Reduce { axes, keepdims, .. } => {
-                format!("axes=[{}]{}", list(axes), if *keepdims { ", keepdims" } else { "" })
+                format!(
+                    "axes=[{}]{}",
+                    list(axes),
+                    if *keepdims { ", keepdims" } else { "" }
+                )
             }
             Op::Argmax { axis, keepdims } => format!(
                 "axis={}{}",
@@ -580,13 +634,26 @@ impl Op {
                 s
             }
             Op::DimShuffle(order) => match dimshuffle_name(order) {
-                "Transpose" => format!("axes=[{}]", list(&order.iter().map(|o| o.unwrap()).collect::<Vec<_>>())),
-                _ => order.iter().map(|o| o.map_or("x".into(), |a| a.to_string())).collect::<Vec<_>>().join(","),
+                "Transpose" => format!(
+                    "axes=[{}]",
+                    list(&order.iter().map(|o| o.unwrap()).collect::<Vec<_>>())
+                ),
+                _ => order
+                    .iter()
+                    .map(|o| o.map_or("x".into(), |a| a.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(","),
             },
             Op::Concatenate(a) | Op::Take(a) | Op::IncTake(a) => format!("axis={a}"),
-            Op::Slice(s) | Op::IncSlice(s) => s.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+            Op::Slice(s) | Op::IncSlice(s) => s
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             Op::Random { dist, dtype, draw } => match dist {
-                RandomDist::Integers { low, high } => format!("{low}, {high}, {}, draw={draw}", dtype.short()),
+                RandomDist::Integers { low, high } => {
+                    format!("{low}, {high}, {}, draw={draw}", dtype.short())
+                }
                 _ => format!("{}, draw={draw}", dtype.short()),
             },
             Op::Fused(p) => p.summary(),
@@ -599,7 +666,9 @@ fn camel(s: &str) -> String {
     s.split('_')
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -621,6 +690,10 @@ fn dimshuffle_name(order: &[Option<usize>]) -> &'static str {
 impl fmt::Display for Op {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let props = self.props();
-        if props.is_empty() { write!(f, "{}", self.name()) } else { write!(f, "{}{{{}}}", self.name(), props) }
+        if props.is_empty() {
+            write!(f, "{}", self.name())
+        } else {
+            write!(f, "{}{{{}}}", self.name(), props)
+        }
     }
 }

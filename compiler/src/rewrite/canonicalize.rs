@@ -81,7 +81,8 @@ fn sub_self(g: &Graph, n: NodeId, ctx: &Ctx) -> Option<Patch> {
 /// neg(neg(x)) → x.
 fn neg_neg(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let a = g.input(n, 0);
-    (*g.op(a.node) == Op::Unary(UnaryOp::Neg)).then(|| Patch::single(Value::of(n), g.input(a.node, 0)))
+    (*g.op(a.node) == Op::Unary(UnaryOp::Neg))
+        .then(|| Patch::single(Value::of(n), g.input(a.node, 0)))
 }
 
 /// x * -1 → neg(x); x + neg(y) → x - y; x - neg(y) → x + y.
@@ -90,16 +91,24 @@ fn neg_forms(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let out = Value::of(n);
     let is_neg = |v: Value| *g.op(v.node) == Op::Unary(UnaryOp::Neg);
     match g.op(n) {
-        Op::Binary(BinaryOp::Mul) if scalar_const(g, b) == Some(-1.0) => Some(Patch::with(out, Op::Unary(UnaryOp::Neg), &[a.into()])),
-        Op::Binary(BinaryOp::Add) if is_neg(b) => {
-            Some(Patch::with(out, Op::Binary(BinaryOp::Sub), &[a.into(), g.input(b.node, 0).into()]))
+        Op::Binary(BinaryOp::Mul) if scalar_const(g, b) == Some(-1.0) => {
+            Some(Patch::with(out, Op::Unary(UnaryOp::Neg), &[a.into()]))
         }
-        Op::Binary(BinaryOp::Add) if is_neg(a) => {
-            Some(Patch::with(out, Op::Binary(BinaryOp::Sub), &[b.into(), g.input(a.node, 0).into()]))
-        }
-        Op::Binary(BinaryOp::Sub) if is_neg(b) => {
-            Some(Patch::with(out, Op::Binary(BinaryOp::Add), &[a.into(), g.input(b.node, 0).into()]))
-        }
+        Op::Binary(BinaryOp::Add) if is_neg(b) => Some(Patch::with(
+            out,
+            Op::Binary(BinaryOp::Sub),
+            &[a.into(), g.input(b.node, 0).into()],
+        )),
+        Op::Binary(BinaryOp::Add) if is_neg(a) => Some(Patch::with(
+            out,
+            Op::Binary(BinaryOp::Sub),
+            &[b.into(), g.input(a.node, 0).into()],
+        )),
+        Op::Binary(BinaryOp::Sub) if is_neg(b) => Some(Patch::with(
+            out,
+            Op::Binary(BinaryOp::Add),
+            &[a.into(), g.input(b.node, 0).into()],
+        )),
         _ => None,
     }
 }
@@ -117,7 +126,10 @@ fn const_right(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
 fn gather_constants(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let (a, b) = binary(g, n);
     let Op::Binary(op) = g.op(n) else { return None };
-    if !matches!(op, BinaryOp::Add | BinaryOp::Mul) || !is_const(g, b) || *g.op(a.node) != Op::Binary(*op) {
+    if !matches!(op, BinaryOp::Add | BinaryOp::Mul)
+        || !is_const(g, b)
+        || *g.op(a.node) != Op::Binary(*op)
+    {
         return None;
     }
     let (x, c1) = (g.input(a.node, 0), g.input(a.node, 1));
@@ -152,7 +164,11 @@ fn div_const(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
         return None;
     }
     if scalar_const(g, a) == Some(1.0) {
-        return Some(Patch::with(Value::of(n), Op::Unary(UnaryOp::Reciprocal), &[b.into()]));
+        return Some(Patch::with(
+            Value::of(n),
+            Op::Unary(UnaryOp::Reciprocal),
+            &[b.into()],
+        ));
     }
     let c = scalar_const(g, b)?;
     if c == 0.0 || c == 1.0 || !c.is_finite() {
@@ -182,15 +198,23 @@ fn pow_special(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
 
 /// Compose two dimshuffles into one; drop an identity dimshuffle.
 fn dimshuffle_merge(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
-    let Op::DimShuffle(outer) = g.op(n) else { return None };
+    let Op::DimShuffle(outer) = g.op(n) else {
+        return None;
+    };
     let x = g.input(n, 0);
     let out = Value::of(n);
     if outer.iter().enumerate().all(|(i, o)| *o == Some(i)) && outer.len() == g.ty(x).rank() {
         return Some(Patch::single(out, x));
     }
-    let Op::DimShuffle(inner) = g.op(x.node) else { return None };
+    let Op::DimShuffle(inner) = g.op(x.node) else {
+        return None;
+    };
     let composed: Vec<Option<usize>> = outer.iter().map(|o| o.and_then(|j| inner[j])).collect();
-    Some(Patch::with(out, Op::DimShuffle(composed), &[g.input(x.node, 0).into()]))
+    Some(Patch::with(
+        out,
+        Op::DimShuffle(composed),
+        &[g.input(x.node, 0).into()],
+    ))
 }
 
 /// reshape(reshape(x)) → reshape(x); a reshape or broadcast_to to the
@@ -203,7 +227,11 @@ fn reshape_merge(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
         return Some(Patch::single(out, x));
     }
     if *g.op(n) == Op::Reshape && *g.op(x.node) == Op::Reshape {
-        return Some(Patch::with(out, Op::Reshape, &[g.input(x.node, 0).into(), g.input(n, 1).into()]));
+        return Some(Patch::with(
+            out,
+            Op::Reshape,
+            &[g.input(x.node, 0).into(), g.input(n, 1).into()],
+        ));
     }
     None
 }
@@ -222,18 +250,29 @@ fn useless_cast(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
 /// where(c, a, b) with a constant condition.
 fn where_const(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let c = splat(g, g.input(n, 0))?;
-    let pick = if c != 0.0 { g.input(n, 1) } else { g.input(n, 2) };
+    let pick = if c != 0.0 {
+        g.input(n, 1)
+    } else {
+        g.input(n, 2)
+    };
     Some(Patch::single(Value::of(n), pick))
 }
 
 /// sum/mean over a filled (alloc) tensor: v * count, or v.
 fn reduce_of_alloc(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
-    let Op::Reduce { op, axes, .. } = g.op(n) else { return None };
+    let Op::Reduce { op, axes, .. } = g.op(n) else {
+        return None;
+    };
     let x = g.input(n, 0);
     if *g.op(x.node) != Op::Alloc {
         return None;
     }
-    let count: usize = axes.iter().map(|&a| g.ty(x).shape[a]).collect::<Option<Vec<usize>>>()?.iter().product();
+    let count: usize = axes
+        .iter()
+        .map(|&a| g.ty(x).shape[a])
+        .collect::<Option<Vec<usize>>>()?
+        .iter()
+        .product();
     let out = Value::of(n);
     let ot = g.ty(out).clone();
     let v = g.input(x.node, 0);
@@ -246,7 +285,11 @@ fn reduce_of_alloc(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
         ReduceOp::Mean | ReduceOp::Max | ReduceOp::Min if count > 0 => Ref::Old(v),
         _ => return None,
     };
-    let val = if g.ty(v).dtype != ot.dtype { p.add(Op::Cast(ot.dtype), &[val]) } else { val };
+    let val = if g.ty(v).dtype != ot.dtype {
+        p.add(Op::Cast(ot.dtype), &[val])
+    } else {
+        val
+    };
     let r = match ot.static_shape() {
         Some(s) if s.is_empty() => val,
         Some(s) => {
@@ -264,7 +307,9 @@ fn reduce_of_alloc(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
 /// broadcast_to/alloc directly when the result keeps its type.
 fn elementwise_unbroadcast(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let ins = g.inputs(n);
-    let k = ins.iter().position(|v| matches!(g.op(v.node), Op::BroadcastTo | Op::Alloc))?;
+    let k = ins
+        .iter()
+        .position(|v| matches!(g.op(v.node), Op::BroadcastTo | Op::Alloc))?;
     let inner = g.input(ins[k].node, 0);
     let mut new: Vec<Ref> = ins.iter().map(|v| Ref::Old(*v)).collect();
     new[k] = inner.into();
@@ -281,12 +326,19 @@ fn elementwise_unbroadcast(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
 /// (constants fold on the way) until a full-size operand absorbs it.
 fn lift_broadcast(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let ins = g.inputs(n);
-    let k = ins.iter().position(|v| matches!(g.op(v.node), Op::BroadcastTo | Op::Alloc))?;
+    let k = ins
+        .iter()
+        .position(|v| matches!(g.op(v.node), Op::BroadcastTo | Op::Alloc))?;
     let b = ins[k];
     let inner = g.input(b.node, 0);
     let shape_of = |v: Value| g.ty(v).shape.clone();
     let mut all: Vec<Vec<crate::types::Dim>> = vec![shape_of(inner)];
-    all.extend(ins.iter().enumerate().filter(|(j, _)| *j != k).map(|(_, v)| shape_of(*v)));
+    all.extend(
+        ins.iter()
+            .enumerate()
+            .filter(|(j, _)| *j != k)
+            .map(|(_, v)| shape_of(*v)),
+    );
     let refs: Vec<&[crate::types::Dim]> = all.iter().map(|s| s.as_slice()).collect();
     let joint = crate::types::broadcast_shapes("", &refs).ok()?;
     if joint != g.ty(inner).shape || joint == g.ty(b).shape {
@@ -311,19 +363,63 @@ pub fn rewrites() -> Vec<LocalRewrite> {
         L::code("mul_zero", |op| is_binop(op, BinaryOp::Mul), mul_zero),
         L::code("sub_self", |op| is_binop(op, BinaryOp::Sub), sub_self),
         L::code("neg_neg", |op| *op == Op::Unary(UnaryOp::Neg), neg_neg),
-        L::code("neg_forms", |op| is_binop(op, BinaryOp::Add) || is_binop(op, BinaryOp::Sub) || is_binop(op, BinaryOp::Mul), neg_forms),
-        L::code("const_right", |op| is_binop(op, BinaryOp::Add) || is_binop(op, BinaryOp::Mul), const_right),
-        L::code("gather_constants", |op| is_binop(op, BinaryOp::Add) || is_binop(op, BinaryOp::Mul), gather_constants),
-        L::code("sub_const_to_add", |op| is_binop(op, BinaryOp::Sub), sub_const),
-        L::code("div_const_to_mul", |op| is_binop(op, BinaryOp::Div), div_const),
+        L::code(
+            "neg_forms",
+            |op| {
+                is_binop(op, BinaryOp::Add)
+                    || is_binop(op, BinaryOp::Sub)
+                    || is_binop(op, BinaryOp::Mul)
+            },
+            neg_forms,
+        ),
+        L::code(
+            "const_right",
+            |op| is_binop(op, BinaryOp::Add) || is_binop(op, BinaryOp::Mul),
+            const_right,
+        ),
+        L::code(
+            "gather_constants",
+            |op| is_binop(op, BinaryOp::Add) || is_binop(op, BinaryOp::Mul),
+            gather_constants,
+        ),
+        L::code(
+            "sub_const_to_add",
+            |op| is_binop(op, BinaryOp::Sub),
+            sub_const,
+        ),
+        L::code(
+            "div_const_to_mul",
+            |op| is_binop(op, BinaryOp::Div),
+            div_const,
+        ),
         L::code("pow_special", |op| is_binop(op, BinaryOp::Pow), pow_special),
-        L::code("dimshuffle_merge", |op| matches!(op, Op::DimShuffle(_)), dimshuffle_merge),
-        L::code("reshape_merge", |op| matches!(op, Op::Reshape | Op::BroadcastTo), reshape_merge),
-        L::code("drop_stop_gradient", |op| *op == Op::StopGradient, drop_stop_gradient),
+        L::code(
+            "dimshuffle_merge",
+            |op| matches!(op, Op::DimShuffle(_)),
+            dimshuffle_merge,
+        ),
+        L::code(
+            "reshape_merge",
+            |op| matches!(op, Op::Reshape | Op::BroadcastTo),
+            reshape_merge,
+        ),
+        L::code(
+            "drop_stop_gradient",
+            |op| *op == Op::StopGradient,
+            drop_stop_gradient,
+        ),
         L::code("useless_cast", |op| matches!(op, Op::Cast(_)), useless_cast),
         L::code("where_const", |op| *op == Op::Where, where_const),
-        L::code("reduce_of_alloc", |op| matches!(op, Op::Reduce { .. }), reduce_of_alloc),
-        L::code("elementwise_unbroadcast", Op::is_elementwise, elementwise_unbroadcast),
+        L::code(
+            "reduce_of_alloc",
+            |op| matches!(op, Op::Reduce { .. }),
+            reduce_of_alloc,
+        ),
+        L::code(
+            "elementwise_unbroadcast",
+            Op::is_elementwise,
+            elementwise_unbroadcast,
+        ),
         L::code("lift_broadcast", Op::is_elementwise, lift_broadcast),
     ]
 }

@@ -22,7 +22,13 @@ fn fusible(g: &Graph, n: NodeId) -> bool {
 }
 
 fn fusible_reduce(op: &Op) -> bool {
-    matches!(op, Op::Reduce { op: ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod, .. })
+    matches!(
+        op,
+        Op::Reduce {
+            op: ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Max | ReduceOp::Min | ReduceOp::Prod,
+            ..
+        }
+    )
 }
 
 /// The common loop shape of two values that are full-size in one loop, if
@@ -90,13 +96,12 @@ pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
             continue;
         }
         let shape = gr.g.ty(Value::of(n)).shape.clone();
-        let mut cands: Vec<usize> = gr
-            .g
-            .inputs(n)
-            .iter()
-            .filter_map(|v| gr.group_of.get(&v.node).copied())
-            .filter(|&k| unify_shape(&gr.shape[k], &shape).is_some())
-            .collect();
+        let mut cands: Vec<usize> =
+            gr.g.inputs(n)
+                .iter()
+                .filter_map(|v| gr.group_of.get(&v.node).copied())
+                .filter(|&k| unify_shape(&gr.shape[k], &shape).is_some())
+                .collect();
         cands.sort_unstable();
         cands.dedup();
         // Try the union of all candidate groups, then each one alone.
@@ -104,7 +109,10 @@ pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
         let mut options: Vec<Vec<usize>> = vec![cands.clone()];
         options.extend(cands.iter().map(|&k| vec![k]));
         for opt in options.into_iter().filter(|o| !o.is_empty()) {
-            let mut set: HashSet<NodeId> = opt.iter().flat_map(|&k| gr.members[k].iter().copied()).collect();
+            let mut set: HashSet<NodeId> = opt
+                .iter()
+                .flat_map(|&k| gr.members[k].iter().copied())
+                .collect();
             set.insert(n);
             if gr.convex(&set) {
                 joined = Some(opt);
@@ -143,12 +151,17 @@ pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
             continue;
         }
         let v = gr.g.input(n, 0);
-        let Some(&k) = gr.group_of.get(&v.node) else { continue };
+        let Some(&k) = gr.group_of.get(&v.node) else {
+            continue;
+        };
         if unify_shape(&gr.g.ty(v).shape, &gr.shape[k]).as_ref() != Some(&gr.shape[k]) {
             continue;
         }
         // No member may need the reduction's result.
-        if gr.members[k].iter().any(|&m| gr.pos[&m] > gr.pos[&n] && gr.g.depends_on(Value::of(m), n)) {
+        if gr.members[k]
+            .iter()
+            .any(|&m| gr.pos[&m] > gr.pos[&n] && gr.g.depends_on(Value::of(m), n))
+        {
             continue;
         }
         reductions[k].push(n);
@@ -230,7 +243,9 @@ impl ProgramBuilder {
                 let dt = g.ty(v).dtype;
                 // A splat constant whose dims are all 1 broadcasts like a scalar.
                 let inline: Option<ScalarBits> = match g.op(v.node) {
-                    Op::Constant(c) if g.ty(v).shape.iter().all(|d| *d == Some(1)) => c.splat_bits(),
+                    Op::Constant(c) if g.ty(v).shape.iter().all(|d| *d == Some(1)) => {
+                        c.splat_bits()
+                    }
                     _ => None,
                 };
                 let r = match inline {
@@ -251,7 +266,11 @@ impl ProgramBuilder {
                 r
             }
         };
-        if self.instrs[r as usize].1 == want { r } else { self.push(Instr::Cast(want, r), want) }
+        if self.instrs[r as usize].1 == want {
+            r
+        } else {
+            self.push(Instr::Cast(want, r), want)
+        }
     }
 }
 
@@ -265,14 +284,26 @@ pub fn program_of(g: &Graph, n: NodeId) -> Option<(FusedProgram, Vec<Value>)> {
             let mut p = ProgramBuilder::default();
             p.add_member(g, n);
             let r = p.reg_of[&Value::of(n)];
-            Some((FusedProgram { n_inputs: p.inputs.len(), instrs: p.instrs, outputs: vec![FusedOutput::Elementwise(r)] }, p.inputs))
+            Some((
+                FusedProgram {
+                    n_inputs: p.inputs.len(),
+                    instrs: p.instrs,
+                    outputs: vec![FusedOutput::Elementwise(r)],
+                },
+                p.inputs,
+            ))
         }
         Op::Reduce { op, axes, keepdims } if fusible_reduce(g.op(n)) => {
             let x = g.input(n, 0);
             let program = FusedProgram {
                 n_inputs: 1,
                 instrs: vec![(Instr::Input(0), g.ty(x).dtype)],
-                outputs: vec![FusedOutput::Reduce { reg: 0, op: *op, axes: axes.clone(), keepdims: *keepdims }],
+                outputs: vec![FusedOutput::Reduce {
+                    reg: 0,
+                    op: *op,
+                    axes: axes.clone(),
+                    keepdims: *keepdims,
+                }],
             };
             Some((program, vec![x]))
         }
@@ -281,7 +312,14 @@ pub fn program_of(g: &Graph, n: NodeId) -> Option<(FusedProgram, Vec<Value>)> {
 }
 
 /// Make one fused node for `members` (in topological order) and `reds`.
-fn build(g: &mut Graph, members: &[NodeId], reds: &[NodeId], shape: &[Dim], trace: &mut Trace, phase: &'static str) -> bool {
+fn build(
+    g: &mut Graph,
+    members: &[NodeId],
+    reds: &[NodeId],
+    shape: &[Dim],
+    trace: &mut Trace,
+    phase: &'static str,
+) -> bool {
     let set: HashSet<NodeId> = members.iter().copied().collect();
     let mut p = ProgramBuilder::default();
     for &m in members {
@@ -298,26 +336,48 @@ fn build(g: &mut Graph, members: &[NodeId], reds: &[NodeId], shape: &[Dim], trac
     let mut replaced: Vec<Value> = vec![];
     for &m in members {
         let v = Value::of(m);
-        let outside = g.is_output(v) || g.clients(v).iter().any(|(c, _)| !set.contains(c) && !reds.contains(c));
+        let outside = g.is_output(v)
+            || g.clients(v)
+                .iter()
+                .any(|(c, _)| !set.contains(c) && !reds.contains(c));
         if outside {
             outputs.push(FusedOutput::Elementwise(p.reg_of[&v]));
             replaced.push(v);
         }
     }
     for &r in reds {
-        let Op::Reduce { op, axes, keepdims } = g.op(r).clone() else { unreachable!("reductions") };
-        outputs.push(FusedOutput::Reduce { reg: p.reg_of[&g.input(r, 0)], op, axes, keepdims });
+        let Op::Reduce { op, axes, keepdims } = g.op(r).clone() else {
+            unreachable!("reductions")
+        };
+        outputs.push(FusedOutput::Reduce {
+            reg: p.reg_of[&g.input(r, 0)],
+            op,
+            axes,
+            keepdims,
+        });
         replaced.push(Value::of(r));
     }
     if outputs.is_empty() {
         return false;
     }
-    let program = FusedProgram { n_inputs: p.inputs.len(), instrs: p.instrs, outputs };
+    let program = FusedProgram {
+        n_inputs: p.inputs.len(),
+        instrs: p.instrs,
+        outputs,
+    };
     let at = describe(g, *members.last().expect("non-empty"));
-    let Ok(f) = g.add(Op::Fused(Arc::new(program)), &p.inputs) else { return false };
+    let Ok(f) = g.add(Op::Fused(Arc::new(program)), &p.inputs) else {
+        return false;
+    };
     trace.record(phase, "fuse_elementwise", at);
     for (port, v) in replaced.into_iter().enumerate() {
-        g.replace(v, Value { node: f, port: port as u16 });
+        g.replace(
+            v,
+            Value {
+                node: f,
+                port: port as u16,
+            },
+        );
     }
     true
 }

@@ -44,7 +44,10 @@ pub fn fold(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
     let mut changed = false;
     for n in g.toposort() {
         let node = g.node(n);
-        if node.op.is_leaf() || matches!(node.op, Op::Random { .. } | Op::Custom(_)) || node.outs.len() != 1 {
+        if node.op.is_leaf()
+            || matches!(node.op, Op::Random { .. } | Op::Custom(_))
+            || node.outs.len() != 1
+        {
             continue;
         }
         let out = &node.outs[0];
@@ -52,7 +55,10 @@ pub fn fold(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
         if let Some(k) = &out.known
             && let Some(vals) = k.iter().copied().collect::<Option<Vec<i64>>>()
         {
-            let shape = out.ty.static_shape().expect("known values have a static shape");
+            let shape = out
+                .ty
+                .static_shape()
+                .expect("known values have a static shape");
             let t = Tensor::new(vals, &shape).expect("known length matches");
             replace_with_const(g, n, t, trace, phase, "fold_known");
             changed = true;
@@ -89,7 +95,14 @@ pub fn fold(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
     changed
 }
 
-fn replace_with_const(g: &mut Graph, n: crate::graph::NodeId, t: Tensor, trace: &mut Trace, phase: &'static str, name: &'static str) {
+fn replace_with_const(
+    g: &mut Graph,
+    n: crate::graph::NodeId,
+    t: Tensor,
+    trace: &mut Trace,
+    phase: &'static str,
+    name: &'static str,
+) {
     trace.record(phase, name, describe(g, n));
     let op = Op::Constant(ConstValue::new(t));
     let outs = crate::op::infer(&op, &[]).expect("constants type");

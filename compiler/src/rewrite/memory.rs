@@ -17,7 +17,12 @@ pub fn is_view(g: &Graph, n: NodeId) -> bool {
     match g.op(n) {
         Op::Reshape | Op::StopGradient => true,
         // Adding or dropping size-1 axes without reordering keeps memory order.
-        Op::DimShuffle(order) => order.iter().flatten().collect::<Vec<_>>().windows(2).all(|w| w[0] < w[1]),
+        Op::DimShuffle(order) => order
+            .iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .all(|w| w[0] < w[1]),
         _ => false,
     }
 }
@@ -43,7 +48,11 @@ pub fn buffer_root(g: &Graph, mut v: Value) -> Value {
 pub fn plan(g: &Graph, n_outputs: usize, updates: &[SharedVar]) -> MemoryPlan {
     let order = g.toposort();
     let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let update_of: HashMap<Value, &SharedVar> = g.outputs()[n_outputs..].iter().copied().zip(updates).collect();
+    let update_of: HashMap<Value, &SharedVar> = g.outputs()[n_outputs..]
+        .iter()
+        .copied()
+        .zip(updates)
+        .collect();
     // Values sharing a buffer, by the value that owns it.
     let mut aliases: HashMap<Value, Vec<Value>> = HashMap::new();
     for &n in &order {
@@ -72,7 +81,10 @@ pub fn plan(g: &Graph, n_outputs: usize, updates: &[SharedVar]) -> MemoryPlan {
             let ot = g.ty(out);
             for (slot, &v) in ins.iter().enumerate() {
                 let root = buffer_root(g, v);
-                if destroyed.contains(&root) || g.ty(v).dtype != ot.dtype || g.ty(v).shape != ot.shape {
+                if destroyed.contains(&root)
+                    || g.ty(v).dtype != ot.dtype
+                    || g.ty(v).shape != ot.shape
+                {
                     continue;
                 }
                 // Every reader of the buffer, through any alias, must be this
@@ -80,9 +92,10 @@ pub fn plan(g: &Graph, n_outputs: usize, updates: &[SharedVar]) -> MemoryPlan {
                 let group = &aliases[&root];
                 let dies_here = group.iter().all(|a| {
                     !g.is_output(*a)
-                        && g.clients(*a)
-                            .iter()
-                            .all(|(c, s)| (*c == n && *a == v && *s as usize == slot) || (*c != n && pos[c] < pos[&n]))
+                        && g.clients(*a).iter().all(|(c, s)| {
+                            (*c == n && *a == v && *s as usize == slot)
+                                || (*c != n && pos[c] < pos[&n])
+                        })
                 });
                 if !dies_here {
                     continue;
@@ -91,7 +104,9 @@ pub fn plan(g: &Graph, n_outputs: usize, updates: &[SharedVar]) -> MemoryPlan {
                     Op::Input { .. } | Op::Constant(_) => false,
                     // The old value of a shared variable may be overwritten
                     // only by its own new value.
-                    Op::Shared(s) => update_of.get(&out).is_some_and(|u| *u == s) && g.n_uses(out) == 1,
+                    Op::Shared(s) => {
+                        update_of.get(&out).is_some_and(|u| *u == s) && g.n_uses(out) == 1
+                    }
                     _ => true,
                 };
                 if ok {

@@ -81,11 +81,19 @@ pub struct LocalRewrite {
 
 impl LocalRewrite {
     pub fn code(name: &'static str, tracks: fn(&Op) -> bool, f: CodeFn) -> LocalRewrite {
-        LocalRewrite { name, tracks: Box::new(tracks), body: Body::Code(f) }
+        LocalRewrite {
+            name,
+            tracks: Box::new(tracks),
+            body: Body::Code(f),
+        }
     }
     pub fn rule(rule: Rule) -> LocalRewrite {
         let root = rule.root_op();
-        LocalRewrite { name: rule.name, tracks: Box::new(move |op| Some(op) == root.as_ref()), body: Body::Rule(rule) }
+        LocalRewrite {
+            name: rule.name,
+            tracks: Box::new(move |op| Some(op) == root.as_ref()),
+            body: Body::Rule(rule),
+        }
     }
     pub fn tracks(&self, op: &Op) -> bool {
         (self.tracks)(op)
@@ -114,13 +122,38 @@ pub struct Phase {
 
 /// The phases in order (memory planning runs separately, see `memory::plan`).
 pub fn phases() -> Vec<Phase> {
-    let merge = || GlobalPass { name: "merge", run: global::merge };
-    let fold = || GlobalPass { name: "constant_fold", run: global::fold };
+    let merge = || GlobalPass {
+        name: "merge",
+        run: global::merge,
+    };
+    let fold = || GlobalPass {
+        name: "constant_fold",
+        run: global::fold,
+    };
     vec![
-        Phase { name: "canonicalize", globals: vec![merge(), fold()], locals: canonicalize::rewrites() },
-        Phase { name: "stabilize", globals: vec![merge(), fold()], locals: stabilize::rewrites() },
-        Phase { name: "specialize", globals: vec![merge()], locals: specialize::rewrites() },
-        Phase { name: "fuse", globals: vec![GlobalPass { name: "fuse_elementwise", run: fuse::fuse }], locals: vec![] },
+        Phase {
+            name: "canonicalize",
+            globals: vec![merge(), fold()],
+            locals: canonicalize::rewrites(),
+        },
+        Phase {
+            name: "stabilize",
+            globals: vec![merge(), fold()],
+            locals: stabilize::rewrites(),
+        },
+        Phase {
+            name: "specialize",
+            globals: vec![merge()],
+            locals: specialize::rewrites(),
+        },
+        Phase {
+            name: "fuse",
+            globals: vec![GlobalPass {
+                name: "fuse_elementwise",
+                run: fuse::fuse,
+            }],
+            locals: vec![],
+        },
     ]
 }
 
@@ -142,7 +175,11 @@ pub fn optimize(g: &mut Graph, which: &Rewrites, ctx: &Ctx) -> Result<Trace> {
 
 /// Run one phase to a fixpoint.
 pub fn run_phase(g: &mut Graph, phase: &Phase, which: &Rewrites, ctx: &Ctx, trace: &mut Trace) {
-    let locals: Vec<&LocalRewrite> = phase.locals.iter().filter(|r| which.enabled(phase.name, r.name)).collect();
+    let locals: Vec<&LocalRewrite> = phase
+        .locals
+        .iter()
+        .filter(|r| which.enabled(phase.name, r.name))
+        .collect();
     for _ in 0..MAX_SWEEPS {
         let mut changed = false;
         for gp in &phase.globals {

@@ -71,7 +71,11 @@ impl Patch {
 pub fn keeps_type(old: &TensorType, new: &TensorType) -> bool {
     old.dtype == new.dtype
         && old.rank() == new.rank()
-        && old.shape.iter().zip(&new.shape).all(|(a, b)| a.is_none() || a == b)
+        && old
+            .shape
+            .iter()
+            .zip(&new.shape)
+            .all(|(a, b)| a.is_none() || a == b)
 }
 
 /// Type-check and apply a patch. Returns an error (graph unchanged) if a
@@ -101,7 +105,9 @@ pub fn apply(g: &mut Graph, p: Patch) -> Result<()> {
         };
         let ot = g.ty(*old);
         if !keeps_type(ot, nt) {
-            return Err(Error::graph(format!("rewrite would change type {ot} to {nt}")));
+            return Err(Error::graph(format!(
+                "rewrite would change type {ot} to {nt}"
+            )));
         }
     }
     // A new node reading a value that depends on a replaced one would close a cycle.
@@ -122,7 +128,10 @@ pub fn apply(g: &mut Graph, p: Patch) -> Result<()> {
             .iter()
             .map(|r| match r {
                 Ref::Old(v) => *v,
-                Ref::New(i, port) => Value { node: ids[*i], port: *port },
+                Ref::New(i, port) => Value {
+                    node: ids[*i],
+                    port: *port,
+                },
             })
             .collect();
         ids.push(g.add_typed(op, &inputs, outs, name));

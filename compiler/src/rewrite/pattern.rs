@@ -4,7 +4,7 @@
 //! (log (add 1 ?x))  =>  (log1p ?x)
 //! ```
 //! Op names are the elementwise ops' names (`log`, `add`, `sigmoid`, ...);
-//! `?x` binds any value (the same name must bind the same value); a number
+//! `where` is the three-way select; `?x` binds any value (the same name must bind the same value); a number
 //! matches a constant whose every element equals it and, on the right,
 //! makes a scalar constant of the matched value's dtype. Commutative ops
 //! match their operands in either order. The engine rejects a result whose
@@ -22,6 +22,8 @@ pub enum Pat {
     Num(f64),
     Unary(UnaryOp, Box<Pat>),
     Binary(BinaryOp, Box<Pat>, Box<Pat>),
+    /// `(where ?cond ?then ?else)`.
+    Where(Box<Pat>, Box<Pat>, Box<Pat>),
 }
 
 /// A named rule `lhs => rhs`.
@@ -37,7 +39,11 @@ impl Rule {
     /// data of this crate, covered by tests).
     pub fn new(name: &'static str, lhs: &str, rhs: &str) -> Rule {
         let parse = |s: &str| parse(s).unwrap_or_else(|e| panic!("rule {name}: {e}"));
-        Rule { name, lhs: parse(lhs), rhs: parse(rhs) }
+        Rule {
+            name,
+            lhs: parse(lhs),
+            rhs: parse(rhs),
+        }
     }
 
     /// The op at the root of the left side (what the rule tracks).
@@ -45,6 +51,7 @@ impl Rule {
         match &self.lhs {
             Pat::Unary(u, _) => Some(Op::Unary(*u)),
             Pat::Binary(b, _, _) => Some(Op::Binary(*b)),
+            Pat::Where(..) => Some(Op::Where),
             _ => None,
         }
     }
@@ -93,13 +100,22 @@ fn matches(g: &Graph, pat: &Pat, v: Value, env: &mut HashMap<String, Value>) -> 
             }
             _ => false,
         },
+        Pat::Where(c, a, b) => {
+            matches!(g.op(v.node), Op::Where)
+                && matches(g, c, g.input(v.node, 0), env)
+                && matches(g, a, g.input(v.node, 1), env)
+                && matches(g, b, g.input(v.node, 2), env)
+        }
     }
 }
 
 fn build(pat: &Pat, env: &HashMap<String, Value>, dtype: DType, p: &mut Patch) -> Ref {
     match pat {
         Pat::Var(name) => Ref::Old(env[name]),
-        Pat::Num(x) => p.add(Op::Constant(ConstValue::new(Tensor::full(*x, dtype, &[]))), &[]),
+        Pat::Num(x) => p.add(
+            Op::Constant(ConstValue::new(Tensor::full(*x, dtype, &[]))),
+            &[],
+        ),
         Pat::Unary(u, a) => {
             let a = build(a, env, dtype, p);
             p.add(Op::Unary(*u), &[a])
@@ -108,12 +124,22 @@ fn build(pat: &Pat, env: &HashMap<String, Value>, dtype: DType, p: &mut Patch) -
             let (l, r) = (build(l, env, dtype, p), build(r, env, dtype, p));
             p.add(Op::Binary(*b), &[l, r])
         }
+        Pat::Where(c, a, b) => {
+            let c = build(c, env, dtype, p);
+            let (a, b) = (build(a, env, dtype, p), build(b, env, dtype, p));
+            p.add(Op::Where, &[c, a, b])
+        }
     }
 }
 
 /// Parse one s-expression pattern.
 pub fn parse(s: &str) -> Result<Pat, String> {
-    let tokens: Vec<String> = s.replace('(', " ( ").replace(')', " ) ").split_whitespace().map(str::to_string).collect();
+    let tokens: Vec<String> = s
+        .replace('(', " ( ")
+        .replace(')', " ) ")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
     let mut pos = 0;
     let p = parse_at(&tokens, &mut pos)?;
     if pos != tokens.len() {
@@ -142,12 +168,22 @@ fn parse_at(t: &[String], pos: &mut usize) -> Result<Pat, String> {
     }
     *pos += 1;
     if let Some(u) = UnaryOp::ALL.iter().find(|u| u.name() == op) {
-        let [a]: [Pat; 1] = args.try_into().map_err(|_| format!("{op} takes one argument"))?;
+        let [a]: [Pat; 1] = args
+            .try_into()
+            .map_err(|_| format!("{op} takes one argument"))?;
         return Ok(Pat::Unary(*u, Box::new(a)));
     }
     if let Some(b) = BinaryOp::ALL.iter().find(|b| b.name() == op) {
-        let [l, r]: [Pat; 2] = args.try_into().map_err(|_| format!("{op} takes two arguments"))?;
+        let [l, r]: [Pat; 2] = args
+            .try_into()
+            .map_err(|_| format!("{op} takes two arguments"))?;
         return Ok(Pat::Binary(*b, Box::new(l), Box::new(r)));
+    }
+    if op == "where" {
+        let [c, a, b]: [Pat; 3] = args
+            .try_into()
+            .map_err(|_| "where takes three arguments".to_string())?;
+        return Ok(Pat::Where(Box::new(c), Box::new(a), Box::new(b)));
     }
     Err(format!("unknown op '{op}'"))
 }
@@ -161,7 +197,14 @@ mod tests {
         let p = parse("(log (add 1 ?x))").unwrap();
         assert_eq!(
             p,
-            Pat::Unary(UnaryOp::Log, Box::new(Pat::Binary(BinaryOp::Add, Box::new(Pat::Num(1.0)), Box::new(Pat::Var("x".into())))))
+            Pat::Unary(
+                UnaryOp::Log,
+                Box::new(Pat::Binary(
+                    BinaryOp::Add,
+                    Box::new(Pat::Num(1.0)),
+                    Box::new(Pat::Var("x".into()))
+                ))
+            )
         );
         assert!(parse("(log ?x ?y)").is_err());
         assert!(parse("(frobnicate ?x)").is_err());

@@ -8,7 +8,12 @@ use crate::graph::{Graph, NodeId, Value};
 use crate::op::{BinaryOp, F64Key, GemmSpec, Op, UnaryOp};
 
 fn plain() -> GemmSpec {
-    GemmSpec { trans_a: false, trans_b: false, alpha: F64Key::new(1.0), beta: F64Key::new(0.0) }
+    GemmSpec {
+        trans_a: false,
+        trans_b: false,
+        alpha: F64Key::new(1.0),
+        beta: F64Key::new(0.0),
+    }
 }
 
 /// matmul → gemm; vector operands get a size-1 axis (a free view) and
@@ -22,20 +27,37 @@ fn matmul_to_gemm(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     }
     let (ra, rb) = (g.ty(a).rank(), g.ty(b).rank());
     let mut p = Patch::new();
-    let am: Ref = if ra == 1 { p.add(Op::DimShuffle(vec![None, Some(0)]), &[a.into()]) } else { a.into() };
-    let bm: Ref = if rb == 1 { p.add(Op::DimShuffle(vec![Some(0), None]), &[b.into()]) } else { b.into() };
+    let am: Ref = if ra == 1 {
+        p.add(Op::DimShuffle(vec![None, Some(0)]), &[a.into()])
+    } else {
+        a.into()
+    };
+    let bm: Ref = if rb == 1 {
+        p.add(Op::DimShuffle(vec![Some(0), None]), &[b.into()])
+    } else {
+        b.into()
+    };
     let gm = p.add(Op::Gemm(plain()), &[am, bm]);
     // Drop the axes the vectors added: m (second to last) and/or n (last).
     let r = (ra.max(2).max(rb)) as usize;
-    let keep: Vec<Option<usize>> = (0..r).filter(|&i| !((ra == 1 && i == r - 2) || (rb == 1 && i == r - 1))).map(Some).collect();
-    let res = if ra == 1 || rb == 1 { p.add(Op::DimShuffle(keep), &[gm]) } else { gm };
+    let keep: Vec<Option<usize>> = (0..r)
+        .filter(|&i| !((ra == 1 && i == r - 2) || (rb == 1 && i == r - 1)))
+        .map(Some)
+        .collect();
+    let res = if ra == 1 || rb == 1 {
+        p.add(Op::DimShuffle(keep), &[gm])
+    } else {
+        gm
+    };
     p.replace(out, res);
     Some(p)
 }
 
 /// The input of a dimshuffle that swaps the last two axes and nothing else.
 fn transposed_input(g: &Graph, v: Value) -> Option<Value> {
-    let Op::DimShuffle(order) = g.op(v.node) else { return None };
+    let Op::DimShuffle(order) = g.op(v.node) else {
+        return None;
+    };
     let r = order.len();
     let x = g.input(v.node, 0);
     if r < 2 || g.ty(x).rank() != r {
@@ -80,12 +102,19 @@ fn gemm_scale(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     match g.op(n) {
         Op::Binary(BinaryOp::Mul) => {
             let (a, b) = (g.input(n, 0), g.input(n, 1));
-            let (gm, c) = match (g.op(a.node), scalar_const(g, b), g.op(b.node), scalar_const(g, a)) {
+            let (gm, c) = match (
+                g.op(a.node),
+                scalar_const(g, b),
+                g.op(b.node),
+                scalar_const(g, a),
+            ) {
                 (Op::Gemm(_), Some(c), _, _) => (a, c),
                 (_, _, Op::Gemm(_), Some(c)) => (b, c),
                 _ => return None,
             };
-            let Op::Gemm(spec) = g.op(gm.node) else { return None };
+            let Op::Gemm(spec) = g.op(gm.node) else {
+                return None;
+            };
             if !single_use(g, gm) {
                 return None;
             }
@@ -97,7 +126,9 @@ fn gemm_scale(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
         }
         Op::Unary(UnaryOp::Neg) => {
             let gm = g.input(n, 0);
-            let Op::Gemm(spec) = g.op(gm.node) else { return None };
+            let Op::Gemm(spec) = g.op(gm.node) else {
+                return None;
+            };
             if !single_use(g, gm) {
                 return None;
             }
@@ -115,7 +146,9 @@ fn gemm_scale(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
                     continue;
                 }
                 let (x, c) = (g.input(v.node, 0), g.input(v.node, 1));
-                let Some(c) = scalar_const(g, c) else { continue };
+                let Some(c) = scalar_const(g, c) else {
+                    continue;
+                };
                 if g.ty(x).shape != g.ty(v).shape {
                     continue;
                 }
@@ -140,7 +173,9 @@ fn gemm_bias(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
         (_, Op::Gemm(_)) if g.inputs(b.node).len() == 2 => (b, a),
         _ => return None,
     };
-    let Op::Gemm(spec) = g.op(gm.node) else { return None };
+    let Op::Gemm(spec) = g.op(gm.node) else {
+        return None;
+    };
     if !single_use(g, gm) || g.ty(c).dtype != g.ty(gm).dtype || g.depends_on(c, gm.node) {
         return None;
     }
@@ -155,12 +190,25 @@ pub fn rewrites() -> Vec<LocalRewrite> {
     use LocalRewrite as L;
     vec![
         L::code("matmul_to_gemm", |op| *op == Op::MatMul, matmul_to_gemm),
-        L::code("gemm_transpose", |op| matches!(op, Op::Gemm(_)), gemm_transpose),
+        L::code(
+            "gemm_transpose",
+            |op| matches!(op, Op::Gemm(_)),
+            gemm_transpose,
+        ),
         L::code(
             "gemm_scale",
-            |op| matches!(op, Op::Gemm(_) | Op::Binary(BinaryOp::Mul) | Op::Unary(UnaryOp::Neg)),
+            |op| {
+                matches!(
+                    op,
+                    Op::Gemm(_) | Op::Binary(BinaryOp::Mul) | Op::Unary(UnaryOp::Neg)
+                )
+            },
             gemm_scale,
         ),
-        L::code("gemm_bias", |op| *op == Op::Binary(BinaryOp::Add), gemm_bias),
+        L::code(
+            "gemm_bias",
+            |op| *op == Op::Binary(BinaryOp::Add),
+            gemm_bias,
+        ),
     ]
 }

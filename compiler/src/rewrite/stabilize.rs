@@ -16,12 +16,32 @@ pub const RULES: &[(&str, &str, &str)] = &[
     ("log1p", "(log (add ?x 1))", "(log1p ?x)"),
     ("expm1", "(add (exp ?x) -1)", "(expm1 ?x)"),
     ("log_sigmoid", "(log (sigmoid ?x))", "(log_sigmoid ?x)"),
-    ("log1p_neg_sigmoid", "(log1p (neg (sigmoid ?x)))", "(log_sigmoid (neg ?x))"),
-    ("one_minus_sigmoid", "(sub 1 (sigmoid ?x))", "(sigmoid (neg ?x))"),
+    (
+        "log1p_neg_sigmoid",
+        "(log1p (neg (sigmoid ?x)))",
+        "(log_sigmoid (neg ?x))",
+    ),
+    (
+        "one_minus_sigmoid",
+        "(sub 1 (sigmoid ?x))",
+        "(sigmoid (neg ?x))",
+    ),
     ("log_exp", "(log (exp ?x))", "?x"),
-    ("sigmoid_from_exp", "(reciprocal (add (exp (neg ?x)) 1))", "(sigmoid ?x)"),
-    ("softplus_from_log1p_exp", "(log1p (exp ?x))", "(softplus ?x)"),
-    ("log_sigmoid_from_softplus", "(neg (softplus (neg ?x)))", "(log_sigmoid ?x)"),
+    (
+        "sigmoid_from_exp",
+        "(reciprocal (add (exp (neg ?x)) 1))",
+        "(sigmoid ?x)",
+    ),
+    (
+        "softplus_from_log1p_exp",
+        "(log1p (exp ?x))",
+        "(softplus ?x)",
+    ),
+    (
+        "log_sigmoid_from_softplus",
+        "(neg (softplus (neg ?x)))",
+        "(log_sigmoid ?x)",
+    ),
     // Bernoulli log-likelihood with probabilities sigmoid(z), through logits:
     // y log σ(z) + (1 - y) log σ(-z) = y z - softplus(z).
     (
@@ -29,22 +49,46 @@ pub const RULES: &[(&str, &str, &str)] = &[
         "(add (mul ?y (log_sigmoid ?z)) (mul (sub 1 ?y) (log_sigmoid (neg ?z))))",
         "(sub (mul ?y ?z) (softplus ?z))",
     ),
+    // The same as a select (PyMC's Bernoulli: switch(y, log p, log1p(-p))).
+    (
+        "bernoulli_select",
+        "(where ?c (log_sigmoid ?z) (log_sigmoid (neg ?z)))",
+        "(sub (where ?c ?z 0) (softplus ?z))",
+    ),
 ];
 
 /// log(sum(exp(x))) → logsumexp(x), over the same axes.
 fn logsumexp(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let s = g.input(n, 0);
-    let Op::Reduce { op: ReduceOp::Sum, axes, keepdims } = g.op(s.node) else { return None };
+    let Op::Reduce {
+        op: ReduceOp::Sum,
+        axes,
+        keepdims,
+    } = g.op(s.node)
+    else {
+        return None;
+    };
     let e = g.input(s.node, 0);
     if *g.op(e.node) != Op::Unary(UnaryOp::Exp) {
         return None;
     }
-    let op = Op::Reduce { op: ReduceOp::LogSumExp, axes: axes.clone(), keepdims: *keepdims };
+    let op = Op::Reduce {
+        op: ReduceOp::LogSumExp,
+        axes: axes.clone(),
+        keepdims: *keepdims,
+    };
     Some(Patch::with(Value::of(n), op, &[g.input(e.node, 0).into()]))
 }
 
 pub fn rewrites() -> Vec<LocalRewrite> {
-    let mut v: Vec<LocalRewrite> = RULES.iter().map(|(name, l, r)| LocalRewrite::rule(Rule::new(name, l, r))).collect();
-    v.push(LocalRewrite::code("logsumexp", |op| *op == Op::Unary(UnaryOp::Log), logsumexp));
+    let mut v: Vec<LocalRewrite> = RULES
+        .iter()
+        .map(|(name, l, r)| LocalRewrite::rule(Rule::new(name, l, r)))
+        .collect();
+    v.push(LocalRewrite::code(
+        "logsumexp",
+        |op| *op == Op::Unary(UnaryOp::Log),
+        logsumexp,
+    ));
     v
 }

@@ -17,7 +17,11 @@ pub fn splat(g: &Graph, v: Value) -> Option<f64> {
 
 /// A scalar-shaped (rank 0) constant's value.
 pub fn scalar_const(g: &Graph, v: Value) -> Option<f64> {
-    if g.ty(v).rank() == 0 { splat(g, v) } else { None }
+    if g.ty(v).rank() == 0 {
+        splat(g, v)
+    } else {
+        None
+    }
 }
 
 pub fn is_const(g: &Graph, v: Value) -> bool {
@@ -31,7 +35,10 @@ pub fn single_use(g: &Graph, v: Value) -> bool {
 
 /// A patch node holding a scalar constant.
 pub fn const_ref(p: &mut Patch, v: f64, dtype: DType) -> Ref {
-    p.add(Op::Constant(ConstValue::new(Tensor::full(v, dtype, &[]))), &[])
+    p.add(
+        Op::Constant(ConstValue::new(Tensor::full(v, dtype, &[]))),
+        &[],
+    )
 }
 
 /// A patch value filled with `v` of type `ty`, shaped like `like` at run
@@ -39,13 +46,16 @@ pub fn const_ref(p: &mut Patch, v: f64, dtype: DType) -> Ref {
 /// not be that value).
 pub fn filled_like(p: &mut Patch, v: f64, ty: &TensorType, like: Value) -> Ref {
     match ty.static_shape() {
-        Some(s) if s.iter().product::<usize>() <= 64 => {
-            p.add(Op::Constant(ConstValue::new(Tensor::full(v, ty.dtype, &s))), &[])
-        }
+        Some(s) if s.iter().product::<usize>() <= 64 => p.add(
+            Op::Constant(ConstValue::new(Tensor::full(v, ty.dtype, &s))),
+            &[],
+        ),
         Some(s) => {
             let c = const_ref(p, v, ty.dtype);
             let shape = p.add(
-                Op::Constant(ConstValue::new(Tensor::vector(s.iter().map(|&d| d as i64).collect::<Vec<i64>>()))),
+                Op::Constant(ConstValue::new(Tensor::vector(
+                    s.iter().map(|&d| d as i64).collect::<Vec<i64>>(),
+                ))),
                 &[],
             );
             p.add(Op::Alloc, &[c, shape])
@@ -74,6 +84,10 @@ fn describe_value(g: &Graph, v: Value, depth: usize) -> String {
     if depth == 0 {
         return format!("{head}(..)");
     }
-    let args: Vec<String> = g.inputs(v.node).iter().map(|i| describe_value(g, *i, depth - 1)).collect();
+    let args: Vec<String> = g
+        .inputs(v.node)
+        .iter()
+        .map(|i| describe_value(g, *i, depth - 1))
+        .collect();
     format!("{head}({})", args.join(", "))
 }

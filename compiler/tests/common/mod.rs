@@ -24,8 +24,16 @@ impl Rng {
         let e = self.uniform(e0, e1);
         let m = self.uniform(1.0, 2.0);
         let v = m * exp2_int_f(e.floor().max(-1074.0));
-        let v = if v == 0.0 { f64::from_bits(1 + (self.next_u64() % 1000)) } else { v };
-        if signed && self.next_u64() & 1 == 1 { -v } else { v }
+        let v = if v == 0.0 {
+            f64::from_bits(1 + (self.next_u64() % 1000))
+        } else {
+            v
+        };
+        if signed && self.next_u64() & 1 == 1 {
+            -v
+        } else {
+            v
+        }
     }
     /// random bits of a finite f64 with exponent field in [lo, hi] (biased).
     pub fn bits_f64(&mut self, lo: u64, hi: u64, signed: bool) -> f64 {
@@ -37,7 +45,11 @@ impl Rng {
     pub fn bits_f32(&mut self, lo: u32, hi: u32, signed: bool) -> f32 {
         let e = lo + (self.next_u64() % (hi - lo + 1) as u64) as u32;
         let m = (self.next_u64() as u32) & ((1u32 << 23) - 1);
-        let s = if signed { (self.next_u64() & 1) as u32 } else { 0 };
+        let s = if signed {
+            (self.next_u64() & 1) as u32
+        } else {
+            0
+        };
         f32::from_bits((s << 31) | (e << 23) | m)
     }
 }
@@ -97,13 +109,21 @@ pub fn ulp32(r: f64) -> f64 {
 /// reference. Special values must match exactly (NaN, +-inf, signed zeros).
 pub fn err64(got: f64, hi: f64, lo: f64) -> f64 {
     if hi.is_nan() || got.is_nan() {
-        return if hi.is_nan() && got.is_nan() { 0.0 } else { f64::INFINITY };
+        return if hi.is_nan() && got.is_nan() {
+            0.0
+        } else {
+            f64::INFINITY
+        };
     }
     if hi.is_infinite() || got.is_infinite() {
         return if got == hi { 0.0 } else { f64::INFINITY };
     }
     if hi == 0.0 && got == 0.0 && lo == 0.0 {
-        return if got.is_sign_negative() == hi.is_sign_negative() { 0.0 } else { f64::INFINITY };
+        return if got.is_sign_negative() == hi.is_sign_negative() {
+            0.0
+        } else {
+            f64::INFINITY
+        };
     }
     ((got - hi) - lo).abs() / ulp64(hi)
 }
@@ -112,13 +132,21 @@ pub fn err64(got: f64, hi: f64, lo: f64) -> f64 {
 pub fn err32(got: f32, hi: f64, lo: f64) -> f64 {
     let r32 = hi as f32;
     if hi.is_nan() || got.is_nan() {
-        return if hi.is_nan() && got.is_nan() { 0.0 } else { f64::INFINITY };
+        return if hi.is_nan() && got.is_nan() {
+            0.0
+        } else {
+            f64::INFINITY
+        };
     }
     if r32.is_infinite() || got.is_infinite() {
         return if got == r32 { 0.0 } else { f64::INFINITY };
     }
     if got == 0.0 && hi == 0.0 && lo == 0.0 {
-        return if got.is_sign_negative() == hi.is_sign_negative() { 0.0 } else { f64::INFINITY };
+        return if got.is_sign_negative() == hi.is_sign_negative() {
+            0.0
+        } else {
+            f64::INFINITY
+        };
     }
     (((got as f64) - hi) - lo).abs() / ulp32(hi)
 }
@@ -168,7 +196,11 @@ pub fn dd_div(a: DD, b: DD) -> DD {
 }
 
 /// ln 2 to ~160 bits.
-const LN2_3: [f64; 3] = [6.931471805599453e-01, 2.3190468138462996e-17, 5.707708438416212e-34];
+const LN2_3: [f64; 3] = [
+    6.931471805599453e-01,
+    2.3190468138462996e-17,
+    5.707708438416212e-34,
+];
 
 /// e^x as a double-double (relative error ~1e-30 for normal results).
 pub fn dd_exp(x: f64) -> DD {
@@ -212,7 +244,11 @@ pub fn dd_log1p_unit(e: DD) -> DD {
         let mut p = e;
         for n in 1..=9 {
             let t = dd_div(p, DD(n as f64, 0.0));
-            sum = if n % 2 == 1 { dd_add(sum, t) } else { dd_sub(sum, t) };
+            sum = if n % 2 == 1 {
+                dd_add(sum, t)
+            } else {
+                dd_sub(sum, t)
+            };
             p = dd_mul(p, e);
         }
         return sum;
@@ -252,7 +288,11 @@ pub fn ref_log_sigmoid(x: f64) -> DD {
         return DD(f64::NEG_INFINITY, 0.0);
     }
     let g = dd_log1p_unit(dd_exp(-x.abs()));
-    let r = if x < 0.0 { dd_sub(DD(x, 0.0), g) } else { dd_neg(g) };
+    let r = if x < 0.0 {
+        dd_sub(DD(x, 0.0), g)
+    } else {
+        dd_neg(g)
+    };
     if r.0 == 0.0 { DD(-0.0, 0.0) } else { r }
 }
 
@@ -279,5 +319,9 @@ pub fn ref_tanh(x: f64) -> DD {
         let e = dd_exp(-2.0 * a);
         dd_div(dd_sub(DD(1.0, 0.0), e), dd_add(DD(1.0, 0.0), e))
     };
-    if x < 0.0 || (x == 0.0 && x.is_sign_negative()) { dd_neg(t) } else { t }
+    if x < 0.0 || (x == 0.0 && x.is_sign_negative()) {
+        dd_neg(t)
+    } else {
+        t
+    }
 }

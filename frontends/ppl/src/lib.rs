@@ -1,4 +1,22 @@
-//! theon-ppl: probabilistic models over theon expressions.
-//!
-//! This crate is where `Model`, the distributions, ADVI and `sample_node`
-//! live; see the crate README for what exists so far.
+//! theon-ppl: probabilistic models over theon expressions — `Model`,
+//! distributions, transforms, minibatches, ADVI (mean-field and full-rank),
+//! `Approximation::sample_node`, traces and posterior predictive sampling.
+
+pub mod advi;
+pub mod dist;
+pub mod minibatch;
+pub mod model;
+pub mod ppc;
+pub mod trace;
+pub mod transform;
+
+pub use advi::{
+    Advi, Approximation, Callback, CheckParametersConvergence, Control, Diff, Family, FitInfo,
+    FullRankAdvi, Inference, Optimizer, Size,
+};
+pub use dist::{Dist, IntoParam, Prob, Support};
+pub use minibatch::minibatch;
+pub use model::{Model, Observed, Rv, Shape};
+pub use ppc::sample_posterior_predictive;
+pub use trace::Trace;
+pub use transform::Transform;

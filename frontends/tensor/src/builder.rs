@@ -32,7 +32,8 @@ pub struct FunctionBuilder {
 impl FunctionBuilder {
     /// New values for shared variables, written after the outputs are computed.
     pub fn updates(mut self, updates: &[(&Var, &Var)]) -> Self {
-        self.updates.extend(updates.iter().map(|(a, b)| ((*a).clone(), (*b).clone())));
+        self.updates
+            .extend(updates.iter().map(|(a, b)| ((*a).clone(), (*b).clone())));
         self
     }
     /// One update.
@@ -42,7 +43,8 @@ impl FunctionBuilder {
     }
     /// Substitutions applied to the outputs and updates before compiling.
     pub fn givens(mut self, givens: &[(&Var, &Var)]) -> Self {
-        self.givens.extend(givens.iter().map(|(a, b)| ((*a).clone(), (*b).clone())));
+        self.givens
+            .extend(givens.iter().map(|(a, b)| ((*a).clone(), (*b).clone())));
         self
     }
     pub fn mode(mut self, mode: Mode) -> Self {

@@ -15,11 +15,13 @@ mod inputs;
 
 pub use builder::{FunctionBuilder, compile, function};
 pub use inputs::*;
-pub use theon_compiler::{Disconnected, GradCheck, VerifyGrad, hessian, jacobian, verify_grad};
 pub use theon_compiler::{
-    BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape, JitOptions, Mode, OptLevel, Operand,
-    PrintOptions, StepKind,
-    RandomStream, ReduceOp, Result, Rewrites, SharedVar, Trace, SliceSpec, Tensor, TensorType, UnaryOp, Var,
+    BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape,
+    JitOptions, Mode, Operand, OptLevel, PrintOptions, RandomStream, ReduceOp, Result, Rewrites,
+    SharedVar, SliceSpec, StepKind, Tensor, TensorType, Trace as RewriteTrace, UnaryOp, Var,
+};
+pub use theon_compiler::{
+    Disconnected, GradCheck, VerifyGrad, hessian, jacobian, vectorize, verify_grad,
 };
 
 use std::borrow::Borrow;
@@ -29,7 +31,10 @@ use std::borrow::Borrow;
 /// dtype and rank, no conflicting static size.
 pub fn clone_replace<O: Borrow<Var>>(outputs: &[O], replace: &[(&Var, &Var)]) -> Result<Vec<Var>> {
     let outs: Vec<Var> = outputs.iter().map(|o| o.borrow().clone()).collect();
-    let pairs: Vec<(Var, Var)> = replace.iter().map(|(a, b)| ((*a).clone(), (*b).clone())).collect();
+    let pairs: Vec<(Var, Var)> = replace
+        .iter()
+        .map(|(a, b)| ((*a).clone(), (*b).clone()))
+        .collect();
     theon_compiler::clone_replace(&outs, &pairs)
 }
 
@@ -38,12 +43,19 @@ pub fn clone_replace<O: Borrow<Var>>(outputs: &[O], replace: &[(&Var, &Var)]) ->
 /// `grad_with` for PyTensor's other `disconnected_inputs` choices.
 pub fn grad<V: Borrow<Var>>(cost: &Var, wrt: &[V]) -> Result<Vec<Var>> {
     let wrt: Vec<Var> = wrt.iter().map(|w| w.borrow().clone()).collect();
-    Ok(theon_compiler::grad(cost, &wrt, Disconnected::Raise)?.into_iter().flatten().collect())
+    Ok(theon_compiler::grad(cost, &wrt, Disconnected::Raise)?
+        .into_iter()
+        .flatten()
+        .collect())
 }
 
 /// `grad` with a choice for disconnected inputs (`None` entries only with
 /// `Disconnected::Ignore`).
-pub fn grad_with<V: Borrow<Var>>(cost: &Var, wrt: &[V], disconnected: Disconnected) -> Result<Vec<Option<Var>>> {
+pub fn grad_with<V: Borrow<Var>>(
+    cost: &Var,
+    wrt: &[V],
+    disconnected: Disconnected,
+) -> Result<Vec<Option<Var>>> {
     let wrt: Vec<Var> = wrt.iter().map(|w| w.borrow().clone()).collect();
     theon_compiler::grad(cost, &wrt, disconnected)
 }

@@ -26,7 +26,8 @@ pub fn parse_csv(text: &str) -> Result<Tensor> {
         } else {
             line.split_whitespace().collect()
         };
-        let parsed: std::result::Result<Vec<f64>, _> = fields.iter().map(|f| f.parse::<f64>()).collect();
+        let parsed: std::result::Result<Vec<f64>, _> =
+            fields.iter().map(|f| f.parse::<f64>()).collect();
         match parsed {
             Ok(v) => {
                 if let Some(first) = rows.first()
@@ -44,8 +45,14 @@ pub fn parse_csv(text: &str) -> Result<Tensor> {
             // A non-numeric first line is a header.
             Err(_) if rows.is_empty() && lineno == 0 => continue,
             Err(e) => {
-                let bad = fields.iter().find(|f| f.parse::<f64>().is_err()).unwrap_or(&"");
-                return Err(Error::parse(format!("line {}: '{bad}' is not a number ({e})", lineno + 1)));
+                let bad = fields
+                    .iter()
+                    .find(|f| f.parse::<f64>().is_err())
+                    .unwrap_or(&"");
+                return Err(Error::parse(format!(
+                    "line {}: '{bad}' is not a number ({e})",
+                    lineno + 1
+                )));
             }
         }
     }
@@ -61,12 +68,18 @@ pub fn write_csv(path: impl AsRef<Path>, t: &Tensor) -> Result<()> {
     let (rows, cols) = match t.shape() {
         [n] => (*n, 1),
         [r, c] => (*r, *c),
-        s => return Err(Error::shape(format!("write_csv needs a vector or matrix, got shape {s:?}"))),
+        s => {
+            return Err(Error::shape(format!(
+                "write_csv needs a vector or matrix, got shape {s:?}"
+            )));
+        }
     };
     let v = t.to_f64_vec();
     let mut out = String::new();
     for r in 0..rows {
-        let line: Vec<String> = (0..cols).map(|c| format!("{:?}", v[r * cols + c])).collect();
+        let line: Vec<String> = (0..cols)
+            .map(|c| format!("{:?}", v[r * cols + c]))
+            .collect();
         out.push_str(&line.join(","));
         out.push('\n');
     }

@@ -19,7 +19,13 @@ pub fn to_npy_bytes(t: &Tensor) -> Vec<u8> {
     let shape = match t.shape() {
         [] => "()".to_string(),
         [n] => format!("({n},)"),
-        s => format!("({})", s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        s => format!(
+            "({})",
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     // Pad so that magic + version + len + header is a multiple of 64, ending in '\n'.
@@ -33,9 +39,15 @@ pub fn to_npy_bytes(t: &Tensor) -> Vec<u8> {
     out.extend_from_slice(header.as_bytes());
     match t.data() {
         Data::Bool(v) => out.extend(v.iter().map(|&b| b as u8)),
-        Data::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        Data::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::I64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::F32(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        Data::F64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
     }
     out
 }
@@ -65,14 +77,18 @@ pub fn from_npy_bytes(bytes: &[u8]) -> Result<Tensor> {
             if bytes.len() < 12 {
                 return Err(Error::parse(".npy header is truncated"));
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
         v => return Err(Error::parse(format!("unsupported .npy format version {v}"))),
     };
     let header = bytes
         .get(hstart..hstart + hlen)
         .ok_or_else(|| Error::parse(".npy header is truncated"))?;
-    let header = std::str::from_utf8(header).map_err(|_| Error::parse(".npy header is not text"))?;
+    let header =
+        std::str::from_utf8(header).map_err(|_| Error::parse(".npy header is not text"))?;
     let descr = dict_str(header, "descr")?;
     let fortran = dict_raw(header, "fortran_order")?.starts_with("True");
     let shape = parse_shape(dict_raw(header, "shape")?)?;
@@ -103,28 +119,51 @@ pub fn from_npy_bytes(bytes: &[u8]) -> Result<Tensor> {
         ('b', 1) => Data::Bool((0..n).map(|i| body[i] != 0).collect()),
         ('f', 8) => Data::F64((0..n).map(|i| f64::from_le_bytes(word(i))).collect()),
         ('f', 4) => Data::F32(
-            (0..n).map(|i| f32::from_le_bytes(word(i)[..4].try_into().unwrap())).collect(),
+            (0..n)
+                .map(|i| f32::from_le_bytes(word(i)[..4].try_into().unwrap()))
+                .collect(),
         ),
-        ('i', _) => Data::I64((0..n).map(|i| sign_extend(u64::from_le_bytes(word(i)), size)).collect()),
-        ('u', s) if s < 8 => Data::I64((0..n).map(|i| u64::from_le_bytes(word(i)) as i64).collect()),
+        ('i', _) => Data::I64(
+            (0..n)
+                .map(|i| sign_extend(u64::from_le_bytes(word(i)), size))
+                .collect(),
+        ),
+        ('u', s) if s < 8 => {
+            Data::I64((0..n).map(|i| u64::from_le_bytes(word(i)) as i64).collect())
+        }
         _ => return Err(Error::parse(format!("unsupported .npy dtype {descr}"))),
     };
     let t = Tensor::from_data(data, &shape)?;
-    Ok(if fortran && shape.len() > 1 { fortran_to_c(&t) } else { t })
+    Ok(if fortran && shape.len() > 1 {
+        fortran_to_c(&t)
+    } else {
+        t
+    })
 }
 
 fn sign_extend(w: u64, size: usize) -> i64 {
     let bits = size * 8;
-    if bits == 64 { w as i64 } else { ((w << (64 - bits)) as i64) >> (64 - bits) }
+    if bits == 64 {
+        w as i64
+    } else {
+        ((w << (64 - bits)) as i64) >> (64 - bits)
+    }
 }
 
 fn parse_descr(d: &str) -> Result<(char, usize)> {
     let body = d.trim_start_matches(['<', '>', '|', '=']);
     let mut chars = body.chars();
-    let kind = chars.next().ok_or_else(|| Error::parse("empty .npy descr"))?;
-    let size: usize =
-        chars.as_str().parse().map_err(|_| Error::parse(format!("unsupported .npy dtype {d}")))?;
-    if !matches!((kind, size), ('b', 1) | ('f', 4) | ('f', 8) | ('i', 1 | 2 | 4 | 8) | ('u', 1 | 2 | 4)) {
+    let kind = chars
+        .next()
+        .ok_or_else(|| Error::parse("empty .npy descr"))?;
+    let size: usize = chars
+        .as_str()
+        .parse()
+        .map_err(|_| Error::parse(format!("unsupported .npy dtype {d}")))?;
+    if !matches!(
+        (kind, size),
+        ('b', 1) | ('f', 4) | ('f', 8) | ('i', 1 | 2 | 4 | 8) | ('u', 1 | 2 | 4)
+    ) {
         return Err(Error::parse(format!("unsupported .npy dtype {d}")));
     }
     Ok((kind, size))
@@ -168,18 +207,30 @@ fn dict_raw<'a>(header: &'a str, key: &str) -> Result<&'a str> {
 
 fn dict_str(header: &str, key: &str) -> Result<String> {
     let raw = dict_raw(header, key)?;
-    let rest = raw.strip_prefix('\'').ok_or_else(|| Error::parse(format!("bad .npy '{key}'")))?;
-    let end = rest.find('\'').ok_or_else(|| Error::parse(format!("bad .npy '{key}'")))?;
+    let rest = raw
+        .strip_prefix('\'')
+        .ok_or_else(|| Error::parse(format!("bad .npy '{key}'")))?;
+    let end = rest
+        .find('\'')
+        .ok_or_else(|| Error::parse(format!("bad .npy '{key}'")))?;
     Ok(rest[..end].to_string())
 }
 
 fn parse_shape(raw: &str) -> Result<Vec<usize>> {
-    let open = raw.strip_prefix('(').ok_or_else(|| Error::parse("bad .npy shape"))?;
-    let close = open.find(')').ok_or_else(|| Error::parse("bad .npy shape"))?;
+    let open = raw
+        .strip_prefix('(')
+        .ok_or_else(|| Error::parse("bad .npy shape"))?;
+    let close = open
+        .find(')')
+        .ok_or_else(|| Error::parse("bad .npy shape"))?;
     open[..close]
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| s.trim_end_matches('L').parse().map_err(|_| Error::parse(format!("bad .npy dim {s}"))))
+        .map(|s| {
+            s.trim_end_matches('L')
+                .parse()
+                .map_err(|_| Error::parse(format!("bad .npy dim {s}")))
+        })
         .collect()
 }

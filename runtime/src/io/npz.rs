@@ -21,8 +21,8 @@ pub fn write_npz(path: impl AsRef<Path>, arrays: &[(&str, &Tensor)]) -> Result<(
             .map_err(|_| Error::io(format!("array '{name}' is too large for a zip member")))?;
         // Local file header.
         out.extend_from_slice(&0x04034b50u32.to_le_bytes());
-        out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]); // version, flags, stored, time
-        out.extend_from_slice(&[0x21, 0]); // date (1980-01-01)
+        // version 2.0, no flags, stored, time 00:00, date 1980-01-01
+        out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
         out.extend_from_slice(&crc.to_le_bytes());
         out.extend_from_slice(&size.to_le_bytes());
         out.extend_from_slice(&size.to_le_bytes());
@@ -32,7 +32,8 @@ pub fn write_npz(path: impl AsRef<Path>, arrays: &[(&str, &Tensor)]) -> Result<(
         out.extend_from_slice(&body);
         // Central directory entry.
         central.extend_from_slice(&0x02014b50u32.to_le_bytes());
-        central.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0, 0x21, 0]);
+        // made by / needed 2.0, no flags, stored, time, date (as above)
+        central.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0x21, 0]);
         central.extend_from_slice(&crc.to_le_bytes());
         central.extend_from_slice(&size.to_le_bytes());
         central.extend_from_slice(&size.to_le_bytes());
@@ -61,9 +62,15 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
         std::fs::read(path).map_err(|e| Error::io(format!("reading {}: {e}", path.display())))?;
     let mut out = Vec::new();
     let mut at = 0;
-    let u16_at = |i: usize| bytes.get(i..i + 2).map(|b| u16::from_le_bytes([b[0], b[1]]) as usize);
+    let u16_at = |i: usize| {
+        bytes
+            .get(i..i + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
     let u32_at = |i: usize| {
-        bytes.get(i..i + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        bytes
+            .get(i..i + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
     };
     let bad = || Error::parse(format!("{}: malformed .npz archive", path.display()));
     while u32_at(at) == Some(0x04034b50) {
@@ -82,7 +89,8 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
         }
         let start = at + 30 + name_len + extra_len;
         let body = bytes.get(start..start + size).ok_or_else(bad)?;
-        let t = from_npy_bytes(body).map_err(|e| e.context(format!("{}:{name}", path.display())))?;
+        let t =
+            from_npy_bytes(body).map_err(|e| e.context(format!("{}:{name}", path.display())))?;
         out.push((name.trim_end_matches(".npy").to_string(), t));
         at = start + size;
     }
@@ -95,7 +103,11 @@ fn crc32(data: &[u8]) -> u32 {
     for (i, e) in table.iter_mut().enumerate() {
         let mut c = i as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB88320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB88320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
         *e = c;
     }
@@ -108,6 +120,45 @@ fn crc32(data: &[u8]) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_structure_is_valid_zip() {
+        let path = std::env::temp_dir().join(format!("theon_npz_{}.npz", std::process::id()));
+        let a = Tensor::new(vec![1.0f64, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+        let b = Tensor::vector(vec![7i64, 8, 9]);
+        write_npz(&path, &[("a", &a), ("bee", &b)]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]) as usize;
+        let u32_at = |i: usize| {
+            u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize
+        };
+        // End of central directory: 22 bytes at the end (no comment).
+        let end = bytes.len() - 22;
+        assert_eq!(u32_at(end), 0x06054b50);
+        assert_eq!(u16_at(end + 10), 2);
+        let (cd_size, mut cd) = (u32_at(end + 12), u32_at(end + 16));
+        assert_eq!(cd + cd_size, end);
+        for name in ["a.npy", "bee.npy"] {
+            // Central entry: 46 fixed bytes, then the name.
+            assert_eq!(u32_at(cd), 0x02014b50);
+            let n = u16_at(cd + 28);
+            assert_eq!(&bytes[cd + 46..cd + 46 + n], name.as_bytes());
+            let (crc, size, local) = (u32_at(cd + 16), u32_at(cd + 20), u32_at(cd + 42));
+            // The local header it points at: 30 fixed bytes, the name, the data.
+            assert_eq!(u32_at(local), 0x04034b50);
+            assert_eq!(u32_at(local + 14), crc);
+            assert_eq!(&bytes[local + 30..local + 30 + n], name.as_bytes());
+            let data = &bytes[local + 30 + n..local + 30 + n + size];
+            assert_eq!(crc32(data) as usize, crc);
+            assert!(data.starts_with(b"\x93NUMPY"));
+            cd += 46 + n;
+        }
+        let back = read_npz(&path).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(back, vec![("a".to_string(), a), ("bee".to_string(), b)]);
+    }
+
     #[test]
     fn crc32_of_known_string() {
         // Standard check value of CRC-32/ISO-HDLC.

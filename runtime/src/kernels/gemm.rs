@@ -13,10 +13,18 @@ pub struct MatView {
 
 impl MatView {
     pub fn row_major(offset: usize, cols: usize) -> MatView {
-        MatView { offset, rs: cols as isize, cs: 1 }
+        MatView {
+            offset,
+            rs: cols as isize,
+            cs: 1,
+        }
     }
     pub fn transposed(self) -> MatView {
-        MatView { offset: self.offset, rs: self.cs, cs: self.rs }
+        MatView {
+            offset: self.offset,
+            rs: self.cs,
+            cs: self.rs,
+        }
     }
     /// Largest and smallest element offsets touched by an (rows x cols) view.
     fn span(&self, rows: usize, cols: usize) -> (isize, isize) {
@@ -35,18 +43,44 @@ impl MatView {
 }
 
 /// Element types GEMM is defined for.
-pub trait GemmElem: Copy + Default + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self> {
+pub trait GemmElem:
+    Copy + Default + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self>
+{
     /// c <- alpha * a.b + beta * c on views; the caller guarantees the views
     /// lie inside the slices (checked by `gemm`).
     #[allow(clippy::too_many_arguments)]
-    fn gemm_unchecked(m: usize, k: usize, n: usize, alpha: Self, a: &[Self], av: MatView, b: &[Self], bv: MatView, beta: Self, c: &mut [Self], cv: MatView);
+    fn gemm_unchecked(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: &[Self],
+        av: MatView,
+        b: &[Self],
+        bv: MatView,
+        beta: Self,
+        c: &mut [Self],
+        cv: MatView,
+    );
     fn from_f64(v: f64) -> Self;
 }
 
 macro_rules! float_gemm {
     ($t:ty, $f:path) => {
         impl GemmElem for $t {
-            fn gemm_unchecked(m: usize, k: usize, n: usize, alpha: Self, a: &[Self], av: MatView, b: &[Self], bv: MatView, beta: Self, c: &mut [Self], cv: MatView) {
+            fn gemm_unchecked(
+                m: usize,
+                k: usize,
+                n: usize,
+                alpha: Self,
+                a: &[Self],
+                av: MatView,
+                b: &[Self],
+                bv: MatView,
+                beta: Self,
+                c: &mut [Self],
+                cv: MatView,
+            ) {
                 if m == 0 || n == 0 {
                     return;
                 }
@@ -56,11 +90,20 @@ macro_rules! float_gemm {
                 // alias `a` or `b`.
                 unsafe {
                     $f(
-                        m, k, n, alpha,
-                        a.as_ptr().add(av.offset), av.rs, av.cs,
-                        b.as_ptr().add(bv.offset), bv.rs, bv.cs,
+                        m,
+                        k,
+                        n,
+                        alpha,
+                        a.as_ptr().add(av.offset),
+                        av.rs,
+                        av.cs,
+                        b.as_ptr().add(bv.offset),
+                        bv.rs,
+                        bv.cs,
                         beta,
-                        c.as_mut_ptr().add(cv.offset), cv.rs, cv.cs,
+                        c.as_mut_ptr().add(cv.offset),
+                        cv.rs,
+                        cv.cs,
                     )
                 }
             }
@@ -74,8 +117,22 @@ float_gemm!(f64, matrixmultiply::dgemm);
 float_gemm!(f32, matrixmultiply::sgemm);
 
 impl GemmElem for i64 {
-    fn gemm_unchecked(m: usize, k: usize, n: usize, alpha: Self, a: &[Self], av: MatView, b: &[Self], bv: MatView, beta: Self, c: &mut [Self], cv: MatView) {
-        let at = |v: &MatView, i: usize, j: usize| (v.offset as isize + i as isize * v.rs + j as isize * v.cs) as usize;
+    fn gemm_unchecked(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: &[Self],
+        av: MatView,
+        b: &[Self],
+        bv: MatView,
+        beta: Self,
+        c: &mut [Self],
+        cv: MatView,
+    ) {
+        let at = |v: &MatView, i: usize, j: usize| {
+            (v.offset as isize + i as isize * v.rs + j as isize * v.cs) as usize
+        };
         for i in 0..m {
             for j in 0..n {
                 let mut s = 0i64;
@@ -83,7 +140,11 @@ impl GemmElem for i64 {
                     s = s.wrapping_add(a[at(&av, i, p)].wrapping_mul(b[at(&bv, p, j)]));
                 }
                 let o = at(&cv, i, j);
-                let prev = if beta == 0 { 0 } else { beta.wrapping_mul(c[o]) };
+                let prev = if beta == 0 {
+                    0
+                } else {
+                    beta.wrapping_mul(c[o])
+                };
                 c[o] = alpha.wrapping_mul(s).wrapping_add(prev);
             }
         }
@@ -97,7 +158,19 @@ impl GemmElem for i64 {
 /// `b` and an (m x n) view of `c`. Returns false (doing nothing) if a view
 /// reaches outside its slice.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm<T: GemmElem>(m: usize, k: usize, n: usize, alpha: T, a: &[T], av: MatView, b: &[T], bv: MatView, beta: T, c: &mut [T], cv: MatView) -> bool {
+pub fn gemm<T: GemmElem>(
+    m: usize,
+    k: usize,
+    n: usize,
+    alpha: T,
+    a: &[T],
+    av: MatView,
+    b: &[T],
+    bv: MatView,
+    beta: T,
+    c: &mut [T],
+    cv: MatView,
+) -> bool {
     if !(av.fits(m, k, a.len()) && bv.fits(k, n, b.len()) && cv.fits(m, n, c.len())) {
         return false;
     }
@@ -110,7 +183,13 @@ pub fn gemm<T: GemmElem>(m: usize, k: usize, n: usize, alpha: T, a: &[T], av: Ma
 
 /// NumPy matmul of contiguous `a` (.., m, k) and `b` (.., k, n), both rank >= 2,
 /// batch dims broadcast to `batch`. Shapes must already be validated.
-pub fn batched_matmul<T: GemmElem>(a: &[T], a_shape: &[usize], b: &[T], b_shape: &[usize], batch: &[usize]) -> Vec<T> {
+pub fn batched_matmul<T: GemmElem>(
+    a: &[T],
+    a_shape: &[usize],
+    b: &[T],
+    b_shape: &[usize],
+    batch: &[usize],
+) -> Vec<T> {
     let (ra, rb) = (a_shape.len(), b_shape.len());
     let (m, k, n) = (a_shape[ra - 2], a_shape[ra - 1], b_shape[rb - 1]);
     let nb: usize = batch.iter().product();
@@ -131,11 +210,17 @@ pub fn batched_matmul<T: GemmElem>(a: &[T], a_shape: &[usize], b: &[T], b_shape:
             ob += i * sb[d];
         }
         let ok = gemm(
-            m, k, n, T::from_f64(1.0),
-            a, MatView::row_major(oa * m * k, k),
-            b, MatView::row_major(ob * k * n, n),
+            m,
+            k,
+            n,
+            T::from_f64(1.0),
+            a,
+            MatView::row_major(oa * m * k, k),
+            b,
+            MatView::row_major(ob * k * n, n),
             T::default(),
-            &mut out, MatView::row_major(t * m * n, n),
+            &mut out,
+            MatView::row_major(t * m * n, n),
         );
         debug_assert!(ok, "batched_matmul shapes were validated by the caller");
     }
@@ -152,15 +237,51 @@ mod tests {
         let a = [1.0, 2.0, 3.0, 4.0];
         let b = [5.0, 6.0, 7.0, 8.0];
         let mut c = [0.0; 4];
-        assert!(gemm(2, 2, 2, 1.0, &a, MatView::row_major(0, 2), &b, MatView::row_major(0, 2), 0.0, &mut c, MatView::row_major(0, 2)));
+        assert!(gemm(
+            2,
+            2,
+            2,
+            1.0,
+            &a,
+            MatView::row_major(0, 2),
+            &b,
+            MatView::row_major(0, 2),
+            0.0,
+            &mut c,
+            MatView::row_major(0, 2)
+        ));
         assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
         // a^T b = [[1*5+3*7, 1*6+3*8], [2*5+4*7, 2*6+4*8]]
-        assert!(gemm(2, 2, 2, 1.0, &a, MatView::row_major(0, 2).transposed(), &b, MatView::row_major(0, 2), 0.0, &mut c, MatView::row_major(0, 2)));
+        assert!(gemm(
+            2,
+            2,
+            2,
+            1.0,
+            &a,
+            MatView::row_major(0, 2).transposed(),
+            &b,
+            MatView::row_major(0, 2),
+            0.0,
+            &mut c,
+            MatView::row_major(0, 2)
+        ));
         assert_eq!(c, [26.0, 30.0, 38.0, 44.0]);
         let ai = [1i64, 2, 3, 4];
         let bi = [5i64, 6, 7, 8];
         let mut ci = [1i64; 4];
-        assert!(gemm(2, 2, 2, 2, &ai, MatView::row_major(0, 2), &bi, MatView::row_major(0, 2), 1, &mut ci, MatView::row_major(0, 2)));
+        assert!(gemm(
+            2,
+            2,
+            2,
+            2,
+            &ai,
+            MatView::row_major(0, 2),
+            &bi,
+            MatView::row_major(0, 2),
+            1,
+            &mut ci,
+            MatView::row_major(0, 2)
+        ));
         assert_eq!(ci, [39, 45, 87, 101]);
     }
 
@@ -168,7 +289,19 @@ mod tests {
     fn gemm_rejects_out_of_bounds_views() {
         let a = [1.0; 3];
         let mut c = [0.0; 4];
-        assert!(!gemm(2, 2, 2, 1.0, &a, MatView::row_major(0, 2), &a, MatView::row_major(0, 2), 0.0, &mut c, MatView::row_major(0, 2)));
+        assert!(!gemm(
+            2,
+            2,
+            2,
+            1.0,
+            &a,
+            MatView::row_major(0, 2),
+            &a,
+            MatView::row_major(0, 2),
+            0.0,
+            &mut c,
+            MatView::row_major(0, 2)
+        ));
     }
 
     #[test]

@@ -22,7 +22,11 @@ pub fn broadcast_strides(in_shape: &[usize], out_shape: &[usize]) -> Vec<usize> 
                 0
             } else {
                 let d = in_shape[a - off];
-                if d == 1 && out_shape[a] != 1 { 0 } else { cs[a - off] }
+                if d == 1 && out_shape[a] != 1 {
+                    0
+                } else {
+                    cs[a - off]
+                }
             }
         })
         .collect()
@@ -30,7 +34,11 @@ pub fn broadcast_strides(in_shape: &[usize], out_shape: &[usize]) -> Vec<usize> 
 
 /// Calls `f(k, offsets)` for every element `k` of `shape` in row-major order,
 /// with `offsets[i]` the element offset into input `i` given its `strides[i]`.
-pub fn for_each_offset<const N: usize>(shape: &[usize], strides: [&[usize]; N], mut f: impl FnMut(usize, [usize; N])) {
+pub fn for_each_offset<const N: usize>(
+    shape: &[usize],
+    strides: [&[usize]; N],
+    mut f: impl FnMut(usize, [usize; N]),
+) {
     let n: usize = shape.iter().product();
     if n == 0 {
         return;
@@ -94,6 +102,16 @@ mod tests {
         let s_full = contiguous_strides(&[2, 3]);
         let s_row = broadcast_strides(&[3], &[2, 3]);
         for_each_offset(&[2, 3], [&s_full, &s_row], |k, [a, b]| seen.push((k, a, b)));
-        assert_eq!(seen, vec![(0, 0, 0), (1, 1, 1), (2, 2, 2), (3, 3, 0), (4, 4, 1), (5, 5, 2)]);
+        assert_eq!(
+            seen,
+            vec![
+                (0, 0, 0),
+                (1, 1, 1),
+                (2, 2, 2),
+                (3, 3, 0),
+                (4, 4, 1),
+                (5, 5, 2)
+            ]
+        );
     }
 }

@@ -44,7 +44,9 @@ pub fn ternary<A: Copy, B: Copy, C: Copy, O>(
     let sa = broadcast_strides(a_shape, out_shape);
     let sb = broadcast_strides(b_shape, out_shape);
     let sc = broadcast_strides(c_shape, out_shape);
-    for_each_offset(out_shape, [&sa, &sb, &sc], |_, [i, j, k]| out.push(f(a[i], b[j], c[k])));
+    for_each_offset(out_shape, [&sa, &sb, &sc], |_, [i, j, k]| {
+        out.push(f(a[i], b[j], c[k]))
+    });
     out
 }
 
@@ -62,7 +64,11 @@ pub fn broadcast_to<T: Copy>(x: &[T], shape: &[usize], out_shape: &[usize]) -> V
 
 /// Sum `x` (of `shape`) down to `target` shape, undoing a broadcast: the
 /// reduction a gradient needs. `target` must broadcast to `shape`.
-pub fn sum_to<T: Copy + std::ops::Add<Output = T> + Default>(x: &[T], shape: &[usize], target: &[usize]) -> Vec<T> {
+pub fn sum_to<T: Copy + std::ops::Add<Output = T> + Default>(
+    x: &[T],
+    shape: &[usize],
+    target: &[usize],
+) -> Vec<T> {
     let n: usize = target.iter().product();
     let mut out = vec![T::default(); n];
     let s_out = broadcast_strides(target, shape);

@@ -41,7 +41,11 @@ pub fn normalize_slice(start: Option<i64>, stop: Option<i64>, step: i64, dim: us
     } else {
         0
     } as i64;
-    AxisSlice { start: if len > 0 { start as usize } else { 0 }, step: step as isize, len: len as usize }
+    AxisSlice {
+        start: if len > 0 { start as usize } else { 0 },
+        step: step as isize,
+        len: len as usize,
+    }
 }
 
 /// Copy the strided sub-block `slices` (one per axis) out of `x`.
@@ -53,9 +57,17 @@ pub fn slice<T: Copy>(x: &[T], shape: &[usize], slices: &[AxisSlice]) -> Vec<T> 
     if n == 0 {
         return out;
     }
-    let base: isize = slices.iter().zip(&cs).map(|(s, &c)| (s.start * c) as isize).sum();
+    let base: isize = slices
+        .iter()
+        .zip(&cs)
+        .map(|(s, &c)| (s.start * c) as isize)
+        .sum();
     // Offsets may step backwards: iterate with signed strides.
-    let strides: Vec<isize> = slices.iter().zip(&cs).map(|(s, &c)| s.step * c as isize).collect();
+    let strides: Vec<isize> = slices
+        .iter()
+        .zip(&cs)
+        .map(|(s, &c)| s.step * c as isize)
+        .collect();
     let rank = shape.len();
     let mut idx = vec![0usize; rank];
     let mut off = base;
@@ -93,8 +105,16 @@ pub fn slice_assign<T: Copy + std::ops::Add<Output = T>>(
     if n == 0 {
         return;
     }
-    let base: isize = slices.iter().zip(&cs).map(|(s, &c)| (s.start * c) as isize).sum();
-    let strides: Vec<isize> = slices.iter().zip(&cs).map(|(s, &c)| s.step * c as isize).collect();
+    let base: isize = slices
+        .iter()
+        .zip(&cs)
+        .map(|(s, &c)| (s.start * c) as isize)
+        .sum();
+    let strides: Vec<isize> = slices
+        .iter()
+        .zip(&cs)
+        .map(|(s, &c)| s.step * c as isize)
+        .collect();
     let rank = shape.len();
     let mut idx = vec![0usize; rank];
     let mut off = base;
@@ -161,7 +181,9 @@ pub fn take_adjoint<T: Copy + std::ops::Add<Output = T>>(
 
 /// Concatenate along `axis` tensors whose shapes agree elsewhere.
 pub fn concat<T: Copy>(parts: &[(&[T], &[usize])], axis: usize) -> Vec<T> {
-    let Some((_, shape0)) = parts.first() else { return vec![] };
+    let Some((_, shape0)) = parts.first() else {
+        return vec![];
+    };
     let outer: usize = shape0[..axis].iter().product();
     let total: usize = parts.iter().map(|(x, _)| x.len()).sum();
     let mut out = Vec::with_capacity(total);
@@ -181,19 +203,64 @@ mod tests {
     #[test]
     fn python_slices() {
         let s = |a, b, st| normalize_slice(a, b, st, 5);
-        assert_eq!(s(None, None, 1), AxisSlice { start: 0, step: 1, len: 5 });
-        assert_eq!(s(Some(1), Some(4), 2), AxisSlice { start: 1, step: 2, len: 2 });
-        assert_eq!(s(None, None, -1), AxisSlice { start: 4, step: -1, len: 5 });
-        assert_eq!(s(Some(-2), None, 1), AxisSlice { start: 3, step: 1, len: 2 });
+        assert_eq!(
+            s(None, None, 1),
+            AxisSlice {
+                start: 0,
+                step: 1,
+                len: 5
+            }
+        );
+        assert_eq!(
+            s(Some(1), Some(4), 2),
+            AxisSlice {
+                start: 1,
+                step: 2,
+                len: 2
+            }
+        );
+        assert_eq!(
+            s(None, None, -1),
+            AxisSlice {
+                start: 4,
+                step: -1,
+                len: 5
+            }
+        );
+        assert_eq!(
+            s(Some(-2), None, 1),
+            AxisSlice {
+                start: 3,
+                step: 1,
+                len: 2
+            }
+        );
         assert_eq!(s(Some(10), None, 1).len, 0);
-        assert_eq!(s(Some(3), Some(1), -1), AxisSlice { start: 3, step: -1, len: 2 });
-        assert_eq!(s(None, Some(-6), -2), AxisSlice { start: 4, step: -2, len: 3 });
+        assert_eq!(
+            s(Some(3), Some(1), -1),
+            AxisSlice {
+                start: 3,
+                step: -1,
+                len: 2
+            }
+        );
+        assert_eq!(
+            s(None, Some(-6), -2),
+            AxisSlice {
+                start: 4,
+                step: -2,
+                len: 3
+            }
+        );
     }
 
     #[test]
     fn slice_and_assign_roundtrip() {
         let x: Vec<i64> = (0..12).collect(); // (3, 4)
-        let sl = [normalize_slice(None, None, -1, 3), normalize_slice(Some(1), None, 2, 4)];
+        let sl = [
+            normalize_slice(None, None, -1, 3),
+            normalize_slice(Some(1), None, 2, 4),
+        ];
         let y = slice(&x, &[3, 4], &sl);
         assert_eq!(y, vec![9, 11, 5, 7, 1, 3]);
         let mut z = vec![0i64; 12];
@@ -207,6 +274,9 @@ mod tests {
         assert_eq!(permute(&x, &[2, 3], &[1, 0]), vec![0, 3, 1, 4, 2, 5]);
         assert_eq!(take(&x, &[2, 3], 1, &[2, 0, 2]), vec![2, 0, 2, 5, 3, 5]);
         let y = [10i64, 11];
-        assert_eq!(concat(&[(&x, &[2, 3]), (&y, &[2, 1])], 1), vec![0, 1, 2, 10, 3, 4, 5, 11]);
+        assert_eq!(
+            concat(&[(&x, &[2, 3]), (&y, &[2, 1])], 1),
+            vec![0, 1, 2, 10, 3, 4, 5, 11]
+        );
     }
 }

@@ -19,19 +19,36 @@ pub fn reduced_shape(shape: &[usize], axes: &[usize], keepdims: bool) -> Vec<usi
 
 /// Strides that map an input element to its output slot (0 on reduced axes).
 fn out_strides(shape: &[usize], axes: &[usize]) -> Vec<usize> {
-    let kept: Vec<usize> = (0..shape.len()).map(|a| if axes.contains(&a) { 1 } else { shape[a] }).collect();
+    let kept: Vec<usize> = (0..shape.len())
+        .map(|a| if axes.contains(&a) { 1 } else { shape[a] })
+        .collect();
     let cs = contiguous_strides(&kept);
-    (0..shape.len()).map(|a| if axes.contains(&a) { 0 } else { cs[a] }).collect()
+    (0..shape.len())
+        .map(|a| if axes.contains(&a) { 0 } else { cs[a] })
+        .collect()
 }
 
 /// Fold every output slot's elements with `fold` starting from `init`.
 /// Returns the accumulators in output order (keepdims or not, the order is the same).
-pub fn fold_axes<T: Copy, A: Copy>(x: &[T], shape: &[usize], axes: &[usize], init: A, fold: impl Fn(A, T) -> A) -> Vec<A> {
-    let n_out: usize = shape.iter().enumerate().filter(|(a, _)| !axes.contains(a)).map(|(_, d)| d).product();
+pub fn fold_axes<T: Copy, A: Copy>(
+    x: &[T],
+    shape: &[usize],
+    axes: &[usize],
+    init: A,
+    fold: impl Fn(A, T) -> A,
+) -> Vec<A> {
+    let n_out: usize = shape
+        .iter()
+        .enumerate()
+        .filter(|(a, _)| !axes.contains(a))
+        .map(|(_, d)| d)
+        .product();
     let mut acc = vec![init; n_out];
     let s_in = contiguous_strides(shape);
     let s_out = out_strides(shape, axes);
-    for_each_offset(shape, [&s_in, &s_out], |_, [i, o]| acc[o] = fold(acc[o], x[i]));
+    for_each_offset(shape, [&s_in, &s_out], |_, [i, o]| {
+        acc[o] = fold(acc[o], x[i])
+    });
     acc
 }
 
@@ -41,7 +58,12 @@ pub fn reduced_count(shape: &[usize], axes: &[usize]) -> usize {
 }
 
 /// Index along `axis` of the first maximum (NaN counts as maximal, as in NumPy).
-pub fn argmax_axis<T: Copy + PartialOrd>(x: &[T], shape: &[usize], axis: usize, is_nan: impl Fn(T) -> bool) -> Vec<i64> {
+pub fn argmax_axis<T: Copy + PartialOrd>(
+    x: &[T],
+    shape: &[usize],
+    axis: usize,
+    is_nan: impl Fn(T) -> bool,
+) -> Vec<i64> {
     let outer: usize = shape[..axis].iter().product();
     let len = shape[axis];
     let inner: usize = shape[axis + 1..].iter().product();
@@ -72,7 +94,9 @@ mod tests {
     fn sums_over_axes() {
         // x[i, j, k] = 100 i + 10 j + k, shape (2, 3, 2)
         let x: Vec<f64> = (0..2)
-            .flat_map(|i| (0..3).flat_map(move |j| (0..2).map(move |k| (100 * i + 10 * j + k) as f64)))
+            .flat_map(|i| {
+                (0..3).flat_map(move |j| (0..2).map(move |k| (100 * i + 10 * j + k) as f64))
+            })
             .collect();
         let s = fold_axes(&x, &[2, 3, 2], &[1], 0.0, |a, v| a + v);
         // sum over j of (100 i + 10 j + k) = 300 i + 30 + 3 k

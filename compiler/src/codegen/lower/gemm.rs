@@ -35,8 +35,12 @@ impl Kernel {
     pub fn choose(m: Dim, k: Dim, n: Dim) -> Kernel {
         let small = |d: Dim| d.is_some_and(|d| d <= MAX_INLINE_DIM);
         match (m, k, n) {
-            (_, Some(k), Some(n)) if small(Some(k)) && small(Some(n)) && k * n <= MAX_INLINE => Kernel::Rows,
-            (Some(m), _, Some(n)) if small(Some(m)) && small(Some(n)) && m * n <= MAX_INLINE => Kernel::Outer,
+            (_, Some(k), Some(n)) if small(Some(k)) && small(Some(n)) && k * n <= MAX_INLINE => {
+                Kernel::Rows
+            }
+            (Some(m), _, Some(n)) if small(Some(m)) && small(Some(n)) && m * n <= MAX_INLINE => {
+                Kernel::Outer
+            }
             _ => Kernel::Call,
         }
     }
@@ -76,7 +80,11 @@ pub fn prefill_program(dtype: DType, beta: f64) -> FusedProgram {
         instrs.push((Instr::Binary(crate::op::BinaryOp::Mul, 0, 1), dtype));
         out = 2;
     }
-    FusedProgram { n_inputs: 1, instrs, outputs: vec![FusedOutput::Elementwise(out)] }
+    FusedProgram {
+        n_inputs: 1,
+        instrs,
+        outputs: vec![FusedOutput::Elementwise(out)],
+    }
 }
 
 fn flags() -> MemFlagsData {
@@ -88,7 +96,11 @@ impl GemmStep {
         if let Some((nest, program)) = &self.prefill {
             nest::emit(e, nest, program);
         }
-        let ptrs = [e.buf_ptr(self.a.buf), e.buf_ptr(self.b.buf), e.buf_ptr(self.out.buf)];
+        let ptrs = [
+            e.buf_ptr(self.a.buf),
+            e.buf_ptr(self.b.buf),
+            e.buf_ptr(self.out.buf),
+        ];
         let zero = e.fb.ins().iconst(types::I64, 0);
         self.batch_level(e, 0, ptrs, [zero; 3]);
     }
@@ -104,7 +116,11 @@ impl GemmStep {
             };
         }
         let count = e.q(self.batch_counts[l]);
-        let strides = [e.q(self.a.batch[l]), e.q(self.b.batch[l]), e.q(self.out.batch[l])];
+        let strides = [
+            e.q(self.a.batch[l]),
+            e.q(self.b.batch[l]),
+            e.q(self.out.batch[l]),
+        ];
         e.counted_loop(count, 1, |e, i| {
             let next: [Value; 3] = std::array::from_fn(|k| {
                 let d = e.fb.ins().imul(i, strides[k]);
@@ -116,8 +132,14 @@ impl GemmStep {
 
     fn lanes(&self) -> Lanes {
         match self.dtype {
-            DType::F32 => Lanes { n: 4, prec: Precision::F32 },
-            _ => Lanes { n: 2, prec: Precision::F64 },
+            DType::F32 => Lanes {
+                n: 4,
+                prec: Precision::F32,
+            },
+            _ => Lanes {
+                n: 2,
+                prec: Precision::F64,
+            },
         }
     }
 
@@ -143,7 +165,10 @@ impl GemmStep {
         let size = self.dtype.size_of() as i64;
         let ty = reg_type(self.dtype, Lanes::scalar());
         match stride {
-            Q::K(s) => e.fb.ins().load(ty, flags(), line, (j as i64 * s * size) as i32),
+            Q::K(s) => {
+                e.fb.ins()
+                    .load(ty, flags(), line, (j as i64 * s * size) as i32)
+            }
             q => {
                 let s = e.q(q);
                 let jj = e.fb.ins().iconst(types::I64, j as i64);
@@ -161,9 +186,16 @@ impl GemmStep {
         if width > 1 && stride == Q::K(1) {
             let size = self.dtype.size_of() as i64;
             let fl = MemFlagsData::new().with_notrap();
-            return e.fb.ins().load(reg_type(self.dtype, lanes), fl, line, (j0 as i64 * size) as i32);
+            return e.fb.ins().load(
+                reg_type(self.dtype, lanes),
+                fl,
+                line,
+                (j0 as i64 * size) as i32,
+            );
         }
-        let cols: Vec<Value> = (0..width as usize).map(|d| self.at(e, line, stride, j0 + d)).collect();
+        let cols: Vec<Value> = (0..width as usize)
+            .map(|d| self.at(e, line, stride, j0 + d))
+            .collect();
         if width == 1 {
             return cols[0];
         }
@@ -192,7 +224,11 @@ impl GemmStep {
 
     /// Write `alpha * acc` (plus what the prefill left) to out[line, j0..].
     fn store_group(&self, e: &mut Emitter, out_line: Value, j0: usize, width: u8, acc: Value) {
-        let lanes = if width == 1 { Lanes::scalar() } else { self.lanes() };
+        let lanes = if width == 1 {
+            Lanes::scalar()
+        } else {
+            self.lanes()
+        };
         let mut v = acc;
         if self.alpha != 1.0 {
             let a = float_const(e, self.alpha, self.dtype, lanes);
@@ -201,21 +237,29 @@ impl GemmStep {
         let off = (j0 * self.dtype.size_of()) as i32;
         let fl = MemFlagsData::new().with_notrap();
         if self.prefill.is_some() {
-            let old = e.fb.ins().load(reg_type(self.dtype, lanes), fl, out_line, off);
+            let old =
+                e.fb.ins()
+                    .load(reg_type(self.dtype, lanes), fl, out_line, off);
             v = e.fb.ins().fadd(v, old);
         }
         e.fb.ins().store(fl, v, out_line, off);
     }
 
     fn rows(&self, e: &mut Emitter, a: Value, b: Value, out: Value) {
-        let (k, n) = (self.static_mkn.1.expect("rows kernel: k static"), self.static_mkn.2.expect("rows kernel: n static"));
+        let (k, n) = (
+            self.static_mkn.1.expect("rows kernel: k static"),
+            self.static_mkn.2.expect("rows kernel: n static"),
+        );
         let groups = self.groups(n);
         // op(B) in registers: for each p, one value per column group.
         let bregs: Vec<Vec<Value>> = (0..k)
             .map(|p| {
                 let pi = e.fb.ins().iconst(types::I64, p as i64);
                 let line = self.line(e, b, self.b.rs, pi);
-                groups.iter().map(|&(j0, w)| self.group(e, line, self.b.cs, j0, w)).collect()
+                groups
+                    .iter()
+                    .map(|&(j0, w)| self.group(e, line, self.b.cs, j0, w))
+                    .collect()
             })
             .collect();
         let m = e.q(self.m);
@@ -235,14 +279,28 @@ impl GemmStep {
             }
             let out_line = self.line(e, out, self.out.rs, i);
             for (g, &(j0, w)) in groups.iter().enumerate() {
-                let acc = accs[g].unwrap_or_else(|| constant(e, 0.0, self.dtype, if w == 1 { Lanes::scalar() } else { self.lanes() }));
+                let acc = accs[g].unwrap_or_else(|| {
+                    constant(
+                        e,
+                        0.0,
+                        self.dtype,
+                        if w == 1 {
+                            Lanes::scalar()
+                        } else {
+                            self.lanes()
+                        },
+                    )
+                });
                 self.store_group(e, out_line, j0, w, acc);
             }
         });
     }
 
     fn outer(&self, e: &mut Emitter, a: Value, b: Value, out: Value) {
-        let (m, n) = (self.static_mkn.0.expect("outer kernel: m static"), self.static_mkn.2.expect("outer kernel: n static"));
+        let (m, n) = (
+            self.static_mkn.0.expect("outer kernel: m static"),
+            self.static_mkn.2.expect("outer kernel: n static"),
+        );
         let groups = self.groups(n);
         let lanes = self.lanes();
         let vars: Vec<Vec<cranelift_frontend::Variable>> = (0..m)
@@ -264,7 +322,10 @@ impl GemmStep {
             // Column p of op(A) and row p of op(B).
             let a_line = self.line(e, a, self.a.cs, p);
             let b_line = self.line(e, b, self.b.rs, p);
-            let brow: Vec<Value> = groups.iter().map(|&(j0, w)| self.group(e, b_line, self.b.cs, j0, w)).collect();
+            let brow: Vec<Value> = groups
+                .iter()
+                .map(|&(j0, w)| self.group(e, b_line, self.b.cs, j0, w))
+                .collect();
             for (i, row_vars) in vars.iter().enumerate() {
                 let x = self.at(e, a_line, self.a.rs, i);
                 let xv = e.fb.ins().splat(reg_type(self.dtype, lanes), x);
@@ -287,12 +348,32 @@ impl GemmStep {
     }
 
     fn call(&self, e: &mut Emitter, a: Value, b: Value, out: Value) {
-        let f = if self.dtype == DType::F32 { e.gemm_f32 } else { e.gemm_f64 };
+        let f = if self.dtype == DType::F32 {
+            e.gemm_f32
+        } else {
+            e.gemm_f64
+        };
         let (m, k, n) = (e.q(self.m), e.q(self.k), e.q(self.n));
-        let (rsa, csa, rsb, csb, rsc) = (e.q(self.a.rs), e.q(self.a.cs), e.q(self.b.rs), e.q(self.b.cs), e.q(self.out.rs));
+        let (rsa, csa, rsb, csb, rsc) = (
+            e.q(self.a.rs),
+            e.q(self.a.cs),
+            e.q(self.b.rs),
+            e.q(self.b.cs),
+            e.q(self.out.rs),
+        );
         let csc = e.fb.ins().iconst(types::I64, 1);
         let alpha = float_const(e, self.alpha, self.dtype, Lanes::scalar());
-        let beta = float_const(e, if self.prefill.is_some() { 1.0 } else { 0.0 }, self.dtype, Lanes::scalar());
-        e.fb.ins().call(f, &[m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, out, rsc, csc]);
+        let beta = float_const(
+            e,
+            if self.prefill.is_some() { 1.0 } else { 0.0 },
+            self.dtype,
+            Lanes::scalar(),
+        );
+        e.fb.ins().call(
+            f,
+            &[
+                m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, out, rsc, csc,
+            ],
+        );
     }
 }

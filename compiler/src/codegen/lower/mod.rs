@@ -18,7 +18,10 @@ use crate::rewrite::fuse::program_of;
 use crate::rewrite::memory::is_view;
 use crate::types::{Dim, broadcast_shapes};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, UserFuncName, Value as CValue, types};
+use cranelift_codegen::ir::{
+    AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, UserFuncName, Value as CValue,
+    types,
+};
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -95,16 +98,39 @@ pub struct Compiled {
 fn isa(opt: OptLevel) -> Result<OwnedTargetIsa> {
     static SPEED: OnceLock<std::result::Result<OwnedTargetIsa, String>> = OnceLock::new();
     static NONE: OnceLock<std::result::Result<OwnedTargetIsa, String>> = OnceLock::new();
-    let cell = if opt == OptLevel::Speed { &SPEED } else { &NONE };
+    let cell = if opt == OptLevel::Speed {
+        &SPEED
+    } else {
+        &NONE
+    };
     cell.get_or_init(|| {
         let mut flags = settings::builder();
-        let set = |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| e.to_string());
+        let set =
+            |f: &mut settings::Builder, k: &str, v: &str| f.set(k, v).map_err(|e| e.to_string());
         set(&mut flags, "use_colocated_libcalls", "false")?;
         set(&mut flags, "is_pic", "false")?;
-        set(&mut flags, "opt_level", if opt == OptLevel::Speed { "speed" } else { "none" })?;
-        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        set(
+            &mut flags,
+            "opt_level",
+            if opt == OptLevel::Speed {
+                "speed"
+            } else {
+                "none"
+            },
+        )?;
+        set(
+            &mut flags,
+            "enable_verifier",
+            if cfg!(debug_assertions) {
+                "true"
+            } else {
+                "false"
+            },
+        )?;
         let builder = cranelift_native::builder().map_err(|e| e.to_string())?;
-        builder.finish(settings::Flags::new(flags)).map_err(|e| e.to_string())
+        builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| e.to_string())
     })
     .clone()
     .map_err(|e| Error::compile(format!("cannot target this machine: {e}")))
@@ -129,12 +155,22 @@ impl Emitter<'_, '_> {
     pub fn q(&mut self, q: Q) -> CValue {
         match q {
             Q::K(k) => self.fb.ins().iconst(types::I64, k),
-            Q::D(i) => self.fb.ins().load(types::I64, MemFlagsData::trusted(), self.dims_base, i as i32 * 8),
+            Q::D(i) => self.fb.ins().load(
+                types::I64,
+                MemFlagsData::trusted(),
+                self.dims_base,
+                i as i32 * 8,
+            ),
         }
     }
     /// The address of buffer `b`.
     pub fn buf_ptr(&mut self, b: usize) -> CValue {
-        self.fb.ins().load(types::I64, MemFlagsData::trusted(), self.bufs_base, b as i32 * 8)
+        self.fb.ins().load(
+            types::I64,
+            MemFlagsData::trusted(),
+            self.bufs_base,
+            b as i32 * 8,
+        )
     }
     /// `base + index * size`.
     pub fn addr(&mut self, base: CValue, index: CValue, size: i64) -> CValue {
@@ -148,7 +184,13 @@ impl Emitter<'_, '_> {
     }
     /// `i = start; while i + step <= count { body(i); i += step }`; returns
     /// the first `i` not run (where a tail loop starts).
-    pub fn counted_loop_from(&mut self, start: CValue, count: CValue, step: i64, body: impl FnOnce(&mut Self, CValue)) -> CValue {
+    pub fn counted_loop_from(
+        &mut self,
+        start: CValue,
+        count: CValue,
+        step: i64,
+        body: impl FnOnce(&mut Self, CValue),
+    ) -> CValue {
         let header = self.fb.create_block();
         let body_b = self.fb.create_block();
         let exit = self.fb.create_block();
@@ -157,7 +199,10 @@ impl Emitter<'_, '_> {
         self.fb.ins().jump(header, &[start.into()]);
         self.fb.switch_to_block(header);
         let next = self.fb.ins().iadd_imm_u(i, step);
-        let go = self.fb.ins().icmp(IntCC::SignedLessThanOrEqual, next, count);
+        let go = self
+            .fb
+            .ins()
+            .icmp(IntCC::SignedLessThanOrEqual, next, count);
         self.fb.ins().brif(go, body_b, &[], exit, &[i.into()]);
         self.fb.switch_to_block(body_b);
         self.fb.seal_block(body_b);
@@ -192,12 +237,32 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     let ce = |e: cranelift_module::ModuleError| Error::compile(e.to_string());
 
     let i64t = types::I64;
-    let exec_id = module.declare_function("theon_rt_exec", Linkage::Import, &ptr_sig(cc, &[i64t, types::I32], Some(types::I32))).map_err(ce)?;
-    let gemm_sig = |ft| ptr_sig(cc, &[i64t, i64t, i64t, ft, i64t, i64t, i64t, i64t, i64t, i64t, ft, i64t, i64t, i64t], None);
-    let gemm64_id = module.declare_function("theon_rt_gemm_f64", Linkage::Import, &gemm_sig(types::F64)).map_err(ce)?;
-    let gemm32_id = module.declare_function("theon_rt_gemm_f32", Linkage::Import, &gemm_sig(types::F32)).map_err(ce)?;
+    let exec_id = module
+        .declare_function(
+            "theon_rt_exec",
+            Linkage::Import,
+            &ptr_sig(cc, &[i64t, types::I32], Some(types::I32)),
+        )
+        .map_err(ce)?;
+    let gemm_sig = |ft| {
+        ptr_sig(
+            cc,
+            &[
+                i64t, i64t, i64t, ft, i64t, i64t, i64t, i64t, i64t, i64t, ft, i64t, i64t, i64t,
+            ],
+            None,
+        )
+    };
+    let gemm64_id = module
+        .declare_function("theon_rt_gemm_f64", Linkage::Import, &gemm_sig(types::F64))
+        .map_err(ce)?;
+    let gemm32_id = module
+        .declare_function("theon_rt_gemm_f32", Linkage::Import, &gemm_sig(types::F32))
+        .map_err(ce)?;
     let entry_sig = ptr_sig(cc, &[i64t], Some(types::I32));
-    let entry_id = module.declare_function("theon_entry", Linkage::Export, &entry_sig).map_err(ce)?;
+    let entry_id = module
+        .declare_function("theon_entry", Linkage::Export, &entry_sig)
+        .map_err(ce)?;
 
     let mut ctx = module.make_context();
     ctx.func.signature = entry_sig;
@@ -220,7 +285,18 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         let ctx_ptr = fb.ins().load(i64t, fl, frame, 16);
         let fail = fb.create_block();
         fb.append_block_param(fail, types::I32);
-        let mut e = Emitter { fb, layout, call_conv: cc, bufs_base, dims_base, ctx_ptr, exec, gemm_f64, gemm_f32, fail };
+        let mut e = Emitter {
+            fb,
+            layout,
+            call_conv: cc,
+            bufs_base,
+            dims_base,
+            ctx_ptr,
+            exec,
+            gemm_f64,
+            gemm_f32,
+            fail,
+        };
         let order = e.layout.order.clone();
         for (pos, &n) in order.iter().enumerate() {
             steps.push(lower_step(&mut e, g, pos, n));
@@ -236,7 +312,9 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     }
     let ir = opts.keep_ir.then(|| ctx.func.display().to_string());
     ctx.set_disasm(opts.keep_disasm);
-    module.define_function(entry_id, &mut ctx).map_err(|e| Error::compile(format!("{e:?}")))?;
+    module
+        .define_function(entry_id, &mut ctx)
+        .map_err(|e| Error::compile(format!("{e:?}")))?;
     let disasm = ctx.compiled_code().and_then(|c| c.vcode.clone());
     module.clear_context(&mut ctx);
     module.finalize_definitions().map_err(ce)?;
@@ -244,7 +322,13 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     // SAFETY: the function was defined with exactly this signature
     // (one pointer argument, an i32 result, the ISA's default C convention).
     let entry: Entry = unsafe { std::mem::transmute::<*const u8, Entry>(ptr) };
-    Ok(Compiled { module: CodeModule(Some(module)), entry, steps, ir, disasm })
+    Ok(Compiled {
+        module: CodeModule(Some(module)),
+        entry,
+        steps,
+        ir,
+        disasm,
+    })
 }
 
 fn lower_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
@@ -271,14 +355,29 @@ fn lower_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
     StepKind::Exec
 }
 
-fn lower_loop(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId, program: &crate::op::FusedProgram, inputs: &[Value]) {
-    let shapes: Vec<&[Dim]> = g.inputs(n).iter().map(|v| g.ty(*v).shape.as_slice()).collect();
+fn lower_loop(
+    e: &mut Emitter,
+    g: &Graph,
+    pos: usize,
+    n: NodeId,
+    program: &crate::op::FusedProgram,
+    inputs: &[Value],
+) {
+    let shapes: Vec<&[Dim]> = g
+        .inputs(n)
+        .iter()
+        .map(|v| g.ty(*v).shape.as_slice())
+        .collect();
     let dims = broadcast_shapes("", &shapes).expect("inputs of a typed node broadcast");
     let ops: Vec<nest::Operand> = inputs
         .iter()
         .map(|v| {
             let i = e.layout.vid[v];
-            nest::Operand { buf: e.layout.buf_of[i], dtype: e.layout.ty[i].dtype, shape: &g.ty(*v).shape }
+            nest::Operand {
+                buf: e.layout.buf_of[i],
+                dtype: e.layout.ty[i].dtype,
+                shape: &g.ty(*v).shape,
+            }
         })
         .collect();
     let outs: Vec<(nest::Operand, &FusedOutput)> = program
@@ -286,9 +385,19 @@ fn lower_loop(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId, program: &crate
         .iter()
         .enumerate()
         .map(|(port, f)| {
-            let v = Value { node: n, port: port as u16 };
+            let v = Value {
+                node: n,
+                port: port as u16,
+            };
             let i = e.layout.vid[&v];
-            (nest::Operand { buf: e.layout.buf_of[i], dtype: e.layout.ty[i].dtype, shape: &g.ty(v).shape }, f)
+            (
+                nest::Operand {
+                    buf: e.layout.buf_of[i],
+                    dtype: e.layout.ty[i].dtype,
+                    shape: &g.ty(v).shape,
+                },
+                f,
+            )
         })
         .collect();
     let spec = nest::build(e, program, ShapeOf::Loop(pos), &dims, &ops, &outs);
@@ -317,14 +426,30 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
     }
     let (a, b) = (ins[0], ins[1]);
     let (ia, ib, io) = (e.layout.vid[&a], e.layout.vid[&b], e.layout.vid[&out_v]);
-    let (ta, tb, to) = (g.ty(a).shape.clone(), g.ty(b).shape.clone(), g.ty(out_v).shape.clone());
+    let (ta, tb, to) = (
+        g.ty(a).shape.clone(),
+        g.ty(b).shape.clone(),
+        g.ty(out_v).shape.clone(),
+    );
     // Promote vectors to matrices (MatMul only): (k) -> (1, k) and (k) -> (k, 1).
     let a_vec = ta.len() == 1;
     let b_vec = tb.len() == 1;
-    let pa: Vec<Dim> = if a_vec { vec![Some(1), ta[0]] } else { ta.clone() };
-    let pb: Vec<Dim> = if b_vec { vec![tb[0], Some(1)] } else { tb.clone() };
+    let pa: Vec<Dim> = if a_vec {
+        vec![Some(1), ta[0]]
+    } else {
+        ta.clone()
+    };
+    let pb: Vec<Dim> = if b_vec {
+        vec![tb[0], Some(1)]
+    } else {
+        tb.clone()
+    };
     let (ra, rb) = (pa.len(), pb.len());
-    let (m_d, k_d) = if spec.trans_a { (pa[ra - 1], pa[ra - 2]) } else { (pa[ra - 2], pa[ra - 1]) };
+    let (m_d, k_d) = if spec.trans_a {
+        (pa[ra - 1], pa[ra - 2])
+    } else {
+        (pa[ra - 2], pa[ra - 1])
+    };
     let n_d = if spec.trans_b { pb[rb - 2] } else { pb[rb - 1] };
     let nb = ra.max(rb) - 2;
     let lay = &mut *e.layout;
@@ -337,31 +462,84 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
             lay.value_dims(v, ax, ax + 1)
         }
     };
-    let (a_rows, a_cols) = (if a_vec { Q::K(1) } else { last(lay, ia, ta.len(), 2) }, last(lay, ia, ta.len(), 1));
-    let (b_rows, b_cols) = (last(lay, ib, tb.len(), if b_vec { 1 } else { 2 }), if b_vec { Q::K(1) } else { last(lay, ib, tb.len(), 1) });
+    let (a_rows, a_cols) = (
+        if a_vec {
+            Q::K(1)
+        } else {
+            last(lay, ia, ta.len(), 2)
+        },
+        last(lay, ia, ta.len(), 1),
+    );
+    let (b_rows, b_cols) = (
+        last(lay, ib, tb.len(), if b_vec { 1 } else { 2 }),
+        if b_vec {
+            Q::K(1)
+        } else {
+            last(lay, ib, tb.len(), 1)
+        },
+    );
     let m = if spec.trans_a { a_cols } else { a_rows };
     let k = if spec.trans_a { a_rows } else { a_cols };
     let nq = if spec.trans_b { b_rows } else { b_cols };
-    let (a_rs, a_cs) = if spec.trans_a { (Q::K(1), a_cols) } else { (a_cols, Q::K(1)) };
-    let (b_rs, b_cs) = if spec.trans_b { (Q::K(1), b_cols) } else { (b_cols, Q::K(1)) };
+    let (a_rs, a_cs) = if spec.trans_a {
+        (Q::K(1), a_cols)
+    } else {
+        (a_cols, Q::K(1))
+    };
+    let (b_rs, b_cs) = if spec.trans_b {
+        (Q::K(1), b_cols)
+    } else {
+        (b_cols, Q::K(1))
+    };
     // Batch levels: one per output batch axis that is not statically 1.
     let batch_axes: Vec<usize> = (0..nb).filter(|&t| to[t] != Some(1)).collect();
     let batch_stride = |lay: &mut Layout, v: usize, shape: &[Dim], rank_p: usize, t: usize| -> Q {
         let off = nb - (rank_p - 2);
-        if t < off || shape[t - off] == Some(1) { Q::K(0) } else { lay.value_dims(v, t - off + 1, shape.len()) }
+        if t < off || shape[t - off] == Some(1) {
+            Q::K(0)
+        } else {
+            lay.value_dims(v, t - off + 1, shape.len())
+        }
     };
-    let a_batch: Vec<Q> = batch_axes.iter().map(|&t| batch_stride(lay, ia, &ta, ra, t)).collect();
-    let b_batch: Vec<Q> = batch_axes.iter().map(|&t| batch_stride(lay, ib, &tb, rb, t)).collect();
-    let o_batch: Vec<Q> = batch_axes.iter().map(|&t| lay.value_dims(io, t + 1, to.len())).collect();
-    let counts: Vec<Q> = batch_axes.iter().map(|&t| lay.value_dims(io, t, t + 1)).collect();
+    let a_batch: Vec<Q> = batch_axes
+        .iter()
+        .map(|&t| batch_stride(lay, ia, &ta, ra, t))
+        .collect();
+    let b_batch: Vec<Q> = batch_axes
+        .iter()
+        .map(|&t| batch_stride(lay, ib, &tb, rb, t))
+        .collect();
+    let o_batch: Vec<Q> = batch_axes
+        .iter()
+        .map(|&t| lay.value_dims(io, t + 1, to.len()))
+        .collect();
+    let counts: Vec<Q> = batch_axes
+        .iter()
+        .map(|&t| lay.value_dims(io, t, t + 1))
+        .collect();
     let prefill = if ins.len() == 3 && spec.beta.get() != 0.0 {
         let c = ins[2];
         let ic = e.layout.vid[&c];
         let program = gemm::prefill_program(dt, spec.beta.get());
-        let c_op = nest::Operand { buf: e.layout.buf_of[ic], dtype: dt, shape: &g.ty(c).shape };
-        let o_op = nest::Operand { buf: e.layout.buf_of[io], dtype: dt, shape: &g.ty(out_v).shape };
+        let c_op = nest::Operand {
+            buf: e.layout.buf_of[ic],
+            dtype: dt,
+            shape: &g.ty(c).shape,
+        };
+        let o_op = nest::Operand {
+            buf: e.layout.buf_of[io],
+            dtype: dt,
+            shape: &g.ty(out_v).shape,
+        };
         let reg = program.outputs[0].clone();
-        let nest = nest::build(e, &program, ShapeOf::Value(io), &to, &[c_op], &[(o_op, &reg)]);
+        let nest = nest::build(
+            e,
+            &program,
+            ShapeOf::Value(io),
+            &to,
+            &[c_op],
+            &[(o_op, &reg)],
+        );
         Some((nest, program))
     } else {
         None
@@ -374,12 +552,26 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
         n: nq,
         static_mkn: (m_d, k_d, n_d),
         alpha: spec.alpha.get(),
-        a: Mat { buf: e.layout.buf_of[ia], rs: a_rs, cs: a_cs, batch: a_batch },
-        b: Mat { buf: e.layout.buf_of[ib], rs: b_rs, cs: b_cs, batch: b_batch },
-        out: Mat { buf: e.layout.buf_of[io], rs: nq, cs: Q::K(1), batch: o_batch },
+        a: Mat {
+            buf: e.layout.buf_of[ia],
+            rs: a_rs,
+            cs: a_cs,
+            batch: a_batch,
+        },
+        b: Mat {
+            buf: e.layout.buf_of[ib],
+            rs: b_rs,
+            cs: b_cs,
+            batch: b_batch,
+        },
+        out: Mat {
+            buf: e.layout.buf_of[io],
+            rs: nq,
+            cs: Q::K(1),
+            batch: o_batch,
+        },
         batch_counts: counts,
         prefill,
         kernel,
     })
 }
-

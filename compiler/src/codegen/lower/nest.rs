@@ -53,7 +53,14 @@ pub struct Operand<'a> {
 
 /// Plan the nest of `program` over a loop shape with static dims `dims`
 /// (concrete dims come from `of` at run time).
-pub fn build(e: &mut Emitter, program: &FusedProgram, of: ShapeOf, dims: &[Dim], ins: &[Operand], outs: &[(Operand, &FusedOutput)]) -> Nest {
+pub fn build(
+    e: &mut Emitter,
+    program: &FusedProgram,
+    of: ShapeOf,
+    dims: &[Dim],
+    ins: &[Operand],
+    outs: &[(Operand, &FusedOutput)],
+) -> Nest {
     let r = dims.len();
     let full = |shape: &[Dim], a: usize| -> bool {
         let off = r - shape.len();
@@ -63,7 +70,10 @@ pub fn build(e: &mut Emitter, program: &FusedProgram, of: ShapeOf, dims: &[Dim],
     // Signature of an axis: which inputs move along it, which outputs reduce it.
     let sig = |a: usize| -> Vec<bool> {
         let mut s: Vec<bool> = ins.iter().map(|o| full(o.shape, a)).collect();
-        s.extend(outs.iter().map(|(_, f)| matches!(f, FusedOutput::Reduce { axes, .. } if axes.contains(&a))));
+        s.extend(
+            outs.iter()
+                .map(|(_, f)| matches!(f, FusedOutput::Reduce { axes, .. } if axes.contains(&a))),
+        );
         s
     };
     let mut groups: Vec<Vec<usize>> = vec![];
@@ -77,7 +87,10 @@ pub fn build(e: &mut Emitter, program: &FusedProgram, of: ShapeOf, dims: &[Dim],
         groups.push(vec![]);
     }
     let layout = &mut *e.layout;
-    let counts: Vec<Q> = groups.iter().map(|gr| layout.dims_product(of, dims, gr.iter().copied())).collect();
+    let counts: Vec<Q> = groups
+        .iter()
+        .map(|gr| layout.dims_product(of, dims, gr.iter().copied()))
+        .collect();
     let after = |gr: &[usize]| -> usize { gr.last().map_or(r, |l| l + 1) };
     let in_specs: Vec<NestIn> = ins
         .iter()
@@ -104,7 +117,10 @@ pub fn build(e: &mut Emitter, program: &FusedProgram, of: ShapeOf, dims: &[Dim],
                 dtype: o.dtype,
                 reg: *reg,
                 kind: OutKind::Elementwise,
-                strides: groups.iter().map(|gr| layout.dims_product(of, dims, after(gr)..r)).collect(),
+                strides: groups
+                    .iter()
+                    .map(|gr| layout.dims_product(of, dims, after(gr)..r))
+                    .collect(),
             },
             FusedOutput::Reduce { reg, op, axes, .. } => NestOut {
                 buf: o.buf,
@@ -121,7 +137,11 @@ pub fn build(e: &mut Emitter, program: &FusedProgram, of: ShapeOf, dims: &[Dim],
                         if gr.first().is_some_and(|a| axes.contains(a)) {
                             Q::K(0)
                         } else {
-                            layout.dims_product(of, dims, (after(gr)..r).filter(|b| !axes.contains(b)))
+                            layout.dims_product(
+                                of,
+                                dims,
+                                (after(gr)..r).filter(|b| !axes.contains(b)),
+                            )
                         }
                     })
                     .collect(),
@@ -132,16 +152,39 @@ pub fn build(e: &mut Emitter, program: &FusedProgram, of: ShapeOf, dims: &[Dim],
     // memory has it too, and the innermost level is contiguous or broadcast.
     let lanes = match vector_precision(program) {
         Some(prec) => {
-            let fdt = if prec == Precision::F64 { DType::F64 } else { DType::F32 };
+            let fdt = if prec == Precision::F64 {
+                DType::F64
+            } else {
+                DType::F32
+            };
             let inner_ok = |s: &[Q]| matches!(s.last(), Some(Q::K(0) | Q::K(1)));
-            let ok = in_specs.iter().all(|i| i.dtype == fdt && inner_ok(&i.strides))
-                && out_specs.iter().all(|o| o.dtype == fdt && inner_ok(&o.strides))
-                && program.outputs.iter().all(|o| program.dtype(o.reg()) == fdt);
-            if ok { Lanes { n: if prec == Precision::F64 { 2 } else { 4 }, prec } } else { Lanes::scalar() }
+            let ok = in_specs
+                .iter()
+                .all(|i| i.dtype == fdt && inner_ok(&i.strides))
+                && out_specs
+                    .iter()
+                    .all(|o| o.dtype == fdt && inner_ok(&o.strides))
+                && program
+                    .outputs
+                    .iter()
+                    .all(|o| program.dtype(o.reg()) == fdt);
+            if ok {
+                Lanes {
+                    n: if prec == Precision::F64 { 2 } else { 4 },
+                    prec,
+                }
+            } else {
+                Lanes::scalar()
+            }
         }
         None => Lanes::scalar(),
     };
-    Nest { counts, ins: in_specs, outs: out_specs, lanes }
+    Nest {
+        counts,
+        ins: in_specs,
+        outs: out_specs,
+        lanes,
+    }
 }
 
 fn elem_size(dt: DType) -> i64 {
@@ -182,11 +225,14 @@ fn identity(op: ReduceOp, dt: DType) -> f64 {
 
 fn identity_value(e: &mut Emitter, op: ReduceOp, dt: DType, lanes: Lanes) -> Value {
     match dt {
-        DType::I64 => e.fb.ins().iconst(types::I64, match (op, identity(op, dt)) {
-            (ReduceOp::Max, _) => i64::MIN,
-            (ReduceOp::Min, _) => i64::MAX,
-            (_, v) => v as i64,
-        }),
+        DType::I64 => e.fb.ins().iconst(
+            types::I64,
+            match (op, identity(op, dt)) {
+                (ReduceOp::Max, _) => i64::MIN,
+                (ReduceOp::Min, _) => i64::MAX,
+                (_, v) => v as i64,
+            },
+        ),
         _ => constant(e, identity(op, dt), dt, lanes),
     }
 }
@@ -230,7 +276,12 @@ pub fn emit(e: &mut Emitter, nest: &Nest, program: &FusedProgram) {
     level(e, nest, program, &in_ptrs, &out_ptrs, 0, vec![zero; n_ops]);
     // Means divide by the count.
     for (o, &ptr) in nest.outs.iter().zip(&out_ptrs) {
-        if let OutKind::Reduce { op: ReduceOp::Mean, count, len } = o.kind {
+        if let OutKind::Reduce {
+            op: ReduceOp::Mean,
+            count,
+            len,
+        } = o.kind
+        {
             let (count, len) = (e.q(count), e.q(len));
             let ft = reg_type(o.dtype, Lanes::scalar());
             let c = e.fb.ins().fcvt_from_sint(ft, count);
@@ -248,7 +299,15 @@ pub fn emit(e: &mut Emitter, nest: &Nest, program: &FusedProgram) {
 }
 
 /// Element offsets of every operand (inputs then outputs) at this level.
-fn level(e: &mut Emitter, nest: &Nest, program: &FusedProgram, in_ptrs: &[Value], out_ptrs: &[Value], l: usize, offs: Vec<Value>) {
+fn level(
+    e: &mut Emitter,
+    nest: &Nest,
+    program: &FusedProgram,
+    in_ptrs: &[Value],
+    out_ptrs: &[Value],
+    l: usize,
+    offs: Vec<Value>,
+) {
     if l + 1 == nest.counts.len() {
         return inner(e, nest, program, in_ptrs, out_ptrs, offs);
     }
@@ -274,7 +333,14 @@ fn level(e: &mut Emitter, nest: &Nest, program: &FusedProgram, in_ptrs: &[Value]
 }
 
 /// The innermost level: SIMD body, scalar tail, reductions finished.
-fn inner(e: &mut Emitter, nest: &Nest, program: &FusedProgram, in_ptrs: &[Value], out_ptrs: &[Value], offs: Vec<Value>) {
+fn inner(
+    e: &mut Emitter,
+    nest: &Nest,
+    program: &FusedProgram,
+    in_ptrs: &[Value],
+    out_ptrs: &[Value],
+    offs: Vec<Value>,
+) {
     let l = nest.counts.len() - 1;
     let count = e.q(nest.counts[l]);
     let lanes = nest.lanes;
@@ -289,15 +355,28 @@ fn inner(e: &mut Emitter, nest: &Nest, program: &FusedProgram, in_ptrs: &[Value]
                 let size = elem_size(i.dtype);
                 let addr = e.addr(in_ptrs[k], offs[k], size);
                 let s = e.fb.ins().load(mem_type(i.dtype), scalar_flags(), addr, 0);
-                let v = if lanes.is_vector() { e.fb.ins().splat(reg_type(i.dtype, lanes), s) } else { s };
+                let v = if lanes.is_vector() {
+                    e.fb.ins().splat(reg_type(i.dtype, lanes), s)
+                } else {
+                    s
+                };
                 (v, s)
             })
         })
         .collect();
-    let strides: Vec<Value> = nest.ins.iter().map(|i| i.strides[l]).chain(nest.outs.iter().map(|o| o.strides[l])).map(|q| e.q(q)).collect();
+    let strides: Vec<Value> = nest
+        .ins
+        .iter()
+        .map(|i| i.strides[l])
+        .chain(nest.outs.iter().map(|o| o.strides[l]))
+        .map(|q| e.q(q))
+        .collect();
     // Accumulators of reductions along this level.
-    let inner_reduced: Vec<bool> =
-        nest.outs.iter().map(|o| matches!(o.kind, OutKind::Reduce { .. }) && o.strides[l] == Q::K(0)).collect();
+    let inner_reduced: Vec<bool> = nest
+        .outs
+        .iter()
+        .map(|o| matches!(o.kind, OutKind::Reduce { .. }) && o.strides[l] == Q::K(0))
+        .collect();
     let mut accs: Vec<Option<(Variable, Option<Variable>)>> = vec![];
     for (o, &red) in nest.outs.iter().zip(&inner_reduced) {
         if let (true, OutKind::Reduce { op, .. }) = (red, &o.kind) {
@@ -323,14 +402,21 @@ fn inner(e: &mut Emitter, nest: &Nest, program: &FusedProgram, in_ptrs: &[Value]
             .iter()
             .enumerate()
             .map(|(k, i)| match fixed[k] {
-                Some((v, s)) => if vector { v } else { s },
+                Some((v, s)) => {
+                    if vector {
+                        v
+                    } else {
+                        s
+                    }
+                }
                 None => {
                     let size = elem_size(i.dtype);
                     let idx = e.fb.ins().imul(j, strides[k]);
                     let at = e.fb.ins().iadd(offs[k], idx);
                     let addr = e.addr(in_ptrs[k], at, size);
                     if vector {
-                        e.fb.ins().load(reg_type(i.dtype, lanes), vector_flags(), addr, 0)
+                        e.fb.ins()
+                            .load(reg_type(i.dtype, lanes), vector_flags(), addr, 0)
                     } else {
                         e.fb.ins().load(mem_type(i.dtype), scalar_flags(), addr, 0)
                     }
@@ -345,19 +431,31 @@ fn inner(e: &mut Emitter, nest: &Nest, program: &FusedProgram, in_ptrs: &[Value]
             let idx = e.fb.ins().imul(j, strides[n_in + k]);
             let at = e.fb.ins().iadd(offs[n_in + k], idx);
             let addr = e.addr(out_ptrs[k], at, size);
-            let flags = if vector { vector_flags() } else { scalar_flags() };
+            let flags = if vector {
+                vector_flags()
+            } else {
+                scalar_flags()
+            };
             match (&o.kind, &accs[k]) {
                 (OutKind::Elementwise, _) => {
                     e.fb.ins().store(flags, v, addr, 0);
                 }
                 (OutKind::Reduce { op, .. }, Some((sv, vv))) => {
-                    let var = if vector { vv.expect("vector accumulator") } else { *sv };
+                    let var = if vector {
+                        vv.expect("vector accumulator")
+                    } else {
+                        *sv
+                    };
                     let acc = e.fb.use_var(var);
                     let nv = combine(e, *op, o.dtype, acc, v);
                     e.fb.def_var(var, nv);
                 }
                 (OutKind::Reduce { op, .. }, None) => {
-                    let ty = if vector { reg_type(o.dtype, lanes) } else { mem_type(o.dtype) };
+                    let ty = if vector {
+                        reg_type(o.dtype, lanes)
+                    } else {
+                        mem_type(o.dtype)
+                    };
                     let old = e.fb.ins().load(ty, flags, addr, 0);
                     let nv = combine(e, *op, o.dtype, old, v);
                     e.fb.ins().store(flags, nv, addr, 0);
@@ -374,7 +472,9 @@ fn inner(e: &mut Emitter, nest: &Nest, program: &FusedProgram, in_ptrs: &[Value]
     e.counted_loop_from(tail_start, count, 1, |e, j| body(e, j, Lanes::scalar()));
     // Fold the lanes and write the reductions of this level.
     for (k, o) in nest.outs.iter().enumerate() {
-        let (Some((sv, vv)), OutKind::Reduce { op, .. }) = (&accs[k], &o.kind) else { continue };
+        let (Some((sv, vv)), OutKind::Reduce { op, .. }) = (&accs[k], &o.kind) else {
+            continue;
+        };
         let mut acc = e.fb.use_var(*sv);
         if let Some(vv) = vv {
             let v = e.fb.use_var(*vv);

@@ -18,7 +18,10 @@ pub struct Lanes {
 
 impl Lanes {
     pub fn scalar() -> Lanes {
-        Lanes { n: 1, prec: Precision::F64 }
+        Lanes {
+            n: 1,
+            prec: Precision::F64,
+        }
     }
     pub fn is_vector(self) -> bool {
         self.n > 1
@@ -64,7 +67,11 @@ pub fn float_const(e: &mut Emitter, v: f64, dtype: DType, lanes: Lanes) -> Value
         DType::F32 => e.fb.ins().f32const(Ieee32::with_float(v as f32)),
         _ => e.fb.ins().f64const(Ieee64::with_float(v)),
     };
-    if lanes.is_vector() { e.fb.ins().splat(reg_type(dtype, lanes), s) } else { s }
+    if lanes.is_vector() {
+        e.fb.ins().splat(reg_type(dtype, lanes), s)
+    } else {
+        s
+    }
 }
 
 /// A constant of any dtype.
@@ -73,7 +80,11 @@ pub fn constant(e: &mut Emitter, v: f64, dtype: DType, lanes: Lanes) -> Value {
         DType::F64 | DType::F32 => float_const(e, v, dtype, lanes),
         DType::I64 => e.fb.ins().iconst(types::I64, v as i64),
         DType::Bool if lanes.is_vector() => {
-            let lane = if lanes.prec == Precision::F64 { types::I64 } else { types::I32 };
+            let lane = if lanes.prec == Precision::F64 {
+                types::I64
+            } else {
+                types::I32
+            };
             let s = e.fb.ins().iconst(lane, if v != 0.0 { -1 } else { 0 });
             e.fb.ins().splat(reg_type(DType::Bool, lanes), s)
         }
@@ -82,7 +93,12 @@ pub fn constant(e: &mut Emitter, v: f64, dtype: DType, lanes: Lanes) -> Value {
 }
 
 /// Evaluate the program; `inputs[k]` holds input `k` in register form.
-pub fn emit_program(e: &mut Emitter, p: &FusedProgram, lanes: Lanes, inputs: &[Value]) -> Vec<Value> {
+pub fn emit_program(
+    e: &mut Emitter,
+    p: &FusedProgram,
+    lanes: Lanes,
+    inputs: &[Value],
+) -> Vec<Value> {
     let mut regs: Vec<Value> = Vec::with_capacity(p.instrs.len());
     for (instr, dt) in &p.instrs {
         let dt = *dt;
@@ -91,8 +107,22 @@ pub fn emit_program(e: &mut Emitter, p: &FusedProgram, lanes: Lanes, inputs: &[V
             Instr::Const(c) if dt == DType::I64 => e.fb.ins().iconst(types::I64, c.to_i64(dt)),
             Instr::Const(c) => constant(e, c.to_f64(dt), dt, lanes),
             Instr::Unary(u, a) => unary(e, *u, regs[*a as usize], p.dtype(*a), lanes),
-            Instr::Binary(b, x, y) => binary(e, *b, regs[*x as usize], regs[*y as usize], p.dtype(*x), lanes),
-            Instr::Where(c, a, b) => select(e, regs[*c as usize], regs[*a as usize], regs[*b as usize], dt, lanes),
+            Instr::Binary(b, x, y) => binary(
+                e,
+                *b,
+                regs[*x as usize],
+                regs[*y as usize],
+                p.dtype(*x),
+                lanes,
+            ),
+            Instr::Where(c, a, b) => select(
+                e,
+                regs[*c as usize],
+                regs[*a as usize],
+                regs[*b as usize],
+                dt,
+                lanes,
+            ),
             Instr::Cast(to, a) => cast(e, regs[*a as usize], p.dtype(*a), *to, lanes),
         };
         regs.push(v);
@@ -101,13 +131,21 @@ pub fn emit_program(e: &mut Emitter, p: &FusedProgram, lanes: Lanes, inputs: &[V
 }
 
 fn prec_of(dt: DType) -> Precision {
-    if dt == DType::F32 { Precision::F32 } else { Precision::F64 }
+    if dt == DType::F32 {
+        Precision::F32
+    } else {
+        Precision::F64
+    }
 }
 
 fn unary(e: &mut Emitter, u: UnaryOp, x: Value, dt: DType, lanes: Lanes) -> Value {
     if dt == DType::Bool {
         // Only `not` takes bool.
-        return if lanes.is_vector() { e.fb.ins().bnot(x) } else { e.fb.ins().bxor_imm_u(x, 1) };
+        return if lanes.is_vector() {
+            e.fb.ins().bnot(x)
+        } else {
+            e.fb.ins().bxor_imm_u(x, 1)
+        };
     }
     if dt == DType::I64 {
         return match u {
@@ -184,7 +222,11 @@ fn binary(e: &mut Emitter, b: BinaryOp, x: Value, y: Value, dt: DType, lanes: La
             BinaryOp::Div => e.fb.ins().fdiv(x, y),
             // NumPy: (x >= y or x is NaN) ? x : y, so ties (±0) keep the first operand.
             BinaryOp::Maximum | BinaryOp::Minimum => {
-                let cc = if b == BinaryOp::Maximum { FloatCC::GreaterThanOrEqual } else { FloatCC::LessThanOrEqual };
+                let cc = if b == BinaryOp::Maximum {
+                    FloatCC::GreaterThanOrEqual
+                } else {
+                    FloatCC::LessThanOrEqual
+                };
                 let keep = e.fb.ins().fcmp(cc, x, y);
                 let nan = e.fb.ins().fcmp(FloatCC::Unordered, x, x);
                 let c = e.fb.ins().bor(keep, nan);
@@ -215,7 +257,9 @@ fn binary(e: &mut Emitter, b: BinaryOp, x: Value, y: Value, dt: DType, lanes: La
             BinaryOp::Le => e.fb.ins().icmp(IntCC::SignedLessThanOrEqual, x, y),
             BinaryOp::Gt => e.fb.ins().icmp(IntCC::SignedGreaterThan, x, y),
             BinaryOp::Ge => e.fb.ins().icmp(IntCC::SignedGreaterThanOrEqual, x, y),
-            BinaryOp::Div | BinaryOp::Pow | BinaryOp::And | BinaryOp::Or => unreachable!("computed in float or bool"),
+            BinaryOp::Div | BinaryOp::Pow | BinaryOp::And | BinaryOp::Or => {
+                unreachable!("computed in float or bool")
+            }
         },
         DType::Bool => match b {
             BinaryOp::And => e.fb.ins().band(x, y),
@@ -227,7 +271,11 @@ fn binary(e: &mut Emitter, b: BinaryOp, x: Value, y: Value, dt: DType, lanes: La
             BinaryOp::Le => e.fb.ins().icmp(IntCC::UnsignedLessThanOrEqual, x, y),
             BinaryOp::Gt => e.fb.ins().icmp(IntCC::UnsignedGreaterThan, x, y),
             BinaryOp::Ge => e.fb.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, x, y),
-            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Maximum | BinaryOp::Minimum => {
+            BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Maximum
+            | BinaryOp::Minimum => {
                 unreachable!("bool arithmetic computes in int64")
             }
             BinaryOp::Div | BinaryOp::Pow => unreachable!("computed in float"),
@@ -238,7 +286,11 @@ fn binary(e: &mut Emitter, b: BinaryOp, x: Value, y: Value, dt: DType, lanes: La
 fn select(e: &mut Emitter, c: Value, a: Value, b: Value, dt: DType, lanes: Lanes) -> Value {
     if lanes.is_vector() {
         let t = reg_type(dt, lanes);
-        let m = if dt == DType::Bool { c } else { e.fb.ins().bitcast(t, bitcast_flags(), c) };
+        let m = if dt == DType::Bool {
+            c
+        } else {
+            e.fb.ins().bitcast(t, bitcast_flags(), c)
+        };
         e.fb.ins().bitselect(m, a, b)
     } else {
         e.fb.ins().select(c, a, b)
@@ -246,7 +298,8 @@ fn select(e: &mut Emitter, c: Value, a: Value, b: Value, dt: DType, lanes: Lanes
 }
 
 pub fn bitcast_flags() -> cranelift_codegen::ir::MemFlagsData {
-    cranelift_codegen::ir::MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little)
+    cranelift_codegen::ir::MemFlagsData::new()
+        .with_endianness(cranelift_codegen::ir::Endianness::Little)
 }
 
 /// Convert a register between dtypes (as `Tensor::cast`).

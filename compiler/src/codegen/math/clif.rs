@@ -4,8 +4,8 @@
 
 use super::builder::{FloatBuilder, Precision, ScalarFn, ScalarFn2};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Signature, Type, Value, types};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Signature, Type, Value, types};
 use cranelift_codegen::isa::CallConv;
 use cranelift_frontend::FunctionBuilder;
 
@@ -23,8 +23,18 @@ fn bitcast_flags() -> MemFlagsData {
 }
 
 impl<'a, 'f> ClifMath<'a, 'f> {
-    pub fn new(b: &'a mut FunctionBuilder<'f>, prec: Precision, lanes: u8, call_conv: CallConv) -> Self {
-        ClifMath { b, prec, lanes, call_conv }
+    pub fn new(
+        b: &'a mut FunctionBuilder<'f>,
+        prec: Precision,
+        lanes: u8,
+        call_conv: CallConv,
+    ) -> Self {
+        ClifMath {
+            b,
+            prec,
+            lanes,
+            call_conv,
+        }
     }
 
     /// The float type of one value (scalar or vector).
@@ -49,20 +59,43 @@ impl<'a, 'f> ClifMath<'a, 'f> {
         self.lanes > 1
     }
     fn scalar_fty(&self) -> Type {
-        if self.prec == Precision::F64 { types::F64 } else { types::F32 }
+        if self.prec == Precision::F64 {
+            types::F64
+        } else {
+            types::F32
+        }
     }
     fn scalar_ity(&self) -> Type {
-        if self.prec == Precision::F64 { types::I64 } else { types::I32 }
+        if self.prec == Precision::F64 {
+            types::I64
+        } else {
+            types::I32
+        }
     }
     fn splat_if_vector(&mut self, ty: Type, v: Value) -> Value {
-        if self.vector() { self.b.ins().splat(ty, v) } else { v }
+        if self.vector() {
+            self.b.ins().splat(ty, v)
+        } else {
+            v
+        }
     }
     /// Magic constant whose addition leaves an integer in the mantissa.
     fn magic(&self) -> f64 {
-        if self.prec == Precision::F64 { 6755399441055744.0 } else { 12582912.0 }
+        if self.prec == Precision::F64 {
+            6755399441055744.0
+        } else {
+            12582912.0
+        }
     }
     /// Call `f` lane by lane where `mask` is set (scalar: when it is set).
-    fn call_lanes(&mut self, mask: Value, args: &[Value], current: Value, fptr: usize, nargs: usize) -> Value {
+    fn call_lanes(
+        &mut self,
+        mask: Value,
+        args: &[Value],
+        current: Value,
+        fptr: usize,
+        nargs: usize,
+    ) -> Value {
         let fty = self.fty();
         let sft = self.scalar_fty();
         let mut sig = Signature::new(self.call_conv);
@@ -74,7 +107,11 @@ impl<'a, 'f> ClifMath<'a, 'f> {
         let slow = self.b.create_block();
         let done = self.b.create_block();
         let result = self.b.append_block_param(done, fty);
-        let any = if self.vector() { self.b.ins().vany_true(mask) } else { mask };
+        let any = if self.vector() {
+            self.b.ins().vany_true(mask)
+        } else {
+            mask
+        };
         self.b.ins().brif(any, slow, &[], done, &[current.into()]);
         self.b.switch_to_block(slow);
         self.b.seal_block(slow);
@@ -82,23 +119,46 @@ impl<'a, 'f> ClifMath<'a, 'f> {
         let mut acc = current;
         for lane in 0..self.lanes {
             let (m, cur) = if self.vector() {
-                (self.b.ins().extractlane(mask, lane), self.b.ins().extractlane(acc, lane))
+                (
+                    self.b.ins().extractlane(mask, lane),
+                    self.b.ins().extractlane(acc, lane),
+                )
             } else {
                 (mask, acc)
             };
             let mut call_args = Vec::with_capacity(nargs);
             for a in args {
-                let x = if self.vector() { self.b.ins().extractlane(*a, lane) } else { *a };
-                let x = if sft == types::F32 { self.b.ins().fpromote(types::F64, x) } else { x };
+                let x = if self.vector() {
+                    self.b.ins().extractlane(*a, lane)
+                } else {
+                    *a
+                };
+                let x = if sft == types::F32 {
+                    self.b.ins().fpromote(types::F64, x)
+                } else {
+                    x
+                };
                 call_args.push(x);
             }
             let call = self.b.ins().call_indirect(sigref, callee, &call_args);
             let r = self.b.inst_results(call)[0];
-            let r = if sft == types::F32 { self.b.ins().fdemote(types::F32, r) } else { r };
+            let r = if sft == types::F32 {
+                self.b.ins().fdemote(types::F32, r)
+            } else {
+                r
+            };
             // Keep the current value in lanes whose mask is clear.
-            let m = if self.vector() { self.b.ins().icmp_imm_u(IntCC::NotEqual, m, 0) } else { m };
+            let m = if self.vector() {
+                self.b.ins().icmp_imm_u(IntCC::NotEqual, m, 0)
+            } else {
+                m
+            };
             let picked = self.b.ins().select(m, r, cur);
-            acc = if self.vector() { self.b.ins().insertlane(acc, picked, lane) } else { picked };
+            acc = if self.vector() {
+                self.b.ins().insertlane(acc, picked, lane)
+            } else {
+                picked
+            };
         }
         self.b.ins().jump(done, &[acc.into()]);
         self.b.switch_to_block(done);
@@ -166,7 +226,11 @@ impl FloatBuilder for ClifMath<'_, '_> {
     }
     fn copysign(&mut self, mag: Value, sign: Value) -> Value {
         // Bit operations: |mag| with sign's sign bit.
-        let sign_bit = if self.prec == Precision::F64 { i64::MIN } else { i32::MIN as i64 };
+        let sign_bit = if self.prec == Precision::F64 {
+            i64::MIN
+        } else {
+            i32::MIN as i64
+        };
         let m = self.to_bits(mag);
         let s = self.to_bits(sign);
         let sb = self.i(sign_bit);
@@ -212,7 +276,11 @@ impl FloatBuilder for ClifMath<'_, '_> {
         self.b.ins().bor(a, b)
     }
     fn not_m(&mut self, a: Value) -> Value {
-        if self.vector() { self.b.ins().bnot(a) } else { self.b.ins().bxor_imm_u(a, 1) }
+        if self.vector() {
+            self.b.ins().bnot(a)
+        } else {
+            self.b.ins().bxor_imm_u(a, 1)
+        }
     }
     fn select(&mut self, m: Value, a: Value, b: Value) -> Value {
         if self.vector() {
@@ -224,7 +292,11 @@ impl FloatBuilder for ClifMath<'_, '_> {
         }
     }
     fn select_i(&mut self, m: Value, a: Value, b: Value) -> Value {
-        if self.vector() { self.b.ins().bitselect(m, a, b) } else { self.b.ins().select(m, a, b) }
+        if self.vector() {
+            self.b.ins().bitselect(m, a, b)
+        } else {
+            self.b.ins().select(m, a, b)
+        }
     }
     fn to_bits(&mut self, a: Value) -> Value {
         let t = self.ity();
@@ -269,13 +341,21 @@ impl FloatBuilder for ClifMath<'_, '_> {
         let m = self.f(magic);
         let shifted = self.b.ins().fadd(a, m);
         let bits = self.to_bits(shifted);
-        let mb = if self.prec == Precision::F64 { magic.to_bits() as i64 } else { (magic as f32).to_bits() as i64 };
+        let mb = if self.prec == Precision::F64 {
+            magic.to_bits() as i64
+        } else {
+            (magic as f32).to_bits() as i64
+        };
         let mbits = self.i(mb);
         self.b.ins().isub(bits, mbits)
     }
     fn int_to_float(&mut self, a: Value) -> Value {
         let magic = self.magic();
-        let mb = if self.prec == Precision::F64 { magic.to_bits() as i64 } else { (magic as f32).to_bits() as i64 };
+        let mb = if self.prec == Precision::F64 {
+            magic.to_bits() as i64
+        } else {
+            (magic as f32).to_bits() as i64
+        };
         let mbits = self.i(mb);
         let shifted = self.b.ins().iadd(a, mbits);
         let f = self.from_bits(shifted);
@@ -285,7 +365,14 @@ impl FloatBuilder for ClifMath<'_, '_> {
     fn fallback(&mut self, mask: Value, x: Value, current: Value, f: ScalarFn) -> Value {
         self.call_lanes(mask, &[x], current, f as usize, 1)
     }
-    fn fallback2(&mut self, mask: Value, x: Value, y: Value, current: Value, f: ScalarFn2) -> Value {
+    fn fallback2(
+        &mut self,
+        mask: Value,
+        x: Value,
+        y: Value,
+        current: Value,
+        f: ScalarFn2,
+    ) -> Value {
         self.call_lanes(mask, &[x, y], current, f as usize, 2)
     }
 }

@@ -47,11 +47,7 @@ pub const LOG_U_F64: [f64; 7] = [
 /// U(z) ~ (2 atanh(s)/s - 2)/z, z = s^2 in [0, (3-2sqrt2)^2], relative error.
 /// log(1+f) = f - f^2/2 + s (f^2/2 + z U(z)), s = f/(2+f) (fdlibm's decomposition).
 /// Remez max weighted error 2.766e-07 (2^-21.79).
-pub const LOG_U_F32: [f64; 3] = [
-    0.6666668510558317,
-    0.399887617583602,
-    0.2958061548042063,
-];
+pub const LOG_U_F32: [f64; 3] = [0.6666668510558317, 0.399887617583602, 0.2958061548042063];
 
 /// Same U(z) as LOG_U but on z in [0, 1/9] (f in [0, 1]: softplus' log1p(e^-|x|)).
 /// Remez max weighted error 1.241e-16 (2^-52.84).
@@ -70,11 +66,7 @@ pub const LOG1P_U_F64: [f64; 10] = [
 
 /// U(z) on z in [0, 0.04] (F32 softplus: f in [-1/4, 1/2] after the k split).
 /// Remez max weighted error 7.041e-07 (2^-20.44).
-pub const LOG1PK_U_F32: [f64; 3] = [
-    0.6666671360387316,
-    0.39978970951812975,
-    0.29956812495616286,
-];
+pub const LOG1PK_U_F32: [f64; 3] = [0.6666671360387316, 0.39978970951812975, 0.29956812495616286];
 
 /// t(z) ~ (U(z) - 2/3)/z on [0, (3-2sqrt2)^2], relative error (pow's double-word log).
 /// Remez max weighted error 4.585e-18 (2^-57.60).
@@ -199,16 +191,32 @@ pub const LN2_F64: [f64; 2] = [0.6931471805599453, 2.3190468138462996e-17];
 pub const LN2_F32: [f64; 2] = [0.6931471824645996, -1.9046542121259336e-09];
 
 /// pi in three words, each truncated so all are positive (sin(-0) stays -0), Cody-Waite for sin.
-pub const PI_F64: [f64; 3] = [3.141592653589793, 1.224646799147353e-16, 2.1657133478438278e-32];
+pub const PI_F64: [f64; 3] = [
+    3.141592653589793,
+    1.224646799147353e-16,
+    2.1657133478438278e-32,
+];
 
 /// pi in three words, each truncated so all are positive (sin(-0) stays -0), Cody-Waite for sin.
-pub const PI_F32: [f64; 3] = [3.141592502593994, 1.5099578831723193e-07, 1.078060505991553e-14];
+pub const PI_F32: [f64; 3] = [
+    3.141592502593994,
+    1.5099578831723193e-07,
+    1.078060505991553e-14,
+];
 
 /// pi/2 in three positive (truncated) words: Cody-Waite for cos / F32 quadrants.
-pub const PIO2_F64: [f64; 3] = [1.5707963267948966, 6.123233995736765e-17, 1.0828566739219139e-32];
+pub const PIO2_F64: [f64; 3] = [
+    1.5707963267948966,
+    6.123233995736765e-17,
+    1.0828566739219139e-32,
+];
 
 /// pi/2 in three positive (truncated) words: Cody-Waite for cos / F32 quadrants.
-pub const PIO2_F32: [f64; 3] = [1.570796251296997, 7.549789415861596e-08, 5.390302529957765e-15];
+pub const PIO2_F32: [f64; 3] = [
+    1.570796251296997,
+    7.549789415861596e-08,
+    5.390302529957765e-15,
+];
 
 /// 2/3 as a double-word constant (pow's log).
 pub const TWO_THIRDS_F64: [f64; 2] = [0.6666666666666666, 3.700743415417188e-17];
@@ -221,4 +229,3 @@ pub const LN2_SHORT_F64: [f64; 2] = [0.6931471805598903, 5.497923018708371e-14];
 
 /// ln 2 = head + tail, head with 16 significant bits so k*head is exact (pow).
 pub const LN2_SHORT_F32: [f64; 2] = [0.693145751953125, 1.428606765330187e-06];
-

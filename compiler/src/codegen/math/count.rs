@@ -35,7 +35,10 @@ pub struct CountingBuilder<B> {
 
 impl<B> CountingBuilder<B> {
     pub fn new(inner: B) -> Self {
-        CountingBuilder { inner, counts: OpCounts::default() }
+        CountingBuilder {
+            inner,
+            counts: OpCounts::default(),
+        }
     }
     pub fn reset(&mut self) {
         self.counts = OpCounts::default();

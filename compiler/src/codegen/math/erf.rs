@@ -21,8 +21,11 @@ use super::exp::exp_small_nonpos;
 use super::util::*;
 
 pub fn erf<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
-    let (t_split, x_max, c, t0) =
-        pick(b, (1.0, 6.0, 4.0, ERF_B_T0_F64), (0.75, 4.0, 2.0, ERF_B_T0_F32));
+    let (t_split, x_max, c, t0) = pick(
+        b,
+        (1.0, 6.0, 4.0, ERF_B_T0_F64),
+        (0.75, 4.0, 2.0, ERF_B_T0_F32),
+    );
     let pa = pick(b, &ERF_A_F64[..], &ERF_A_F32[..]);
     let pb = pick(b, &ERF_B_F64[..], &ERF_B_F32[..]);
     let m1 = b.f(-1.0);

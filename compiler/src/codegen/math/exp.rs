@@ -105,7 +105,11 @@ pub(crate) fn expm1_parts<B: FloatBuilder>(b: &mut B, xc: B::F) -> (B::F, B::F) 
 
 /// e^x - 1.
 pub fn expm1<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
-    let (lo, hi, tiny) = pick(b, (-40.0, 710.0, 2f64.powi(-54)), (-20.0, 89.0, 2f64.powi(-25)));
+    let (lo, hi, tiny) = pick(
+        b,
+        (-40.0, 710.0, 2f64.powi(-54)),
+        (-20.0, 89.0, 2f64.powi(-25)),
+    );
     let lo = b.f(lo);
     let hi = b.f(hi);
     let xc = b.min(x, hi);

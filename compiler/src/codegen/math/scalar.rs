@@ -71,10 +71,22 @@ macro_rules! scalar_impl {
                 mag.copysign(sign)
             }
             fn min(&mut self, a: $f, b: $f) -> $f {
-                if a.is_nan() || b.is_nan() { a + b } else if b < a { b } else { a }
+                if a.is_nan() || b.is_nan() {
+                    a + b
+                } else if b < a {
+                    b
+                } else {
+                    a
+                }
             }
             fn max(&mut self, a: $f, b: $f) -> $f {
-                if a.is_nan() || b.is_nan() { a + b } else if b > a { b } else { a }
+                if a.is_nan() || b.is_nan() {
+                    a + b
+                } else if b > a {
+                    b
+                } else {
+                    a
+                }
             }
             fn lt(&mut self, a: $f, b: $f) -> bool {
                 a < b
@@ -156,14 +168,34 @@ macro_rules! scalar_impl {
                 if mask { f(x as f64) as $f } else { current }
             }
             fn fallback2(&mut self, mask: bool, x: $f, y: $f, current: $f, f: ScalarFn2) -> $f {
-                if mask { f(x as f64, y as f64) as $f } else { current }
+                if mask {
+                    f(x as f64, y as f64) as $f
+                } else {
+                    current
+                }
             }
         }
     };
 }
 
-scalar_impl!(ScalarF64, f64, i64, u64, Precision::F64, MAGIC64, 0x4338_0000_0000_0000u64);
-scalar_impl!(ScalarF32, f32, i32, u32, Precision::F32, MAGIC32, 0x4B40_0000u32);
+scalar_impl!(
+    ScalarF64,
+    f64,
+    i64,
+    u64,
+    Precision::F64,
+    MAGIC64,
+    0x4338_0000_0000_0000u64
+);
+scalar_impl!(
+    ScalarF32,
+    f32,
+    i32,
+    u32,
+    Precision::F32,
+    MAGIC32,
+    0x4B40_0000u32
+);
 
 #[cfg(test)]
 mod tests {
@@ -172,13 +204,24 @@ mod tests {
     #[test]
     fn magic_conversions() {
         let mut b = ScalarF64;
-        for v in [0.0, -0.0, 1.0, -1.0, 1075.0, -1075.0, 2f64.powi(50), -(2f64.powi(50)) + 3.0] {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1075.0,
+            -1075.0,
+            2f64.powi(50),
+            -(2f64.powi(50)) + 3.0,
+        ] {
             let i = b.float_to_int(v);
             assert_eq!(i, v as i64);
             assert_eq!(b.int_to_float(i), v);
         }
         let mut b = ScalarF32;
-        for v in [0.0f32, -0.0, 1.0, -1.0, 150.0, -150.0, 4194303.0, -4194303.0] {
+        for v in [
+            0.0f32, -0.0, 1.0, -1.0, 150.0, -150.0, 4194303.0, -4194303.0,
+        ] {
             let i = b.float_to_int(v);
             assert_eq!(i, v as i32);
             assert_eq!(b.int_to_float(i), v);

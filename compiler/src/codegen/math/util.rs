@@ -50,7 +50,11 @@ pub(crate) fn fmt<B: FloatBuilder>(b: &B) -> Fmt {
 /// Pick a generation-time value by precision.
 #[inline]
 pub(crate) fn pick<B: FloatBuilder, T>(b: &B, v64: T, v32: T) -> T {
-    if b.precision() == Precision::F64 { v64 } else { v32 }
+    if b.precision() == Precision::F64 {
+        v64
+    } else {
+        v32
+    }
 }
 
 /// Horner evaluation of sum c[i] x^i with fma: (len - 1) fma ops.
@@ -96,7 +100,11 @@ pub(crate) fn pow2_from_t<B: FloatBuilder>(b: &mut B, t: B::F) -> B::F {
 
 /// expm1(r) ~ r + r^2 Q(r) for |r| <= ln2/2 (Q: coeffs::EXP_Q_*).
 pub(crate) fn em1_poly<B: FloatBuilder>(b: &mut B, r: B::F) -> B::F {
-    let q = pick(b, &super::coeffs::EXP_Q_F64[..], &super::coeffs::EXP_Q_F32[..]);
+    let q = pick(
+        b,
+        &super::coeffs::EXP_Q_F64[..],
+        &super::coeffs::EXP_Q_F32[..],
+    );
     let qv = horner(b, r, q);
     let r2 = b.mul(r, r);
     b.fma(r2, qv, r)

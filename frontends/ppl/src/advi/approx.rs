@@ -1,0 +1,278 @@
+//! The fitted approximation: summaries, samples, and `sample_node` — the
+//! posterior substituted into any expression of the model, vectorized over
+//! draws, as an expression to compile.
+
+use super::family::{Family, FreeVar};
+use crate::model::Model;
+use crate::trace::Trace;
+use theon_tensor::{
+    DType, Error, RandomStream, Result, Tensor, Var, clone_replace, constant, function, vectorize,
+};
+
+pub struct Approximation {
+    model: Model,
+    family: Family,
+    vars: Vec<FreeVar>,
+    rng: RandomStream,
+    pub(crate) hist: Vec<f64>,
+}
+
+impl std::fmt::Debug for Approximation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.family {
+            Family::MeanField { .. } => "mean-field",
+            Family::FullRank { .. } => "full-rank",
+        };
+        let names: Vec<&str> = self.vars.iter().map(|v| v.name.as_str()).collect();
+        write!(
+            f,
+            "Approximation({kind} over {}; {} steps)",
+            names.join(", "),
+            self.hist.len()
+        )
+    }
+}
+
+/// How many draws: a number, or a symbolic int64 scalar (a function input).
+pub enum Size {
+    Fixed(usize),
+    Sym(Var),
+}
+impl From<usize> for Size {
+    fn from(n: usize) -> Self {
+        Size::Fixed(n)
+    }
+}
+impl From<i32> for Size {
+    fn from(n: i32) -> Self {
+        Size::Fixed(n.max(0) as usize)
+    }
+}
+impl From<&Var> for Size {
+    fn from(v: &Var) -> Self {
+        Size::Sym(v.clone())
+    }
+}
+impl From<Var> for Size {
+    fn from(v: Var) -> Self {
+        Size::Sym(v)
+    }
+}
+
+impl Approximation {
+    pub(crate) fn new(
+        model: Model,
+        family: Family,
+        vars: Vec<FreeVar>,
+        rng: RandomStream,
+        hist: Vec<f64>,
+    ) -> Approximation {
+        Approximation {
+            model,
+            family,
+            vars,
+            rng,
+            hist,
+        }
+    }
+
+    /// The loss at every step of the fit.
+    pub fn hist(&self) -> &[f64] {
+        &self.hist
+    }
+    pub fn family(&self) -> &Family {
+        &self.family
+    }
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+    /// The random stream of `sample`/`sample_node` (reseed to reproduce).
+    pub fn rng(&self) -> &RandomStream {
+        &self.rng
+    }
+    /// The free variables in the approximation's flat order.
+    pub fn free_vars(&self) -> &[FreeVar] {
+        &self.vars
+    }
+
+    fn index(&self, name: &str) -> Result<usize> {
+        self.vars
+            .iter()
+            .position(|v| v.name == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self.vars.iter().map(|v| v.name.as_str()).collect();
+                Error::model(format!(
+                    "the approximation has no free variable '{name}' (it has: {})",
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// Mean of q for a variable in unconstrained space (exact).
+    pub fn mean_unconstrained(&self, name: &str) -> Result<Tensor> {
+        let k = self.index(name)?;
+        let v = &self.vars[k];
+        match &self.family {
+            Family::MeanField { mu, .. } => mu[k].get_value(),
+            Family::FullRank { mu, .. } => {
+                let flat = mu.get_value()?.to_f64_vec();
+                Tensor::new(flat[v.offset..v.offset + v.size].to_vec(), &v.shape)
+            }
+        }
+    }
+
+    /// Standard deviation of q for a variable in unconstrained space (exact).
+    pub fn std_unconstrained(&self, name: &str) -> Result<Tensor> {
+        let k = self.index(name)?;
+        let v = &self.vars[k];
+        match &self.family {
+            Family::MeanField { rho, .. } => {
+                let r = rho[k].get_value()?.to_f64_vec();
+                Tensor::new(
+                    r.iter()
+                        .map(|x| theon_runtime::Float::softplus(*x))
+                        .collect::<Vec<f64>>(),
+                    &v.shape,
+                )
+            }
+            Family::FullRank { l_tril, dim, .. } => {
+                let l = Family::l_matrix(l_tril, *dim)?;
+                let none: [&Var; 0] = [];
+                let lv = function(&none, &[&l])?
+                    .call::<Tensor>(&[])?
+                    .remove(0)
+                    .to_f64_vec();
+                let sd: Vec<f64> = (v.offset..v.offset + v.size)
+                    .map(|i| {
+                        (0..*dim)
+                            .map(|j| lv[i * dim + j] * lv[i * dim + j])
+                            .sum::<f64>()
+                            .sqrt()
+                    })
+                    .collect();
+                Tensor::new(sd, &v.shape)
+            }
+        }
+    }
+
+    /// The covariance of q in unconstrained space (flat order), full rank: L Lᵀ.
+    pub fn covariance(&self) -> Result<Tensor> {
+        match &self.family {
+            Family::FullRank { l_tril, dim, .. } => {
+                let l = Family::l_matrix(l_tril, *dim)?;
+                let none: [&Var; 0] = [];
+                let cov = l.matmul(&l.t())?;
+                Ok(function(&none, &[&cov])?.call::<Tensor>(&[])?.remove(0))
+            }
+            Family::MeanField { rho, .. } => {
+                let sd: Vec<f64> = rho
+                    .iter()
+                    .map(|r| r.get_value().map(|t| t.to_f64_vec()))
+                    .collect::<Result<Vec<_>>>()?
+                    .concat()
+                    .iter()
+                    .map(|x| theon_runtime::Float::softplus(*x))
+                    .collect();
+                let d = sd.len();
+                let cov: Vec<f64> = (0..d * d)
+                    .map(|p| {
+                        if p / d == p % d {
+                            sd[p / d] * sd[p / d]
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                Tensor::new(cov, &[d, d])
+            }
+        }
+    }
+
+    /// Posterior mean of a variable in its own (constrained) space: exact
+    /// for untransformed variables, else estimated from 4000 draws.
+    pub fn mean(&self, name: &str) -> Result<Tensor> {
+        let k = self.index(name)?;
+        if self.vars[k].transform.is_none() {
+            return self.mean_unconstrained(name);
+        }
+        self.sample(4000)?.mean(name)
+    }
+
+    /// Posterior standard deviation in the constrained space (as `mean`).
+    pub fn std(&self, name: &str) -> Result<Tensor> {
+        let k = self.index(name)?;
+        if self.vars[k].transform.is_none() {
+            return self.std_unconstrained(name);
+        }
+        self.sample(4000)?.std(name)
+    }
+
+    /// The free variables' constrained values: batched draws, or the mean.
+    fn values(&self, size: Option<&Var>, deterministic: bool) -> Result<Vec<(Var, Var)>> {
+        let (us, _) = self
+            .family
+            .draw(&self.vars, &self.rng, size, deterministic)?;
+        self.vars
+            .iter()
+            .zip(us)
+            .map(|(v, u)| {
+                Ok((
+                    v.placeholder.clone(),
+                    match &v.transform {
+                        Some(t) => t.forward(&u)?,
+                        None => u,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// `expr` with every free variable replaced by draws from q, a new
+    /// leading axis of `size` draws: one vectorized expression (batched
+    /// products, no per-draw loop). Compile it with `function`; each call
+    /// draws afresh from the approximation's random stream.
+    pub fn sample_node(&self, expr: &Var, size: impl Into<Size>) -> Result<Var> {
+        let n = match size.into() {
+            Size::Fixed(k) => constant(Tensor::scalar(k as i64)),
+            Size::Sym(v) => {
+                if v.rank() != 0 || !v.dtype().is_int() {
+                    return Err(Error::shape(format!(
+                        "sample_node: the size must be an integer scalar, got {}",
+                        v.ty()
+                    )));
+                }
+                v.cast(DType::I64)
+            }
+        };
+        let repl = self.values(Some(&n), false)?;
+        Ok(vectorize(std::slice::from_ref(expr), &repl, &n)?.remove(0))
+    }
+
+    /// `expr` at the mean of q (the deterministic option).
+    pub fn mean_node(&self, expr: &Var) -> Result<Var> {
+        let repl = self.values(None, true)?;
+        let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
+        Ok(clone_replace(std::slice::from_ref(expr), &pairs)?.remove(0))
+    }
+
+    /// `draws` draws of every free variable and deterministic, by name.
+    pub fn sample(&self, draws: usize) -> Result<Trace> {
+        if draws == 0 {
+            return Err(Error::value("sample: draws must be positive"));
+        }
+        let n = constant(Tensor::scalar(draws as i64));
+        let repl = self.values(Some(&n), false)?;
+        let mut names: Vec<String> = self.vars.iter().map(|v| v.name.clone()).collect();
+        let mut outs: Vec<Var> = repl.iter().map(|(_, v)| v.clone()).collect();
+        let dets = self.model.deterministics();
+        if !dets.is_empty() {
+            let exprs: Vec<Var> = dets.iter().map(|(_, e)| e.clone()).collect();
+            outs.extend(vectorize(&exprs, &repl, &n)?);
+            names.extend(dets.into_iter().map(|(n, _)| n));
+        }
+        let none: [&Var; 0] = [];
+        let f = function(&none, &outs)?;
+        let values = f.call::<Tensor>(&[])?;
+        Trace::new(draws, names.into_iter().zip(values).collect())
+    }
+}

@@ -1,0 +1,259 @@
+//! The variational families: mean-field and full-rank Gaussians over the
+//! unconstrained free variables, their draws and log q.
+
+use crate::model::{Model, RvKind};
+use crate::transform::Transform;
+use theon_tensor::{
+    DType, DimArg, Error, RandomStream, Result, SliceSpec, Tensor, Var, clone_replace, constant,
+    function, shared,
+};
+
+/// 0.5 ln(2π)
+pub const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
+
+/// A free variable as the approximation sees it.
+#[derive(Clone, Debug)]
+pub struct FreeVar {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub size: usize,
+    /// Offset in the flat unconstrained vector.
+    pub offset: usize,
+    pub transform: Option<Transform>,
+    /// The model's placeholder for the constrained value.
+    pub placeholder: Var,
+}
+
+/// The parameters of q.
+#[derive(Clone, Debug)]
+pub enum Family {
+    /// Per variable: mu and rho (sigma = softplus(rho)).
+    MeanField { mu: Vec<Var>, rho: Vec<Var> },
+    /// Flat mu and the lower triangle of L (row-major), diagonal through softplus.
+    FullRank { mu: Var, l_tril: Var, dim: usize },
+}
+
+/// The free variables of a model with their offsets.
+pub fn free_vars(model: &Model) -> Vec<FreeVar> {
+    let mut off = 0;
+    model
+        .entries()
+        .into_iter()
+        .filter_map(|r| match r.kind {
+            RvKind::Free {
+                shape, transform, ..
+            } => {
+                let size = shape.iter().product();
+                let v = FreeVar {
+                    name: r.name,
+                    shape,
+                    size,
+                    offset: off,
+                    transform,
+                    placeholder: r.var,
+                };
+                off += size;
+                Some(v)
+            }
+            RvKind::Observed { .. } => None,
+        })
+        .collect()
+}
+
+/// The initial point in unconstrained space, per free variable.
+pub fn unconstrained_init(model: &Model, vars: &[FreeVar]) -> Result<Vec<Tensor>> {
+    let init = model.initial_point()?;
+    let dt = model.dtype();
+    // Transforms may depend on other variables (hierarchical bounds): give
+    // every placeholder its initial value, then evaluate.
+    let values: Vec<(Var, Var)> = vars
+        .iter()
+        .zip(&init)
+        .map(|(v, (_, t))| (v.placeholder.clone(), constant(t.cast(dt))))
+        .collect();
+    let pairs: Vec<(&Var, &Var)> = values.iter().map(|(a, b)| (a, b)).collect();
+    vars.iter()
+        .zip(&init)
+        .map(|(v, (_, t))| {
+            let Some(tr) = &v.transform else {
+                return Ok(t.cast(dt));
+            };
+            let u = tr.backward(&constant(t.cast(dt)))?;
+            let u = clone_replace(&[u], &pairs)?.remove(0);
+            let none: [&Var; 0] = [];
+            let out = function(&none, &[&u])?.call::<Tensor>(&[])?.remove(0);
+            if out.to_f64_vec().iter().any(|x| !x.is_finite()) {
+                return Err(Error::value(format!(
+                    "the initial value of '{}' is on the edge of its support",
+                    v.name
+                )));
+            }
+            Ok(out)
+        })
+        .collect()
+}
+
+fn softplus_inv(x: f64) -> f64 {
+    x.exp_m1().ln()
+}
+
+impl Family {
+    pub fn mean_field(vars: &[FreeVar], init: &[Tensor], dtype: DType) -> Family {
+        let mu = vars
+            .iter()
+            .zip(init)
+            .map(|(v, t)| shared(&format!("mu_{}", v.name), t.cast(dtype)))
+            .collect();
+        let rho = vars
+            .iter()
+            .map(|v| shared(&format!("rho_{}", v.name), Tensor::zeros(dtype, &v.shape)))
+            .collect();
+        Family::MeanField { mu, rho }
+    }
+
+    pub fn full_rank(vars: &[FreeVar], init: &[Tensor], dtype: DType) -> Result<Family> {
+        let dim: usize = vars.iter().map(|v| v.size).sum();
+        let flat: Vec<f64> = init.iter().flat_map(|t| t.to_f64_vec()).collect();
+        // PyMC's start: L_tril = eye (raw diagonal 1, softplus(1) after the transform).
+        let tril: Vec<f64> = (0..dim)
+            .flat_map(|i| (0..=i).map(move |j| if i == j { 1.0 } else { 0.0 }))
+            .collect();
+        Ok(Family::FullRank {
+            mu: shared("mu", Tensor::vector(flat).cast(dtype)),
+            l_tril: shared("L_tril", Tensor::vector(tril).cast(dtype)),
+            dim,
+        })
+    }
+
+    /// The shared parameters, in update order.
+    pub fn params(&self) -> Vec<Var> {
+        match self {
+            Family::MeanField { mu, rho } => mu.iter().chain(rho).cloned().collect(),
+            Family::FullRank { mu, l_tril, .. } => vec![mu.clone(), l_tril.clone()],
+        }
+    }
+
+    /// Set mean-field sigmas (for tests and warm starts).
+    pub fn set_sigma(&self, k: usize, sigma: &Tensor) -> Result<()> {
+        match self {
+            Family::MeanField { rho, .. } => {
+                let r: Vec<f64> = sigma.to_f64_vec().into_iter().map(softplus_inv).collect();
+                rho[k].set_value(Tensor::new(r, sigma.shape())?.cast(rho[k].dtype()))
+            }
+            Family::FullRank { .. } => Err(Error::value(
+                "set_sigma: a full-rank approximation has no per-variable sigma",
+            )),
+        }
+    }
+
+    /// L (dim x dim) from the lower-triangle vector.
+    pub fn l_matrix(l_tril: &Var, dim: usize) -> Result<Var> {
+        // Gather the triangle into a square (upper entries read a zero appended at the end).
+        let n_tril = dim * (dim + 1) / 2;
+        let mut index = vec![n_tril as i64; dim * dim];
+        let mut k = 0;
+        for i in 0..dim {
+            for j in 0..=i {
+                index[i * dim + j] = k;
+                k += 1;
+            }
+        }
+        let padded = Var::concatenate(&[l_tril.clone(), Var::zeros([1], l_tril.dtype())?], 0)?;
+        let raw = padded
+            .take(&constant(Tensor::vector(index)), 0)?
+            .reshape([dim as i64, dim as i64])?;
+        let eye: Vec<bool> = (0..dim * dim).map(|p| p / dim == p % dim).collect();
+        Var::where_(
+            &constant(Tensor::new(eye, &[dim, dim])?),
+            raw.softplus(),
+            &raw,
+        )
+    }
+
+    /// The log-diagonal of L (what log q needs).
+    fn log_diag(l_tril: &Var, dim: usize) -> Result<Var> {
+        let diag: Vec<i64> = (0..dim as i64).map(|i| i * (i + 1) / 2 + i).collect();
+        Ok(l_tril
+            .take(&constant(Tensor::vector(diag)), 0)?
+            .softplus()
+            .log())
+    }
+
+    /// Reparameterized draws of every free variable (unconstrained), and
+    /// the log density of q at them. `size` None: one unbatched draw;
+    /// Some(n): a leading axis of n draws (logq per draw, shape (n,)).
+    pub fn draw(
+        &self,
+        vars: &[FreeVar],
+        rng: &RandomStream,
+        size: Option<&Var>,
+        deterministic: bool,
+    ) -> Result<(Vec<Var>, Var)> {
+        let dt = self.params()[0].dtype();
+        let lead = |shape: &[usize]| -> Vec<DimArg> {
+            let mut s: Vec<DimArg> = size.iter().map(|n| DimArg::from(*n)).collect();
+            s.extend(shape.iter().map(|&d| DimArg::from(d)));
+            s
+        };
+        let sum_event = |t: Var, event_rank: usize| -> Result<Var> {
+            let r = t.rank() as i64;
+            let axes: Vec<i64> = (r - event_rank as i64..r).collect();
+            t.sum_axes(&axes, false)
+        };
+        match self {
+            Family::MeanField { mu, rho } => {
+                let mut us = vec![];
+                let mut logq: Option<Var> = None;
+                for (k, v) in vars.iter().enumerate() {
+                    let sigma = rho[k].softplus();
+                    if deterministic {
+                        us.push(match size {
+                            Some(_) => mu[k]
+                                .expand_dims(0)?
+                                .broadcast_to(lead(&v.shape).as_slice())?,
+                            None => mu[k].clone(),
+                        });
+                        continue;
+                    }
+                    let eps = rng.normal(lead(&v.shape).as_slice(), dt)?;
+                    us.push((&mu[k] + (&sigma * &eps)?)?);
+                    // log q = sum(-eps^2/2 - ln sqrt(2 pi) - ln sigma)   (PyMC's form)
+                    let term = (((eps.square() * -0.5)? - HALF_LN_2PI)? - sigma.log())?;
+                    let term = sum_event(term, v.shape.len())?;
+                    logq = Some(match logq {
+                        None => term,
+                        Some(q) => (q + term)?,
+                    });
+                }
+                let logq = logq.unwrap_or_else(|| Var::scalar_const(0.0, dt));
+                Ok((us, logq))
+            }
+            Family::FullRank { mu, l_tril, dim } => {
+                let dim = *dim;
+                let l = Family::l_matrix(l_tril, dim)?;
+                let (z, logq) = if deterministic {
+                    let z = match size {
+                        Some(_) => mu.expand_dims(0)?.broadcast_to(lead(&[dim]).as_slice())?,
+                        None => mu.clone(),
+                    };
+                    (z, Var::scalar_const(0.0, dt))
+                } else {
+                    let eps = rng.normal(lead(&[dim]).as_slice(), dt)?;
+                    let z = (eps.matmul(&l.t())? + mu)?;
+                    let quad = sum_event(((eps.square() * -0.5)? - HALF_LN_2PI)?, 1)?;
+                    (z, (quad - Family::log_diag(l_tril, dim)?.sum()?)?)
+                };
+                let mut us = vec![];
+                for v in vars {
+                    let spec = SliceSpec::range(v.offset as i64, (v.offset + v.size) as i64);
+                    let piece = match size {
+                        Some(_) => z.slice(&[SliceSpec::FULL, spec])?,
+                        None => z.slice(&[spec])?,
+                    };
+                    us.push(piece.reshape(lead(&v.shape).as_slice())?);
+                }
+                Ok((us, logq))
+            }
+        }
+    }
+}

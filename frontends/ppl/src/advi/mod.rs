@@ -1,0 +1,382 @@
+//! ADVI: fit a Gaussian in the unconstrained space of the free variables
+//! by stochastic gradient descent on the negative ELBO.
+//!
+//! The objective is PyMC's: loss = -datalogp + logq - varlogp averaged over
+//! `obj_n_mc` reparameterized draws, where varlogp includes the transforms'
+//! log-Jacobians and logq is the Gaussian log density at the draws (from
+//! the standard-normal draws, as PyMC computes it). One training step —
+//! draw, loss, gradient, optimizer update — is one compiled function whose
+//! state lives in shared variables.
+
+mod approx;
+mod callbacks;
+mod family;
+mod optimizer;
+
+pub use approx::{Approximation, Size};
+pub use callbacks::{Callback, CheckParametersConvergence, Control, Diff, FitInfo};
+pub use family::{Family, FreeVar};
+pub use optimizer::Optimizer;
+
+use crate::model::Model;
+use family::{free_vars, unconstrained_init};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use theon_tensor::{
+    DType, Error, Function, RandomStream, Result, SharedVar, Tensor, Var, clone_replace, compile,
+    constant, grad, vectorize,
+};
+
+/// Mean-field ADVI (PyMC's `pm.ADVI`); `FullRankAdvi::new()` for full rank.
+pub struct Advi {
+    full_rank: bool,
+    seed: u64,
+    obj_n_mc: usize,
+    optimizer: Optimizer,
+    progressbar: Option<bool>,
+    callbacks: Vec<Box<dyn Callback>>,
+}
+
+/// Full-rank ADVI (PyMC's `pm.FullRankADVI`): a Cholesky factor captures
+/// correlations between the free variables.
+pub struct FullRankAdvi;
+
+impl FullRankAdvi {
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> Advi {
+        Advi {
+            full_rank: true,
+            ..Advi::new()
+        }
+    }
+}
+
+impl Default for Advi {
+    fn default() -> Self {
+        Advi::new()
+    }
+}
+
+impl Advi {
+    pub fn new() -> Advi {
+        Advi {
+            full_rank: false,
+            seed: 0,
+            obj_n_mc: 1,
+            optimizer: Optimizer::default(),
+            progressbar: None,
+            callbacks: vec![],
+        }
+    }
+    /// Seed of the draws: the same seed gives bit-identical fits.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Draws per step for the ELBO estimate (default 1).
+    pub fn obj_n_mc(mut self, n: usize) -> Self {
+        self.obj_n_mc = n;
+        self
+    }
+    pub fn optimizer(mut self, o: Optimizer) -> Self {
+        self.optimizer = o;
+        self
+    }
+    /// Show a progress bar (default: when stderr is a terminal).
+    pub fn progressbar(mut self, show: bool) -> Self {
+        self.progressbar = Some(show);
+        self
+    }
+    /// Run `cb` every `cb.every()` steps; it may stop the fit.
+    pub fn callback(mut self, cb: impl Callback + 'static) -> Self {
+        self.callbacks.push(Box::new(cb));
+        self
+    }
+}
+
+/// One entry of a parameter as a user reads it: `mu of w_in_1[0, 3]`.
+fn entry_name(family: &Family, vars: &[FreeVar], param: usize, flat: usize) -> String {
+    let at = |v: &FreeVar, i: usize| -> String {
+        let mut idx = vec![0; v.shape.len()];
+        let mut k = i;
+        for a in (0..v.shape.len()).rev() {
+            idx[a] = k % v.shape[a];
+            k /= v.shape[a];
+        }
+        let idx: Vec<String> = idx.iter().map(|d| d.to_string()).collect();
+        if idx.is_empty() {
+            v.name.clone()
+        } else {
+            format!("{}[{}]", v.name, idx.join(", "))
+        }
+    };
+    let by_offset = |f: usize| {
+        vars.iter()
+            .find(|v| f >= v.offset && f < v.offset + v.size)
+            .map(|v| at(v, f - v.offset))
+            .unwrap_or_default()
+    };
+    match family {
+        Family::MeanField { mu, .. } => {
+            let n = mu.len();
+            let which = if param < n { "mu" } else { "rho" };
+            format!("{which} of {}", at(&vars[param % n], flat))
+        }
+        Family::FullRank { .. } => {
+            if param == 0 {
+                format!("mu of {}", by_offset(flat))
+            } else {
+                let (mut i, mut rem) = (0usize, flat);
+                while rem > i {
+                    rem -= i + 1;
+                    i += 1;
+                }
+                format!("L[{i}, {rem}] ({} with {})", by_offset(i), by_offset(rem))
+            }
+        }
+    }
+}
+
+/// A prepared fit (PyMC's inference object): the compiled step and the
+/// approximation it trains. `fit` may be called again to continue; after
+/// an error the approximation keeps its last finite parameters.
+pub struct Inference {
+    approx: Approximation,
+    vars: Vec<FreeVar>,
+    step: Function,
+    params: Vec<Var>,
+    shared: Vec<SharedVar>,
+    backup: Vec<Vec<f64>>,
+    progressbar: Option<bool>,
+    callbacks: Vec<Box<dyn Callback>>,
+}
+
+impl Model {
+    /// Build the approximation and compile its training step.
+    pub fn inference(&self, method: Advi) -> Result<Inference> {
+        self.check()?;
+        self.check_continuous()?;
+        if method.obj_n_mc == 0 {
+            return Err(Error::value("obj_n_mc must be at least 1"));
+        }
+        let dt = self.dtype();
+        let vars = free_vars(self);
+        if vars.is_empty() {
+            return Err(Error::model("the model has no free variables to fit"));
+        }
+        let init = unconstrained_init(self, &vars)?;
+        let family = if method.full_rank {
+            Family::full_rank(&vars, &init, dt)?
+        } else {
+            Family::mean_field(&vars, &init, dt)
+        };
+        let rng = RandomStream::named("advi", method.seed);
+        let loss = objective(self, &family, &vars, &rng, method.obj_n_mc)?;
+        let params = family.params();
+        let grads = grad(&loss, &params)?;
+        let updates = method.optimizer.updates(&params, &grads)?;
+        let ups: Vec<(&Var, &Var)> = updates.iter().map(|(a, b)| (a, b)).collect();
+        let none: [&Var; 0] = [];
+        let step = compile(&none, &[&loss])
+            .updates(&ups)
+            .name("advi_step")
+            .build()?;
+        let shared: Vec<SharedVar> = params
+            .iter()
+            .map(|p| {
+                p.as_shared()
+                    .cloned()
+                    .expect("parameters are shared variables")
+            })
+            .collect();
+        let backup = shared.iter().map(|s| s.get_value().to_f64_vec()).collect();
+        let approx = Approximation::new(
+            self.clone(),
+            family,
+            vars.clone(),
+            RandomStream::named("approx", method.seed ^ 0x5eed_5eed),
+            vec![],
+        );
+        Ok(Inference {
+            approx,
+            vars,
+            step,
+            params,
+            shared,
+            backup,
+            progressbar: method.progressbar,
+            callbacks: method.callbacks,
+        })
+    }
+
+    /// Fit an approximation with `n` steps of `method` (PyMC's `pm.fit`).
+    pub fn fit(&self, n: usize, method: Advi) -> Result<Approximation> {
+        let mut inference = self.inference(method)?;
+        inference.fit(n)?;
+        Ok(inference.into_approx())
+    }
+}
+
+impl Inference {
+    /// The approximation as trained so far.
+    pub fn approx(&self) -> &Approximation {
+        &self.approx
+    }
+    pub fn into_approx(self) -> Approximation {
+        self.approx
+    }
+    /// The compiled training step (one call = one step; returns the loss).
+    pub fn step_function(&self) -> &Function {
+        &self.step
+    }
+
+    /// Run `n` more steps. A non-finite loss or parameter stops with an
+    /// error naming the step and the entries; the parameters are restored
+    /// to their values before that step.
+    pub fn fit(&mut self, n: usize) -> Result<()> {
+        let show = self
+            .progressbar
+            .unwrap_or_else(|| std::io::stderr().is_terminal());
+        let bar = if show {
+            ProgressBar::new(n as u64)
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40.cyan/blue} {percent:>3}% [{elapsed_precise}<{eta_precise}] {msg}",
+            )
+            .map_err(|e| Error::value(e.to_string()))?,
+        );
+        let done = self.approx.hist.len();
+        self.approx.hist.reserve(n);
+        let mut outs = Vec::new();
+        let no_args: [Tensor; 0] = [];
+        let tick = (n / 200).max(1);
+        for i in 0..n {
+            for (b, s) in self.backup.iter_mut().zip(&self.shared) {
+                let t = s.lock();
+                for (d, v) in b.iter_mut().zip(t.iter_f64()) {
+                    *d = v;
+                }
+            }
+            let loss = self
+                .step
+                .call_into(&no_args, &mut outs)
+                .and_then(|_| outs[0].item::<f64>());
+            let loss = match loss {
+                Ok(l) => l,
+                Err(e) => {
+                    self.restore()?;
+                    bar.abandon();
+                    return Err(e.context(format!("step {}", done + i)));
+                }
+            };
+            let mut bad: Vec<String> = vec![];
+            for (k, s) in self.shared.iter().enumerate() {
+                let t = s.lock();
+                for (j, v) in t.iter_f64().enumerate() {
+                    if !v.is_finite() && bad.len() < 8 {
+                        bad.push(entry_name(self.approx.family(), &self.vars, k, j));
+                    }
+                }
+            }
+            if !loss.is_finite() || !bad.is_empty() {
+                self.restore()?;
+                bar.abandon();
+                let params = if bad.is_empty() {
+                    String::new()
+                } else {
+                    format!("; non-finite after the update: {}", bad.join(", "))
+                };
+                return Err(Error::non_finite(format!(
+                    "step {}: the loss is {loss}{params}; the parameters are left at their values before this step",
+                    done + i
+                )));
+            }
+            let hist = &mut self.approx.hist;
+            hist.push(loss);
+            if (i + 1) % tick == 0 || i + 1 == n {
+                let recent = &hist[hist.len().saturating_sub(1000)..];
+                bar.set_position((i + 1) as u64);
+                bar.set_message(format!(
+                    "Average Loss = {:.4}",
+                    recent.iter().sum::<f64>() / recent.len() as f64
+                ));
+            }
+            let mut stop = false;
+            for cb in &mut self.callbacks {
+                if (i + 1) % cb.every().max(1) == 0 {
+                    let info = FitInfo {
+                        step: hist.len(),
+                        hist,
+                        params: &self.params,
+                    };
+                    if cb.call(&info)? == Control::Stop {
+                        stop = true;
+                    }
+                }
+            }
+            if stop {
+                break;
+            }
+        }
+        bar.finish();
+        Ok(())
+    }
+
+    /// Put back the parameters saved before the current step.
+    fn restore(&self) -> Result<()> {
+        for (b, s) in self.backup.iter().zip(&self.shared) {
+            let t = Tensor::new(
+                b.clone(),
+                s.ty().static_shape().unwrap_or_default().as_slice(),
+            )?
+            .cast(s.ty().dtype);
+            s.set_value(t)?;
+        }
+        Ok(())
+    }
+}
+
+/// The negative ELBO of `family` for `model` with `n_mc` draws.
+fn objective(
+    model: &Model,
+    family: &Family,
+    vars: &[FreeVar],
+    rng: &RandomStream,
+    n_mc: usize,
+) -> Result<Var> {
+    let (varlogp, datalogp) = model.logp_terms()?;
+    let dt: DType = model.dtype();
+    let size = (n_mc > 1).then(|| constant(Tensor::scalar(n_mc as i64)));
+    let (us, logq) = family.draw(vars, rng, size.as_ref(), false)?;
+    let mut values = Vec::with_capacity(vars.len());
+    let mut jac = Var::scalar_const(0.0, dt);
+    for (v, u) in vars.iter().zip(&us) {
+        match &v.transform {
+            Some(t) => {
+                values.push(t.forward(u)?);
+                let lj = t.log_jacobian(u)?;
+                let r = lj.rank() as i64;
+                let axes: Vec<i64> = (r - v.shape.len() as i64..r).collect();
+                jac = (jac + lj.sum_axes(&axes, false)?)?;
+            }
+            None => values.push(u.clone()),
+        }
+    }
+    let repl: Vec<(Var, Var)> = vars
+        .iter()
+        .map(|v| v.placeholder.clone())
+        .zip(values)
+        .collect();
+    let terms = match &size {
+        None => {
+            let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
+            clone_replace(&[varlogp, datalogp], &pairs)?
+        }
+        Some(n) => vectorize(&[varlogp, datalogp], &repl, n)?,
+    };
+    let loss = (((logq - &terms[1])? - &terms[0])? - jac)?;
+    Ok(if size.is_some() { loss.mean()? } else { loss }.named("loss"))
+}

@@ -1,0 +1,212 @@
+//! Optimizers as update expressions (PyMC's `pymc.variational.updates`).
+
+use theon_tensor::{Error, Result, Tensor, Var, shared, where_};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Optimizer {
+    /// PyMC's default: adagrad over a window of the last `n_win` squared
+    /// gradients, `p -= lr g / sqrt(sum window + eps)`.
+    AdagradWindow {
+        learning_rate: f64,
+        epsilon: f64,
+        n_win: usize,
+    },
+    /// Adam (Kingma & Ba) with bias correction folded into the step size.
+    Adam {
+        learning_rate: f64,
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
+    Sgd {
+        learning_rate: f64,
+    },
+    /// Classical or Nesterov momentum.
+    Momentum {
+        learning_rate: f64,
+        momentum: f64,
+        nesterov: bool,
+    },
+}
+
+impl Default for Optimizer {
+    fn default() -> Self {
+        Optimizer::adagrad_window()
+    }
+}
+
+impl Optimizer {
+    /// learning rate 1e-3, epsilon 0.1, window 10 (PyMC's defaults).
+    pub fn adagrad_window() -> Optimizer {
+        Optimizer::AdagradWindow {
+            learning_rate: 1e-3,
+            epsilon: 0.1,
+            n_win: 10,
+        }
+    }
+    pub fn adam() -> Optimizer {
+        Optimizer::Adam {
+            learning_rate: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            epsilon: 1e-8,
+        }
+    }
+    pub fn sgd(learning_rate: f64) -> Optimizer {
+        Optimizer::Sgd { learning_rate }
+    }
+    pub fn momentum(learning_rate: f64, momentum: f64) -> Optimizer {
+        Optimizer::Momentum {
+            learning_rate,
+            momentum,
+            nesterov: false,
+        }
+    }
+    /// Parse `adagrad_window`, `adam`, `sgd`, `momentum` with default parameters.
+    pub fn from_name(name: &str) -> Result<Optimizer> {
+        Ok(match name {
+            "adagrad_window" => Optimizer::adagrad_window(),
+            "adam" => Optimizer::adam(),
+            "sgd" => Optimizer::sgd(1e-3),
+            "momentum" => Optimizer::momentum(1e-3, 0.9),
+            other => {
+                return Err(Error::value(format!(
+                    "unknown optimizer '{other}' (adagrad_window, adam, sgd, momentum)"
+                )));
+            }
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        let bad = |what: &str, v: f64| Error::value(format!("optimizer: {what} = {v} is invalid"));
+        match *self {
+            Optimizer::AdagradWindow {
+                learning_rate,
+                epsilon,
+                n_win,
+            } => {
+                if !(learning_rate > 0.0) || !(epsilon >= 0.0) || n_win == 0 {
+                    return Err(bad(
+                        "adagrad_window parameters (lr, eps, n_win)",
+                        learning_rate,
+                    ));
+                }
+            }
+            Optimizer::Adam {
+                learning_rate,
+                beta1,
+                beta2,
+                epsilon,
+            } => {
+                if !(learning_rate > 0.0)
+                    || !(0.0..1.0).contains(&beta1)
+                    || !(0.0..1.0).contains(&beta2)
+                    || !(epsilon >= 0.0)
+                {
+                    return Err(bad(
+                        "adam parameters (lr, beta1, beta2, eps)",
+                        learning_rate,
+                    ));
+                }
+            }
+            Optimizer::Sgd { learning_rate } => {
+                if !(learning_rate > 0.0) {
+                    return Err(bad("learning_rate", learning_rate));
+                }
+            }
+            Optimizer::Momentum {
+                learning_rate,
+                momentum,
+                ..
+            } => {
+                if !(learning_rate > 0.0) || !(0.0..1.0).contains(&momentum) {
+                    return Err(bad("momentum parameters (lr, momentum)", learning_rate));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `(shared variable, new value)` pairs that take one step.
+    pub fn updates(&self, params: &[Var], grads: &[Var]) -> Result<Vec<(Var, Var)>> {
+        self.check()?;
+        let mut ups = Vec::new();
+        for (k, (p, g)) in params.iter().zip(grads).enumerate() {
+            let shape: Vec<usize> = p
+                .ty()
+                .static_shape()
+                .ok_or_else(|| Error::shape("optimizer: parameters need static shapes"))?;
+            let zeros = |name: &str, extra: &[usize]| {
+                let mut s = extra.to_vec();
+                s.extend_from_slice(&shape);
+                shared(&format!("{name}_{k}"), Tensor::zeros(p.dtype(), &s))
+            };
+            match *self {
+                Optimizer::AdagradWindow {
+                    learning_rate,
+                    epsilon,
+                    n_win,
+                } => {
+                    // The window is (n_win, ...shape); slot i takes g^2 (a set, written as where).
+                    let win = zeros("accu", &[n_win]);
+                    let i = shared(&format!("i_{k}"), Tensor::scalar(0i64));
+                    let slots = theon_tensor::constant(
+                        Tensor::arange_i64(n_win as i64).reshape(
+                            &std::iter::once(n_win)
+                                .chain(std::iter::repeat_n(1, shape.len()))
+                                .collect::<Vec<_>>(),
+                        )?,
+                    );
+                    let here = slots.equal(&i)?;
+                    let new_win = where_(&here, g.square().expand_dims(0)?, &win)?;
+                    let accu = new_win.sum_axes(&[0], false)?;
+                    let step = ((g * learning_rate)? / (accu + epsilon)?.sqrt())?;
+                    ups.push((p.clone(), (p - &step)?));
+                    ups.push((win, new_win));
+                    let next = (&i + 1)?;
+                    ups.push((i.clone(), where_(&next.lt(n_win as i64)?, &next, 0i64)?));
+                }
+                Optimizer::Adam {
+                    learning_rate,
+                    beta1,
+                    beta2,
+                    epsilon,
+                } => {
+                    let m = zeros("adam_m", &[]);
+                    let v = zeros("adam_v", &[]);
+                    let t = shared(&format!("adam_t_{k}"), Tensor::scalar(0.0).cast(p.dtype()));
+                    let t1 = (&t + 1.0)?;
+                    let c1 = (1.0 - (Var::scalar_const(beta1, p.dtype()).pow(&t1))?)?;
+                    let c2 = (1.0 - (Var::scalar_const(beta2, p.dtype()).pow(&t1))?)?;
+                    let a = ((c2.sqrt() / c1)? * learning_rate)?;
+                    let m1 = ((&m * beta1)? + (g * (1.0 - beta1))?)?;
+                    let v1 = ((&v * beta2)? + (g.square() * (1.0 - beta2))?)?;
+                    let step = ((a * &m1)? / (v1.sqrt() + epsilon)?)?;
+                    ups.push((p.clone(), (p - &step)?));
+                    ups.push((m, m1));
+                    ups.push((v, v1));
+                    ups.push((t, t1));
+                }
+                Optimizer::Sgd { learning_rate } => {
+                    ups.push((p.clone(), (p - &(g * learning_rate)?)?))
+                }
+                Optimizer::Momentum {
+                    learning_rate,
+                    momentum,
+                    nesterov,
+                } => {
+                    let vel = zeros("velocity", &[]);
+                    let v1 = ((&vel * momentum)? - (g * learning_rate)?)?;
+                    let p1 = if nesterov {
+                        ((p + &(&v1 * momentum)?)? - (g * learning_rate)?)?
+                    } else {
+                        (p + &v1)?
+                    };
+                    ups.push((p.clone(), p1));
+                    ups.push((vel, v1));
+                }
+            }
+        }
+        Ok(ups)
+    }
+}
