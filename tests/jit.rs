@@ -321,3 +321,29 @@ fn emitted_kernels_match_the_tested_model_bit_for_bit() {
         }
     }
 }
+
+#[test]
+fn bool_operands_and_outputs_run_on_lanes() {
+    // Masks in and out of a float loop, odd lengths (lanes plus a tail),
+    // a broadcast mask, both float widths; checked against the interpreter.
+    for dt in [DType::F64, DType::F32] {
+        for n in [1usize, 2, 3, 4, 5, 7, 8, 9, 17] {
+            let x = Var::input("x", TensorType::new(dt, vec![None]));
+            let m = Var::input("m", TensorType::new(DType::Bool, vec![None]));
+            let b = Var::input("b", TensorType::new(DType::Bool, vec![Some(1)]));
+            let gt = x.gt(0.5).unwrap();
+            let both = gt.logical_and(&m).unwrap().logical_or(&b).unwrap();
+            let y = where_(&both, x.exp(), (&x * 2.0).unwrap()).unwrap();
+            let xs = Tensor::new((0..n).map(|i| (i as f64 * 0.37).sin()).collect::<Vec<f64>>(), &[n]).unwrap().cast(dt);
+            let ms = Tensor::new((0..n).map(|i| i % 3 != 1).collect::<Vec<bool>>(), &[n]).unwrap();
+            for bv in [false, true] {
+                let bs = Tensor::new(vec![bv], &[1]).unwrap();
+                let r = eval_checked(&[&x, &m, &b], &[&y, &both, &gt], &[xs.clone(), ms.clone(), bs]).unwrap();
+                let xv = xs.to_f64_vec();
+                let want: Vec<bool> = (0..n).map(|i| (xv[i] > 0.5 && i % 3 != 1) || bv).collect();
+                assert_eq!(r[1].to_vec::<bool>(), want, "{dt} n={n} b={bv}");
+                assert_eq!(r[2].to_vec::<bool>(), xv.iter().map(|v| *v > 0.5).collect::<Vec<_>>());
+            }
+        }
+    }
+}

@@ -534,3 +534,27 @@ fn logistic_regression_training_graph() {
     }
     assert!(last < 0.5 * first, "{first} -> {last}");
 }
+
+#[test]
+fn fusion_never_makes_two_groups_depend_on_each_other() {
+    // a1 -> (reverse) -> b1 and b2 -> (reverse) -> a2: {a1, a2} and
+    // {b1, b2, n} each look convex alone, but fused together each would
+    // need the other. The pass must keep the graph acyclic.
+    let x = vector("x");
+    let y = vector("y");
+    let rev = |v: &Var| v.slice(&[SliceSpec::new(None, None, -1)]).unwrap();
+    let a1 = x.exp();
+    let b1 = (rev(&a1) + &y).unwrap().tanh();
+    let b2 = y.sin();
+    let n = (&b1 * &b2).unwrap();
+    let a2 = (rev(&b2) + &a1).unwrap();
+    let args = [vec_(&[0.1, -0.4, 0.3, 2.0]), vec_(&[1.0, 0.5, -2.0, 0.25])];
+    let r = eval_checked(&[&x, &y], &[&a2, &n], &args).unwrap();
+    let (xs, ys) = (args[0].to_f64_vec(), args[1].to_f64_vec());
+    for i in 0..4 {
+        let want_a2 = ys[3 - i].sin() + xs[i].exp();
+        let want_n = (xs[3 - i].exp() + ys[i]).tanh() * ys[i].sin();
+        assert!((r[0].to_f64_vec()[i] - want_a2).abs() < 1e-14);
+        assert!((r[1].to_f64_vec()[i] - want_n).abs() < 1e-14);
+    }
+}

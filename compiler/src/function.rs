@@ -292,6 +292,31 @@ impl Function {
         self.jit.as_ref().map(|j| j.steps())
     }
 
+    /// Time per step over all calls so far (JIT mode compiled with
+    /// `JitOptions::profile`), like PyTensor's profiler.
+    pub fn profile(&self) -> Option<ProfileReport> {
+        let jit = self.jit.as_ref()?;
+        let (calls, ns) = jit.profile()?;
+        let steps = jit
+            .order()
+            .iter()
+            .zip(jit.steps())
+            .zip(ns)
+            .enumerate()
+            .filter(|(_, ((_, kind), _))| **kind != StepKind::Nothing)
+            .map(|(position, ((&n, &kind), ns))| {
+                let mut node = rewrite::describe(&self.graph, n);
+                if node.len() > 110 {
+                    let cut = (0..=107).rev().find(|&i| node.is_char_boundary(i)).unwrap_or(0);
+                    node = format!("{}...", &node[..cut]);
+                }
+                let ty = self.graph.ty(Value::of(n));
+                StepProfile { position, kind, node: format!("{node} -> {ty}"), seconds: ns as f64 * 1e-9 }
+            })
+            .collect();
+        Some(ProfileReport { calls, steps })
+    }
+
     /// Check arguments against the inputs' types.
     fn check_args<T: Borrow<Tensor>>(&self, args: &[T]) -> Result<()> {
         if args.len() != self.inputs.len() {
@@ -403,6 +428,53 @@ impl Function {
                 .map(|slot| format!("inplace i{slot}"))
         };
         debugprint_with(&self.graph, &roots, opts, &notes)
+    }
+}
+
+/// Time spent in one step of a profiled function.
+#[derive(Clone, Debug)]
+pub struct StepProfile {
+    /// Position in the schedule.
+    pub position: usize,
+    pub kind: StepKind,
+    /// The node, as the rewrite trace describes it, and its type.
+    pub node: String,
+    /// Total over all calls.
+    pub seconds: f64,
+}
+
+/// Per-step times of a profiled function; prints as a table, slowest first.
+#[derive(Clone, Debug)]
+pub struct ProfileReport {
+    pub calls: u64,
+    pub steps: Vec<StepProfile>,
+}
+
+impl std::fmt::Display for ProfileReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let total: f64 = self.steps.iter().map(|s| s.seconds).sum();
+        let calls = self.calls.max(1) as f64;
+        writeln!(f, "{} calls, {:.3} us per call in steps", self.calls, total / calls * 1e6)?;
+        let mut steps: Vec<&StepProfile> = self.steps.iter().collect();
+        steps.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+        for s in steps {
+            let kind = match s.kind {
+                StepKind::Loop => "loop".to_string(),
+                StepKind::Gemm(k) => format!("gemm/{k:?}").to_lowercase(),
+                StepKind::Exec => "rust".to_string(),
+                StepKind::Nothing => "-".to_string(),
+            };
+            writeln!(
+                f,
+                "{:5.1}% {:9.3} us  #{:<3} {:<11} {}",
+                100.0 * s.seconds / total.max(1e-300),
+                s.seconds / calls * 1e6,
+                s.position,
+                kind,
+                s.node
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -19,7 +19,8 @@ pub mod vectorize;
 
 pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
 pub use function::{
-    CompileOptions, Function, FunctionSpec, InputSpec, JitOptions, Mode, OptLevel, StepKind,
+    CompileOptions, Function, FunctionSpec, InputSpec, JitOptions, Mode, OptLevel, ProfileReport,
+    StepKind, StepProfile,
 };
 pub use grad::{Disconnected, GradCheck, VerifyGrad, grad, hessian, jacobian, verify_grad};
 pub use graph::{Graph, NodeId, PrintOptions, Value};

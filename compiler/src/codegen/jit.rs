@@ -110,6 +110,16 @@ impl JitFunction {
     pub fn steps(&self) -> &[StepKind] {
         &self.code.steps
     }
+    /// Calls made and nanoseconds per step, when compiled to profile.
+    pub fn profile(&self) -> Option<(u64, Vec<u64>)> {
+        let p = self.code.profile.as_ref()?;
+        let ns = p.ns.iter().map(|a| a.load(std::sync::atomic::Ordering::Relaxed)).collect();
+        Some((p.calls.load(std::sync::atomic::Ordering::Relaxed), ns))
+    }
+    /// The node at each schedule position.
+    pub fn order(&self) -> &[crate::graph::NodeId] {
+        &self.layout.order
+    }
 
     /// Run one call. Arguments were checked against the inputs' types.
     pub fn call<T: Borrow<Tensor>>(

@@ -5,7 +5,48 @@
 use super::exec::{Buffers, NodeExec};
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 use theon_runtime::Error;
+
+/// Time per schedule step, filled by `theon_rt_tick` calls the code makes
+/// between steps when compiled with `JitOptions::profile`.
+pub struct Profile {
+    last: AtomicU64,
+    pub ns: Vec<AtomicU64>,
+    pub calls: AtomicU64,
+}
+
+impl Profile {
+    pub fn new(steps: usize) -> Profile {
+        Profile { last: AtomicU64::new(0), ns: (0..steps).map(|_| AtomicU64::new(0)).collect(), calls: AtomicU64::new(0) }
+    }
+}
+
+fn now_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+/// Step `pos` just finished (`pos < 0`: a call starts).
+///
+/// # Safety
+/// `p` points to the `Profile` owned by the compiled code that calls this.
+pub unsafe extern "C" fn theon_rt_tick(p: *const Profile, pos: i64) {
+    // SAFETY: the profile lives as long as the code (see `Compiled`).
+    let p = unsafe { &*p };
+    let t = now_ns();
+    let last = p.last.swap(t, Ordering::Relaxed);
+    match usize::try_from(pos).ok().and_then(|i| p.ns.get(i)) {
+        Some(slot) => {
+            slot.fetch_add(t.saturating_sub(last), Ordering::Relaxed);
+        }
+        None => {
+            p.calls.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
 
 /// What a native call can reach: the prepared steps, the buffer table and
 /// a slot for the first error.

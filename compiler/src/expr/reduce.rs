@@ -1,4 +1,5 @@
-//! Reductions: sum, mean, prod, max, min, logsumexp, argmax, var, std.
+//! Reductions: sum, mean, prod, max, min, logsumexp, argmax, var, std,
+//! and the softmax family built on logsumexp.
 
 use super::Var;
 use crate::op::{Op, ReduceOp};
@@ -94,6 +95,16 @@ impl Var {
         // NumPy: max(n - ddof, 0), so too large a ddof gives inf, not a negative variance.
         let denom = n.sub(ddof as i64)?.maximum(0i64)?.cast(ss.dtype());
         ss / denom
+    }
+
+    /// Softmax along `axis`: exp(x - logsumexp(x)), stable for any x.
+    pub fn softmax(&self, axis: i64) -> Result<Var> {
+        Ok(self.log_softmax(axis)?.exp())
+    }
+
+    /// Log-softmax along `axis`: x - logsumexp(x).
+    pub fn log_softmax(&self, axis: i64) -> Result<Var> {
+        self - &self.logsumexp_axes(&[axis], true)?
     }
 
     /// Standard deviation over `axes` (NumPy's std).

@@ -53,30 +53,53 @@ struct Groups<'g> {
     pos: HashMap<NodeId, usize>,
     group_of: HashMap<NodeId, usize>,
     members: Vec<Vec<NodeId>>,
+    /// Reductions that join a group as extra outputs (step 2).
+    reductions: Vec<Vec<NodeId>>,
     shape: Vec<Vec<Dim>>,
 }
 
 impl Groups<'_> {
-    /// Would `set` stay convex? No input from outside may depend on a member.
+    /// Would `set` stay convex once every group is one node? Walking back
+    /// from the inputs the set takes from outside, no path may come back
+    /// into the set; a node of another group stands for the whole group
+    /// (its fused node will need all its members' inputs), so two groups
+    /// that each look convex cannot end up depending on each other.
     fn convex(&self, set: &HashSet<NodeId>) -> bool {
         let first = set.iter().map(|n| self.pos[n]).min().unwrap_or(0);
         let mut seen = HashSet::new();
-        let mut stack: Vec<NodeId> = set
-            .iter()
-            .flat_map(|m| self.g.inputs(*m))
-            .map(|v| v.node)
-            .filter(|i| !set.contains(i))
-            .collect();
+        let mut seen_groups = HashSet::new();
+        let outside_inputs = |ms: &mut dyn Iterator<Item = NodeId>| -> Vec<NodeId> {
+            ms.flat_map(|m| self.g.inputs(m)).map(|v| v.node).collect()
+        };
+        let mut stack: Vec<NodeId> =
+            outside_inputs(&mut set.iter().copied()).into_iter().filter(|i| !set.contains(i)).collect();
         while let Some(x) = stack.pop() {
-            if !seen.insert(x) || self.pos.get(&x).is_none_or(|&p| p < first) {
-                continue;
-            }
             if set.contains(&x) {
                 return false;
+            }
+            if !seen.insert(x) {
+                continue;
+            }
+            if let Some(&k) = self.group_of.get(&x) {
+                if seen_groups.insert(k) {
+                    let all = self.members[k].iter().chain(&self.reductions[k]).copied();
+                    stack.extend(outside_inputs(&mut all.into_iter()));
+                }
+                continue;
+            }
+            if self.pos.get(&x).is_none_or(|&p| p < first) {
+                continue;
             }
             stack.extend(self.g.inputs(x).iter().map(|v| v.node));
         }
         true
+    }
+
+    /// Every node of group `k` with `extra` added.
+    fn with(&self, k: &[usize], extra: NodeId) -> HashSet<NodeId> {
+        let mut set: HashSet<NodeId> = k.iter().flat_map(|&k| self.members[k].iter().chain(&self.reductions[k]).copied()).collect();
+        set.insert(extra);
+        set
     }
 }
 
@@ -88,6 +111,7 @@ pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
         pos: order.iter().enumerate().map(|(i, n)| (*n, i)).collect(),
         group_of: HashMap::new(),
         members: vec![],
+        reductions: vec![],
         shape: vec![],
     };
     // 1. Elementwise groups, growing forward.
@@ -109,12 +133,7 @@ pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
         let mut options: Vec<Vec<usize>> = vec![cands.clone()];
         options.extend(cands.iter().map(|&k| vec![k]));
         for opt in options.into_iter().filter(|o| !o.is_empty()) {
-            let mut set: HashSet<NodeId> = opt
-                .iter()
-                .flat_map(|&k| gr.members[k].iter().copied())
-                .collect();
-            set.insert(n);
-            if gr.convex(&set) {
+            if gr.convex(&gr.with(&opt, n)) {
                 joined = Some(opt);
                 break;
             }
@@ -140,34 +159,33 @@ pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
             None => {
                 gr.group_of.insert(n, gr.members.len());
                 gr.members.push(vec![n]);
+                gr.reductions.push(vec![]);
                 gr.shape.push(shape);
             }
         }
     }
     // 2. Reductions of a group's full-size values join as consumers.
-    let mut reductions: Vec<Vec<NodeId>> = vec![vec![]; gr.members.len()];
     for &n in &order {
         if !fusible_reduce(gr.g.op(n)) {
             continue;
         }
         let v = gr.g.input(n, 0);
-        let Some(&k) = gr.group_of.get(&v.node) else {
+        // The reduced value must be a member (not another reduction).
+        let Some(&k) = gr.group_of.get(&v.node).filter(|_| fusible(gr.g, v.node)) else {
             continue;
         };
         if unify_shape(&gr.g.ty(v).shape, &gr.shape[k]).as_ref() != Some(&gr.shape[k]) {
             continue;
         }
-        // No member may need the reduction's result.
-        if gr.members[k]
-            .iter()
-            .any(|&m| gr.pos[&m] > gr.pos[&n] && gr.g.depends_on(Value::of(m), n))
-        {
+        // No member (nor another group the group needs) may need the result.
+        if !gr.convex(&gr.with(&[k], n)) {
             continue;
         }
-        reductions[k].push(n);
+        gr.reductions[k].push(n);
+        gr.group_of.insert(n, k);
     }
     drop(gr.pos);
-    let (members, shapes) = (gr.members, gr.shape);
+    let (members, reductions, shapes) = (gr.members, gr.reductions, gr.shape);
     // 3. Build the fused nodes.
     let mut changed = false;
     for (k, mut ms) in members.into_iter().enumerate() {

@@ -25,6 +25,7 @@ pub mod trace;
 mod util;
 
 pub use memory::MemoryPlan;
+pub use util::describe;
 pub use patch::{Patch, Ref};
 pub use trace::{Event, Trace};
 

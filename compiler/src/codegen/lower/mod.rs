@@ -49,6 +49,9 @@ pub struct JitOptions {
     pub keep_ir: bool,
     /// Keep the machine-code disassembly (`Function::disassembly`).
     pub keep_disasm: bool,
+    /// Time every step of every call (`Function::profile`); costs a clock
+    /// read per step.
+    pub profile: bool,
 }
 
 /// What a step of the schedule does at run time.
@@ -93,6 +96,8 @@ pub struct Compiled {
     pub steps: Vec<StepKind>,
     pub ir: Option<String>,
     pub disasm: Option<String>,
+    /// Per-step times when profiling. Boxed: the code holds its address.
+    pub profile: Option<Box<rt::Profile>>,
 }
 
 fn isa(opt: OptLevel) -> Result<OwnedTargetIsa> {
@@ -233,6 +238,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     jb.symbol("theon_rt_exec", rt::theon_rt_exec as *const u8);
     jb.symbol("theon_rt_gemm_f64", rt::theon_rt_gemm_f64 as *const u8);
     jb.symbol("theon_rt_gemm_f32", rt::theon_rt_gemm_f32 as *const u8);
+    jb.symbol("theon_rt_tick", rt::theon_rt_tick as *const u8);
     let mut module = JITModule::new(jb);
     let ce = |e: cranelift_module::ModuleError| Error::compile(e.to_string());
 
@@ -259,6 +265,10 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     let gemm32_id = module
         .declare_function("theon_rt_gemm_f32", Linkage::Import, &gemm_sig(types::F32))
         .map_err(ce)?;
+    let tick_id = module
+        .declare_function("theon_rt_tick", Linkage::Import, &ptr_sig(cc, &[i64t, i64t], None))
+        .map_err(ce)?;
+    let profile = opts.profile.then(|| Box::new(rt::Profile::new(layout.order.len())));
     let entry_sig = ptr_sig(cc, &[i64t], Some(types::I32));
     let entry_id = module
         .declare_function("theon_entry", Linkage::Export, &entry_sig)
@@ -298,8 +308,24 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
             fail,
         };
         let order = e.layout.order.clone();
+        let tick = profile.as_ref().map(|p| {
+            let f = module.declare_func_in_func(tick_id, e.fb.func);
+            (f, &**p as *const rt::Profile as i64)
+        });
+        let emit_tick = |e: &mut Emitter, pos: i64| {
+            if let Some((f, addr)) = tick {
+                let p = e.fb.ins().iconst(i64t, addr);
+                let at = e.fb.ins().iconst(i64t, pos);
+                e.fb.ins().call(f, &[p, at]);
+            }
+        };
+        emit_tick(&mut e, -1);
         for (pos, &n) in order.iter().enumerate() {
-            steps.push(lower_step(&mut e, g, pos, n));
+            let kind = lower_step(&mut e, g, pos, n);
+            if kind != StepKind::Nothing {
+                emit_tick(&mut e, pos as i64);
+            }
+            steps.push(kind);
         }
         let ok = e.fb.ins().iconst(types::I32, 0);
         e.fb.ins().return_(&[ok]);
@@ -328,6 +354,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         steps,
         ir,
         disasm,
+        profile,
     })
 }
 

@@ -158,16 +158,21 @@ pub fn build(
                 DType::F32
             };
             let inner_ok = |s: &[Q]| matches!(s.last(), Some(Q::K(0) | Q::K(1)));
+            // Bools in memory (bytes) become lane masks on load and back on
+            // store; a reduction of bools stays scalar.
+            let dtype_ok = |dt: DType| dt == fdt || dt == DType::Bool;
             let ok = in_specs
                 .iter()
-                .all(|i| i.dtype == fdt && inner_ok(&i.strides))
-                && out_specs
-                    .iter()
-                    .all(|o| o.dtype == fdt && inner_ok(&o.strides))
+                .all(|i| dtype_ok(i.dtype) && inner_ok(&i.strides))
+                && out_specs.iter().all(|o| {
+                    dtype_ok(o.dtype)
+                        && inner_ok(&o.strides)
+                        && !(o.dtype == DType::Bool && matches!(o.kind, OutKind::Reduce { .. }))
+                })
                 && program
                     .outputs
                     .iter()
-                    .all(|o| program.dtype(o.reg()) == fdt);
+                    .all(|o| dtype_ok(program.dtype(o.reg())));
             if ok {
                 Lanes {
                     n: if prec == Precision::F64 { 2 } else { 4 },
@@ -198,6 +203,63 @@ fn mem_type(dt: DType) -> cranelift_codegen::ir::Type {
         DType::F32 => types::F32,
         DType::F64 => types::F64,
     }
+}
+
+/// The integer that holds one byte per lane, and the byte shuffles that
+/// spread those bytes over the lanes of a mask (load) or gather them back.
+fn bool_lanes(lanes: Lanes) -> (types::Type, [u8; 16], [u8; 16]) {
+    match lanes.prec {
+        Precision::F64 => (
+            types::I16,
+            [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1],
+            [0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        Precision::F32 => (
+            types::I32,
+            [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3],
+            [0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+    }
+}
+
+fn shuffle_bytes(e: &mut Emitter, v: Value, pattern: [u8; 16]) -> Value {
+    use cranelift_codegen::ir::ConstantData;
+    let bytes = e.fb.ins().bitcast(types::I8X16, super::program::bitcast_flags(), v);
+    let imm = e.fb.func.dfg.immediates.push(ConstantData::from(pattern.to_vec()));
+    e.fb.ins().shuffle(bytes, bytes, imm)
+}
+
+/// `lanes.n` bools (bytes 0/1) at `addr` as a lane mask.
+fn load_bool_mask(e: &mut Emitter, addr: Value, lanes: Lanes) -> Value {
+    let (int, spread, _) = bool_lanes(lanes);
+    let raw = e.fb.ins().load(int, scalar_flags(), addr, 0);
+    let lane_ty = if int == types::I16 { types::I16X8 } else { types::I32X4 };
+    let v = e.fb.ins().scalar_to_vector(lane_ty, raw);
+    let spread = shuffle_bytes(e, v, spread);
+    mask_nonzero(e, spread, lanes)
+}
+
+/// A lane mask (all ones where a byte pattern is non-zero).
+fn mask_nonzero(e: &mut Emitter, bytes: Value, lanes: Lanes) -> Value {
+    use cranelift_codegen::ir::condcodes::IntCC;
+    let ty = reg_type(DType::Bool, lanes);
+    let v = e.fb.ins().bitcast(ty, super::program::bitcast_flags(), bytes);
+    let zero = e.fb.ins().iconst(ty.lane_type(), 0);
+    let zero = e.fb.ins().splat(ty, zero);
+    e.fb.ins().icmp(IntCC::NotEqual, v, zero)
+}
+
+/// Store a lane mask as `lanes.n` bools (bytes 0/1) at `addr`.
+fn store_bool_mask(e: &mut Emitter, mask: Value, addr: Value, lanes: Lanes) {
+    let (int, _, gather) = bool_lanes(lanes);
+    let bytes = shuffle_bytes(e, mask, gather);
+    let one = e.fb.ins().iconst(types::I8, 1);
+    let one = e.fb.ins().splat(types::I8X16, one);
+    let bits = e.fb.ins().band(bytes, one);
+    let lane_ty = if int == types::I16 { types::I16X8 } else { types::I32X4 };
+    let v = e.fb.ins().bitcast(lane_ty, super::program::bitcast_flags(), bits);
+    let x = e.fb.ins().extractlane(v, 0);
+    e.fb.ins().store(scalar_flags(), x, addr, 0);
 }
 
 fn scalar_flags() -> MemFlagsData {
@@ -355,10 +417,15 @@ fn inner(
                 let size = elem_size(i.dtype);
                 let addr = e.addr(in_ptrs[k], offs[k], size);
                 let s = e.fb.ins().load(mem_type(i.dtype), scalar_flags(), addr, 0);
-                let v = if lanes.is_vector() {
-                    e.fb.ins().splat(reg_type(i.dtype, lanes), s)
-                } else {
-                    s
+                let v = match (lanes.is_vector(), i.dtype) {
+                    (false, _) => s,
+                    (true, DType::Bool) => {
+                        let ty = reg_type(DType::Bool, lanes);
+                        let wide = e.fb.ins().uextend(ty.lane_type(), s);
+                        let splat = e.fb.ins().splat(ty, wide);
+                        mask_nonzero(e, splat, lanes)
+                    }
+                    (true, _) => e.fb.ins().splat(reg_type(i.dtype, lanes), s),
                 };
                 (v, s)
             })
@@ -414,7 +481,9 @@ fn inner(
                     let idx = e.fb.ins().imul(j, strides[k]);
                     let at = e.fb.ins().iadd(offs[k], idx);
                     let addr = e.addr(in_ptrs[k], at, size);
-                    if vector {
+                    if vector && i.dtype == DType::Bool {
+                        load_bool_mask(e, addr, lanes)
+                    } else if vector {
                         e.fb.ins()
                             .load(reg_type(i.dtype, lanes), vector_flags(), addr, 0)
                     } else {
@@ -437,6 +506,9 @@ fn inner(
                 scalar_flags()
             };
             match (&o.kind, &accs[k]) {
+                (OutKind::Elementwise, _) if vector && o.dtype == DType::Bool => {
+                    store_bool_mask(e, v, addr, lanes);
+                }
                 (OutKind::Elementwise, _) => {
                     e.fb.ins().store(flags, v, addr, 0);
                 }
