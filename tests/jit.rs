@@ -157,10 +157,12 @@ fn functions_are_shared_between_threads() {
 fn ir_and_disassembly_on_request() {
     let x = vector("x");
     let y = (x.tanh() * 2.0).unwrap();
+    // The inline kernels (not the wide slice kernels) show in the IR.
     let opts = CompileOptions {
         jit: JitOptions {
             keep_ir: true,
             keep_disasm: true,
+            wide_math: false,
             ..Default::default()
         },
         ..Default::default()
@@ -268,28 +270,36 @@ fn emitted_kernels_match_the_tested_model_bit_for_bit() {
         ("cos", Var::cos, math::cos, math::cos),
     ];
     let xs = edge_inputs();
-    for (name, f, m64, m32) in funcs {
-        for dtype in [DType::F64, DType::F32] {
-            let x = tensor("x", dtype, 1);
-            // Rewrites off: the kernel itself, not a rewritten form, runs.
-            let jit = compile(&[&x], &[&f(&x)])
-                .rewrites(Rewrites::None)
-                .build()
-                .unwrap();
-            let input = Tensor::vector(xs.clone()).cast(dtype);
-            let got = jit.call(&[&input]).unwrap().remove(0);
-            for (i, &v) in xs.iter().enumerate() {
-                let (g, w): (f64, f64) = match dtype {
-                    DType::F64 => (got.as_slice::<f64>().unwrap()[i], m64(&mut ScalarF64, v)),
-                    _ => (
-                        got.as_slice::<f32>().unwrap()[i] as f64,
-                        m32(&mut ScalarF32, v as f32) as f64,
-                    ),
+    // Both the inline 128-bit code and (where the CPU has AVX2/AVX-512)
+    // the wide slice kernels.
+    for wide in [false, true] {
+        for (name, f, m64, m32) in funcs {
+            for dtype in [DType::F64, DType::F32] {
+                let x = tensor("x", dtype, 1);
+                // Rewrites off: the kernel itself, not a rewritten form, runs.
+                let mut opts = CompileOptions {
+                    rewrites: Rewrites::None,
+                    ..Default::default()
                 };
-                assert!(
-                    g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
-                    "{name} {dtype} at {v:e}: JIT {g:e}, model {w:e}"
-                );
+                opts.jit.wide_math = wide;
+                let jit = compile(&[&x], &[&f(&x)]).options(opts).build().unwrap();
+                let used_wide = jit.steps().unwrap().contains(&StepKind::WideMath);
+                assert_eq!(used_wide, wide && math::slice::level() != "none", "{name}");
+                let input = Tensor::vector(xs.clone()).cast(dtype);
+                let got = jit.call(&[&input]).unwrap().remove(0);
+                for (i, &v) in xs.iter().enumerate() {
+                    let (g, w): (f64, f64) = match dtype {
+                        DType::F64 => (got.as_slice::<f64>().unwrap()[i], m64(&mut ScalarF64, v)),
+                        _ => (
+                            got.as_slice::<f32>().unwrap()[i] as f64,
+                            m32(&mut ScalarF32, v as f32) as f64,
+                        ),
+                    };
+                    assert!(
+                        g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                        "{name} {dtype} at {v:e} (wide {wide}): JIT {g:e}, model {w:e}"
+                    );
+                }
             }
         }
     }
@@ -334,15 +344,30 @@ fn bool_operands_and_outputs_run_on_lanes() {
             let gt = x.gt(0.5).unwrap();
             let both = gt.logical_and(&m).unwrap().logical_or(&b).unwrap();
             let y = where_(&both, x.exp(), (&x * 2.0).unwrap()).unwrap();
-            let xs = Tensor::new((0..n).map(|i| (i as f64 * 0.37).sin()).collect::<Vec<f64>>(), &[n]).unwrap().cast(dt);
+            let xs = Tensor::new(
+                (0..n)
+                    .map(|i| (i as f64 * 0.37).sin())
+                    .collect::<Vec<f64>>(),
+                &[n],
+            )
+            .unwrap()
+            .cast(dt);
             let ms = Tensor::new((0..n).map(|i| i % 3 != 1).collect::<Vec<bool>>(), &[n]).unwrap();
             for bv in [false, true] {
                 let bs = Tensor::new(vec![bv], &[1]).unwrap();
-                let r = eval_checked(&[&x, &m, &b], &[&y, &both, &gt], &[xs.clone(), ms.clone(), bs]).unwrap();
+                let r = eval_checked(
+                    &[&x, &m, &b],
+                    &[&y, &both, &gt],
+                    &[xs.clone(), ms.clone(), bs],
+                )
+                .unwrap();
                 let xv = xs.to_f64_vec();
                 let want: Vec<bool> = (0..n).map(|i| (xv[i] > 0.5 && i % 3 != 1) || bv).collect();
                 assert_eq!(r[1].to_vec::<bool>(), want, "{dt} n={n} b={bv}");
-                assert_eq!(r[2].to_vec::<bool>(), xv.iter().map(|v| *v > 0.5).collect::<Vec<_>>());
+                assert_eq!(
+                    r[2].to_vec::<bool>(),
+                    xv.iter().map(|v| *v > 0.5).collect::<Vec<_>>()
+                );
             }
         }
     }

@@ -3801,11 +3801,24 @@ fn increments_of_floats_into_int64_are_rejected() {
 fn softmax_and_log_softmax_are_stable() {
     let m = matrix("m");
     // Rows: ordinary values, huge values, a -inf entry.
-    let input = tnd(vec![0.0, 1.0, 2.0, 1000.0, 1000.0, 999.0, -INF, 0.0, 0.0], &[3, 3]);
+    let input = tnd(
+        vec![0.0, 1.0, 2.0, 1000.0, 1000.0, 999.0, -INF, 0.0, 0.0],
+        &[3, 3],
+    );
     let e = [1.0f64, 1.0f64.exp(), 2.0f64.exp()];
     let s: f64 = e.iter().sum();
     let d = 2.0 + (-1.0f64).exp();
-    let want = [e[0] / s, e[1] / s, e[2] / s, 1.0 / d, 1.0 / d, (-1.0f64).exp() / d, 0.0, 0.5, 0.5];
+    let want = [
+        e[0] / s,
+        e[1] / s,
+        e[2] / s,
+        1.0 / d,
+        1.0 / d,
+        (-1.0f64).exp() / d,
+        0.0,
+        0.5,
+        0.5,
+    ];
     let got = eval1(&[&m], &m.softmax(-1).unwrap(), std::slice::from_ref(&input));
     // x - logsumexp(x) near 1000 carries the rounding of 1000 (1e-13 abs).
     assert_approx(&got, F64, &[3, 3], &want, 1e-12, 1e-300);
@@ -3813,6 +3826,10 @@ fn softmax_and_log_softmax_are_stable() {
     let want_log: Vec<f64> = want.iter().map(|w| w.ln()).collect();
     assert_approx(&got, F64, &[3, 3], &want_log, 1e-12, 0.0);
     // Along the first axis.
-    let got = eval1(&[&m], &m.softmax(0).unwrap().sum_axes(&[0], false).unwrap(), &[tnd(vec![3.0, -2.0, 0.5, 1.0], &[2, 2])]);
+    let got = eval1(
+        &[&m],
+        &m.softmax(0).unwrap().sum_axes(&[0], false).unwrap(),
+        &[tnd(vec![3.0, -2.0, 0.5, 1.0], &[2, 2])],
+    );
     assert_approx(&got, F64, &[2], &[1.0, 1.0], 1e-15, 0.0);
 }

@@ -307,11 +307,19 @@ impl Function {
             .map(|(position, ((&n, &kind), ns))| {
                 let mut node = rewrite::describe(&self.graph, n);
                 if node.len() > 110 {
-                    let cut = (0..=107).rev().find(|&i| node.is_char_boundary(i)).unwrap_or(0);
+                    let cut = (0..=107)
+                        .rev()
+                        .find(|&i| node.is_char_boundary(i))
+                        .unwrap_or(0);
                     node = format!("{}...", &node[..cut]);
                 }
                 let ty = self.graph.ty(Value::of(n));
-                StepProfile { position, kind, node: format!("{node} -> {ty}"), seconds: ns as f64 * 1e-9 }
+                StepProfile {
+                    position,
+                    kind,
+                    node: format!("{node} -> {ty}"),
+                    seconds: ns as f64 * 1e-9,
+                }
             })
             .collect();
         Some(ProfileReport { calls, steps })
@@ -454,13 +462,19 @@ impl std::fmt::Display for ProfileReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let total: f64 = self.steps.iter().map(|s| s.seconds).sum();
         let calls = self.calls.max(1) as f64;
-        writeln!(f, "{} calls, {:.3} us per call in steps", self.calls, total / calls * 1e6)?;
+        writeln!(
+            f,
+            "{} calls, {:.3} us per call in steps",
+            self.calls,
+            total / calls * 1e6
+        )?;
         let mut steps: Vec<&StepProfile> = self.steps.iter().collect();
         steps.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
         for s in steps {
             let kind = match s.kind {
                 StepKind::Loop => "loop".to_string(),
                 StepKind::Gemm(k) => format!("gemm/{k:?}").to_lowercase(),
+                StepKind::WideMath => "wide math".to_string(),
                 StepKind::Exec => "rust".to_string(),
                 StepKind::Nothing => "-".to_string(),
             };

@@ -113,7 +113,10 @@ impl JitFunction {
     /// Calls made and nanoseconds per step, when compiled to profile.
     pub fn profile(&self) -> Option<(u64, Vec<u64>)> {
         let p = self.code.profile.as_ref()?;
-        let ns = p.ns.iter().map(|a| a.load(std::sync::atomic::Ordering::Relaxed)).collect();
+        let ns =
+            p.ns.iter()
+                .map(|a| a.load(std::sync::atomic::Ordering::Relaxed))
+                .collect();
         Some((p.calls.load(std::sync::atomic::Ordering::Relaxed), ns))
     }
     /// The node at each schedule position.

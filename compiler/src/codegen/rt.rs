@@ -20,7 +20,11 @@ pub struct Profile {
 
 impl Profile {
     pub fn new(steps: usize) -> Profile {
-        Profile { last: AtomicU64::new(0), ns: (0..steps).map(|_| AtomicU64::new(0)).collect(), calls: AtomicU64::new(0) }
+        Profile {
+            last: AtomicU64::new(0),
+            ns: (0..steps).map(|_| AtomicU64::new(0)).collect(),
+            calls: AtomicU64::new(0),
+        }
     }
 }
 

@@ -25,9 +25,9 @@ pub mod trace;
 mod util;
 
 pub use memory::MemoryPlan;
-pub use util::describe;
 pub use patch::{Patch, Ref};
 pub use trace::{Event, Trace};
+pub use util::describe;
 
 use crate::graph::{Graph, NodeId};
 use crate::op::Op;

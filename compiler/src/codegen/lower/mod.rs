@@ -42,7 +42,7 @@ pub enum OptLevel {
 }
 
 /// JIT options.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct JitOptions {
     pub opt_level: OptLevel,
     /// Keep the Cranelift IR text (`Function::ir`).
@@ -52,6 +52,22 @@ pub struct JitOptions {
     /// Time every step of every call (`Function::profile`); costs a clock
     /// read per step.
     pub profile: bool,
+    /// Standalone transcendentals (tanh, exp, ...) call the AVX-512/AVX2
+    /// slice kernels when the CPU has them (bit-identical to the inline
+    /// 128-bit code, about 4x faster). Off: always the inline code.
+    pub wide_math: bool,
+}
+
+impl Default for JitOptions {
+    fn default() -> Self {
+        JitOptions {
+            opt_level: OptLevel::Speed,
+            keep_ir: false,
+            keep_disasm: false,
+            profile: false,
+            wide_math: true,
+        }
+    }
 }
 
 /// What a step of the schedule does at run time.
@@ -63,6 +79,8 @@ pub enum StepKind {
     Loop,
     /// A generated GEMM.
     Gemm(Kernel),
+    /// A transcendental over a whole buffer with the CPU's widest vectors.
+    WideMath,
     /// A call back into Rust.
     Exec,
 }
@@ -153,6 +171,7 @@ pub struct Emitter<'a, 'f> {
     pub gemm_f64: FuncRef,
     pub gemm_f32: FuncRef,
     fail: Block,
+    wide_math: bool,
 }
 
 impl Emitter<'_, '_> {
@@ -266,9 +285,15 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         .declare_function("theon_rt_gemm_f32", Linkage::Import, &gemm_sig(types::F32))
         .map_err(ce)?;
     let tick_id = module
-        .declare_function("theon_rt_tick", Linkage::Import, &ptr_sig(cc, &[i64t, i64t], None))
+        .declare_function(
+            "theon_rt_tick",
+            Linkage::Import,
+            &ptr_sig(cc, &[i64t, i64t], None),
+        )
         .map_err(ce)?;
-    let profile = opts.profile.then(|| Box::new(rt::Profile::new(layout.order.len())));
+    let profile = opts
+        .profile
+        .then(|| Box::new(rt::Profile::new(layout.order.len())));
     let entry_sig = ptr_sig(cc, &[i64t], Some(types::I32));
     let entry_id = module
         .declare_function("theon_entry", Linkage::Export, &entry_sig)
@@ -306,6 +331,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
             gemm_f64,
             gemm_f32,
             fail,
+            wide_math: opts.wide_math,
         };
         let order = e.layout.order.clone();
         let tick = profile.as_ref().map(|p| {
@@ -362,6 +388,22 @@ fn lower_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
     let op = g.op(n);
     if op.is_leaf() || is_view(g, n) {
         return StepKind::Nothing;
+    }
+    if e.wide_math
+        && let Some((kernel, src, dst)) = wide_math_step(e, g, n)
+    {
+        let len = e.layout.value_dims(dst, 0, e.layout.ty[dst].rank());
+        let n_el = e.q(len);
+        let (sb, db) = (e.layout.buf_of[src], e.layout.buf_of[dst]);
+        let (sp, dp) = (e.buf_ptr(sb), e.buf_ptr(db));
+        let sig = e.fb.import_signature(ptr_sig(
+            e.call_conv,
+            &[types::I64, types::I64, types::I64],
+            None,
+        ));
+        let f = e.fb.ins().iconst(types::I64, kernel as usize as i64);
+        e.fb.ins().call_indirect(sig, f, &[sp, dp, n_el]);
+        return StepKind::WideMath;
     }
     if let Some((program, inputs)) = program_of(g, n) {
         lower_loop(e, g, pos, n, &program, &inputs);
@@ -429,6 +471,23 @@ fn lower_loop(
         .collect();
     let spec = nest::build(e, program, ShapeOf::Loop(pos), &dims, &ops, &outs);
     nest::emit(e, &spec, program);
+}
+
+/// A standalone float transcendental with a slice kernel on this CPU:
+/// (kernel, input value, output value).
+fn wide_math_step(
+    e: &Emitter,
+    g: &Graph,
+    n: NodeId,
+) -> Option<(crate::codegen::math::slice::SliceFn, usize, usize)> {
+    let Op::Unary(u) = g.op(n) else { return None };
+    let (input, out) = (g.input(n, 0), Value::of(n));
+    let dt = g.ty(out).dtype;
+    if g.ty(input).dtype != dt {
+        return None;
+    }
+    let kernel = crate::codegen::math::slice::kernel(*u, dt)?;
+    Some((kernel, e.layout.vid[&input], e.layout.vid[&out]))
 }
 
 /// A GEMM for float products of one dtype; `None` sends the op to Rust.

@@ -224,8 +224,14 @@ fn bool_lanes(lanes: Lanes) -> (types::Type, [u8; 16], [u8; 16]) {
 
 fn shuffle_bytes(e: &mut Emitter, v: Value, pattern: [u8; 16]) -> Value {
     use cranelift_codegen::ir::ConstantData;
-    let bytes = e.fb.ins().bitcast(types::I8X16, super::program::bitcast_flags(), v);
-    let imm = e.fb.func.dfg.immediates.push(ConstantData::from(pattern.to_vec()));
+    let bytes =
+        e.fb.ins()
+            .bitcast(types::I8X16, super::program::bitcast_flags(), v);
+    let imm =
+        e.fb.func
+            .dfg
+            .immediates
+            .push(ConstantData::from(pattern.to_vec()));
     e.fb.ins().shuffle(bytes, bytes, imm)
 }
 
@@ -233,7 +239,11 @@ fn shuffle_bytes(e: &mut Emitter, v: Value, pattern: [u8; 16]) -> Value {
 fn load_bool_mask(e: &mut Emitter, addr: Value, lanes: Lanes) -> Value {
     let (int, spread, _) = bool_lanes(lanes);
     let raw = e.fb.ins().load(int, scalar_flags(), addr, 0);
-    let lane_ty = if int == types::I16 { types::I16X8 } else { types::I32X4 };
+    let lane_ty = if int == types::I16 {
+        types::I16X8
+    } else {
+        types::I32X4
+    };
     let v = e.fb.ins().scalar_to_vector(lane_ty, raw);
     let spread = shuffle_bytes(e, v, spread);
     mask_nonzero(e, spread, lanes)
@@ -243,7 +253,9 @@ fn load_bool_mask(e: &mut Emitter, addr: Value, lanes: Lanes) -> Value {
 fn mask_nonzero(e: &mut Emitter, bytes: Value, lanes: Lanes) -> Value {
     use cranelift_codegen::ir::condcodes::IntCC;
     let ty = reg_type(DType::Bool, lanes);
-    let v = e.fb.ins().bitcast(ty, super::program::bitcast_flags(), bytes);
+    let v =
+        e.fb.ins()
+            .bitcast(ty, super::program::bitcast_flags(), bytes);
     let zero = e.fb.ins().iconst(ty.lane_type(), 0);
     let zero = e.fb.ins().splat(ty, zero);
     e.fb.ins().icmp(IntCC::NotEqual, v, zero)
@@ -256,8 +268,14 @@ fn store_bool_mask(e: &mut Emitter, mask: Value, addr: Value, lanes: Lanes) {
     let one = e.fb.ins().iconst(types::I8, 1);
     let one = e.fb.ins().splat(types::I8X16, one);
     let bits = e.fb.ins().band(bytes, one);
-    let lane_ty = if int == types::I16 { types::I16X8 } else { types::I32X4 };
-    let v = e.fb.ins().bitcast(lane_ty, super::program::bitcast_flags(), bits);
+    let lane_ty = if int == types::I16 {
+        types::I16X8
+    } else {
+        types::I32X4
+    };
+    let v =
+        e.fb.ins()
+            .bitcast(lane_ty, super::program::bitcast_flags(), bits);
     let x = e.fb.ins().extractlane(v, 0);
     e.fb.ins().store(scalar_flags(), x, addr, 0);
 }

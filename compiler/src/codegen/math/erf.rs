@@ -20,6 +20,7 @@ use super::coeffs::*;
 use super::exp::exp_small_nonpos;
 use super::util::*;
 
+#[inline(always)]
 pub fn erf<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let (t_split, x_max, c, t0) = pick(
         b,

@@ -18,6 +18,7 @@ use super::builder::FloatBuilder;
 use super::util::*;
 
 /// e^x.
+#[inline(always)]
 pub fn exp<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let fm = fmt(b);
     let (lo, hi, kneg) = pick(b, (-746.0, 710.0, 64i64), (-104.0, 89.0, 32i64));
@@ -44,6 +45,7 @@ pub fn exp<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
 
 /// e^x for x <= 0 (or NaN): no sign select needed, used by sigmoid/softplus/erf.
 /// Handles gradual underflow exactly like [`exp`].
+#[inline(always)]
 pub(crate) fn exp_nonpos<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let (s, em1, fac) = exp_nonpos_parts(b, x);
     let y = b.fma(s, em1, s);
@@ -52,6 +54,7 @@ pub(crate) fn exp_nonpos<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
 
 /// The parts of [`exp_nonpos`]: e^x = (s + s em1) * fac with s = 2^(k+64)
 /// (F32 2^(k+32)), fac = 2^-64 (2^-32) and em1 = expm1(r).
+#[inline(always)]
 pub(crate) fn exp_nonpos_parts<B: FloatBuilder>(b: &mut B, x: B::F) -> (B::F, B::F, B::F) {
     let fm = fmt(b);
     let (lo, kneg) = pick(b, (-746.0, 64i64), (-104.0, 32i64));
@@ -68,6 +71,7 @@ pub(crate) fn exp_nonpos_parts<B: FloatBuilder>(b: &mut B, x: B::F) -> (B::F, B:
 
 /// e^x for x in [-40, 0] (F32 [-20, 0]) with no clamping or underflow
 /// handling (erf's exp(-x^2), x^2 <= 36).
+#[inline(always)]
 pub(crate) fn exp_small_nonpos<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let fm = fmt(b);
     let m = b.f(fm.magic + fm.bias as f64);
@@ -84,6 +88,7 @@ pub(crate) fn exp_small_nonpos<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
 /// u = 2^(k-1) expm1(r) + (2^(k-1) - 1/2): both terms exact or rounded once,
 /// 2^(k-1) is representable for every k in range, and the -1 of expm1 is only
 /// significant for small k where 2^(k-1) - 1/2 is exact.
+#[inline(always)]
 pub(crate) fn expm1_half<B: FloatBuilder>(b: &mut B, xc: B::F) -> B::F {
     let (sh, em1) = expm1_parts(b, xc);
     let half = b.f(0.5);
@@ -93,6 +98,7 @@ pub(crate) fn expm1_half<B: FloatBuilder>(b: &mut B, xc: B::F) -> B::F {
 
 /// The exact ingredients of [`expm1_half`]: (2^(k-1), expm1(r)) with
 /// expm1(x) = 2 (2^(k-1) expm1(r) + 2^(k-1) - 1/2).
+#[inline(always)]
 pub(crate) fn expm1_parts<B: FloatBuilder>(b: &mut B, xc: B::F) -> (B::F, B::F) {
     let fm = fmt(b);
     let m = b.f(fm.magic + (fm.bias - 1) as f64);
@@ -104,6 +110,7 @@ pub(crate) fn expm1_parts<B: FloatBuilder>(b: &mut B, xc: B::F) -> (B::F, B::F) 
 }
 
 /// e^x - 1.
+#[inline(always)]
 pub fn expm1<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let (lo, hi, tiny) = pick(
         b,

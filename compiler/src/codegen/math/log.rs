@@ -21,6 +21,7 @@ use super::util::*;
 /// `off` is the integer subtracted from the bits (bits(sqrt(1/2)), plus
 /// (scale << mant) when the input was pre-scaled by 2^scale).
 /// Returns (z, kf, tmp) where tmp = bits(x) - off.
+#[inline(always)]
 pub(crate) fn decompose<B: FloatBuilder>(b: &mut B, x: B::F, off: B::I) -> (B::F, B::F, B::I) {
     let fm = fmt(b);
     let ix = b.to_bits(x);
@@ -37,6 +38,7 @@ pub(crate) fn decompose<B: FloatBuilder>(b: &mut B, x: B::F, off: B::I) -> (B::F
 
 /// log(1+f) + kf*ln2 for f in [sqrt(1/2)-1, sqrt(2)-1] (f need not be exact,
 /// its error just propagates), using the U polynomial `u`.
+#[inline(always)]
 pub(crate) fn log_core<B: FloatBuilder>(b: &mut B, f: B::F, kf: B::F, u: &[f64]) -> B::F {
     let l = pick(b, LN2_F64, LN2_F32);
     let two = b.f(2.0);
@@ -60,6 +62,7 @@ pub(crate) fn log_core<B: FloatBuilder>(b: &mut B, f: B::F, kf: B::F, u: &[f64])
 
 /// Result for the special inputs of log(u): finite positive u -> y, u = +-0 ->
 /// -inf, u < 0 or NaN -> NaN, u = +inf -> +inf.
+#[inline(always)]
 pub(crate) fn log_specials<B: FloatBuilder>(b: &mut B, u: B::F, y: B::F) -> B::F {
     let zero = b.f(0.0);
     let inf = b.f(f64::INFINITY);
@@ -72,6 +75,7 @@ pub(crate) fn log_specials<B: FloatBuilder>(b: &mut B, u: B::F, y: B::F) -> B::F
 }
 
 /// Natural logarithm.
+#[inline(always)]
 pub fn log<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let fm = fmt(b);
     // subnormal inputs: scale by 2^mant, fold -mant into the exponent offset
@@ -97,6 +101,7 @@ pub fn log<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
 /// (Fast2Sum) is scaled by 2^-k and added to f, so log1p(x) =
 /// log(2^k (1 + f + e 2^-k)) with f + e 2^-k rounded once (fdlibm's c/u
 /// correction without a division). The sign is copied from x (log1p(-0) = -0).
+#[inline(always)]
 pub fn log1p<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let fm = fmt(b);
     let one = b.f(1.0);
@@ -130,6 +135,7 @@ pub fn log1p<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
 /// F32 (2-ulp target): one exact reduction step, e >= 1/2 -> k = 1,
 /// f = (e - 1)/2 in [-1/4, 0] (exact), else k = 0, f = e in [0, 1/2); then the
 /// same core as log (z <= 0.04, short U).
+#[inline(always)]
 pub(crate) fn log1p_unit<B: FloatBuilder>(b: &mut B, e: B::F) -> B::F {
     if b.precision() == super::builder::Precision::F32 {
         let half = b.f(0.5);

@@ -17,6 +17,7 @@ use super::log::log1p_unit;
 use super::util::pick;
 
 /// Hyperbolic tangent.
+#[inline(always)]
 pub fn tanh<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let m1 = b.f(-1.0);
     let na = b.copysign(x, m1); // -|x|
@@ -55,6 +56,7 @@ pub fn tanh<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
 }
 
 /// Logistic sigmoid 1/(1 + e^-x).
+#[inline(always)]
 pub fn sigmoid<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let m1 = b.f(-1.0);
     let na = b.copysign(x, m1);
@@ -90,6 +92,7 @@ pub fn sigmoid<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
 }
 
 /// log(1 + e^x).
+#[inline(always)]
 pub fn softplus<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let m1 = b.f(-1.0);
     let na = b.copysign(x, m1);
@@ -101,6 +104,7 @@ pub fn softplus<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
 }
 
 /// log(sigmoid(x)) = -softplus(-x).
+#[inline(always)]
 pub fn log_sigmoid<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let m1 = b.f(-1.0);
     let na = b.copysign(x, m1);

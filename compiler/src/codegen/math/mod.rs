@@ -22,8 +22,10 @@ pub mod log;
 pub mod logistic;
 pub mod pow;
 pub mod scalar;
+pub mod slice;
 pub mod trig;
 mod util;
+pub mod wide;
 
 pub use builder::{FloatBuilder, Precision};
 pub use erf::erf;

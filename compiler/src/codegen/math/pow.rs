@@ -29,6 +29,7 @@ use super::util::*;
 
 /// log(a) for a >= 0 as a double word (hi, lo). a = 0 -> -inf, +inf -> +inf, NaN -> NaN
 /// (in hi; lo is then meaningless).
+#[inline(always)]
 fn log_dd<B: FloatBuilder>(b: &mut B, a: B::F) -> (B::F, B::F) {
     let fm = fmt(b);
     // subnormal inputs
@@ -111,6 +112,7 @@ fn log_dd<B: FloatBuilder>(b: &mut B, a: B::F) -> (B::F, B::F) {
 }
 
 /// exp(zh + zl), |zl| <= ulp(zh); over/underflow as in `exp::exp`.
+#[inline(always)]
 fn exp_dd<B: FloatBuilder>(b: &mut B, zh: B::F, zl: B::F) -> B::F {
     let fm = fmt(b);
     let (lo, hi, kneg) = pick(b, (-746.0, 710.0, 64i64), (-104.0, 89.0, 32i64));
@@ -139,6 +141,7 @@ fn exp_dd<B: FloatBuilder>(b: &mut B, zh: B::F, zl: B::F) -> B::F {
 }
 
 /// x^y (C99 / IEEE 754 pow semantics).
+#[inline(always)]
 pub fn pow<B: FloatBuilder>(b: &mut B, x: B::F, y: B::F) -> B::F {
     let one = b.f(1.0);
     let zero = b.f(0.0);

@@ -25,51 +25,67 @@ macro_rules! scalar_impl {
             type I = $i;
             type M = bool;
 
+            #[inline(always)]
             fn precision(&self) -> Precision {
                 $prec
             }
+            #[inline(always)]
             fn f(&mut self, c: f64) -> $f {
                 c as $f
             }
+            #[inline(always)]
             fn i(&mut self, c: i64) -> $i {
                 c as $i
             }
+            #[inline(always)]
             fn add(&mut self, a: $f, b: $f) -> $f {
                 a + b
             }
+            #[inline(always)]
             fn sub(&mut self, a: $f, b: $f) -> $f {
                 a - b
             }
+            #[inline(always)]
             fn mul(&mut self, a: $f, b: $f) -> $f {
                 a * b
             }
+            #[inline(always)]
             fn div(&mut self, a: $f, b: $f) -> $f {
                 a / b
             }
+            #[inline(always)]
             fn fma(&mut self, a: $f, b: $f, c: $f) -> $f {
                 a.mul_add(b, c)
             }
+            #[inline(always)]
             fn neg(&mut self, a: $f) -> $f {
                 -a
             }
+            #[inline(always)]
             fn abs(&mut self, a: $f) -> $f {
                 a.abs()
             }
+            #[inline(always)]
             fn sqrt(&mut self, a: $f) -> $f {
                 a.sqrt()
             }
+            #[inline(always)]
             fn round(&mut self, a: $f) -> $f {
                 a.round_ties_even()
             }
+            #[inline(always)]
             fn floor(&mut self, a: $f) -> $f {
                 a.floor()
             }
+            #[inline(always)]
             fn trunc(&mut self, a: $f) -> $f {
                 a.trunc()
             }
+            #[inline(always)]
             fn copysign(&mut self, mag: $f, sign: $f) -> $f {
                 mag.copysign(sign)
             }
+            #[inline(always)]
             fn min(&mut self, a: $f, b: $f) -> $f {
                 if a.is_nan() || b.is_nan() {
                     a + b
@@ -79,6 +95,7 @@ macro_rules! scalar_impl {
                     a
                 }
             }
+            #[inline(always)]
             fn max(&mut self, a: $f, b: $f) -> $f {
                 if a.is_nan() || b.is_nan() {
                     a + b
@@ -88,85 +105,112 @@ macro_rules! scalar_impl {
                     a
                 }
             }
+            #[inline(always)]
             fn lt(&mut self, a: $f, b: $f) -> bool {
                 a < b
             }
+            #[inline(always)]
             fn le(&mut self, a: $f, b: $f) -> bool {
                 a <= b
             }
+            #[inline(always)]
             fn gt(&mut self, a: $f, b: $f) -> bool {
                 a > b
             }
+            #[inline(always)]
             fn ge(&mut self, a: $f, b: $f) -> bool {
                 a >= b
             }
+            #[inline(always)]
             fn eq(&mut self, a: $f, b: $f) -> bool {
                 a == b
             }
+            #[inline(always)]
             fn is_nan(&mut self, a: $f) -> bool {
                 a.is_nan()
             }
+            #[inline(always)]
             fn and_m(&mut self, a: bool, b: bool) -> bool {
                 a & b
             }
+            #[inline(always)]
             fn or_m(&mut self, a: bool, b: bool) -> bool {
                 a | b
             }
+            #[inline(always)]
             fn not_m(&mut self, a: bool) -> bool {
                 !a
             }
+            #[inline(always)]
             fn select(&mut self, m: bool, a: $f, b: $f) -> $f {
                 if m { a } else { b }
             }
+            #[inline(always)]
             fn select_i(&mut self, m: bool, a: $i, b: $i) -> $i {
                 if m { a } else { b }
             }
+            #[inline(always)]
             fn to_bits(&mut self, a: $f) -> $i {
                 a.to_bits() as $i
             }
+            #[inline(always)]
             fn from_bits(&mut self, a: $i) -> $f {
                 <$f>::from_bits(a as $u)
             }
+            #[inline(always)]
             fn iadd(&mut self, a: $i, b: $i) -> $i {
                 a.wrapping_add(b)
             }
+            #[inline(always)]
             fn isub(&mut self, a: $i, b: $i) -> $i {
                 a.wrapping_sub(b)
             }
+            #[inline(always)]
             fn iand(&mut self, a: $i, b: $i) -> $i {
                 a & b
             }
+            #[inline(always)]
             fn ior(&mut self, a: $i, b: $i) -> $i {
                 a | b
             }
+            #[inline(always)]
             fn ixor(&mut self, a: $i, b: $i) -> $i {
                 a ^ b
             }
+            #[inline(always)]
             fn shl(&mut self, a: $i, n: u32) -> $i {
                 ((a as $u) << n) as $i
             }
+            #[inline(always)]
             fn shr_u(&mut self, a: $i, n: u32) -> $i {
                 ((a as $u) >> n) as $i
             }
+            #[inline(always)]
             fn shr_s(&mut self, a: $i, n: u32) -> $i {
                 a >> n
             }
+            #[inline(always)]
             fn ieq(&mut self, a: $i, b: $i) -> bool {
                 a == b
             }
+            #[inline(always)]
             fn igt(&mut self, a: $i, b: $i) -> bool {
                 a > b
             }
+            #[inline(always)]
             fn float_to_int(&mut self, a: $f) -> $i {
                 // (a + M) holds round(a) in its low mantissa bits; subtract M's bits.
                 ((a + $magic).to_bits() as $i).wrapping_sub($bits as $i)
             }
+            #[inline(always)]
             fn int_to_float(&mut self, a: $i) -> $f {
                 <$f>::from_bits(a.wrapping_add($bits as $i) as $u) - $magic
             }
+            #[inline(always)]
             fn fallback(&mut self, mask: bool, x: $f, current: $f, f: ScalarFn) -> $f {
                 if mask { f(x as f64) as $f } else { current }
             }
+            #[inline(always)]
             fn fallback2(&mut self, mask: bool, x: $f, y: $f, current: $f, f: ScalarFn2) -> $f {
                 if mask {
                     f(x as f64, y as f64) as $f

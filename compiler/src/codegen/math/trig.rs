@@ -30,6 +30,7 @@ pub const THRESHOLD_F64: f64 = 268435456.0; // 2^28
 pub const THRESHOLD_F32: f64 = 65536.0; // 2^16
 
 /// sin r = r + r^3 S(r^2), sign of r kept (also for r = -0).
+#[inline(always)]
 fn sin_poly<B: FloatBuilder>(b: &mut B, r: B::F, s: B::F, c: &[f64]) -> B::F {
     let p = horner(b, s, c);
     let rs = b.mul(r, s);
@@ -38,6 +39,7 @@ fn sin_poly<B: FloatBuilder>(b: &mut B, r: B::F, s: B::F, c: &[f64]) -> B::F {
 }
 
 /// y with its sign flipped when bit `bit` of the integer held in t is set.
+#[inline(always)]
 fn flip_by_bit<B: FloatBuilder>(b: &mut B, ti: B::I, bit: u32, y: B::F) -> B::F {
     let fm = fmt(b);
     let sh = fm.sign_shift - bit;
@@ -52,12 +54,14 @@ fn flip_by_bit<B: FloatBuilder>(b: &mut B, ti: B::I, bit: u32, y: B::F) -> B::F 
     b.from_bits(yi)
 }
 
+#[inline(always)]
 fn too_big<B: FloatBuilder>(b: &mut B, x: B::F) -> B::M {
     let ax = b.abs(x);
     let thr = b.f(pick(b, THRESHOLD_F64, THRESHOLD_F32));
     b.gt(ax, thr)
 }
 
+#[inline(always)]
 fn reduce3<B: FloatBuilder>(b: &mut B, x: B::F, nf: B::F, words: [f64; 3]) -> B::F {
     let mut r = x;
     for w in words {
@@ -69,6 +73,7 @@ fn reduce3<B: FloatBuilder>(b: &mut B, x: B::F, nf: B::F, words: [f64; 3]) -> B:
 
 /// F32 quadrant kernel: returns sin(r) or cos(r) by the parity of the integer in ti
 /// (`odd_is_cos`: parity value that selects cos).
+#[inline(always)]
 fn quadrant<B: FloatBuilder>(b: &mut B, r: B::F, ti: B::I, cos_when: i64) -> B::F {
     let s = b.mul(r, r);
     let sp = sin_poly(b, r, s, &SIN4_S_F32);
@@ -83,6 +88,7 @@ fn quadrant<B: FloatBuilder>(b: &mut B, r: B::F, ti: B::I, cos_when: i64) -> B::
 }
 
 /// Sine.
+#[inline(always)]
 pub fn sin<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let fm = fmt(b);
     let big = too_big(b, x);
@@ -109,6 +115,7 @@ pub fn sin<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
 }
 
 /// Cosine.
+#[inline(always)]
 pub fn cos<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let fm = fmt(b);
     let big = too_big(b, x);

@@ -22,6 +22,7 @@ pub(crate) struct Fmt {
     pub sqrt_half_bits: i64,
 }
 
+#[inline(always)]
 pub(crate) fn fmt<B: FloatBuilder>(b: &B) -> Fmt {
     match b.precision() {
         Precision::F64 => Fmt {
@@ -58,6 +59,7 @@ pub(crate) fn pick<B: FloatBuilder, T>(b: &B, v64: T, v32: T) -> T {
 }
 
 /// Horner evaluation of sum c[i] x^i with fma: (len - 1) fma ops.
+#[inline(always)]
 pub(crate) fn horner<B: FloatBuilder>(b: &mut B, x: B::F, c: &[f64]) -> B::F {
     let n = c.len();
     let mut acc = b.f(c[n - 1]);
@@ -72,6 +74,7 @@ pub(crate) const LOG2E: f64 = std::f64::consts::LOG2_E;
 
 /// Rounds x*log2(e) to an integer with the magic constant `m` (= MAGIC + offset):
 /// returns (t, kf) where kf = round(x log2 e) and the low bits of t hold kf + offset.
+#[inline(always)]
 pub(crate) fn round_log2e<B: FloatBuilder>(b: &mut B, x: B::F, m: B::F) -> (B::F, B::F) {
     let l2e = b.f(LOG2E);
     let t = b.fma(x, l2e, m);
@@ -81,6 +84,7 @@ pub(crate) fn round_log2e<B: FloatBuilder>(b: &mut B, x: B::F, m: B::F) -> (B::F
 
 /// r = x - kf ln2 with a two-word ln 2. The first fma is exact (|r| <= ln2/2
 /// and kf*hi is a multiple of ulp(hi)), the second rounds relative to r.
+#[inline(always)]
 pub(crate) fn reduce_ln2<B: FloatBuilder>(b: &mut B, x: B::F, kf: B::F) -> B::F {
     let l = pick(b, super::coeffs::LN2_F64, super::coeffs::LN2_F32);
     let hi = b.f(-l[0]);
@@ -91,6 +95,7 @@ pub(crate) fn reduce_ln2<B: FloatBuilder>(b: &mut B, x: B::F, kf: B::F) -> B::F 
 
 /// 2^(low bits of t): moves the integer held in the low mantissa bits of t
 /// into the exponent field (the offset in t's magic constant supplies the bias).
+#[inline(always)]
 pub(crate) fn pow2_from_t<B: FloatBuilder>(b: &mut B, t: B::F) -> B::F {
     let m = fmt(b).mant;
     let ti = b.to_bits(t);
@@ -99,6 +104,7 @@ pub(crate) fn pow2_from_t<B: FloatBuilder>(b: &mut B, t: B::F) -> B::F {
 }
 
 /// expm1(r) ~ r + r^2 Q(r) for |r| <= ln2/2 (Q: coeffs::EXP_Q_*).
+#[inline(always)]
 pub(crate) fn em1_poly<B: FloatBuilder>(b: &mut B, r: B::F) -> B::F {
     let q = pick(
         b,

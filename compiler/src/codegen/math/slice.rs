@@ -1,0 +1,281 @@
+//! Transcendental functions over whole buffers with the machine's widest
+//! vectors: the same algorithms (`FloatBuilder` code, instantiated on
+//! [`Wide`] lanes) compiled for AVX-512 or AVX2 and chosen at run time.
+//!
+//! Generated code calls these for a standalone elementwise transcendental
+//! (the fusion pass leaves them out of fused loops for this reason): with
+//! 8 or 16 lanes instead of Cranelift's 2 or 4 they are about 3-4x faster,
+//! and bit for bit equal to the inline kernels.
+
+use super::builder::FloatBuilder;
+use super::scalar::{ScalarF32, ScalarF64};
+use super::wide::Wide;
+use crate::op::UnaryOp;
+use theon_runtime::DType;
+
+/// `dst[i] = f(src[i])` for `i < n`; `src` and `dst` may be the same buffer.
+pub type SliceFn = unsafe extern "C" fn(src: *const u8, dst: *mut u8, n: u64);
+
+/// The unary ops with a slice kernel, in table order.
+const OPS: [UnaryOp; 11] = [
+    UnaryOp::Exp,
+    UnaryOp::Expm1,
+    UnaryOp::Log,
+    UnaryOp::Log1p,
+    UnaryOp::Tanh,
+    UnaryOp::Sigmoid,
+    UnaryOp::Softplus,
+    UnaryOp::LogSigmoid,
+    UnaryOp::Sin,
+    UnaryOp::Cos,
+    UnaryOp::Erf,
+];
+
+/// Is `op` a transcendental with a slice kernel (on any machine)?
+pub fn has_kernel(op: UnaryOp) -> bool {
+    OPS.contains(&op)
+}
+
+#[inline(always)]
+fn apply<B: FloatBuilder>(op: u8, b: &mut B, x: B::F) -> B::F {
+    match op {
+        0 => super::exp(b, x),
+        1 => super::expm1(b, x),
+        2 => super::log(b, x),
+        3 => super::log1p(b, x),
+        4 => super::tanh(b, x),
+        5 => super::sigmoid(b, x),
+        6 => super::softplus(b, x),
+        7 => super::log_sigmoid(b, x),
+        8 => super::sin(b, x),
+        9 => super::cos(b, x),
+        _ => super::erf(b, x),
+    }
+}
+
+/// The loop: full blocks of `N` lanes, then one padded block for the tail.
+///
+/// # Safety
+/// `src` and `dst` hold `n` elements of `S::F` (they may alias exactly).
+#[inline(always)]
+unsafe fn run<S, const N: usize, const OP: u8>(src: *const u8, dst: *mut u8, n: u64)
+where
+    S: FloatBuilder<M = bool> + Copy + Default,
+    S::F: Default,
+    S::I: Default,
+{
+    let (src, dst, n) = (src as *const S::F, dst as *mut S::F, n as usize);
+    let mut b = Wide::<S, N>(S::default());
+    let mut i = 0;
+    while i + N <= n {
+        // SAFETY: i + N <= n elements are in both buffers; reads precede writes.
+        unsafe {
+            let x = std::ptr::read_unaligned(src.add(i) as *const [S::F; N]);
+            let y = apply(OP, &mut b, x);
+            std::ptr::write_unaligned(dst.add(i) as *mut [S::F; N], y);
+        }
+        // An opaque step keeps LLVM's loop vectorizer from interleaving
+        // iterations with gathers; the lanes are already the vector.
+        i = std::hint::black_box(i + N);
+    }
+    if i < n {
+        let rest = n - i;
+        let mut x = [S::F::default(); N];
+        // SAFETY: `rest` elements remain from `i` in both buffers.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.add(i), x.as_mut_ptr(), rest);
+            let y = apply(OP, &mut b, x);
+            std::ptr::copy_nonoverlapping(y.as_ptr(), dst.add(i), rest);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+
+    // Each wrapper compiles `run` with the features enabled; callers check
+    // the CPU has them (`table`). Two registers of lanes per block give the
+    // core two independent dependency chains to overlap.
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+    pub unsafe extern "C" fn avx512_f64<const OP: u8>(src: *const u8, dst: *mut u8, n: u64) {
+        // SAFETY: forwarded contract.
+        unsafe { run::<ScalarF64, 16, OP>(src, dst, n) }
+    }
+    #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
+    pub unsafe extern "C" fn avx512_f32<const OP: u8>(src: *const u8, dst: *mut u8, n: u64) {
+        // SAFETY: forwarded contract.
+        unsafe { run::<ScalarF32, 32, OP>(src, dst, n) }
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe extern "C" fn avx2_f64<const OP: u8>(src: *const u8, dst: *mut u8, n: u64) {
+        // SAFETY: forwarded contract.
+        unsafe { run::<ScalarF64, 8, OP>(src, dst, n) }
+    }
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe extern "C" fn avx2_f32<const OP: u8>(src: *const u8, dst: *mut u8, n: u64) {
+        // SAFETY: forwarded contract.
+        unsafe { run::<ScalarF32, 16, OP>(src, dst, n) }
+    }
+
+    macro_rules! row {
+        ($f:ident) => {
+            [
+                $f::<0> as SliceFn,
+                $f::<1>,
+                $f::<2>,
+                $f::<3>,
+                $f::<4>,
+                $f::<5>,
+                $f::<6>,
+                $f::<7>,
+                $f::<8>,
+                $f::<9>,
+                $f::<10>,
+            ]
+        };
+    }
+
+    /// (f64 kernels, f32 kernels) for the best level this CPU supports.
+    pub fn table() -> Option<([SliceFn; 11], [SliceFn; 11])> {
+        let avx512 = std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("fma");
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        if avx512 {
+            Some((row!(avx512_f64), row!(avx512_f32)))
+        } else if avx2 {
+            Some((row!(avx2_f64), row!(avx2_f32)))
+        } else {
+            None
+        }
+    }
+}
+
+/// The vector width in use: "avx512", "avx2", or "none".
+pub fn level() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("fma")
+        {
+            return "avx512";
+        }
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return "avx2";
+        }
+    }
+    "none"
+}
+
+/// The slice kernel for `op` on `dtype` on this machine, if there is one.
+pub fn kernel(op: UnaryOp, dtype: DType) -> Option<SliceFn> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::OnceLock;
+        type Table = Option<([SliceFn; 11], [SliceFn; 11])>;
+        static TABLE: OnceLock<Table> = OnceLock::new();
+        let (t64, t32) = TABLE.get_or_init(x86::table).as_ref()?;
+        let k = OPS.iter().position(|o| *o == op)?;
+        match dtype {
+            DType::F64 => Some(t64[k]),
+            DType::F32 => Some(t32[k]),
+            _ => None,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (op, dtype);
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kernel equals the scalar model bit for bit, including the tail
+    /// and edge inputs.
+    #[test]
+    fn kernels_match_the_scalar_model() {
+        let mut xs: Vec<f64> = vec![
+            0.0, -0.0, 1.0, -1.0, 1e-310, -1e-310, 1e-20, 0.5, 710.0, -746.0, 800.0, -800.0, 20.0,
+            -20.0,
+        ];
+        xs.extend([
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            3.0e5,
+            -2.0e6,
+            1e300,
+        ]);
+        let mut state = 0x1234_5678_9abc_def0u64;
+        for _ in 0..3000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+            xs.push((u - 0.5) * 2.0 * 10f64.powf((state % 7) as f64 - 3.0));
+        }
+        for &op in &OPS {
+            for n in [xs.len(), 1, 5, 17] {
+                let src = &xs[..n];
+                let Some(k64) = kernel(op, DType::F64) else {
+                    return;
+                };
+                let mut out = vec![0.0f64; n];
+                // SAFETY: both buffers hold n f64.
+                unsafe {
+                    k64(
+                        src.as_ptr() as *const u8,
+                        out.as_mut_ptr() as *mut u8,
+                        n as u64,
+                    )
+                };
+                let pos = OPS.iter().position(|o| *o == op).unwrap() as u8;
+                for (x, y) in src.iter().zip(&out) {
+                    let want = apply(pos, &mut ScalarF64, *x);
+                    assert!(
+                        want.to_bits() == y.to_bits() || (want.is_nan() && y.is_nan()),
+                        "{op:?} f64 at {x}: {y} vs {want}"
+                    );
+                }
+                let src32: Vec<f32> = src.iter().map(|x| *x as f32).collect();
+                let k32 = kernel(op, DType::F32).unwrap();
+                let mut out32 = vec![0.0f32; n];
+                // SAFETY: both buffers hold n f32.
+                unsafe {
+                    k32(
+                        src32.as_ptr() as *const u8,
+                        out32.as_mut_ptr() as *mut u8,
+                        n as u64,
+                    )
+                };
+                for (x, y) in src32.iter().zip(&out32) {
+                    let want = apply(pos, &mut ScalarF32, *x);
+                    assert!(
+                        want.to_bits() == y.to_bits() || (want.is_nan() && y.is_nan()),
+                        "{op:?} f32 at {x}: {y} vs {want}"
+                    );
+                }
+            }
+        }
+        // In place.
+        let mut buf: Vec<f64> = xs[..100].to_vec();
+        let want: Vec<f64> = buf
+            .iter()
+            .map(|x| super::super::tanh(&mut ScalarF64, *x))
+            .collect();
+        let k = kernel(UnaryOp::Tanh, DType::F64).unwrap();
+        // SAFETY: one buffer of 100 f64, read and written in place.
+        unsafe { k(buf.as_ptr() as *const u8, buf.as_mut_ptr() as *mut u8, 100) };
+        assert_eq!(
+            buf.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+}
