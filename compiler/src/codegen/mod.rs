@@ -8,3 +8,4 @@ pub mod lower;
 pub mod math;
 pub mod plan;
 pub mod rt;
+pub mod small_gemm;

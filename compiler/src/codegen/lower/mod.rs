@@ -52,9 +52,11 @@ pub struct JitOptions {
     /// Time every step of every call (`Function::profile`); costs a clock
     /// read per step.
     pub profile: bool,
-    /// Standalone transcendentals (tanh, exp, ...) call the AVX-512/AVX2
-    /// slice kernels when the CPU has them (bit-identical to the inline
-    /// 128-bit code, about 4x faster). Off: always the inline code.
+    /// Use the CPU's widest vectors where Cranelift's 128 bits are the
+    /// limit: standalone transcendentals (tanh, exp, ...) call the
+    /// AVX-512/AVX2 slice kernels, small matrix products the AVX-512
+    /// kernels. Results are bit-identical to the inline code. Off: always
+    /// the inline code.
     pub wide_math: bool,
 }
 
@@ -171,7 +173,7 @@ pub struct Emitter<'a, 'f> {
     pub gemm_f64: FuncRef,
     pub gemm_f32: FuncRef,
     fail: Block,
-    wide_math: bool,
+    pub wide_math: bool,
 }
 
 impl Emitter<'_, '_> {
@@ -239,7 +241,7 @@ impl Emitter<'_, '_> {
     }
 }
 
-fn ptr_sig(cc: CallConv, params: &[types::Type], ret: Option<types::Type>) -> Signature {
+pub(crate) fn ptr_sig(cc: CallConv, params: &[types::Type], ret: Option<types::Type>) -> Signature {
     let mut s = Signature::new(cc);
     s.params.extend(params.iter().map(|t| AbiParam::new(*t)));
     if let Some(r) = ret {

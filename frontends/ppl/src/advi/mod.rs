@@ -23,8 +23,8 @@ use family::{free_vars, unconstrained_init};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use theon_tensor::{
-    CompileOptions, DType, Error, Function, RandomStream, Result, SharedVar, Tensor, Var, clone_replace, compile,
-    constant, grad, vectorize,
+    CompileOptions, DType, Error, Function, RandomStream, Result, SharedVar, Tensor, Var,
+    clone_replace, compile, constant, grad, vectorize,
 };
 
 /// Mean-field ADVI (PyMC's `pm.ADVI`); `FullRankAdvi::new()` for full rank.
@@ -36,6 +36,7 @@ pub struct Advi {
     progressbar: Option<bool>,
     callbacks: Vec<Box<dyn Callback>>,
     options: CompileOptions,
+    start_sigma: Option<f64>,
 }
 
 /// Full-rank ADVI (PyMC's `pm.FullRankADVI`): a Cholesky factor captures
@@ -68,7 +69,14 @@ impl Advi {
             progressbar: None,
             callbacks: vec![],
             options: CompileOptions::default(),
+            start_sigma: None,
         }
+    }
+    /// The standard deviation q starts with for every variable
+    /// (unconstrained space). PyMC's start: ln 2 mean-field, 1 full-rank.
+    pub fn start_sigma(mut self, sigma: f64) -> Self {
+        self.start_sigma = Some(sigma);
+        self
     }
     /// Seed of the draws: the same seed gives bit-identical fits.
     pub fn seed(mut self, seed: u64) -> Self {
@@ -166,6 +174,11 @@ impl Model {
         if method.obj_n_mc == 0 {
             return Err(Error::value("obj_n_mc must be at least 1"));
         }
+        if let Some(s) = method.start_sigma
+            && !(s > 0.0 && s.is_finite())
+        {
+            return Err(Error::value(format!("start_sigma must be positive and finite, got {s}")));
+        }
         let dt = self.dtype();
         let vars = free_vars(self);
         if vars.is_empty() {
@@ -173,9 +186,9 @@ impl Model {
         }
         let init = unconstrained_init(self, &vars)?;
         let family = if method.full_rank {
-            Family::full_rank(&vars, &init, dt)?
+            Family::full_rank(&vars, &init, dt, method.start_sigma)?
         } else {
-            Family::mean_field(&vars, &init, dt)
+            Family::mean_field(&vars, &init, dt, method.start_sigma)
         };
         let rng = RandomStream::named("advi", method.seed);
         let loss = objective(self, &family, &vars, &rng, method.obj_n_mc)?;
@@ -400,18 +413,30 @@ mod tests {
     #[test]
     fn objective_gradient_matches_finite_differences() {
         let model = Model::new();
-        let xv = Tensor::new((0..12).map(|i| ((i * 7) % 5) as f64 / 2.0 - 1.0).collect::<Vec<_>>(), &[6, 2]).unwrap();
+        let xv = Tensor::new(
+            (0..12)
+                .map(|i| ((i * 7) % 5) as f64 / 2.0 - 1.0)
+                .collect::<Vec<_>>(),
+            &[6, 2],
+        )
+        .unwrap();
         let yv = Tensor::vector(vec![0.0, 1.0, 1.0, 0.0, 1.0, 0.0]);
         let x = model.data("x", xv).unwrap();
         let y = model.data("y", yv).unwrap();
         let w1 = model.normal("w1", 0.0, 1.0, [2, 3]).unwrap();
         let w2 = model.normal("w2", 0.0, 1.0, [3]).unwrap();
         let s = model.half_normal("s", 1.0, ()).unwrap();
-        let p = (x.dot(&w1).unwrap().tanh().dot(&w2).unwrap() * &*s).unwrap().sigmoid();
-        model.bernoulli("out", &p).unwrap().observed(&y).total_size(12);
+        let p = (x.dot(&w1).unwrap().tanh().dot(&w2).unwrap() * &*s)
+            .unwrap()
+            .sigmoid();
+        model
+            .bernoulli("out", &p)
+            .unwrap()
+            .observed(&y)
+            .total_size(12);
         let vars = free_vars(&model);
         let init = unconstrained_init(&model, &vars).unwrap();
-        let family = Family::mean_field(&vars, &init, DType::F64);
+        let family = Family::mean_field(&vars, &init, DType::F64, None);
         let rng = RandomStream::named("fd", 3);
         let loss = objective(&model, &family, &vars, &rng, 1).unwrap();
         let params = family.params();
@@ -427,8 +452,14 @@ mod tests {
         // Move off the initial point so every term is exercised.
         for (k, prm) in params.iter().enumerate() {
             let v = prm.get_value().unwrap();
-            let moved: Vec<f64> = v.to_f64_vec().iter().enumerate().map(|(i, a)| a + 0.1 * ((i + k) % 3) as f64 - 0.1).collect();
-            prm.set_value(Tensor::new(moved, v.shape()).unwrap()).unwrap();
+            let moved: Vec<f64> = v
+                .to_f64_vec()
+                .iter()
+                .enumerate()
+                .map(|(i, a)| a + 0.1 * ((i + k) % 3) as f64 - 0.1)
+                .collect();
+            prm.set_value(Tensor::new(moved, v.shape()).unwrap())
+                .unwrap();
         }
         let base = eval();
         let h = 1e-6;
@@ -444,7 +475,12 @@ mod tests {
                 };
                 let fd = (at(h) - at(-h)) / (2.0 * h);
                 prm.set_value(v.clone()).unwrap();
-                assert!((fd - g[i]).abs() < 1e-5 * (1.0 + fd.abs()), "{}[{i}]: symbolic {} vs numeric {fd}", prm.name().unwrap_or_default(), g[i]);
+                assert!(
+                    (fd - g[i]).abs() < 1e-5 * (1.0 + fd.abs()),
+                    "{}[{i}]: symbolic {} vs numeric {fd}",
+                    prm.name().unwrap_or_default(),
+                    g[i]
+                );
             }
         }
     }
