@@ -79,8 +79,19 @@ mod x86 {
             #[target_feature(enable = "avx512f")]
             #[allow(clippy::too_many_arguments)]
             pub unsafe extern "C" fn $rows(
-                a: i64, rsa: i64, csa: i64, b: i64, rsb: i64, csb: i64, out: i64, rso: i64,
-                m: i64, k: i64, n: i64, alpha_bits: i64, accumulate: i64,
+                a: i64,
+                rsa: i64,
+                csa: i64,
+                b: i64,
+                rsb: i64,
+                csb: i64,
+                out: i64,
+                rso: i64,
+                m: i64,
+                k: i64,
+                n: i64,
+                alpha_bits: i64,
+                accumulate: i64,
             ) {
                 let (a, b, out) = (a as *const $t, b as *const $t, out as *mut $t);
                 let mask = ((1u32 << n) - 1) as $mask;
@@ -90,7 +101,9 @@ mod x86 {
                     let mut row = [0 as $t; 16];
                     for j in 0..n as usize {
                         // SAFETY: (p, j) is inside op(B).
-                        row[j] = unsafe { *b.offset(p as isize * rsb as isize + j as isize * csb as isize) };
+                        row[j] = unsafe {
+                            *b.offset(p as isize * rsb as isize + j as isize * csb as isize)
+                        };
                     }
                     // SAFETY: `row` holds a full vector.
                     brow[p] = unsafe { $loadu(row.as_ptr()) };
@@ -101,7 +114,8 @@ mod x86 {
                 // full vector stays inside the output are stored whole. The
                 // lanes past n hold zeros (or, accumulating, the values just
                 // read), and the next rows overwrite them.
-                let lanes = std::mem::size_of::<[$t; 64 / std::mem::size_of::<$t>()]>() / std::mem::size_of::<$t>();
+                let lanes = std::mem::size_of::<[$t; 64 / std::mem::size_of::<$t>()]>()
+                    / std::mem::size_of::<$t>();
                 let end = (m - 1) * rso + n;
                 // Four rows at a time: four independent accumulation chains.
                 let row = |i: isize, acc: $v| {
@@ -171,8 +185,19 @@ mod x86 {
             #[target_feature(enable = "avx512f")]
             #[allow(clippy::too_many_arguments)]
             pub unsafe extern "C" fn $outer(
-                a: i64, rsa: i64, csa: i64, b: i64, rsb: i64, csb: i64, out: i64, rso: i64,
-                m: i64, k: i64, n: i64, alpha_bits: i64, accumulate: i64,
+                a: i64,
+                rsa: i64,
+                csa: i64,
+                b: i64,
+                rsb: i64,
+                csb: i64,
+                out: i64,
+                rso: i64,
+                m: i64,
+                k: i64,
+                n: i64,
+                alpha_bits: i64,
+                accumulate: i64,
             ) {
                 let (a, b, out) = (a as *const $t, b as *const $t, out as *mut $t);
                 let mask = ((1u32 << n) - 1) as $mask;
@@ -218,11 +243,35 @@ mod x86 {
     }
 
     kernels!(
-        rows_f64, outer_f64, f64, __m512d, __mmask8, _mm512_setzero_pd, _mm512_set1_pd, _mm512_fmadd_pd,
-        _mm512_mul_pd, _mm512_add_pd, _mm512_maskz_loadu_pd, _mm512_mask_storeu_pd, _mm512_loadu_pd, _mm512_storeu_pd
+        rows_f64,
+        outer_f64,
+        f64,
+        __m512d,
+        __mmask8,
+        _mm512_setzero_pd,
+        _mm512_set1_pd,
+        _mm512_fmadd_pd,
+        _mm512_mul_pd,
+        _mm512_add_pd,
+        _mm512_maskz_loadu_pd,
+        _mm512_mask_storeu_pd,
+        _mm512_loadu_pd,
+        _mm512_storeu_pd
     );
     kernels!(
-        rows_f32, outer_f32, f32, __m512, __mmask16, _mm512_setzero_ps, _mm512_set1_ps, _mm512_fmadd_ps,
-        _mm512_mul_ps, _mm512_add_ps, _mm512_maskz_loadu_ps, _mm512_mask_storeu_ps, _mm512_loadu_ps, _mm512_storeu_ps
+        rows_f32,
+        outer_f32,
+        f32,
+        __m512,
+        __mmask16,
+        _mm512_setzero_ps,
+        _mm512_set1_ps,
+        _mm512_fmadd_ps,
+        _mm512_mul_ps,
+        _mm512_add_ps,
+        _mm512_maskz_loadu_ps,
+        _mm512_mask_storeu_ps,
+        _mm512_loadu_ps,
+        _mm512_storeu_ps
     );
 }

@@ -110,7 +110,11 @@ impl GemmStep {
         if l == self.batch_counts.len() {
             let size = self.dtype.size_of() as i64;
             let bases: Vec<Value> = (0..3).map(|k| e.addr(ptrs[k], offs[k], size)).collect();
-            let wide = |shape| e.wide_math.then(|| small_gemm::kernel(shape, self.dtype)).flatten();
+            let wide = |shape| {
+                e.wide_math
+                    .then(|| small_gemm::kernel(shape, self.dtype))
+                    .flatten()
+            };
             return match self.kernel {
                 Kernel::Rows => match wide(small_gemm::Shape::Rows) {
                     Some(f) => self.call_small(e, f, bases[0], bases[1], bases[2]),
@@ -356,15 +360,36 @@ impl GemmStep {
     }
 
     /// The AVX-512 version of the rows or outer kernel (`small_gemm.rs`).
-    fn call_small(&self, e: &mut Emitter, f: small_gemm::SmallGemmFn, a: Value, b: Value, out: Value) {
+    fn call_small(
+        &self,
+        e: &mut Emitter,
+        f: small_gemm::SmallGemmFn,
+        a: Value,
+        b: Value,
+        out: Value,
+    ) {
         let i64t = types::I64;
-        let qs = [self.a.rs, self.a.cs, self.b.rs, self.b.cs, self.out.rs, self.m, self.k, self.n];
+        let qs = [
+            self.a.rs,
+            self.a.cs,
+            self.b.rs,
+            self.b.cs,
+            self.out.rs,
+            self.m,
+            self.k,
+            self.n,
+        ];
         let [rsa, csa, rsb, csb, rso, m, k, n] = qs.map(|q| e.q(q));
         let alpha = e.fb.ins().iconst(i64t, self.alpha.to_bits() as i64);
         let acc = e.fb.ins().iconst(i64t, self.prefill.is_some() as i64);
-        let sig = e.fb.import_signature(super::ptr_sig(e.call_conv, &[i64t; 13], None));
+        let sig =
+            e.fb.import_signature(super::ptr_sig(e.call_conv, &[i64t; 13], None));
         let fp = e.fb.ins().iconst(i64t, f as usize as i64);
-        e.fb.ins().call_indirect(sig, fp, &[a, rsa, csa, b, rsb, csb, out, rso, m, k, n, alpha, acc]);
+        e.fb.ins().call_indirect(
+            sig,
+            fp,
+            &[a, rsa, csa, b, rsb, csb, out, rso, m, k, n, alpha, acc],
+        );
     }
 
     fn call(&self, e: &mut Emitter, a: Value, b: Value, out: Value) {

@@ -100,7 +100,12 @@ fn softplus_inv(x: f64) -> f64 {
 impl Family {
     /// Mean-field q at `init` with every sigma `start_sigma` (PyMC's start
     /// is rho = 0, sigma = softplus(0) = ln 2).
-    pub fn mean_field(vars: &[FreeVar], init: &[Tensor], dtype: DType, start_sigma: Option<f64>) -> Family {
+    pub fn mean_field(
+        vars: &[FreeVar],
+        init: &[Tensor],
+        dtype: DType,
+        start_sigma: Option<f64>,
+    ) -> Family {
         let rho0 = start_sigma.map_or(0.0, softplus_inv);
         let mu = vars
             .iter()
@@ -109,14 +114,24 @@ impl Family {
             .collect();
         let rho = vars
             .iter()
-            .map(|v| shared(&format!("rho_{}", v.name), Tensor::full(rho0, dtype, &v.shape)))
+            .map(|v| {
+                shared(
+                    &format!("rho_{}", v.name),
+                    Tensor::full(rho0, dtype, &v.shape),
+                )
+            })
             .collect();
         Family::MeanField { mu, rho }
     }
 
     /// Full-rank q at `init` with L = start_sigma * I (PyMC starts at L = I).
     /// The diagonal of L is softplus of its raw entries, so it stays positive.
-    pub fn full_rank(vars: &[FreeVar], init: &[Tensor], dtype: DType, start_sigma: Option<f64>) -> Result<Family> {
+    pub fn full_rank(
+        vars: &[FreeVar],
+        init: &[Tensor],
+        dtype: DType,
+        start_sigma: Option<f64>,
+    ) -> Result<Family> {
         let dim: usize = vars.iter().map(|v| v.size).sum();
         let flat: Vec<f64> = init.iter().flat_map(|t| t.to_f64_vec()).collect();
         let raw = softplus_inv(start_sigma.unwrap_or(1.0));

@@ -177,7 +177,9 @@ impl Model {
         if let Some(s) = method.start_sigma
             && !(s > 0.0 && s.is_finite())
         {
-            return Err(Error::value(format!("start_sigma must be positive and finite, got {s}")));
+            return Err(Error::value(format!(
+                "start_sigma must be positive and finite, got {s}"
+            )));
         }
         let dt = self.dtype();
         let vars = free_vars(self);

@@ -62,6 +62,36 @@ impl Optimizer {
             nesterov: false,
         }
     }
+    /// The same optimizer with another learning rate.
+    pub fn with_learning_rate(self, lr: f64) -> Optimizer {
+        match self {
+            Optimizer::AdagradWindow { epsilon, n_win, .. } => Optimizer::AdagradWindow {
+                learning_rate: lr,
+                epsilon,
+                n_win,
+            },
+            Optimizer::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                ..
+            } => Optimizer::Adam {
+                learning_rate: lr,
+                beta1,
+                beta2,
+                epsilon,
+            },
+            Optimizer::Sgd { .. } => Optimizer::Sgd { learning_rate: lr },
+            Optimizer::Momentum {
+                momentum, nesterov, ..
+            } => Optimizer::Momentum {
+                learning_rate: lr,
+                momentum,
+                nesterov,
+            },
+        }
+    }
+
     /// Parse `adagrad_window`, `adam`, `sgd`, `momentum` with default parameters.
     pub fn from_name(name: &str) -> Result<Optimizer> {
         Ok(match name {

@@ -1,0 +1,286 @@
+//! PyMC's notebook "Variational Inference: Bayesian Neural Networks", end
+//! to end: the two-moons data, the 2-5-5-1 tanh network, ADVI, posterior
+//! draws, the slow and the fast posterior predictive, minibatch ADVI, and
+//! the notebook's plots.
+//!
+//! cargo run --release --example bnn_moons -- [--data DIR] [--seed N]
+//!     [--iters N] [--minibatch-iters N] [--optimizer NAME] [--obj-n-mc N]
+//!     [--start-sigma X|pymc] [--dtype f32|f64] [--out DIR] [--no-plots]
+//!
+//! The last line of output is a JSON summary of the timings and accuracies.
+
+use std::path::PathBuf;
+use theon::ppl::*;
+use theon::prelude::*;
+use theon_examples::args::Args;
+use theon_examples::data::{self, Split};
+use theon_examples::models::{MOONS_LAYERS, moons_bnn};
+use theon_examples::plot::{self, ColorMap};
+use theon_examples::stats::{Summary, final_avg_loss, mean_over_draws, points, std_over_draws};
+use theon_examples::timing::{median_secs, timed};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Predicted class 1 where the mean probability exceeds one half.
+fn classify(prob: &[f64]) -> Vec<i64> {
+    prob.iter().map(|p| (*p > 0.5) as i64).collect()
+}
+
+fn run() -> Result<()> {
+    let mut args = Args::from_env();
+    let seed: u64 = args.get("seed", 0)?;
+    let iters: usize = args.get("iters", 30_000)?;
+    let mb_iters: usize = args.get("minibatch-iters", 40_000)?;
+    let optimizer = match args.opt("optimizer")? {
+        Some(name) => Optimizer::from_name(&name)?,
+        None => Optimizer::adagrad_window(),
+    };
+    let obj_n_mc: usize = args.get("obj-n-mc", 1)?;
+    // q starts with sigma 0.1 instead of PyMC's ln 2 (see the README);
+    // `--start-sigma pymc` starts where PyMC does.
+    let start_sigma: Option<f64> = match args.get("start-sigma", "0.1".to_string())?.as_str() {
+        "pymc" => None,
+        s => Some(s.parse().map_err(|_| {
+            Error::value(format!(
+                "--start-sigma: expected a number or 'pymc', got '{s}'"
+            ))
+        })?),
+    };
+    let dtype = match args.get("dtype", "f64".to_string())?.as_str() {
+        "f64" => DType::F64,
+        "f32" => DType::F32,
+        other => {
+            return Err(Error::value(format!(
+                "--dtype {other}: expected f32 or f64"
+            )));
+        }
+    };
+    let out = PathBuf::from(args.get("out", "target/bnn_moons".to_string())?);
+    let plots = !args.flag("no-plots");
+    let data_dir = args.opt("data")?;
+    args.finish()?;
+    let mut summary = Summary::default();
+
+    // Data: the notebook's make_moons(noise=0.2, n=1000), scaled, split 50/50.
+    let split: Split = match &data_dir {
+        Some(dir) => data::read_split(dir.as_ref())?,
+        None => {
+            let (mut x, y) = data::moons(1000, 0.2, 0)?;
+            data::standardize(&mut x);
+            data::split(&x, &y, 0.5, 0)?
+        }
+    };
+    let (n_train, n_test) = (split.x_train.shape()[0], split.x_test.shape()[0]);
+    let source = data_dir
+        .as_deref()
+        .map_or("generated, noise 0.2".to_string(), |d| format!("from {d}"));
+    println!("two moons: {n_train} training and {n_test} test points ({source}), {dtype}");
+    let (x_test, y_test) = (split.x_test.cast(dtype), split.y_test.to_vec::<i64>());
+    if plots {
+        std::fs::create_dir_all(&out)
+            .map_err(|e| Error::io(format!("creating {}: {e}", out.display())))?;
+        let mut all = points(&split.x_train);
+        all.extend(points(&split.x_test));
+        let mut labels = split.y_train.to_vec::<i64>();
+        labels.extend(&y_test);
+        plot::scatter(
+            &out.join("data.png"),
+            "Toy binary classification data set",
+            &all,
+            &labels,
+            &[],
+            "class",
+        )?;
+    }
+
+    // The model, and ADVI with the step compiled once.
+    let bnn = moons_bnn(&split.x_train, &split.y_train, seed, dtype, None)?;
+    let model = &bnn.model;
+    let method = || {
+        let m = Advi::new()
+            .seed(seed)
+            .obj_n_mc(obj_n_mc)
+            .optimizer(optimizer.clone());
+        match start_sigma {
+            Some(s) => m.start_sigma(s),
+            None => m,
+        }
+    };
+    let (inference, compile_s) = timed(|| model.inference(method()));
+    let mut inference = inference?;
+    let (fitted, steps_s) = timed(|| inference.fit(iters));
+    fitted?;
+    let approx = inference.into_approx();
+    summary.compile_s = compile_s;
+    summary.fit_s = compile_s + steps_s;
+    summary.us_per_step = steps_s / iters.max(1) as f64 * 1e6;
+    summary.final_avg_loss = final_avg_loss(approx.hist());
+    println!(
+        "ADVI: {iters} steps in {:.3} s ({:.1} us/step, compile {:.1} ms); Average Loss = {:.2}",
+        summary.fit_s,
+        summary.us_per_step,
+        compile_s * 1e3,
+        summary.final_avg_loss
+    );
+
+    // Posterior draws (the notebook's approx.sample(draws=5000)).
+    let (trace, sample_s) = timed(|| approx.sample(5_000));
+    let trace = trace?;
+    summary.sample_5000_s = sample_s;
+    println!("approx.sample(5000): {:.1} ms", sample_s * 1e3);
+
+    // Slow path: swap the data, draw the observed variable per posterior draw.
+    let (ppc, slow_s) = timed(|| -> Result<Trace> {
+        model.set_data("ann_input", x_test.clone())?;
+        model.set_data("ann_output", split.y_test.cast(dtype))?;
+        sample_posterior_predictive(model, &trace, Some(500), seed)
+    });
+    let slow_acc =
+        theon_examples::stats::accuracy(&classify(&ppc?.mean("out")?.to_f64_vec()), &split.y_test);
+    summary.ppc_slow_ms = slow_s * 1e3;
+    model.set_data("ann_input", split.x_train.cast(dtype))?;
+    model.set_data("ann_output", split.y_train.cast(dtype))?;
+
+    // Fast path: sample_node with the input replaced, one compiled function.
+    let xs = Var::input("X", TensorType::new(dtype, vec![None, Some(2)]));
+    let n = iscalar("n");
+    let proba = approx.sample_node(&bnn.p, &n)?.replace(&bnn.input, &xs)?;
+    let sample_proba = function(&[&xs, &n], &[&proba])?;
+    let draws = Tensor::scalar(500i64);
+    let probs = sample_proba.call(&[&x_test, &draws])?.remove(0);
+    let mut buf = vec![];
+    let fast_s = median_secs(20, || {
+        sample_proba
+            .call_into(&[&x_test, &draws], &mut buf)
+            .expect("the predictive ran once already");
+    });
+    summary.ppc_fast_ms = fast_s * 1e3;
+    let mean_p = mean_over_draws(&probs);
+    let pred = classify(&mean_p);
+    summary.accuracy = theon_examples::stats::accuracy(&pred, &split.y_test);
+    println!(
+        "posterior predictive, 500 draws x {n_test} points: slow path {:.1} ms (accuracy {:.1}%), sample_node {:.2} ms",
+        summary.ppc_slow_ms,
+        slow_acc * 100.0,
+        summary.ppc_fast_ms
+    );
+    println!("Accuracy = {:.1}%", summary.accuracy * 100.0);
+
+    // The grid: 100 x 100 points over [-3, 3]^2, 500 draws.
+    let g = 100;
+    let coord = |i: usize| -3.0 + 6.0 * i as f64 / (g - 1) as f64;
+    let grid: Vec<f64> = (0..g * g)
+        .flat_map(|q| [coord(q % g), coord(q / g)])
+        .collect();
+    let grid = Tensor::new(grid, &[g * g, 2])?.cast(dtype);
+    let grid_probs = sample_proba.call(&[&grid, &draws])?.remove(0);
+    let grid_s = median_secs(5, || {
+        sample_proba
+            .call_into(&[&grid, &draws], &mut buf)
+            .expect("the grid ran once already");
+    });
+    summary.grid_ms = grid_s * 1e3;
+    println!(
+        "grid, 500 draws x {} points: {:.1} ms",
+        g * g,
+        summary.grid_ms
+    );
+
+    // Minibatch ADVI: batches of 50, then predict on the whole test set by
+    // replacing the minibatch input.
+    let mb = moons_bnn(&split.x_train, &split.y_train, seed, dtype, Some(50))?;
+    let (mb_approx, mb_fit_s) = timed(|| mb.model.fit(mb_iters, method()));
+    let mb_approx = mb_approx?;
+    let mb_proba = mb_approx.sample_node(&mb.p, &n)?.replace(&mb.input, &xs)?;
+    let mb_probs = function(&[&xs, &n], &[&mb_proba])?
+        .call(&[&x_test, &draws])?
+        .remove(0);
+    summary.mb_fit_s = mb_fit_s;
+    summary.mb_accuracy =
+        theon_examples::stats::accuracy(&classify(&mean_over_draws(&mb_probs)), &split.y_test);
+    println!(
+        "minibatch ADVI (batch 50): {mb_iters} steps in {mb_fit_s:.3} s; Average Loss = {:.2}; Accuracy = {:.1}%",
+        final_avg_loss(mb_approx.hist()),
+        summary.mb_accuracy * 100.0
+    );
+
+    if plots {
+        let test_pts = points(&split.x_test);
+        plot::line(
+            &out.join("loss.png"),
+            "ADVI: negative ELBO",
+            "loss",
+            approx.hist(),
+            1000,
+        )?;
+        let wrong: Vec<bool> = pred.iter().zip(&y_test).map(|(a, b)| a != b).collect();
+        let title = format!(
+            "Predictions on the test set (accuracy {:.1}%)",
+            summary.accuracy * 100.0
+        );
+        plot::scatter(
+            &out.join("predictions.png"),
+            &title,
+            &test_pts,
+            &pred,
+            &wrong,
+            "predicted class",
+        )?;
+        let gm = mean_over_draws(&grid_probs);
+        let gs = std_over_draws(&grid_probs, &gm);
+        let range = (-3.0, 3.0);
+        let (pm, sm) = (
+            "Posterior predictive mean probability",
+            "Uncertainty: std of the predicted probability",
+        );
+        plot::surface(
+            &out.join("probability.png"),
+            pm,
+            &gm,
+            g,
+            range,
+            (0.0, 1.0),
+            ColorMap::Diverging,
+            "P(class 1)",
+            &test_pts,
+            &y_test,
+        )?;
+        let smax = gs.iter().cloned().fold(0.0, f64::max);
+        plot::surface(
+            &out.join("uncertainty.png"),
+            sm,
+            &gs,
+            g,
+            range,
+            (0.0, smax),
+            ColorMap::Sequential,
+            "std",
+            &test_pts,
+            &y_test,
+        )?;
+        let groups = MOONS_LAYERS
+            .iter()
+            .map(|(name, _)| {
+                Ok((
+                    name.to_string(),
+                    trace.mean(name)?.to_f64_vec(),
+                    trace.std(name)?.to_f64_vec(),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        plot::error_bars(
+            &out.join("weights.png"),
+            "Posterior of the weights (mean ± std)",
+            &groups,
+        )?;
+        trace.save_npz(out.join("trace.npz"))?;
+        println!("plots and trace.npz written to {}", out.display());
+    }
+    println!("{}", summary.json());
+    Ok(())
+}

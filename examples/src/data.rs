@@ -1,0 +1,148 @@
+//! Data sets of the examples: two moons (scikit-learn's `make_moons`), a
+//! k-arm spiral, standardization, a seeded split, and the CSV layout of
+//! `../shared/data/moons`.
+
+use std::f64::consts::PI;
+use std::path::Path;
+use theon::prelude::*;
+
+/// A classification split: inputs (rows x features) and integer labels.
+pub struct Split {
+    pub x_train: Tensor,
+    pub y_train: Tensor,
+    pub x_test: Tensor,
+    pub y_test: Tensor,
+}
+
+/// A seeded permutation of 0..n.
+fn permutation(n: usize, seed: u64) -> Result<Vec<usize>> {
+    let keys = Tensor::rand_uniform(DType::F64, &[n], 0.0, 1.0, seed)?.to_f64_vec();
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| keys[a].total_cmp(&keys[b]));
+    Ok(idx)
+}
+
+/// scikit-learn's `make_moons(n, noise)`: two interleaved half circles,
+/// Gaussian noise, rows shuffled. Labels 0 (outer) and 1 (inner).
+pub fn moons(n: usize, noise: f64, seed: u64) -> Result<(Vec<[f64; 2]>, Vec<i64>)> {
+    let n_out = n / 2;
+    let n_in = n - n_out;
+    let lin = |k: usize, i: usize| {
+        if k > 1 {
+            PI * i as f64 / (k - 1) as f64
+        } else {
+            0.0
+        }
+    };
+    let mut pts: Vec<([f64; 2], i64)> = (0..n_out)
+        .map(|i| ([lin(n_out, i).cos(), lin(n_out, i).sin()], 0))
+        .collect();
+    pts.extend((0..n_in).map(|i| {
+        (
+            [1.0 - lin(n_in, i).cos(), 1.0 - lin(n_in, i).sin() - 0.5],
+            1,
+        )
+    }));
+    let eps = Tensor::randn(DType::F64, &[n, 2], seed).to_f64_vec();
+    let order = permutation(n, seed.wrapping_add(1))?;
+    let x = order
+        .iter()
+        .map(|&i| {
+            [
+                pts[i].0[0] + noise * eps[2 * i],
+                pts[i].0[1] + noise * eps[2 * i + 1],
+            ]
+        })
+        .collect();
+    let y = order.iter().map(|&i| pts[i].1).collect();
+    Ok((x, y))
+}
+
+/// A `k`-arm spiral in the plane, `n` points per arm, labels 0..k.
+pub fn spiral(n: usize, k: usize, noise: f64, seed: u64) -> Result<(Vec<[f64; 2]>, Vec<i64>)> {
+    let eps = Tensor::randn(DType::F64, &[n * k], seed).to_f64_vec();
+    let mut pts = vec![];
+    for c in 0..k {
+        for i in 0..n {
+            let r = 0.1 + 0.9 * i as f64 / n as f64;
+            let t = 1.75 * PI * r + 2.0 * PI * c as f64 / k as f64 + noise * eps[c * n + i];
+            pts.push(([r * t.cos(), r * t.sin()], c as i64));
+        }
+    }
+    let order = permutation(pts.len(), seed.wrapping_add(1))?;
+    Ok((
+        order.iter().map(|&i| pts[i].0).collect(),
+        order.iter().map(|&i| pts[i].1).collect(),
+    ))
+}
+
+/// Center and scale each column to mean 0, standard deviation 1
+/// (scikit-learn's `scale`: the population standard deviation).
+pub fn standardize(x: &mut [[f64; 2]]) {
+    for c in 0..2 {
+        let n = x.len() as f64;
+        let mean = x.iter().map(|r| r[c]).sum::<f64>() / n;
+        let sd = (x.iter().map(|r| (r[c] - mean).powi(2)).sum::<f64>() / n).sqrt();
+        for r in x.iter_mut() {
+            r[c] = (r[c] - mean) / sd;
+        }
+    }
+}
+
+/// Split rows into train and test halves after a seeded shuffle.
+pub fn split(x: &[[f64; 2]], y: &[i64], test_fraction: f64, seed: u64) -> Result<Split> {
+    let order = permutation(x.len(), seed)?;
+    let n_test = (x.len() as f64 * test_fraction).round() as usize;
+    let (test, train) = order.split_at(n_test);
+    let xs = |rows: &[usize]| {
+        Tensor::new(
+            rows.iter().flat_map(|&i| x[i]).collect::<Vec<f64>>(),
+            &[rows.len(), 2],
+        )
+    };
+    let ys = |rows: &[usize]| Tensor::vector(rows.iter().map(|&i| y[i]).collect::<Vec<i64>>());
+    Ok(Split {
+        x_train: xs(train)?,
+        y_train: ys(train),
+        x_test: xs(test)?,
+        y_test: ys(test),
+    })
+}
+
+/// Read `X_train.csv`, `X_test.csv`, `Y_train.csv`, `Y_test.csv` from `dir`.
+pub fn read_split(dir: &Path) -> Result<Split> {
+    let read = |name: &str| read_csv(dir.join(name));
+    let labels = |t: Tensor| -> Result<Tensor> {
+        let v = t.to_f64_vec();
+        if let Some(bad) = v
+            .iter()
+            .find(|y| **y != 0.0 && **y != 1.0 && y.fract() != 0.0)
+        {
+            return Err(Error::value(format!(
+                "labels must be integers, found {bad}"
+            )));
+        }
+        Ok(Tensor::vector(
+            v.into_iter().map(|y| y as i64).collect::<Vec<i64>>(),
+        ))
+    };
+    let s = Split {
+        x_train: read("X_train.csv")?,
+        y_train: labels(read("Y_train.csv")?)?,
+        x_test: read("X_test.csv")?,
+        y_test: labels(read("Y_test.csv")?)?,
+    };
+    for (what, x, y) in [
+        ("train", &s.x_train, &s.y_train),
+        ("test", &s.x_test, &s.y_test),
+    ] {
+        if x.rank() != 2 || x.shape()[1] != 2 || x.shape()[0] != y.len() {
+            return Err(Error::shape(format!(
+                "{what}: X has shape {:?} and Y {} rows; expected (n, 2) and n",
+                x.shape(),
+                y.len()
+            )));
+        }
+    }
+    Ok(s)
+}

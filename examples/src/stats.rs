@@ -1,0 +1,98 @@
+//! Summaries of posterior predictive draws and the examples' JSON line.
+
+use theon::prelude::*;
+
+/// Rows of a (n, 2) tensor as points.
+pub fn points(x: &Tensor) -> Vec<[f64; 2]> {
+    x.to_f64_vec().chunks(2).map(|r| [r[0], r[1]]).collect()
+}
+
+/// Mean over the first axis (draws) of a (draws, ...) tensor, flattened.
+pub fn mean_over_draws(t: &Tensor) -> Vec<f64> {
+    let d = t.shape()[0];
+    let per = t.len() / d.max(1);
+    let v = t.to_f64_vec();
+    (0..per)
+        .map(|i| (0..d).map(|k| v[k * per + i]).sum::<f64>() / d as f64)
+        .collect()
+}
+
+/// Standard deviation over the first axis, given the mean.
+pub fn std_over_draws(t: &Tensor, mean: &[f64]) -> Vec<f64> {
+    let d = t.shape()[0];
+    let per = t.len() / d.max(1);
+    let v = t.to_f64_vec();
+    (0..per)
+        .map(|i| {
+            ((0..d)
+                .map(|k| (v[k * per + i] - mean[i]).powi(2))
+                .sum::<f64>()
+                / d as f64)
+                .sqrt()
+        })
+        .collect()
+}
+
+/// The most probable class and its probability for each row of a flat
+/// (rows, k) probability table.
+pub fn argmax_rows(p: &[f64], k: usize) -> (Vec<i64>, Vec<f64>) {
+    p.chunks(k)
+        .map(|row| {
+            let (c, v) = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |b, (i, v)| if *v > b.1 { (i, *v) } else { b },
+                );
+            (c as i64, v)
+        })
+        .unzip()
+}
+
+/// The share of `pred` equal to `truth`.
+pub fn accuracy(pred: &[i64], truth: &Tensor) -> f64 {
+    let y = truth.to_vec::<i64>();
+    pred.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / y.len().max(1) as f64
+}
+
+/// The last line every example prints: its timings and accuracies.
+#[derive(Default)]
+pub struct Summary {
+    pub compile_s: f64,
+    pub fit_s: f64,
+    pub us_per_step: f64,
+    pub final_avg_loss: f64,
+    pub sample_5000_s: f64,
+    pub ppc_slow_ms: f64,
+    pub ppc_fast_ms: f64,
+    pub grid_ms: f64,
+    pub accuracy: f64,
+    pub mb_fit_s: f64,
+    pub mb_accuracy: f64,
+}
+
+impl Summary {
+    pub fn json(&self) -> String {
+        format!(
+            "{{\"compile_s\": {:.4}, \"fit_s\": {:.4}, \"us_per_step\": {:.2}, \"final_avg_loss\": {:.3}, \"sample_5000_s\": {:.4}, \"ppc_slow_ms\": {:.2}, \"ppc_fast_ms\": {:.3}, \"grid_ms\": {:.2}, \"accuracy\": {:.4}, \"mb_fit_s\": {:.4}, \"mb_accuracy\": {:.4}}}",
+            self.compile_s,
+            self.fit_s,
+            self.us_per_step,
+            self.final_avg_loss,
+            self.sample_5000_s,
+            self.ppc_slow_ms,
+            self.ppc_fast_ms,
+            self.grid_ms,
+            self.accuracy,
+            self.mb_fit_s,
+            self.mb_accuracy
+        )
+    }
+}
+
+/// Mean of the last (up to) 1000 losses.
+pub fn final_avg_loss(hist: &[f64]) -> f64 {
+    let tail = &hist[hist.len().saturating_sub(1000)..];
+    tail.iter().sum::<f64>() / tail.len().max(1) as f64
+}
