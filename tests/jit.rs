@@ -380,7 +380,15 @@ fn small_gemm_kernels_match_the_inline_ones_bit_for_bit() {
     // them) give exactly the inline kernels' results, and both agree with
     // the interpreter.
     for dt in [DType::F64, DType::F32] {
-        for (m, k, n) in [(37usize, 5usize, 5usize), (9, 2, 5), (40, 8, 8), (3, 7, 1), (5, 300, 5), (8, 129, 3), (2, 1, 8)] {
+        for (m, k, n) in [
+            (37usize, 5usize, 5usize),
+            (9, 2, 5),
+            (40, 8, 8),
+            (3, 7, 1),
+            (5, 300, 5),
+            (8, 129, 3),
+            (2, 1, 8),
+        ] {
             let a = Var::input("a", TensorType::new(dt, vec![None, Some(k)]));
             let at = Var::input("at", TensorType::new(dt, vec![Some(k), Some(m)]));
             let b = Var::input("b", TensorType::new(dt, vec![Some(k), Some(n)]));
@@ -406,10 +414,22 @@ fn small_gemm_kernels_match_the_inline_ones_bit_for_bit() {
             let checked = eval_checked(&inputs, &refs, &args).unwrap();
             let mut opts = CompileOptions::default();
             opts.jit.wide_math = false;
-            let inline = compile(&inputs, &refs).options(opts).build().unwrap().call(&args).unwrap();
+            let inline = compile(&inputs, &refs)
+                .options(opts)
+                .build()
+                .unwrap()
+                .call(&args)
+                .unwrap();
             for (k2, (w, i)) in checked.iter().zip(&inline).enumerate() {
-                let same = w.to_f64_vec().iter().zip(i.to_f64_vec()).all(|(x, y)| x.to_bits() == y.to_bits());
-                assert!(same, "{dt} ({m}, {k}, {n}) output {k2}: wide {w} vs inline {i}");
+                let same = w
+                    .to_f64_vec()
+                    .iter()
+                    .zip(i.to_f64_vec())
+                    .all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(
+                    same,
+                    "{dt} ({m}, {k}, {n}) output {k2}: wide {w} vs inline {i}"
+                );
             }
         }
     }
@@ -417,7 +437,10 @@ fn small_gemm_kernels_match_the_inline_ones_bit_for_bit() {
     let x = matrix("x");
     let wv = Tensor::randn(DType::F64, &[6, 5, 5], 9);
     let xv = Tensor::randn(DType::F64, &[23, 5], 8);
-    let w3 = Var::input("w3", TensorType::new(DType::F64, vec![None, Some(5), Some(5)]));
+    let w3 = Var::input(
+        "w3",
+        TensorType::new(DType::F64, vec![None, Some(5), Some(5)]),
+    );
     let y = x.matmul(&w3).unwrap();
     let r = eval_checked(&[&x, &w3], &[&y], &[xv.clone(), wv.clone()]).unwrap();
     assert_eq!(r[0].shape(), &[6, 23, 5]);
