@@ -445,3 +445,59 @@ fn small_gemm_kernels_match_the_inline_ones_bit_for_bit() {
     let r = eval_checked(&[&x, &w3], &[&y], &[xv.clone(), wv.clone()]).unwrap();
     assert_eq!(r[0].shape(), &[6, 23, 5]);
 }
+
+#[test]
+fn batch_regions_run_chunk_by_chunk() {
+    // A vectorized two-layer network: x (rows x 3) shared by every draw,
+    // weights per draw (draws x 3 x 4, draws x 4 x 2), a bias broadcast
+    // along the draws (1 x 1 x 4), an intermediate that is also an output.
+    // Large rows force many chunks (one draw each); the JIT, with its
+    // region, must match the interpreter for every draw count, including
+    // one draw, zero draws, and a draw count equal to the row count.
+    let x = matrix("x");
+    let w1 = Var::input(
+        "w1",
+        TensorType::new(DType::F64, vec![None, Some(3), Some(4)]),
+    );
+    let w2 = Var::input(
+        "w2",
+        TensorType::new(DType::F64, vec![None, Some(4), Some(2)]),
+    );
+    let b = Var::input(
+        "b",
+        TensorType::new(DType::F64, vec![Some(1), Some(1), Some(4)]),
+    );
+    let h = (x.matmul(&w1).unwrap() + &b).unwrap().tanh();
+    let y = h.matmul(&w2).unwrap().sigmoid();
+    let inputs = [&x, &w1, &w2, &b];
+    let f = function(&inputs, &[&y, &h]).unwrap();
+    let only_y = function(&inputs, &[&y]).unwrap();
+    assert!(
+        !f.memory_plan().regions.is_empty(),
+        "the graph has a batch region"
+    );
+    for (draws, rows) in [(7usize, 3000usize), (1, 3000), (0, 50), (40, 40), (5, 17)] {
+        let args = [
+            Tensor::randn(DType::F64, &[rows, 3], 1),
+            Tensor::randn(DType::F64, &[draws, 3, 4], 2),
+            Tensor::randn(DType::F64, &[draws, 4, 2], 3),
+            Tensor::randn(DType::F64, &[1, 1, 4], 4),
+        ];
+        let r = eval_checked(&inputs, &[&y, &h], &args).unwrap();
+        assert_eq!(r[0].shape(), &[draws, rows, 2]);
+        // Also the same compiled function twice (tables restored after a call).
+        let again = f.call(&args).unwrap();
+        assert_eq!(again[0], r[0], "draws {draws} rows {rows}");
+        assert_eq!(again[1], r[1]);
+        // With h internal to the region, 3000 rows (96 KB per draw) run a
+        // couple of draws per chunk.
+        let y_only = only_y.call(&args).unwrap();
+        assert_eq!(y_only[0], r[0]);
+        if draws == 7 && rows == 3000 {
+            let chunks = only_y.region_chunks();
+            assert_eq!(chunks.len(), 1);
+            assert_eq!(chunks[0].0, 7);
+            assert!(chunks[0].1 < 7, "several chunks: {chunks:?}");
+        }
+    }
+}

@@ -69,6 +69,8 @@ fn cases() -> Vec<Case> {
     let xs = vec_(&[-1.5, 0.25, 2.0]);
     let ys = vec_(&[0.5, -2.0, 3.0]);
     let ints = Tensor::vector(vec![3i64, -4, 7]);
+    // Two known columns (logsumexp_expand needs the reduced size).
+    let m2 = tensor_with_shape("m2", DType::F64, &[None, Some(2)]);
     let mat = Tensor::new(
         (0..6).map(|k| k as f64 * 0.3 - 0.7).collect::<Vec<_>>(),
         &[2, 3],
@@ -320,6 +322,25 @@ fn cases() -> Vec<Case> {
             vec![m.clone(), w.clone(), x.clone()],
             m.dot(&w).unwrap() + &x,
             vec![mat.clone(), mat2.clone(), vec_(&[1.0, 2.0, 3.0, 4.0])],
+        ),
+        case(
+            "logsumexp_expand",
+            vec![m2.clone()],
+            m2.logsumexp_axes(&[1], false),
+            vec![
+                Tensor::new(
+                    vec![
+                        1000.0,
+                        1000.0,
+                        0.0,
+                        f64::NEG_INFINITY,
+                        f64::NEG_INFINITY,
+                        f64::NEG_INFINITY,
+                    ],
+                    &[3, 2],
+                )
+                .unwrap(),
+            ],
         ),
         // fuse: cheap elementwise ops and a reduction become one loop;
         // transcendentals on large tensors stay out (see fuse.rs).

@@ -292,6 +292,15 @@ impl Function {
         self.jit.as_ref().map(|j| j.steps())
     }
 
+    /// For each batch region (see `MemoryPlan::regions`): the leading
+    /// extent and the chunk length of the last call's plan (JIT mode).
+    pub fn region_chunks(&self) -> Vec<(usize, usize)> {
+        self.jit
+            .as_ref()
+            .map(|j| j.region_chunks())
+            .unwrap_or_default()
+    }
+
     /// Time per step over all calls so far (JIT mode compiled with
     /// `JitOptions::profile`), like PyTensor's profiler.
     pub fn profile(&self) -> Option<ProfileReport> {

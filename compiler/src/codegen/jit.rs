@@ -119,6 +119,15 @@ impl JitFunction {
                 .collect();
         Some((p.calls.load(std::sync::atomic::Ordering::Relaxed), ns))
     }
+    /// (leading extent, chunk length) of each batch region in the plan of
+    /// the last call (empty before the first call).
+    pub fn region_chunks(&self) -> Vec<(usize, usize)> {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.plan
+            .as_ref()
+            .map(|p| p.regions.iter().map(|r| (r.total, r.chunk)).collect())
+            .unwrap_or_default()
+    }
     /// The node at each schedule position.
     pub fn order(&self) -> &[crate::graph::NodeId] {
         &self.layout.order
@@ -205,12 +214,16 @@ impl JitFunction {
             }
             let ctx = CallCtx {
                 execs: &plan.execs,
-                bufs: &plan.ptrs,
+                bufs: plan.ptrs.as_mut_ptr(),
+                n_bufs: plan.ptrs.len(),
+                dims: plan.dims.as_mut_ptr(),
+                regions: plan.regions.as_mut_ptr(),
+                n_regions: plan.regions.len(),
                 error: RefCell::new(None),
             };
             let frame = Frame {
-                bufs: plan.ptrs.as_ptr(),
-                dims: plan.dims.as_ptr(),
+                bufs: ctx.bufs,
+                dims: ctx.dims,
                 ctx: (&ctx as *const CallCtx).cast(),
             };
             // SAFETY: the code was generated for this layout; the plan sized

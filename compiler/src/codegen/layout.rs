@@ -88,6 +88,8 @@ pub struct Layout {
     /// Value of each graph root (outputs, then update values).
     pub roots: Vec<usize>,
     pub n_outputs: usize,
+    /// Batch regions of the schedule (run chunk by chunk).
+    pub regions: Vec<super::region::RegionLayout>,
 }
 
 impl Layout {
@@ -202,7 +204,7 @@ impl Layout {
                 closure[vid[&g.input(n, s)]] = true;
             }
         }
-        Layout {
+        let mut layout = Layout {
             order,
             vals,
             vid,
@@ -216,7 +218,14 @@ impl Layout {
             root_copy,
             roots,
             n_outputs,
-        }
+            regions: vec![],
+        };
+        layout.regions = mem
+            .regions
+            .iter()
+            .map(|r| super::region::RegionLayout::new(g, &layout, r.clone()))
+            .collect();
+        layout
     }
 
     /// A quantity: constant if `known`, else a dims-table entry.

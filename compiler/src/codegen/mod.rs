@@ -7,5 +7,6 @@ pub mod layout;
 pub mod lower;
 pub mod math;
 pub mod plan;
+pub mod region;
 pub mod rt;
 pub mod small_gemm;

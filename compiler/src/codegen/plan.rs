@@ -6,6 +6,7 @@
 
 use super::exec::NodeExec;
 use super::layout::{BufKind, Layout, QExpr, ShapeOf};
+use super::region::RegionPlan;
 use crate::graph::{Graph, Value};
 use crate::interp;
 use crate::op::{Op, check_runtime};
@@ -30,6 +31,8 @@ pub struct Plan {
     pub bytes: Vec<usize>,
     /// Prepared run-time steps by schedule position.
     pub execs: Vec<Option<NodeExec>>,
+    /// How each batch region runs for these shapes.
+    pub regions: Vec<RegionPlan>,
 }
 
 /// The shape signature of a call: argument shapes, shared-variable shapes,
@@ -186,10 +189,15 @@ impl Plan {
             .collect();
         // Buffer sizes and the arena: first fit over the schedule, reusing
         // a slot once its last reader has run.
-        let bytes: Vec<usize> = layout
+        let mut bytes: Vec<usize> = layout
             .bufs
             .iter()
             .map(|b| shapes[b.root].iter().product::<usize>() * b.dtype.size_of())
+            .collect();
+        let regions: Vec<RegionPlan> = layout
+            .regions
+            .iter()
+            .map(|r| RegionPlan::build(r, layout, &shapes, &loops, &dims, &mut bytes))
             .collect();
         let mut arena_bufs: Vec<usize> = (0..layout.bufs.len())
             .filter(|&b| matches!(layout.bufs[b].kind, BufKind::Arena))
@@ -251,6 +259,7 @@ impl Plan {
             ptrs,
             bytes,
             execs,
+            regions,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! error).
 
 use super::exec::{Buffers, NodeExec};
+use super::region::RegionPlan;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
@@ -56,7 +57,13 @@ pub unsafe extern "C" fn theon_rt_tick(p: *const Profile, pos: i64) {
 /// a slot for the first error.
 pub struct CallCtx<'a> {
     pub execs: &'a [Option<NodeExec>],
-    pub bufs: &'a [usize],
+    /// The buffer and dims tables of the frame (batch regions rewrite
+    /// entries during the call, so they are raw pointers).
+    pub bufs: *mut usize,
+    pub n_bufs: usize,
+    pub dims: *mut i64,
+    pub regions: *mut RegionPlan,
+    pub n_regions: usize,
     pub error: RefCell<Option<Error>>,
 }
 
@@ -80,8 +87,10 @@ pub unsafe extern "C" fn theon_rt_exec(ctx: *const CallCtx<'static>, pos: u32) -
         let step = ctx.execs[pos as usize]
             .as_ref()
             .ok_or_else(|| Error::compile(format!("step {pos} was not prepared")))?;
-        // SAFETY: buffers were sized by the plan that prepared the step.
-        unsafe { step.run(&Buffers(ctx.bufs)) }
+        // SAFETY: the table holds n_bufs addresses, and no region rewrites
+        // it while a run-time step runs (regions hold generated steps only);
+        // buffers were sized by the plan that prepared the step.
+        unsafe { step.run(&Buffers(std::slice::from_raw_parts(ctx.bufs, ctx.n_bufs))) }
     };
     match catch_unwind(AssertUnwindSafe(run)) {
         Ok(Ok(())) => 0,
@@ -94,6 +103,38 @@ pub unsafe extern "C" fn theon_rt_exec(ctx: *const CallCtx<'static>, pos: u32) -
                 "internal error: step {pos} panicked"
             )));
             2
+        }
+    }
+}
+
+/// Batch region `r`: `c == -1` returns the number of chunks, `c >= 0`
+/// points the tables at chunk `c`, `c == -2` restores them.
+///
+/// # Safety
+/// `ctx` points to the live context of the running call; `r` is one of its
+/// plan's regions; chunks are entered in order and left once.
+pub unsafe extern "C" fn theon_rt_region(ctx: *const CallCtx<'static>, r: i64, c: i64) -> i64 {
+    // SAFETY: the caller passes the frame's context, alive for the whole call.
+    let ctx = unsafe { &*ctx };
+    if r < 0 || r as usize >= ctx.n_regions {
+        return 0;
+    }
+    // SAFETY: r < n_regions; only this function touches the regions during
+    // the native call, one at a time.
+    let region = unsafe { &mut *ctx.regions.add(r as usize) };
+    match c {
+        -1 => region.chunks() as i64,
+        -2 => {
+            if region.chunks() > 0 {
+                // SAFETY: the tables are the call's; nothing else uses them now.
+                unsafe { region.leave(ctx.dims, ctx.bufs) };
+            }
+            0
+        }
+        c => {
+            // SAFETY: as above; c counts up from 0 below chunks().
+            unsafe { region.enter_chunk(c as usize, ctx.dims, ctx.bufs) };
+            0
         }
     }
 }

@@ -33,6 +33,9 @@ pub struct MemoryPlan {
     pub order: Vec<NodeId>,
     /// Output value -> the input slot whose buffer it reuses.
     pub inplace: HashMap<Value, u16>,
+    /// Batch regions: runs of the schedule the code generator executes a
+    /// chunk of leading indices at a time (see `schedule.rs`).
+    pub regions: Vec<std::ops::Range<usize>>,
 }
 
 /// The value whose buffer `v` lives in (following views back).
@@ -46,7 +49,7 @@ pub fn buffer_root(g: &Graph, mut v: Value) -> Value {
 /// Plan in-place writes. `updates[k]` is the shared variable whose new
 /// value is the graph root `n_outputs + k`.
 pub fn plan(g: &Graph, n_outputs: usize, updates: &[SharedVar]) -> MemoryPlan {
-    let order = g.toposort();
+    let (order, regions) = super::schedule::with_batch_regions(g, g.toposort());
     let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let update_of: HashMap<Value, &SharedVar> = g.outputs()[n_outputs..]
         .iter()
@@ -117,5 +120,9 @@ pub fn plan(g: &Graph, n_outputs: usize, updates: &[SharedVar]) -> MemoryPlan {
             }
         }
     }
-    MemoryPlan { order, inplace }
+    MemoryPlan {
+        order,
+        inplace,
+        regions,
+    }
 }

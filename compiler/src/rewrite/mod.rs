@@ -19,6 +19,7 @@ pub mod global;
 pub mod memory;
 pub mod patch;
 pub mod pattern;
+pub mod schedule;
 pub mod specialize;
 pub mod stabilize;
 pub mod trace;

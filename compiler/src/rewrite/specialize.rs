@@ -1,11 +1,13 @@
 //! specialize: matrix products become GEMM calls with transposes, scalings
-//! and a bias add folded in (`alpha * op(A) op(B) + beta * C`).
+//! and a bias add folded in (`alpha * op(A) op(B) + beta * C`); logsumexp
+//! becomes the max-shifted form that compiles to vector loops.
 
 use super::patch::{Patch, Ref};
 use super::util::{scalar_const, single_use};
 use super::{Ctx, LocalRewrite};
 use crate::graph::{Graph, NodeId, Value};
-use crate::op::{BinaryOp, F64Key, GemmSpec, Op, UnaryOp};
+use crate::op::{BinaryOp, ConstValue, F64Key, GemmSpec, Op, ReduceOp, UnaryOp};
+use theon_runtime::Tensor;
 
 fn plain() -> GemmSpec {
     GemmSpec {
@@ -186,6 +188,62 @@ fn gemm_bias(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     Some(Patch::with(Value::of(n), Op::Gemm(s), &ins))
 }
 
+/// logsumexp(x) → m + log(sum(exp(x - m))) with m = max(x), or m itself
+/// where m is infinite (all -inf, or some +inf), over axes of known,
+/// non-empty size: the stable reduction in
+/// ops the code generator runs as vector loops (max, exp, sum, log), not
+/// as a call into the interpreter's kernel.
+fn logsumexp_expand(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
+    let Op::Reduce {
+        op: ReduceOp::LogSumExp,
+        axes,
+        keepdims,
+    } = g.op(n)
+    else {
+        return None;
+    };
+    let x = g.input(n, 0);
+    let out = Value::of(n);
+    let dt = g.ty(out).dtype;
+    // max over an empty axis has no value (logsumexp's is -inf): only
+    // axes known to be non-empty.
+    let sizes = &g.ty(x).shape;
+    if !dt.is_float()
+        || g.ty(x).dtype != dt
+        || axes.iter().any(|&a| !matches!(sizes[a], Some(d) if d > 0))
+    {
+        return None;
+    }
+    let keep = |op| Op::Reduce {
+        op,
+        axes: axes.clone(),
+        keepdims: true,
+    };
+    let mut p = Patch::new();
+    let m = p.add(keep(ReduceOp::Max), &[x.into()]);
+    let d = p.add(Op::Binary(BinaryOp::Sub), &[x.into(), m]);
+    let e = p.add(Op::Unary(UnaryOp::Exp), &[d]);
+    let s = p.add(keep(ReduceOp::Sum), &[e]);
+    let l = p.add(Op::Unary(UnaryOp::Log), &[s]);
+    let sum = p.add(Op::Binary(BinaryOp::Add), &[m, l]);
+    let am = p.add(Op::Unary(UnaryOp::Abs), &[m]);
+    let inf = p.add(
+        Op::Constant(ConstValue::new(Tensor::full(f64::INFINITY, dt, &[]))),
+        &[],
+    );
+    let is_inf = p.add(Op::Binary(BinaryOp::Eq), &[am, inf]);
+    let r = p.add(Op::Where, &[is_inf, m, sum]);
+    let r = if *keepdims {
+        r
+    } else {
+        let rank = g.ty(x).rank();
+        let order: Vec<Option<usize>> = (0..rank).filter(|a| !axes.contains(a)).map(Some).collect();
+        p.add(Op::DimShuffle(order), &[r])
+    };
+    p.replace(out, r);
+    Some(p)
+}
+
 pub fn rewrites() -> Vec<LocalRewrite> {
     use LocalRewrite as L;
     vec![
@@ -209,6 +267,19 @@ pub fn rewrites() -> Vec<LocalRewrite> {
             "gemm_bias",
             |op| *op == Op::Binary(BinaryOp::Add),
             gemm_bias,
+        ),
+        L::code(
+            "logsumexp_expand",
+            |op| {
+                matches!(
+                    op,
+                    Op::Reduce {
+                        op: ReduceOp::LogSumExp,
+                        ..
+                    }
+                )
+            },
+            logsumexp_expand,
         ),
     ]
 }

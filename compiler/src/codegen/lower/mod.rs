@@ -260,6 +260,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     jb.symbol("theon_rt_gemm_f64", rt::theon_rt_gemm_f64 as *const u8);
     jb.symbol("theon_rt_gemm_f32", rt::theon_rt_gemm_f32 as *const u8);
     jb.symbol("theon_rt_tick", rt::theon_rt_tick as *const u8);
+    jb.symbol("theon_rt_region", rt::theon_rt_region as *const u8);
     let mut module = JITModule::new(jb);
     let ce = |e: cranelift_module::ModuleError| Error::compile(e.to_string());
 
@@ -293,6 +294,13 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
             &ptr_sig(cc, &[i64t, i64t], None),
         )
         .map_err(ce)?;
+    let region_id = module
+        .declare_function(
+            "theon_rt_region",
+            Linkage::Import,
+            &ptr_sig(cc, &[i64t, i64t, i64t], Some(i64t)),
+        )
+        .map_err(ce)?;
     let profile = opts
         .profile
         .then(|| Box::new(rt::Profile::new(layout.order.len())));
@@ -305,7 +313,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     ctx.func.signature = entry_sig;
     ctx.func.name = UserFuncName::user(0, entry_id.as_u32());
     let mut fctx = FunctionBuilderContext::new();
-    let mut steps = Vec::with_capacity(layout.order.len());
+    let mut steps = vec![StepKind::Nothing; layout.order.len()];
     {
         let mut fb = FunctionBuilder::new(&mut ctx.func, &mut fctx);
         let exec = module.declare_func_in_func(exec_id, fb.func);
@@ -348,12 +356,40 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
             }
         };
         emit_tick(&mut e, -1);
-        for (pos, &n) in order.iter().enumerate() {
-            let kind = lower_step(&mut e, g, pos, n);
+        let region_fn = module.declare_func_in_func(region_id, e.fb.func);
+        let regions: Vec<std::ops::Range<usize>> =
+            e.layout.regions.iter().map(|r| r.steps.clone()).collect();
+        let emit = |e: &mut Emitter, pos: usize| {
+            let kind = lower_step(e, g, pos, order[pos]);
             if kind != StepKind::Nothing {
-                emit_tick(&mut e, pos as i64);
+                emit_tick(e, pos as i64);
             }
-            steps.push(kind);
+            kind
+        };
+        let mut pos = 0;
+        while pos < order.len() {
+            let Some((r, range)) = regions.iter().enumerate().find(|(_, r)| r.start == pos) else {
+                steps[pos] = emit(&mut e, pos);
+                pos += 1;
+                continue;
+            };
+            // A batch region: its steps run once per chunk of leading indices.
+            let call = |e: &mut Emitter, c: CValue| -> CValue {
+                let rv = e.fb.ins().iconst(i64t, r as i64);
+                let inst = e.fb.ins().call(region_fn, &[e.ctx_ptr, rv, c]);
+                e.fb.inst_results(inst)[0]
+            };
+            let begin = e.fb.ins().iconst(i64t, -1);
+            let chunks = call(&mut e, begin);
+            e.counted_loop(chunks, 1, |e, c| {
+                call(e, c);
+                for p in range.clone() {
+                    steps[p] = emit(e, p);
+                }
+            });
+            let end = e.fb.ins().iconst(i64t, -2);
+            call(&mut e, end);
+            pos = range.end;
         }
         let ok = e.fb.ins().iconst(types::I32, 0);
         e.fb.ins().return_(&[ok]);

@@ -1,0 +1,220 @@
+//! Batch regions at run time: a run of steps executed for a chunk of
+//! leading indices at a time (found and scheduled by `rewrite/schedule.rs`).
+//!
+//! The generated code reads sizes from the dims table and buffer addresses
+//! from the buffer table at every use, so a chunk is run by rewriting
+//! those entries: every size that counts the leading axis becomes
+//! `chunk length x the rest`, every buffer that carries the leading axis
+//! moves to the chunk's first row, and buffers used only inside the region
+//! shrink to one chunk (which is what keeps them in cache). The plan
+//! checks at each new shape signature that the region's values really
+//! share one leading extent; if not, the region runs as a single chunk.
+
+use super::layout::{BufKind, Layout, ShapeOf};
+use crate::graph::{Graph, Value};
+use crate::rewrite::schedule::aligned;
+use std::collections::HashMap;
+use std::ops::Range;
+
+/// Bytes of region-internal buffers per chunk (well inside a 1 MB L2).
+const CHUNK_BYTES: usize = 256 * 1024;
+
+/// What a region touches, known when compiling.
+#[derive(Clone, Debug)]
+pub struct RegionLayout {
+    pub steps: Range<usize>,
+    /// Values the region's nodes produce.
+    pub produced: Vec<usize>,
+    /// Values produced before the region that its nodes read, and whether
+    /// they carry the leading axis (their axis 0 is the region's).
+    pub inputs: Vec<(usize, bool)>,
+    /// Arena buffers only the region writes and reads: one chunk each.
+    pub internal: Vec<usize>,
+}
+
+impl RegionLayout {
+    pub fn new(g: &Graph, layout: &Layout, steps: Range<usize>) -> RegionLayout {
+        let in_region = |pos: usize| steps.contains(&pos);
+        let mut produced = vec![];
+        let mut inputs = vec![];
+        for pos in steps.clone() {
+            let n = layout.order[pos];
+            for port in 0..g.n_outputs(n) as u16 {
+                produced.push(layout.vid[&Value { node: n, port }]);
+            }
+            for v in g.inputs(n) {
+                let i = layout.vid[&v];
+                if !in_region(layout.pos_of[i]) {
+                    inputs.push((i, aligned(g, n, v)));
+                }
+            }
+        }
+        let internal = (0..layout.bufs.len())
+            .filter(|&b| {
+                let spec = &layout.bufs[b];
+                let members: Vec<usize> = (0..layout.vals.len())
+                    .filter(|&i| layout.buf_of[i] == b)
+                    .collect();
+                matches!(spec.kind, BufKind::Arena)
+                    && spec.last < steps.end
+                    && !members.is_empty()
+                    && members.iter().all(|&i| in_region(layout.pos_of[i]))
+            })
+            .collect();
+        RegionLayout {
+            steps,
+            produced,
+            inputs,
+            internal,
+        }
+    }
+}
+
+/// A region for one shape signature: how to run it chunk by chunk.
+#[derive(Clone, Debug, Default)]
+pub struct RegionPlan {
+    /// Leading extent and chunk length (`chunk == total`: one chunk).
+    pub total: usize,
+    pub chunk: usize,
+    /// (dims-table entry, value per leading index, full value).
+    pub dims: Vec<(usize, i64, i64)>,
+    /// (buffer, bytes per leading index, address at the region's start).
+    pub bufs: Vec<(usize, usize, usize)>,
+}
+
+impl RegionPlan {
+    pub fn chunks(&self) -> usize {
+        if self.total == 0 {
+            0
+        } else {
+            self.total.div_ceil(self.chunk.max(1))
+        }
+    }
+
+    /// The chunked plan when the concrete shapes allow it. `bytes` are the
+    /// buffers' full sizes; internal ones are shrunk to a chunk here.
+    pub fn build(
+        region: &RegionLayout,
+        layout: &Layout,
+        shapes: &[Vec<usize>],
+        loops: &[Vec<usize>],
+        dims: &[i64],
+        bytes: &mut [usize],
+    ) -> RegionPlan {
+        let single = |total: usize| RegionPlan {
+            total,
+            chunk: total.max(1),
+            ..Default::default()
+        };
+        let Some(&first) = region.produced.first() else {
+            return single(1);
+        };
+        let Some(&total) = shapes[first].first() else {
+            return single(1);
+        };
+        // Every produced value has the leading extent; every aligned input
+        // has it or broadcasts (1) along it.
+        if total <= 1
+            || region
+                .produced
+                .iter()
+                .any(|&v| shapes[v].first() != Some(&total))
+        {
+            return single(total);
+        }
+        // Buffer -> whether it moves with the chunk; one answer per buffer.
+        let mut carries: HashMap<usize, bool> = HashMap::new();
+        let mut uses: Vec<(usize, bool)> = region
+            .produced
+            .iter()
+            .map(|&v| (layout.buf_of[v], true))
+            .collect();
+        for &(v, is_aligned) in &region.inputs {
+            let lead = shapes[v].first().copied();
+            let moves = is_aligned && lead == Some(total);
+            if is_aligned && !moves && lead != Some(1) {
+                return single(total);
+            }
+            uses.push((layout.buf_of[v], moves));
+        }
+        for (b, moves) in uses {
+            if *carries.entry(b).or_insert(moves) != moves {
+                return single(total);
+            }
+        }
+        // Chunk length: internal buffers of one chunk within CHUNK_BYTES.
+        let per_row: usize = region.internal.iter().map(|&b| bytes[b] / total).sum();
+        let chunk = (CHUNK_BYTES / per_row.max(1)).clamp(1, total);
+        for &b in &region.internal {
+            bytes[b] = bytes[b] / total * chunk;
+        }
+        // Sizes counting the leading axis of a moving value or a region loop.
+        let moving_value = |v: usize| {
+            carries.get(&layout.buf_of[v]) == Some(&true) && shapes[v].first() == Some(&total)
+        };
+        let dims_patch = layout
+            .quantities
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| q.mask & 1 != 0)
+            .filter_map(|(k, q)| {
+                let counts_lead = match q.of {
+                    ShapeOf::Value(v) => moving_value(v),
+                    ShapeOf::Loop(pos) => {
+                        region.steps.contains(&pos) && loops[pos].first() == Some(&total)
+                    }
+                };
+                counts_lead.then(|| (k, dims[k] / total as i64, dims[k]))
+            })
+            .collect();
+        let bufs = carries
+            .iter()
+            .filter(|(b, moves)| **moves && !region.internal.contains(b))
+            .map(|(&b, _)| (b, bytes[b] / total, 0))
+            .collect();
+        RegionPlan {
+            total,
+            chunk,
+            dims: dims_patch,
+            bufs,
+        }
+    }
+
+    /// Point the tables at chunk `c` (`c == 0` also records the addresses).
+    ///
+    /// # Safety
+    /// `dims` and `ptrs` are the call's tables, long enough for every entry
+    /// this plan names, and no one else reads or writes them meanwhile.
+    pub unsafe fn enter_chunk(&mut self, c: usize, dims: *mut i64, ptrs: *mut usize) {
+        let start = c * self.chunk;
+        let len = self.chunk.min(self.total - start) as i64;
+        for &(k, unit, _) in &self.dims {
+            // SAFETY: k indexes the dims table (see the contract).
+            unsafe { *dims.add(k) = unit * len };
+        }
+        for (b, stride, base) in &mut self.bufs {
+            if c == 0 {
+                // SAFETY: b indexes the buffer table.
+                *base = unsafe { *ptrs.add(*b) };
+            }
+            // SAFETY: as above; the address stays inside the buffer, whose
+            // size the plan checked (start < total rows of `stride` bytes).
+            unsafe { *ptrs.add(*b) = *base + start * *stride };
+        }
+    }
+
+    /// Restore the tables after the last chunk.
+    ///
+    /// # Safety
+    /// As for `enter_chunk`, after at least one chunk ran.
+    pub unsafe fn leave(&self, dims: *mut i64, ptrs: *mut usize) {
+        for &(k, _, full) in &self.dims {
+            // SAFETY: see the contract.
+            unsafe { *dims.add(k) = full };
+        }
+        for &(b, _, base) in &self.bufs {
+            // SAFETY: see the contract.
+            unsafe { *ptrs.add(b) = base };
+        }
+    }
+}
