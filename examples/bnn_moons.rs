@@ -111,22 +111,7 @@ fn run() -> Result<()> {
             None => m,
         }
     };
-    let (inference, compile_s) = timed(|| model.inference(method()));
-    let mut inference = inference?;
-    let (fitted, steps_s) = timed(|| inference.fit(iters));
-    fitted?;
-    let approx = inference.into_approx();
-    summary.compile_s = compile_s;
-    summary.fit_s = compile_s + steps_s;
-    summary.us_per_step = steps_s / iters.max(1) as f64 * 1e6;
-    summary.final_avg_loss = final_avg_loss(approx.hist());
-    println!(
-        "ADVI: {iters} steps in {:.3} s ({:.1} us/step, compile {:.1} ms); Average Loss = {:.2}",
-        summary.fit_s,
-        summary.us_per_step,
-        compile_s * 1e3,
-        summary.final_avg_loss
-    );
+    let approx = summary.fit(model, method(), iters)?;
 
     // Posterior draws (the notebook's approx.sample(draws=5000)).
     let (trace, sample_s) = timed(|| approx.sample(5_000));

@@ -118,7 +118,7 @@ fn binary_ops_with_broadcasting() {
     check(|v| v[0].pow(&v[1]), &pp);
     // A scalar against a matrix.
     let ps = points(&[&[], &[2, 3]], 3);
-    check(|v| (&v[0] * &v[1])?.add(&v[0].exp()), &ps);
+    check(|v| (&v[0] * &v[1])?.add(v[0].exp()), &ps);
 }
 
 #[test]
@@ -522,7 +522,7 @@ fn gradient_errors() {
     .unwrap_err();
     assert!(e.to_string().contains("unknown size along axis 0"), "{e}");
     // verify_grad reports where a wrong gradient is.
-    let bad = |v: &[Var]| -> Result<Var> { Ok((v[0].stop_gradient() * &v[0])?) };
+    let bad = |v: &[Var]| -> Result<Var> { v[0].stop_gradient() * &v[0] };
     let e = verify_grad(bad, &[Tensor::vector(vec![1.0, 2.0])], &opts()).unwrap_err();
     assert!(
         e.to_string()

@@ -346,7 +346,7 @@ fn log_jacobians_match_finite_differences() {
             upper: c(5.0),
         },
     ];
-    let us = vec![-6.0, -1.3, 0.0, 0.4, 2.5, 9.0];
+    let us = [-6.0, -1.3, 0.0, 0.4, 2.5, 9.0];
     for t in transforms {
         let u = vector("u");
         let fwd = t.forward(&u).unwrap();
@@ -404,14 +404,18 @@ fn minibatch_likelihood_is_unbiased_for_the_full_one() {
     let at = Tensor::scalar(0.8);
     let want = function(&[&*mu], &[&lik_full])
         .unwrap()
-        .call(&[at.clone()])
+        .call(std::slice::from_ref(&at))
         .unwrap()[0]
         .item::<f64>()
         .unwrap();
     let f = function(&[&*mu2], &[&lik_mb]).unwrap();
     let n = 40_000;
     let draws: Vec<f64> = (0..n)
-        .map(|_| f.call(&[at.clone()]).unwrap()[0].item::<f64>().unwrap())
+        .map(|_| {
+            f.call(std::slice::from_ref(&at)).unwrap()[0]
+                .item::<f64>()
+                .unwrap()
+        })
         .collect();
     let mean = draws.iter().sum::<f64>() / n as f64;
     let sd = (draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
@@ -518,7 +522,7 @@ fn full_rank_advi_recovers_a_correlation() {
     let model = Model::new();
     let a = model.normal("a", 0.0, 1.0, ()).unwrap();
     model
-        .normal("b", (&*a * r).unwrap(), (1.0 - r * r as f64).sqrt(), ())
+        .normal("b", (&*a * r).unwrap(), (1.0 - r * r).sqrt(), ())
         .unwrap();
     let approx = model
         .fit(
@@ -1096,7 +1100,7 @@ fn model_errors_are_values() {
     assert!(a.mean("sigma").unwrap_err().to_string().contains("has: mu"));
     assert!(a.sample(0).is_err());
     assert!(
-        a.sample_node(&model.var("mu").unwrap(), &vector("v"))
+        a.sample_node(&model.var("mu").unwrap(), vector("v"))
             .is_err()
     );
 }

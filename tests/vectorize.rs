@@ -37,9 +37,13 @@ fn vectorized_random_graphs_match_a_loop_over_the_batch() {
             bshape.extend(shapes[0].iter().copied());
             let xb = tensor_with_shape("xb", DType::F64, &bshape);
             let size = iscalar("size");
-            let vb = vectorize(&[out.clone()], &[(leaves[0].clone(), xb.clone())], &size)
-                .unwrap()
-                .remove(0);
+            let vb = vectorize(
+                std::slice::from_ref(&out),
+                &[(leaves[0].clone(), xb.clone())],
+                &size,
+            )
+            .unwrap()
+            .remove(0);
             let dims =
                 |s: &[Option<usize>]| -> Vec<usize> { s.iter().map(|d| d.unwrap()).collect() };
             let args: Vec<Tensor> = shapes

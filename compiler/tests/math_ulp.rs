@@ -428,7 +428,7 @@ fn trig_hard(n: usize) -> Vec<f64> {
     for _ in 0..n {
         let k = (rng.unit() * 2f64.powi(28) / 1.6).floor()
             * if rng.next_u64() & 1 == 1 { 1.0 } else { -1.0 };
-        let k = if rng.next_u64() % 4 == 0 {
+        let k = if rng.next_u64().is_multiple_of(4) {
             (rng.unit() * 2000.0).floor()
         } else {
             k

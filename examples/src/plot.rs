@@ -241,30 +241,31 @@ pub fn line(path: &Path, title: &str, ylabel: &str, ys: &[f64], window: usize) -
     root.present().map_err(err)
 }
 
-/// Values on an `n x n` grid over `range`² (row-major, x fastest), with
-/// labelled points on top and a colour bar from `vmin` to `vmax`.
+/// A colour bar: `lo..hi` on the vertical axis, `color(t)` for t in [0, 1].
+pub struct ColorBar<'a> {
+    pub lo: f64,
+    pub hi: f64,
+    pub label: &'a str,
+    pub color: &'a dyn Fn(f64) -> RGBColor,
+}
+
+/// Cells of an `n x n` grid over `range`² (row-major, x fastest) coloured
+/// by `cell`, labelled points on top (`marker`: fill and edge per label),
+/// a legend and a colour bar.
 #[allow(clippy::too_many_arguments)]
-pub fn surface(
+fn grid_plot(
     path: &Path,
     title: &str,
-    values: &[f64],
     n: usize,
-    range: (f64, f64),
-    (vmin, vmax): (f64, f64),
-    cmap: ColorMap,
-    bar_label: &str,
+    (lo, hi): (f64, f64),
+    cell: &dyn Fn(usize) -> RGBColor,
+    marker: &dyn Fn(i64) -> (RGBColor, RGBColor),
     points: &[[f64; 2]],
     labels: &[i64],
+    bar: ColorBar,
 ) -> Result<()> {
-    if values.len() != n * n {
-        return Err(Error::shape(format!(
-            "plotting: {} values for a {n} x {n} grid",
-            values.len()
-        )));
-    }
     let root = canvas(path, (820, 680))?;
     let (main, side) = root.split_horizontally(700);
-    let (lo, hi) = range;
     let mut chart = ChartBuilder::on(&main)
         .caption(title, (FAMILY, 22))
         .margin(12)
@@ -281,23 +282,12 @@ pub fn surface(
         .draw()
         .map_err(err)?;
     let h = (hi - lo) / n as f64;
-    let scale = |v: f64| (v - vmin) / (vmax - vmin).max(1e-12);
     chart
-        .draw_series((0..n * n).map(|k| {
-            let (i, j) = (k % n, k / n);
-            let (x, y) = (lo + i as f64 * h, lo + j as f64 * h);
-            Rectangle::new([(x, y), (x + h, y + h)], cmap.at(scale(values[k])).filled())
+        .draw_series((0..n * n).map(|q| {
+            let (x, y) = (lo + (q % n) as f64 * h, lo + (q / n) as f64 * h);
+            Rectangle::new([(x, y), (x + h, y + h)], cell(q).filled())
         }))
         .map_err(err)?;
-    // Points in black and white (then the class colours) so they read on
-    // any colour of the surface.
-    let marker = |c: i64| -> (RGBColor, RGBColor) {
-        match c {
-            0 => (WHITE, BLACK),
-            1 => (BLACK, WHITE),
-            c => (class_color(c), BLACK),
-        }
-    };
     let mut classes = labels.to_vec();
     classes.sort_unstable();
     classes.dedup();
@@ -331,36 +321,85 @@ pub fn surface(
         .position(SeriesLabelPosition::UpperLeft)
         .draw()
         .map_err(err)?;
-    // Colour bar.
-    let mut bar = ChartBuilder::on(&side)
+    let mut side_chart = ChartBuilder::on(&side)
         .margin_top(52)
         .margin_bottom(52)
         .margin_right(8)
         .y_label_area_size(60)
-        .build_cartesian_2d(0f64..1.0, vmin..vmax)
+        .build_cartesian_2d(0f64..1.0, bar.lo..bar.hi)
         .map_err(err)?;
-    bar.configure_mesh()
+    side_chart
+        .configure_mesh()
         .disable_x_mesh()
         .disable_x_axis()
         .disable_y_mesh()
-        .y_desc(bar_label)
+        .y_desc(bar.label)
         .y_labels(6)
         .label_style((FAMILY, 13))
         .draw()
         .map_err(err)?;
     let steps = 200;
-    bar.draw_series((0..steps).map(|s| {
-        let (a, b) = (
-            vmin + (vmax - vmin) * s as f64 / steps as f64,
-            vmin + (vmax - vmin) * (s + 1) as f64 / steps as f64,
-        );
-        Rectangle::new(
-            [(0.0, a), (1.0, b)],
-            cmap.at(s as f64 / (steps - 1) as f64).filled(),
-        )
-    }))
-    .map_err(err)?;
+    let span = bar.hi - bar.lo;
+    side_chart
+        .draw_series((0..steps).map(|s| {
+            let (a, b) = (
+                bar.lo + span * s as f64 / steps as f64,
+                bar.lo + span * (s + 1) as f64 / steps as f64,
+            );
+            Rectangle::new(
+                [(0.0, a), (1.0, b)],
+                (bar.color)(s as f64 / (steps - 1) as f64).filled(),
+            )
+        }))
+        .map_err(err)?;
     root.present().map_err(err)
+}
+
+/// Values on an `n x n` grid over `range`² (row-major, x fastest), with
+/// labelled points on top (black and white so they read on any colour)
+/// and a colour bar from `vmin` to `vmax`.
+#[allow(clippy::too_many_arguments)]
+pub fn surface(
+    path: &Path,
+    title: &str,
+    values: &[f64],
+    n: usize,
+    range: (f64, f64),
+    (vmin, vmax): (f64, f64),
+    cmap: ColorMap,
+    bar_label: &str,
+    points: &[[f64; 2]],
+    labels: &[i64],
+) -> Result<()> {
+    if values.len() != n * n {
+        return Err(Error::shape(format!(
+            "plotting: {} values for a {n} x {n} grid",
+            values.len()
+        )));
+    }
+    let scale = |v: f64| (v - vmin) / (vmax - vmin).max(1e-12);
+    let marker = |c: i64| match c {
+        0 => (WHITE, BLACK),
+        1 => (BLACK, WHITE),
+        c => (class_color(c), BLACK),
+    };
+    let bar = ColorBar {
+        lo: vmin,
+        hi: vmax,
+        label: bar_label,
+        color: &|t| cmap.at(t),
+    };
+    grid_plot(
+        path,
+        title,
+        n,
+        range,
+        &|q| cmap.at(scale(values[q])),
+        &marker,
+        points,
+        labels,
+        bar,
+    )
 }
 
 /// Posterior mean ± one standard deviation of named groups of parameters,
@@ -450,92 +489,20 @@ pub fn class_surface(
             prob.len()
         )));
     }
-    let root = canvas(path, (820, 680))?;
-    let (main, side) = root.split_horizontally(700);
-    let (lo, hi) = range;
-    let mut chart = ChartBuilder::on(&main)
-        .caption(title, (FAMILY, 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(lo..hi, lo..hi)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("x₁")
-        .y_desc("x₂")
-        .label_style((FAMILY, 14))
-        .draw()
-        .map_err(err)?;
     let floor = 1.0 / k as f64;
-    let fade = |c: RGBColor, p: f64| {
-        let t = ((p - floor) / (1.0 - floor)).clamp(0.0, 1.0) * 0.85;
+    // t in [0, 1]: how far the probability is from 1/k towards 1.
+    let fade = |c: RGBColor, t: f64| {
+        let t = t.clamp(0.0, 1.0) * 0.85;
         let mix = |a: u8| (255.0 + t * (a as f64 - 255.0)).round() as u8;
         RGBColor(mix(c.0), mix(c.1), mix(c.2))
     };
-    let h = (hi - lo) / n as f64;
-    chart
-        .draw_series((0..n * n).map(|q| {
-            let (x, y) = (lo + (q % n) as f64 * h, lo + (q / n) as f64 * h);
-            Rectangle::new(
-                [(x, y), (x + h, y + h)],
-                fade(class_color(class[q]), prob[q]).filled(),
-            )
-        }))
-        .map_err(err)?;
-    let mut classes = labels.to_vec();
-    classes.sort_unstable();
-    classes.dedup();
-    for c in classes {
-        chart
-            .draw_series(
-                points
-                    .iter()
-                    .zip(labels)
-                    .filter(|(_, l)| **l == c)
-                    .map(move |(p, _)| {
-                        EmptyElement::at((p[0], p[1]))
-                            + Circle::new((0, 0), 3, class_color(c).filled())
-                            + Circle::new((0, 0), 3, BLACK.stroke_width(1))
-                    }),
-            )
-            .map_err(err)?
-            .label(format!("test points, class {c}"))
-            .legend(move |(x, y)| Circle::new((x, y), 4, class_color(c).filled()));
-    }
-    chart
-        .configure_series_labels()
-        .label_font((FAMILY, 13))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(err)?;
-    let mut bar = ChartBuilder::on(&side)
-        .margin_top(52)
-        .margin_bottom(52)
-        .margin_right(8)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..1.0, floor..1.0)
-        .map_err(err)?;
-    bar.configure_mesh()
-        .disable_x_mesh()
-        .disable_x_axis()
-        .disable_y_mesh()
-        .y_desc("probability of the class")
-        .y_labels(6)
-        .label_style((FAMILY, 13))
-        .draw()
-        .map_err(err)?;
-    let steps = 100;
-    bar.draw_series((0..steps).map(|s| {
-        let (a, b) = (
-            floor + (1.0 - floor) * s as f64 / steps as f64,
-            floor + (1.0 - floor) * (s + 1) as f64 / steps as f64,
-        );
-        Rectangle::new([(0.0, a), (1.0, b)], fade(RGBColor(90, 90, 90), a).filled())
-    }))
-    .map_err(err)?;
-    root.present().map_err(err)
+    let cell = |q: usize| fade(class_color(class[q]), (prob[q] - floor) / (1.0 - floor));
+    let marker = |c: i64| (class_color(c), BLACK);
+    let bar = ColorBar {
+        lo: floor,
+        hi: 1.0,
+        label: "probability of the class",
+        color: &|t| fade(RGBColor(90, 90, 90), t),
+    };
+    grid_plot(path, title, n, range, &cell, &marker, points, labels, bar)
 }

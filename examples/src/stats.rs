@@ -1,5 +1,7 @@
 //! Summaries of posterior predictive draws and the examples' JSON line.
 
+use crate::timing::timed;
+use theon::ppl::{Advi, Approximation, Model};
 use theon::prelude::*;
 
 /// Rows of a (n, 2) tensor as points.
@@ -73,6 +75,28 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Compile the ADVI step of `model`, run `iters` steps, record the
+    /// fit's figures and print the notebook's line.
+    pub fn fit(&mut self, model: &Model, method: Advi, iters: usize) -> Result<Approximation> {
+        let (inference, compile_s) = timed(|| model.inference(method));
+        let mut inference = inference?;
+        let (fitted, steps_s) = timed(|| inference.fit(iters));
+        fitted?;
+        let approx = inference.into_approx();
+        self.compile_s = compile_s;
+        self.fit_s = compile_s + steps_s;
+        self.us_per_step = steps_s / iters.max(1) as f64 * 1e6;
+        self.final_avg_loss = final_avg_loss(approx.hist());
+        println!(
+            "ADVI: {iters} steps in {:.3} s ({:.1} us/step, compile {:.1} ms); Average Loss = {:.2}",
+            self.fit_s,
+            self.us_per_step,
+            compile_s * 1e3,
+            self.final_avg_loss
+        );
+        Ok(approx)
+    }
+
     pub fn json(&self) -> String {
         format!(
             "{{\"compile_s\": {:.4}, \"fit_s\": {:.4}, \"us_per_step\": {:.2}, \"final_avg_loss\": {:.3}, \"sample_5000_s\": {:.4}, \"ppc_slow_ms\": {:.2}, \"ppc_fast_ms\": {:.3}, \"grid_ms\": {:.2}, \"accuracy\": {:.4}, \"mb_fit_s\": {:.4}, \"mb_accuracy\": {:.4}}}",

@@ -252,8 +252,11 @@ impl NodeExec {
     /// Run the step. `rng` is (seed, counter) of the random stream whose
     /// state buffer is input 0 of a random node.
     ///
-    /// SAFETY (callers): every buffer pointer in `bufs` points to memory
-    /// sized by the plan for the operand shapes this step was prepared with.
+    /// Run the step.
+    ///
+    /// # Safety
+    /// Every buffer pointer in `bufs` points to memory sized by the plan for
+    /// the operand shapes this step was prepared with.
     pub unsafe fn run(&self, bufs: &Buffers) -> Result<()> {
         let (ins, outs) = (&self.ins, &self.outs);
         // SAFETY: buffer sizes are the caller's contract; see `Buffers`.

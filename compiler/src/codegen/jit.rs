@@ -239,10 +239,10 @@ impl JitFunction {
                 return Err(e.context(format!("function '{name}'")));
             }
             // Outputs that were not written in place.
-            for k in 0..lay.n_outputs {
-                if let Some(v) = lay.root_copy[k] {
-                    fit(&mut outs[k], lay.ty[v].dtype, &plan.shapes[v]);
-                    copy_bytes(plan.ptrs[lay.buf_of[v]], &mut outs[k]);
+            for (out, copy) in outs.iter_mut().zip(&lay.root_copy[..lay.n_outputs]) {
+                if let Some(v) = *copy {
+                    fit(out, lay.ty[v].dtype, &plan.shapes[v]);
+                    copy_bytes(plan.ptrs[lay.buf_of[v]], out);
                 }
             }
             // Updates: checked first, then written (staged if they read each other).

@@ -90,7 +90,7 @@ impl Var {
         }
         let n = match n {
             Some(n) => n,
-            None => return Ok(ss.mul(0.0)?),
+            None => return ss.mul(0.0),
         };
         // NumPy: max(n - ddof, 0), so too large a ddof gives inf, not a negative variance.
         let denom = n.sub(ddof as i64)?.maximum(0i64)?.cast(ss.dtype());

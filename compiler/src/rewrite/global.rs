@@ -11,6 +11,8 @@ use theon_runtime::{DType, Tensor};
 
 /// Merge nodes with equal ops and equal inputs (including equal constants).
 pub fn merge(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
+    // Ops hash by value and shared variables by id, which never changes.
+    #[allow(clippy::mutable_key_type)]
     let mut seen: HashMap<(Op, Vec<Value>), crate::graph::NodeId> = HashMap::new();
     let mut changed = false;
     for n in g.toposort() {

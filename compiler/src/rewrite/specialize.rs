@@ -41,7 +41,7 @@ fn matmul_to_gemm(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     };
     let gm = p.add(Op::Gemm(plain()), &[am, bm]);
     // Drop the axes the vectors added: m (second to last) and/or n (last).
-    let r = (ra.max(2).max(rb)) as usize;
+    let r = ra.max(2).max(rb);
     let keep: Vec<Option<usize>> = (0..r)
         .filter(|&i| !((ra == 1 && i == r - 2) || (rb == 1 && i == r - 1)))
         .map(Some)

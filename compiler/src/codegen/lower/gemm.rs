@@ -6,6 +6,7 @@
 //! - outer: m and n small and known, k long; m x n accumulators sum outer
 //!   products of rows of op(A)^T and op(B) (weight gradients);
 //! - call: anything else goes to matrixmultiply.
+//!
 //! C is written into the output first (a broadcasting loop), and the
 //! kernels then add the product to it.
 

@@ -6,6 +6,7 @@
 //!    the ulp tests run against Rust's std, and
 //!  - with a Cranelift emitter (in the compiler crate), where every method emits
 //!    one or a few IR instructions over f64 / f64x2 / f32 / f32x4 values.
+//!
 //! So the algorithm that is tested is exactly the algorithm that is emitted.
 //!
 //! Rules for algorithms written against this trait:
@@ -88,6 +89,7 @@ pub trait FloatBuilder {
     // ---- integer lanes ----------------------------------------------------
     /// Reinterpret the bits of a float as an integer of the same width.
     fn to_bits(&mut self, a: Self::F) -> Self::I;
+    #[allow(clippy::wrong_self_convention)] // a builder method, not a constructor
     fn from_bits(&mut self, a: Self::I) -> Self::F;
     /// Wrapping integer arithmetic.
     fn iadd(&mut self, a: Self::I, b: Self::I) -> Self::I;

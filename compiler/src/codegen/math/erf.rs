@@ -11,6 +11,7 @@
 //!    accuracy that erfc(x)/erf(x) demands. The variable c/(c+x) maps the
 //!    1/x-like tail to a smooth function (Numerical Recipes' erfcc idea,
 //!    coefficients refitted with tools/remez.py).
+//!
 //! x^2 is rounded once: its error enters as e^(-x^2) * (rel. 2^-53 * x^2),
 //! which is negligible against erf ~ 1 in region B.
 //! Sign: computed on -|x|, final copysign (erf(-0) = -0).

@@ -3,11 +3,12 @@
 //! All four evaluate one exponential of a non-positive argument (so no
 //! overflow path and no sign select inside the exponential):
 //!  - tanh(x)    = sign(x) * -e/(2+e),   e = expm1(-2|x|)  (relative accuracy
-//!                 near 0 comes from expm1; |x| clamped to 20 (F32 10) where
-//!                 tanh rounds to 1).
+//!    near 0 comes from expm1; |x| clamped to 20 (F32 10) where tanh rounds
+//!    to 1).
 //!  - sigmoid(x) = (x >= 0 ? 1 : e) / (1 + e),  e = exp(-|x|).
 //!  - softplus(x)    = max(x, 0) + log1p(e),  e = exp(-|x|) in (0, 1].
 //!  - log_sigmoid(x) = min(x, 0) - log1p(e)   (= -softplus(-x)).
+//!
 //! log1p(e) on [0, 1] uses fdlibm's log1p formula with s = e/(2+e) and no
 //! argument reduction (U fitted on s^2 <= 1/9, see log.rs).
 

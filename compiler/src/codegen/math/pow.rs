@@ -5,7 +5,7 @@
 //! written with fma-based exact products instead of tables:
 //!  - log: |x| = 2^k z, f = z - 1 (exact), s = f/(2+f) as a double word
 //!    (exact division residual by fma), and
-//!      log z = 2s + s^3 (2/3 + s^2 t(s^2))
+//!    `log z = 2s + s^3 (2/3 + s^2 t(s^2))`
 //!    where 2/3 is a two-word constant, t is a degree-7 (F32: 2) minimax fit
 //!    (coeffs::POWLOG_T_*), and the products s^2 * A and s * B are done in
 //!    double-word arithmetic; k ln2 uses a 42-bit (F32: 16-bit) head so k*head

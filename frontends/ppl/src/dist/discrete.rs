@@ -9,7 +9,7 @@ use theon_tensor::{DType, Result, Tensor, Var, constant, where_};
 /// `x` holds an integer value.
 fn integral(x: &Var) -> Result<Var> {
     if !x.dtype().is_float() {
-        return Ok(x.equal(x)?);
+        return x.equal(x);
     }
     x.cast(DType::I64).cast(x.dtype()).equal(x)
 }
