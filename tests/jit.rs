@@ -403,8 +403,14 @@ fn small_gemm_kernels_match_the_inline_ones_bit_for_bit() {
                 (a.dot(&b).unwrap() + &c).unwrap(),
                 ((at.t().dot(&bt.t()).unwrap() * 0.5).unwrap() + &c).unwrap(),
             ];
+            // An infinite entry: its row may be inf/NaN, the rows around
+            // it (which share vectors with it in the kernels) must not.
+            let mut a_vals = Tensor::randn(DType::F64, &[m, k], 1).to_f64_vec();
+            if let Some(v) = a_vals.get_mut(k) {
+                *v = f64::INFINITY;
+            }
             let args = [
-                Tensor::randn(DType::F64, &[m, k], 1).cast(dt),
+                Tensor::new(a_vals, &[m, k]).unwrap().cast(dt),
                 Tensor::randn(DType::F64, &[k, m], 2).cast(dt),
                 Tensor::randn(DType::F64, &[k, n], 3).cast(dt),
                 Tensor::randn(DType::F64, &[n, k], 4).cast(dt),
@@ -473,6 +479,13 @@ fn batch_regions_run_chunk_by_chunk() {
     let inputs = [&x, &w1, &w2, &b];
     let f = function(&inputs, &[&y, &h]).unwrap();
     let only_y = function(&inputs, &[&y]).unwrap();
+    // A region input computed in the arena (read by the first product
+    // only): later region buffers must not take its slot, since every chunk
+    // reads it again.
+    let x2 = (&x * 2.0).unwrap();
+    let h2 = (x2.matmul(&w1).unwrap() + &b).unwrap().tanh();
+    let y2 = h2.matmul(&w2).unwrap().sigmoid();
+    let via_arena = function(&inputs, &[&y2]).unwrap();
     assert!(
         !f.memory_plan().regions.is_empty(),
         "the graph has a batch region"
@@ -500,5 +513,34 @@ fn batch_regions_run_chunk_by_chunk() {
             assert_eq!(chunks[0].0, 7);
             assert!(chunks[0].1 < 7, "several chunks: {chunks:?}");
         }
+        let r2 = eval_checked(&inputs, &[&y2], &args).unwrap();
+        assert_eq!(via_arena.call(&args).unwrap()[0], r2[0]);
     }
+    // The draw count known when compiling (sample_node with a number):
+    // sizes counting it must still change per chunk.
+    let w1s = Var::input(
+        "w1",
+        TensorType::new(DType::F64, vec![Some(7), Some(3), Some(4)]),
+    );
+    let w2s = Var::input(
+        "w2",
+        TensorType::new(DType::F64, vec![Some(7), Some(4), Some(2)]),
+    );
+    let hs = (x.matmul(&w1s).unwrap() + &b).unwrap().tanh();
+    let ys = hs.matmul(&w2s).unwrap().sigmoid();
+    let static_inputs = [&x, &w1s, &w2s, &b];
+    let fs = function(&static_inputs, &[&ys]).unwrap();
+    let args = [
+        Tensor::randn(DType::F64, &[3000, 3], 1),
+        Tensor::randn(DType::F64, &[7, 3, 4], 2),
+        Tensor::randn(DType::F64, &[7, 4, 2], 3),
+        Tensor::randn(DType::F64, &[1, 1, 4], 4),
+    ];
+    let r = eval_checked(&static_inputs, &[&ys], &args).unwrap();
+    assert_eq!(fs.call(&args).unwrap()[0], r[0]);
+    let chunks = fs.region_chunks();
+    assert!(
+        chunks.len() == 1 && chunks[0].1 < 7,
+        "several chunks: {chunks:?}"
+    );
 }

@@ -782,10 +782,13 @@ fn posterior_predictive_follows_swapped_data() {
         .data("x", Tensor::vector(vec![-2.0, 0.0, 2.0]))
         .unwrap();
     let w = model.normal("w", 0.0, 1.0, ()).unwrap();
+    let y_data = model
+        .data("y_data", Tensor::vector(vec![0.0, 1.0, 1.0]))
+        .unwrap();
     model
         .bernoulli_logit("y", (&x * &*w).unwrap())
         .unwrap()
-        .observed(Tensor::vector(vec![0.0, 1.0, 1.0]));
+        .observed(&y_data);
     let trace = Trace::new(
         2_000,
         vec![("w".into(), Tensor::full(1.5, DType::F64, &[2_000]))],
@@ -793,8 +796,17 @@ fn posterior_predictive_follows_swapped_data() {
     .unwrap();
     let ppc = sample_posterior_predictive(&model, &trace, None, 9).unwrap();
     assert_eq!(ppc.get("y").unwrap().shape(), &[2_000, 3]);
+    // The observed variable's shape is its data's: swap both (as PyMC's
+    // set_data with placeholder outputs); the outputs' values do not matter.
     model
         .set_data("x", Tensor::vector(vec![-1.0, 0.0, 1.0, 3.0, -4.0]))
+        .unwrap();
+    assert!(
+        sample_posterior_predictive(&model, &trace, Some(10), 9).is_err(),
+        "3 outputs for 5 inputs"
+    );
+    model
+        .set_data("y_data", Tensor::zeros(DType::F64, &[5]))
         .unwrap();
     let ppc = sample_posterior_predictive(&model, &trace, Some(2_000), 9).unwrap();
     let y = ppc.get("y").unwrap();
@@ -1162,4 +1174,93 @@ fn float32_models_fit() {
     let mean = a.mean("mu").unwrap();
     assert_eq!(mean.dtype(), DType::F32);
     assert!((mean.item::<f64>().unwrap() - 3.0 * 3.0 / (3.0 + 0.01)).abs() < 0.05);
+}
+
+#[test]
+fn uniform_bounds_may_depend_on_other_variables() {
+    // x ~ Uniform(0, s) with s ~ HalfNormal(2): ADVI and sampling work in
+    // unconstrained coordinates, and every draw of x lies below its s.
+    let m = Model::new();
+    let s = m.half_normal("s", 2.0, ()).unwrap();
+    let x = m.uniform("x", 0.0, &s, [3]).unwrap();
+    m.normal("y", &x, 0.5, ())
+        .unwrap()
+        .observed(Tensor::vector(vec![0.4, 0.9, 1.3]));
+    let init = m.initial_point().unwrap();
+    assert_eq!(
+        init[1].1.to_f64_vec(),
+        vec![1.0; 3],
+        "the midpoint of (0, s = 2)"
+    );
+    let approx = m
+        .fit(3_000, Advi::new().seed(1).progressbar(false))
+        .unwrap();
+    let trace = approx.sample(2_000).unwrap();
+    let (ss, xs) = (
+        trace.get("s").unwrap().to_f64_vec(),
+        trace.get("x").unwrap().to_f64_vec(),
+    );
+    for d in 0..2_000 {
+        for k in 0..3 {
+            assert!(
+                xs[3 * d + k] > 0.0 && xs[3 * d + k] < ss[d],
+                "draw {d}: x {} s {}",
+                xs[3 * d + k],
+                ss[d]
+            );
+        }
+    }
+    // Full rank too.
+    assert!(m.fit(200, FullRankAdvi::new().progressbar(false)).is_ok());
+}
+
+#[test]
+fn uniform_with_array_bounds_starts_inside() {
+    let m = Model::new();
+    let lo = constant(Tensor::vector(vec![2.0, 3.0]));
+    let hi = constant(Tensor::vector(vec![4.0, 5.0]));
+    m.uniform("u", &lo, &hi, [2]).unwrap();
+    assert_eq!(m.initial_point().unwrap()[0].1.to_f64_vec(), vec![3.0, 4.0]);
+    assert!(m.fit(100, Advi::new().progressbar(false)).is_ok());
+    // Bounds are compared after broadcasting.
+    let bad = constant(Tensor::vector(vec![1.0, -1.0]));
+    let e = m.uniform("v", 0.0, &bad, [2]).unwrap_err().to_string();
+    assert!(e.contains("lower must be below upper"), "{e}");
+}
+
+#[test]
+fn a_rejected_step_leaves_the_optimizer_state_finite() {
+    let model = Model::new();
+    let mu = model.normal("mu", 0.0, 1.0, ()).unwrap();
+    model
+        .normal("y", mu.exp().exp(), 1.0, ())
+        .unwrap()
+        .observed(Tensor::scalar(1e6));
+    let mut inf = model
+        .inference(
+            Advi::new()
+                .optimizer(Optimizer::momentum(1e-8, 0.9))
+                .progressbar(false),
+        )
+        .unwrap();
+    assert!(inf.fit(10_000).is_err());
+    for s in inf.step_function().updated_shared() {
+        let v = s.get_value().to_f64_vec();
+        assert!(v.iter().all(|x| x.is_finite()), "{} = {v:?}", s.name());
+    }
+}
+
+#[test]
+fn posterior_predictive_has_the_observed_data_shape() {
+    let (model, _, _) = conjugate_model();
+    let trace = Trace::new(
+        50,
+        vec![("mu".into(), Tensor::full(1.5, DType::F64, &[50]))],
+    )
+    .unwrap();
+    let ppc = sample_posterior_predictive(&model, &trace, None, 3).unwrap();
+    assert_eq!(ppc.get("y").unwrap().shape(), &[50, 20]);
+    let mean = ppc.mean("y").unwrap().to_f64_vec();
+    let avg = mean.iter().sum::<f64>() / mean.len() as f64;
+    assert!((avg - 1.5).abs() < 4.0 / (1000f64).sqrt(), "{avg}");
 }

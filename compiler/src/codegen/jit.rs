@@ -179,7 +179,8 @@ impl JitFunction {
                         .map_err(|e| e.context(format!("function '{name}'")))?,
                 );
             }
-            let plan = plan.as_mut().expect("just built");
+            let plan_slot = plan;
+            let plan = plan_slot.as_mut().expect("just built");
             if outs.len() != lay.n_outputs {
                 outs.resize_with(lay.n_outputs, || {
                     Tensor::zeros(theon_runtime::DType::F64, &[0])
@@ -236,6 +237,9 @@ impl JitFunction {
                     .error
                     .take()
                     .unwrap_or_else(|| Error::compile(format!("native code returned {rc}")));
+                // The call stopped part way (perhaps inside a batch region
+                // whose tables were rewritten): build a fresh plan next time.
+                *plan_slot = None;
                 return Err(e.context(format!("function '{name}'")));
             }
             // Outputs that were not written in place.

@@ -230,7 +230,14 @@ impl Layout {
 
     /// A quantity: constant if `known`, else a dims-table entry.
     pub fn q(&mut self, known: Option<i64>, expr: QExpr) -> Q {
-        if let Some(k) = known {
+        // A size counting a batch region's leading axis changes per chunk:
+        // it must be read from the table even when known.
+        let per_chunk = expr.mask & 1 != 0
+            && self.regions.iter().any(|r| match expr.of {
+                ShapeOf::Value(v) => r.carries(v),
+                ShapeOf::Loop(pos) => r.steps.contains(&pos),
+            });
+        if let (Some(k), false) = (known, per_chunk) {
             return Q::K(k);
         }
         let next = self.quantities.len() as u32;

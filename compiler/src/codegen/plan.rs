@@ -199,28 +199,37 @@ impl Plan {
             .iter()
             .map(|r| RegionPlan::build(r, layout, &shapes, &loops, &dims, &mut bytes))
             .collect();
+        // A batch region runs its steps once per chunk: every buffer it
+        // touches lives from the region's first step to its last.
+        let mut live: Vec<(usize, usize)> = layout.bufs.iter().map(|b| (b.first, b.last)).collect();
+        for r in &layout.regions {
+            for &b in &r.touched {
+                live[b].0 = live[b].0.min(r.steps.start);
+                live[b].1 = live[b].1.max(r.steps.end - 1);
+            }
+        }
         let mut arena_bufs: Vec<usize> = (0..layout.bufs.len())
             .filter(|&b| matches!(layout.bufs[b].kind, BufKind::Arena))
             .collect();
-        arena_bufs.sort_by_key(|&b| (layout.bufs[b].first, b));
+        arena_bufs.sort_by_key(|&b| (live[b].0, b));
         let mut slots: Vec<(usize, usize, usize)> = vec![]; // (offset, size, free after position)
         let mut offset = vec![0usize; layout.bufs.len()];
         let mut top = 0usize;
         for b in arena_bufs {
             let need = bytes[b].div_ceil(ALIGN) * ALIGN;
-            let spec = &layout.bufs[b];
+            let (first, last) = live[b];
             let reuse = slots
                 .iter_mut()
-                .filter(|(_, size, free)| *free < spec.first && *size >= need)
+                .filter(|(_, size, free)| *free < first && *size >= need)
                 .min_by_key(|(_, size, _)| *size);
             match reuse {
                 Some(slot) => {
                     offset[b] = slot.0;
-                    slot.2 = spec.last;
+                    slot.2 = last;
                 }
                 None => {
                     offset[b] = top;
-                    slots.push((top, need, spec.last));
+                    slots.push((top, need, last));
                     top += need;
                 }
             }

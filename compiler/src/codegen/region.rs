@@ -30,6 +30,8 @@ pub struct RegionLayout {
     pub inputs: Vec<(usize, bool)>,
     /// Arena buffers only the region writes and reads: one chunk each.
     pub internal: Vec<usize>,
+    /// Every buffer the region's steps read or write.
+    pub touched: Vec<usize>,
 }
 
 impl RegionLayout {
@@ -61,21 +63,37 @@ impl RegionLayout {
                     && members.iter().all(|&i| in_region(layout.pos_of[i]))
             })
             .collect();
+        let mut touched: Vec<usize> = produced
+            .iter()
+            .chain(inputs.iter().map(|(v, _)| v))
+            .map(|&v| layout.buf_of[v])
+            .collect();
+        touched.sort_unstable();
+        touched.dedup();
         RegionLayout {
             steps,
             produced,
             inputs,
             internal,
+            touched,
         }
+    }
+
+    /// Does value `v` carry the region's leading axis (produced in it, or
+    /// read by it aligned)?
+    pub fn carries(&self, v: usize) -> bool {
+        self.produced.contains(&v) || self.inputs.iter().any(|&(i, aligned)| i == v && aligned)
     }
 }
 
 /// A region for one shape signature: how to run it chunk by chunk.
 #[derive(Clone, Debug, Default)]
 pub struct RegionPlan {
-    /// Leading extent and chunk length (`chunk == total`: one chunk).
+    /// Leading extent and chunk length.
     pub total: usize,
     pub chunk: usize,
+    /// Run in chunks; otherwise once, with the tables as they are.
+    pub chunked: bool,
     /// (dims-table entry, value per leading index, full value).
     pub dims: Vec<(usize, i64, i64)>,
     /// (buffer, bytes per leading index, address at the region's start).
@@ -175,6 +193,7 @@ impl RegionPlan {
         RegionPlan {
             total,
             chunk,
+            chunked: true,
             dims: dims_patch,
             bufs,
         }
@@ -186,6 +205,9 @@ impl RegionPlan {
     /// `dims` and `ptrs` are the call's tables, long enough for every entry
     /// this plan names, and no one else reads or writes them meanwhile.
     pub unsafe fn enter_chunk(&mut self, c: usize, dims: *mut i64, ptrs: *mut usize) {
+        if !self.chunked {
+            return;
+        }
         let start = c * self.chunk;
         let len = self.chunk.min(self.total - start) as i64;
         for &(k, unit, _) in &self.dims {
@@ -208,6 +230,9 @@ impl RegionPlan {
     /// # Safety
     /// As for `enter_chunk`, after at least one chunk ran.
     pub unsafe fn leave(&self, dims: *mut i64, ptrs: *mut usize) {
+        if !self.chunked {
+            return;
+        }
         for &(k, _, full) in &self.dims {
             // SAFETY: see the contract.
             unsafe { *dims.add(k) = full };

@@ -72,7 +72,7 @@ mod x86 {
     /// One precision's vector operations, so each kernel is written once.
     macro_rules! kernels {
         ($rows:ident, $outer:ident, $t:ty, $v:ty, $mask:ty, $zero:ident, $set1:ident, $fmadd:ident, $mul:ident,
-         $add:ident, $load:ident, $store:ident, $loadu:ident, $storeu:ident) => {
+         $add:ident, $load:ident, $store:ident, $loadu:ident, $storeu:ident, $mask_add:ident) => {
             /// # Safety
             /// The pointers and strides address an `m x k` op(A), a `k x n`
             /// op(B) and an `m x n` output; `k, n <= 8`; AVX-512F present.
@@ -130,7 +130,9 @@ mod x86 {
                         let whole = i as i64 * rso + lanes as i64 <= end && rso >= n;
                         if whole {
                             if accumulate != 0 {
-                                acc = $add(acc, $loadu(o as *const $t));
+                                // Lanes past n keep what is there (the next rows' C).
+                                let old = $loadu(o as *const $t);
+                                acc = $mask_add(old, mask, old, acc);
                             }
                             $storeu(o, acc);
                         } else {
@@ -256,7 +258,8 @@ mod x86 {
         _mm512_maskz_loadu_pd,
         _mm512_mask_storeu_pd,
         _mm512_loadu_pd,
-        _mm512_storeu_pd
+        _mm512_storeu_pd,
+        _mm512_mask_add_pd
     );
     kernels!(
         rows_f32,
@@ -272,6 +275,7 @@ mod x86 {
         _mm512_maskz_loadu_ps,
         _mm512_mask_storeu_ps,
         _mm512_loadu_ps,
-        _mm512_storeu_ps
+        _mm512_storeu_ps,
+        _mm512_mask_add_ps
     );
 }

@@ -64,7 +64,7 @@ pub fn with_batch_regions(g: &Graph, order: Vec<NodeId>) -> (Vec<NodeId>, Vec<Ra
         if taken.contains(&seed) {
             continue;
         }
-        let region = make_convex(g, grow(g, seed, &taken));
+        let region = prune(g, grow(g, seed, &taken));
         if region.len() < 2 || !region.contains(&seed) {
             continue;
         }
@@ -114,6 +114,30 @@ fn grow(g: &Graph, seed: NodeId, taken: &HashSet<NodeId>) -> Vec<NodeId> {
         }
     }
     region
+}
+
+/// Drop region nodes until every edge inside the region is aligned (a node
+/// must not read a chunked value as if it were whole) and the region is
+/// convex.
+fn prune(g: &Graph, region: Vec<NodeId>) -> Vec<NodeId> {
+    let mut region = region;
+    loop {
+        let set: HashSet<NodeId> = region.iter().copied().collect();
+        let kept: Vec<NodeId> = region
+            .iter()
+            .copied()
+            .filter(|&n| {
+                g.inputs(n)
+                    .iter()
+                    .all(|&v| !set.contains(&v.node) || aligned(g, n, v))
+            })
+            .collect();
+        let kept = make_convex(g, kept);
+        if kept.len() == region.len() {
+            return kept;
+        }
+        region = kept;
+    }
 }
 
 /// Drop region nodes until no path leaves the region and comes back:

@@ -595,21 +595,38 @@ impl Model {
     }
 
     /// The initial value of each free variable (its `init`, or a point in
-    /// the support: the constant mean or mode, else 0, 1 or 1/2).
+    /// the support: the constant mean or mode, else 0, 1 or 1/2; a Uniform
+    /// with bounds that are expressions starts at their midpoint, evaluated
+    /// at the earlier variables' initial values).
     pub fn initial_point(&self) -> Result<Vec<(String, Tensor)>> {
         self.check()?;
         let dt = self.dtype();
-        Ok(self
-            .entries()
-            .into_iter()
-            .filter_map(|r| match r.kind {
-                RvKind::Free { shape, init, .. } => Some((
-                    r.name,
-                    init.unwrap_or_else(|| r.dist.default_init(&shape, dt)),
-                )),
-                _ => None,
-            })
-            .collect())
+        let mut point: Vec<(String, Tensor)> = vec![];
+        let mut known: Vec<(Var, Var)> = vec![];
+        for r in self.entries() {
+            let RvKind::Free { shape, init, .. } = r.kind else {
+                continue;
+            };
+            let value = match (init, &r.dist) {
+                (Some(t), _) => t,
+                (None, Dist::Uniform { lower, upper })
+                    if lower.as_constant().is_none() || upper.as_constant().is_none() =>
+                {
+                    let mid = (((lower + upper)? * 0.5)? + Var::zeros(shape.clone(), dt)?)?;
+                    let pairs: Vec<(&Var, &Var)> = known.iter().map(|(a, b)| (a, b)).collect();
+                    let mid = clone_replace(&[mid], &pairs)?.remove(0);
+                    let none: [&Var; 0] = [];
+                    theon_tensor::function(&none, &[&mid])
+                        .and_then(|f| f.call::<Tensor>(&[]))
+                        .map_err(|e| e.context(format!("the initial value of '{}'", r.name)))?
+                        .remove(0)
+                }
+                (None, d) => d.default_init(&shape, dt),
+            };
+            known.push((r.var.clone(), constant(value.clone())));
+            point.push((r.name, value));
+        }
+        Ok(point)
     }
 
     /// Replace placeholders in expressions (e.g. by values in a trace).

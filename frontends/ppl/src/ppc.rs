@@ -30,7 +30,9 @@ pub fn sample_posterior_predictive(
     let mut outs = vec![];
     for r in model.entries() {
         if let RvKind::Observed { .. } = r.kind {
-            // The draw's shape is the broadcast of the parameters'.
+            // The draw's shape: the parameters' (without Categorical's
+            // category axis) broadcast with the observed data's, as PyMC
+            // fixes an observed variable's shape to its data.
             let mut probe: Option<Var> = None;
             for p in r.dist.params() {
                 let z = p.zeros_like();
@@ -39,12 +41,12 @@ pub fn sample_posterior_predictive(
                     Some(q) => (q + z)?,
                 });
             }
-            let mut shape = probe
-                .ok_or_else(|| Error::model("a distribution without parameters"))?
-                .shape();
+            let mut probe =
+                probe.ok_or_else(|| Error::model("a distribution without parameters"))?;
             if let crate::dist::Dist::Categorical { .. } = r.dist {
-                shape = shape.slice(&[theon_tensor::SliceSpec::new(None, Some(-1), 1)])?;
+                probe = probe.sum_axes(&[-1], false)?;
             }
+            let shape = (probe + r.var.zeros_like().cast(dt))?.shape();
             outs.push(r.dist.sample(&rng, &shape, dt)?);
             names.push(r.name.clone());
         }

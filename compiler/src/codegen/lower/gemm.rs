@@ -117,6 +117,10 @@ impl GemmStep {
                     .flatten()
             };
             return match self.kernel {
+                // (k = 0 stays inline: the AVX-512 kernel reads A's first column.)
+                Kernel::Rows if self.static_mkn.1 == Some(0) => {
+                    self.rows(e, bases[0], bases[1], bases[2])
+                }
                 Kernel::Rows => match wide(small_gemm::Shape::Rows) {
                     Some(f) => self.call_small(e, f, bases[0], bases[1], bases[2]),
                     None => self.rows(e, bases[0], bases[1], bases[2]),

@@ -2,7 +2,7 @@
 //! posterior substituted into any expression of the model, vectorized over
 //! draws, as an expression to compile.
 
-use super::family::{Family, FreeVar};
+use super::family::{Family, FreeVar, unconstrained};
 use crate::model::Model;
 use crate::trace::Trace;
 use theon_tensor::{
@@ -209,22 +209,25 @@ impl Approximation {
 
     /// The free variables' constrained values: batched draws, or the mean.
     fn values(&self, size: Option<&Var>, deterministic: bool) -> Result<Vec<(Var, Var)>> {
-        let (us, _) = self
+        let dt = self.family.params()[0].dtype();
+        let un = unconstrained(&self.vars, dt)?;
+        let (draws, _) = self
             .family
             .draw(&self.vars, &self.rng, size, deterministic)?;
-        self.vars
+        let repl: Vec<(Var, Var)> = un.u.iter().cloned().zip(draws).collect();
+        let xs = match size {
+            None => {
+                let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
+                clone_replace(&un.x, &pairs)?
+            }
+            Some(n) => vectorize(&un.x, &repl, n)?,
+        };
+        Ok(self
+            .vars
             .iter()
-            .zip(us)
-            .map(|(v, u)| {
-                Ok((
-                    v.placeholder.clone(),
-                    match &v.transform {
-                        Some(t) => t.forward(&u)?,
-                        None => u,
-                    },
-                ))
-            })
-            .collect()
+            .map(|v| v.placeholder.clone())
+            .zip(xs)
+            .collect())
     }
 
     /// `expr` with every free variable replaced by draws from q, a new

@@ -4,8 +4,8 @@
 use crate::model::{Model, RvKind};
 use crate::transform::Transform;
 use theon_tensor::{
-    DType, DimArg, Error, RandomStream, Result, SliceSpec, Tensor, Var, clone_replace, constant,
-    function, shared,
+    DType, DimArg, Error, RandomStream, Result, SliceSpec, Tensor, TensorType, Var, clone_replace,
+    constant, function, shared,
 };
 
 /// 0.5 ln(2π)
@@ -60,6 +60,46 @@ pub fn free_vars(model: &Model) -> Vec<FreeVar> {
         .collect()
 }
 
+/// The model in unconstrained coordinates: a placeholder per free variable
+/// for its unconstrained value, the constrained values and the summed
+/// log-Jacobian as expressions of those placeholders. Transforms whose
+/// bounds depend on earlier variables get those variables' constrained
+/// values (in model order, which is the order they can depend on).
+pub struct Unconstrained {
+    pub u: Vec<Var>,
+    pub x: Vec<Var>,
+    pub log_jac: Var,
+}
+
+pub fn unconstrained(vars: &[FreeVar], dtype: DType) -> Result<Unconstrained> {
+    let (mut us, mut xs) = (vec![], vec![]);
+    let mut log_jac = Var::scalar_const(0.0, dtype);
+    let mut known: Vec<(Var, Var)> = vec![];
+    for v in vars {
+        let u = Var::input(
+            &format!("{}_unconstrained", v.name),
+            TensorType::fixed(dtype, &v.shape),
+        );
+        let (x, lj) = match &v.transform {
+            Some(t) => (t.forward(&u)?, t.log_jacobian(&u)?.sum()?),
+            None => (u.clone(), Var::scalar_const(0.0, dtype)),
+        };
+        let pairs: Vec<(&Var, &Var)> = known.iter().map(|(a, b)| (a, b)).collect();
+        let mut both = clone_replace(&[x, lj], &pairs)?;
+        let lj = both.pop().expect("two expressions");
+        let x = both.pop().expect("two expressions");
+        log_jac = (log_jac + lj)?;
+        known.push((v.placeholder.clone(), x.clone()));
+        us.push(u);
+        xs.push(x);
+    }
+    Ok(Unconstrained {
+        u: us,
+        x: xs,
+        log_jac,
+    })
+}
+
 /// The initial point in unconstrained space, per free variable.
 pub fn unconstrained_init(model: &Model, vars: &[FreeVar]) -> Result<Vec<Tensor>> {
     let init = model.initial_point()?;
@@ -93,8 +133,9 @@ pub fn unconstrained_init(model: &Model, vars: &[FreeVar]) -> Result<Vec<Tensor>
         .collect()
 }
 
+/// The inverse of softplus, ln(e^x - 1), without overflow for large x.
 fn softplus_inv(x: f64) -> f64 {
-    x.exp_m1().ln()
+    x + (-(-x).exp_m1()).ln()
 }
 
 impl Family {

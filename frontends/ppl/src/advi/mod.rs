@@ -19,12 +19,12 @@ pub use family::{Family, FreeVar};
 pub use optimizer::Optimizer;
 
 use crate::model::Model;
-use family::{free_vars, unconstrained_init};
+use family::{free_vars, unconstrained, unconstrained_init};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use theon_tensor::{
-    CompileOptions, DType, Error, Function, RandomStream, Result, SharedVar, Tensor, Var,
-    clone_replace, compile, constant, grad, vectorize,
+    CompileOptions, Error, Function, RandomStream, Result, Tensor, Var, clone_replace, compile,
+    constant, function, grad, vectorize, where_,
 };
 
 /// Mean-field ADVI (PyMC's `pm.ADVI`); `FullRankAdvi::new()` for full rank.
@@ -154,14 +154,17 @@ fn entry_name(family: &Family, vars: &[FreeVar], param: usize, flat: usize) -> S
 
 /// A prepared fit (PyMC's inference object): the compiled step and the
 /// approximation it trains. `fit` may be called again to continue; after
-/// an error the approximation keeps its last finite parameters.
+/// an error the approximation and the optimizer keep their last finite
+/// state.
 pub struct Inference {
     approx: Approximation,
     vars: Vec<FreeVar>,
     step: Function,
     params: Vec<Var>,
-    shared: Vec<SharedVar>,
-    backup: Vec<Vec<f64>>,
+    /// The parameters' new values (what a step would write), for naming
+    /// the entries of a step that went non-finite.
+    new_params: Vec<Var>,
+    rng: RandomStream,
     progressbar: Option<bool>,
     callbacks: Vec<Box<dyn Callback>>,
 }
@@ -197,22 +200,35 @@ impl Model {
         let params = family.params();
         let grads = grad(&loss, &params)?;
         let updates = method.optimizer.updates(&params, &grads)?;
-        let ups: Vec<(&Var, &Var)> = updates.iter().map(|(a, b)| (a, b)).collect();
+        // The step writes nothing unless the loss and every new value are
+        // finite (x * 0 sums to 0 exactly then, to NaN otherwise), so a
+        // diverging step leaves parameters and optimizer state as they were.
+        let mut zero = (&loss * 0.0)?;
+        for (_, new) in &updates {
+            zero = (zero + (new * 0.0)?.sum()?)?;
+        }
+        let ok = zero.equal(0.0)?.named("finite");
+        let guarded: Vec<(Var, Var)> = updates
+            .iter()
+            .map(|(t, new)| Ok((t.clone(), where_(&ok, new, t)?)))
+            .collect::<Result<_>>()?;
+        let ups: Vec<(&Var, &Var)> = guarded.iter().map(|(a, b)| (a, b)).collect();
         let none: [&Var; 0] = [];
-        let step = compile(&none, &[&loss])
+        let step = compile(&none, &[&loss, &ok])
             .options(method.options.clone())
             .updates(&ups)
             .name("advi_step")
             .build()?;
-        let shared: Vec<SharedVar> = params
+        let new_params: Vec<Var> = params
             .iter()
             .map(|p| {
-                p.as_shared()
-                    .cloned()
-                    .expect("parameters are shared variables")
+                updates
+                    .iter()
+                    .find(|(t, _)| t.same(p))
+                    .map(|(_, n)| n.clone())
+                    .unwrap_or_else(|| p.clone())
             })
             .collect();
-        let backup = shared.iter().map(|s| s.get_value().to_f64_vec()).collect();
         let approx = Approximation::new(
             self.clone(),
             family,
@@ -225,8 +241,8 @@ impl Model {
             vars,
             step,
             params,
-            shared,
-            backup,
+            new_params,
+            rng,
             progressbar: method.progressbar,
             callbacks: method.callbacks,
         })
@@ -277,36 +293,20 @@ impl Inference {
         let no_args: [Tensor; 0] = [];
         let tick = (n / 200).max(1);
         for i in 0..n {
-            for (b, s) in self.backup.iter_mut().zip(&self.shared) {
-                let t = s.lock();
-                for (d, v) in b.iter_mut().zip(t.iter_f64()) {
-                    *d = v;
-                }
-            }
-            let loss = self
+            let step = self
                 .step
                 .call_into(&no_args, &mut outs)
-                .and_then(|_| outs[0].item::<f64>());
-            let loss = match loss {
-                Ok(l) => l,
+                .and_then(|_| Ok((outs[0].item::<f64>()?, outs[1].item::<bool>()?)));
+            let (loss, finite) = match step {
+                Ok(r) => r,
                 Err(e) => {
-                    self.restore()?;
                     bar.abandon();
                     return Err(e.context(format!("step {}", done + i)));
                 }
             };
-            let mut bad: Vec<String> = vec![];
-            for (k, s) in self.shared.iter().enumerate() {
-                let t = s.lock();
-                for (j, v) in t.iter_f64().enumerate() {
-                    if !v.is_finite() && bad.len() < 8 {
-                        bad.push(entry_name(self.approx.family(), &self.vars, k, j));
-                    }
-                }
-            }
-            if !loss.is_finite() || !bad.is_empty() {
-                self.restore()?;
+            if !finite {
                 bar.abandon();
+                let bad = self.non_finite_entries()?;
                 let params = if bad.is_empty() {
                     String::new()
                 } else {
@@ -348,21 +348,33 @@ impl Inference {
         Ok(())
     }
 
-    /// Put back the parameters saved before the current step.
-    fn restore(&self) -> Result<()> {
-        for (b, s) in self.backup.iter().zip(&self.shared) {
-            let t = Tensor::new(
-                b.clone(),
-                s.ty().static_shape().unwrap_or_default().as_slice(),
-            )?
-            .cast(s.ty().dtype);
-            s.set_value(t)?;
+    /// The parameter entries the last (rejected) step would have made
+    /// non-finite: the step's draws are replayed (the random stream is
+    /// counter-based) without applying anything.
+    fn non_finite_entries(&self) -> Result<Vec<String>> {
+        let state = self.rng.state();
+        let saved = state.get_value();
+        let mut replay = saved.to_vec::<i64>();
+        replay[1] -= 1;
+        state.set_value(Tensor::vector(replay))?;
+        let none: [&Var; 0] = [];
+        let values = function(&none, &self.new_params).and_then(|f| f.call::<Tensor>(&[]));
+        state.set_value(saved)?;
+        let mut bad = vec![];
+        for (k, t) in values?.iter().enumerate() {
+            for (j, v) in t.iter_f64().enumerate() {
+                if !v.is_finite() && bad.len() < 8 {
+                    bad.push(entry_name(self.approx.family(), &self.vars, k, j));
+                }
+            }
         }
-        Ok(())
+        Ok(bad)
     }
 }
 
-/// The negative ELBO of `family` for `model` with `n_mc` draws.
+/// The negative ELBO of `family` for `model` with `n_mc` draws: the log
+/// terms are written in unconstrained coordinates, then q's draws are
+/// substituted (vectorized over the draws when there are several).
 fn objective(
     model: &Model,
     family: &Family,
@@ -371,43 +383,28 @@ fn objective(
     n_mc: usize,
 ) -> Result<Var> {
     let (varlogp, datalogp) = model.logp_terms()?;
-    let dt: DType = model.dtype();
+    let un = unconstrained(vars, model.dtype())?;
+    let to_u: Vec<(&Var, &Var)> = vars.iter().map(|v| &v.placeholder).zip(&un.x).collect();
+    let mut terms = clone_replace(&[varlogp, datalogp], &to_u)?;
+    terms.push(un.log_jac);
     let size = (n_mc > 1).then(|| constant(Tensor::scalar(n_mc as i64)));
-    let (us, logq) = family.draw(vars, rng, size.as_ref(), false)?;
-    let mut values = Vec::with_capacity(vars.len());
-    let mut jac = Var::scalar_const(0.0, dt);
-    for (v, u) in vars.iter().zip(&us) {
-        match &v.transform {
-            Some(t) => {
-                values.push(t.forward(u)?);
-                let lj = t.log_jacobian(u)?;
-                let r = lj.rank() as i64;
-                let axes: Vec<i64> = (r - v.shape.len() as i64..r).collect();
-                jac = (jac + lj.sum_axes(&axes, false)?)?;
-            }
-            None => values.push(u.clone()),
-        }
-    }
-    let repl: Vec<(Var, Var)> = vars
-        .iter()
-        .map(|v| v.placeholder.clone())
-        .zip(values)
-        .collect();
+    let (draws, logq) = family.draw(vars, rng, size.as_ref(), false)?;
+    let repl: Vec<(Var, Var)> = un.u.iter().cloned().zip(draws).collect();
     let terms = match &size {
         None => {
             let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
-            clone_replace(&[varlogp, datalogp], &pairs)?
+            clone_replace(&terms, &pairs)?
         }
-        Some(n) => vectorize(&[varlogp, datalogp], &repl, n)?,
+        Some(n) => vectorize(&terms, &repl, n)?,
     };
-    let loss = (((logq - &terms[1])? - &terms[0])? - jac)?;
+    let loss = (((logq - &terms[1])? - &terms[0])? - &terms[2])?;
     Ok(if size.is_some() { loss.mean()? } else { loss }.named("loss"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use theon_tensor::function;
+    use theon_tensor::{DType, function};
 
     /// The ADVI loss and its gradient for a small BNN: with the draws held
     /// fixed (the stream reseeded before each call), the symbolic gradient

@@ -9,7 +9,7 @@ mod continuous;
 mod discrete;
 
 use crate::transform::Transform;
-use theon_tensor::{DType, Error, Result, Tensor, Var, where_};
+use theon_tensor::{DType, Error, Result, Tensor, Var, constant, function, where_};
 
 /// A probability given directly or through its logit.
 #[derive(Clone, Debug)]
@@ -208,10 +208,7 @@ impl Dist {
                 finite(lower, "lower")?;
                 finite(upper, "upper")?;
                 if let (Some(l), Some(u)) = (lower.as_constant(), upper.as_constant())
-                    && l.to_f64_vec()
-                        .iter()
-                        .zip(u.to_f64_vec())
-                        .any(|(a, b)| *a >= b)
+                    && broadcast_pairs(l, u)?.iter().any(|(a, b)| a >= b)
                 {
                     return Err(Error::value(format!(
                         "Uniform: lower must be below upper, got {l} and {u}"
@@ -320,10 +317,25 @@ impl Dist {
                 c(mu).unwrap_or(0.0)
             }
             Dist::HalfNormal { sigma } => c(sigma).unwrap_or(1.0),
-            Dist::Uniform { lower, upper } => match (c(lower), c(upper)) {
-                (Some(l), Some(u)) => 0.5 * (l + u),
-                _ => 0.5,
-            },
+            Dist::Uniform { lower, upper } => {
+                // The midpoint, elementwise for constant bounds of any shape
+                // (symbolic bounds: the transform starts at its middle).
+                if let (Some(l), Some(u)) = (lower.as_constant(), upper.as_constant())
+                    && let Ok(pairs) = broadcast_pairs(l, u)
+                    && (pairs.len() == 1 || pairs.len() == shape.iter().product::<usize>())
+                {
+                    let mid: Vec<f64> = pairs.iter().map(|(a, b)| 0.5 * (a + b)).collect();
+                    let full = if mid.len() == 1 {
+                        vec![mid[0]; shape.iter().product()]
+                    } else {
+                        mid
+                    };
+                    if let Ok(t) = Tensor::new(full, shape) {
+                        return t.cast(dtype);
+                    }
+                }
+                0.5
+            }
             Dist::Beta { alpha, beta } => match (c(alpha), c(beta)) {
                 (Some(a), Some(b)) => a / (a + b),
                 _ => 0.5,
@@ -364,6 +376,15 @@ impl Dist {
             _ => continuous::sample(self, rng, shape, dtype),
         }
     }
+}
+
+/// The element pairs of two constants broadcast against each other.
+pub(crate) fn broadcast_pairs(a: &Tensor, b: &Tensor) -> Result<Vec<(f64, f64)>> {
+    let (x, y) = (constant(a.clone()), constant(b.clone()));
+    let none: [&Var; 0] = [];
+    let pair = function(&none, &[&(&x + &y.zeros_like())?, &(&y + &x.zeros_like())?])?
+        .call::<Tensor>(&[])?;
+    Ok(pair[0].iter_f64().zip(pair[1].iter_f64()).collect())
 }
 
 /// An error for an expression that cannot be a parameter.
