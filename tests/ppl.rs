@@ -948,16 +948,22 @@ fn a_diverging_fit_names_the_parameter_and_keeps_finite_values() {
     assert!(!err.contains("b[0, 0]"), "{err}");
 }
 
-#[test]
-fn divergence_restores_the_last_finite_parameters() {
-    // y ~ N(exp(exp(mu)), 1) with y = 1e6: plain SGD overshoots after a few
-    // finite steps; the approximation keeps the values before the bad step.
+/// y ~ N(exp(exp(mu)), 1) observed at 1e6: gradient steps blow up.
+fn diverging_model() -> Model {
     let model = Model::new();
     let mu = model.normal("mu", 0.0, 1.0, ()).unwrap();
     model
         .normal("y", mu.exp().exp(), 1.0, ())
         .unwrap()
         .observed(Tensor::scalar(1e6));
+    model
+}
+
+#[test]
+fn divergence_restores_the_last_finite_parameters() {
+    // Plain SGD overshoots after a few finite steps; the approximation
+    // keeps the values before the bad step.
+    let model = diverging_model();
     let mut inf = model
         .inference(
             Advi::new()
@@ -1230,12 +1236,7 @@ fn uniform_with_array_bounds_starts_inside() {
 
 #[test]
 fn a_rejected_step_leaves_the_optimizer_state_finite() {
-    let model = Model::new();
-    let mu = model.normal("mu", 0.0, 1.0, ()).unwrap();
-    model
-        .normal("y", mu.exp().exp(), 1.0, ())
-        .unwrap()
-        .observed(Tensor::scalar(1e6));
+    let model = diverging_model();
     let mut inf = model
         .inference(
             Advi::new()
