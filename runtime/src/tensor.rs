@@ -264,7 +264,8 @@ impl Tensor {
                 self.shape
             )));
         }
-        Ok(self.to_vec::<T>()[0])
+        // No Vec: fit loops read the loss of every step through here.
+        Ok(with_data!(&self.data, v => convert(v[0])))
     }
     /// The element at a multi-index, as f64.
     pub fn get(&self, index: &[usize]) -> Result<f64> {

@@ -250,6 +250,29 @@ pub mod random_graphs {
             .collect()
     }
 
+    /// How many unary ops `smooth_unary` knows.
+    pub const SMOOTH_UNARY: u8 = 12;
+
+    /// Unary op `k` (< SMOOTH_UNARY): smooth everywhere, arguments mapped
+    /// into the domain of log, sqrt and 1/x (shared with the gradient tests).
+    pub fn smooth_unary(k: u8, a: &Var) -> Result<Var> {
+        let pos = (a.square() + 0.5)?;
+        Ok(match k {
+            0 => a.tanh(),
+            1 => a.sigmoid(),
+            2 => a.softplus(),
+            3 => a.log_sigmoid(),
+            4 => a.tanh().exp(),
+            5 => a.sin(),
+            6 => a.cos(),
+            7 => a.erf(),
+            8 => pos.log(),
+            9 => pos.sqrt(),
+            10 => pos.reciprocal(),
+            _ => a.tanh().expm1(),
+        })
+    }
+
     pub fn build(g: &G, leaves: &[Var]) -> Result<Var> {
         Ok(match g {
             G::Leaf(i) => leaves[*i].clone(),
@@ -257,18 +280,7 @@ pub mod random_graphs {
                 let a = build(a, leaves)?;
                 let pos = (a.square() + 0.5)?;
                 match k {
-                    0 => a.tanh(),
-                    1 => a.sigmoid(),
-                    2 => a.softplus(),
-                    3 => a.log_sigmoid(),
-                    4 => a.tanh().exp(),
-                    5 => a.sin(),
-                    6 => a.cos(),
-                    7 => a.erf(),
-                    8 => pos.log(),
-                    9 => pos.sqrt(),
-                    10 => pos.reciprocal(),
-                    11 => a.tanh().expm1(),
+                    0..SMOOTH_UNARY => smooth_unary(*k, &a)?,
                     12 => pos.log1p(),
                     13 => -a.abs(),
                     14 => a.sign(),

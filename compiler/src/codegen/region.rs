@@ -51,16 +51,21 @@ impl RegionLayout {
                 }
             }
         }
+        // Buffers holding some value, and holding one made outside the region.
+        let (mut used, mut outside) = (
+            vec![false; layout.bufs.len()],
+            vec![false; layout.bufs.len()],
+        );
+        for (i, &b) in layout.buf_of.iter().enumerate() {
+            used[b] = true;
+            outside[b] |= !in_region(layout.pos_of[i]);
+        }
         let internal = (0..layout.bufs.len())
             .filter(|&b| {
-                let spec = &layout.bufs[b];
-                let members: Vec<usize> = (0..layout.vals.len())
-                    .filter(|&i| layout.buf_of[i] == b)
-                    .collect();
-                matches!(spec.kind, BufKind::Arena)
-                    && spec.last < steps.end
-                    && !members.is_empty()
-                    && members.iter().all(|&i| in_region(layout.pos_of[i]))
+                matches!(layout.bufs[b].kind, BufKind::Arena)
+                    && layout.bufs[b].last < steps.end
+                    && used[b]
+                    && !outside[b]
             })
             .collect();
         let mut touched: Vec<usize> = produced
