@@ -3497,7 +3497,7 @@ fn draws_reproduce_from_a_seed_and_differ_across_calls_and_nodes() {
         "each call draws fresh values"
     );
     assert_eq!(
-        rng.state().get_value().to_vec::<i64>(),
+        rng.state().get_value().unwrap().to_vec::<i64>(),
         vec![21, 2],
         "the counter advanced once per call"
     );

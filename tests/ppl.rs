@@ -1246,7 +1246,7 @@ fn a_rejected_step_leaves_the_optimizer_state_finite() {
         .unwrap();
     assert!(inf.fit(10_000).is_err());
     for s in inf.step_function().updated_shared() {
-        let v = s.get_value().to_f64_vec();
+        let v = s.get_value().unwrap().to_f64_vec();
         assert!(v.iter().all(|x| x.is_finite()), "{} = {v:?}", s.name());
     }
 }

@@ -2,23 +2,23 @@
 //!
 //! Compiling copies the expressions (after `givens` substitutions) into a
 //! `Graph` whose roots are the outputs followed by the new values of updated
-//! shared variables, rewrites it, and hands it to a backend. A call checks
-//! the arguments, locks the shared variables it touches (in id order, so
-//! concurrent calls cannot deadlock), computes every output and update
-//! value, then writes the updates and advances the random streams.
+//! shared variables, rewrites it, and hands it to a backend. Calls go
+//! through the one call protocol (`call::Protocol`): argument and shared
+//! checks, locking, update writes and stream advances are written there
+//! once for both backends.
 
-use crate::codegen::jit::JitFunction;
-pub use crate::codegen::lower::{JitOptions, OptLevel, StepKind};
+use crate::call::{Backend, InputSpec, Protocol};
+use crate::codegen::{JitFunction, JitOptions, StepKind};
 use crate::expr::Var;
-use crate::graph::{Graph, NodeId, PrintOptions, Value, debugprint_with};
-use crate::interp::{self, Bindings};
+use crate::graph::{Graph, PrintOptions, Value, debugprint_with};
+use crate::interp::Interpreter;
 use crate::op::{InputId, Op};
 use crate::replace::clone_replace;
 use crate::rewrite::{self, Ctx, MemoryPlan, Rewrites, Trace};
 use crate::shared::SharedVar;
-use crate::types::{TensorType, fmt_shape};
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use theon_runtime::{Error, Result, Tensor};
 
 /// Which backend runs the function.
@@ -45,31 +45,21 @@ pub struct CompileOptions {
     pub jit: JitOptions,
 }
 
-/// One argument of a function.
-#[derive(Clone, Debug)]
-pub struct InputSpec {
-    pub id: InputId,
-    pub name: String,
-    pub ty: TensorType,
-}
-
 pub struct Function {
-    name: String,
-    inputs: Vec<InputSpec>,
-    n_outputs: usize,
-    /// Shared variables updated by each call; the graph's roots after the
-    /// outputs are their new values, in this order.
-    updates: Vec<SharedVar>,
-    /// Every shared variable read or written, sorted by id (the lock order).
-    shared: Vec<SharedVar>,
-    /// Random streams whose counter advances after each call.
-    rngs: Vec<SharedVar>,
-    graph: Graph,
-    order: Vec<NodeId>,
+    /// Inputs, outputs, the shared variables touched and updated (the
+    /// graph's roots after the outputs are the updates' new values).
+    protocol: Protocol,
+    graph: Arc<Graph>,
     mode: Mode,
     trace: Trace,
     memory: MemoryPlan,
-    jit: Option<JitFunction>,
+    engine: Engine,
+}
+
+/// The backend a function runs on.
+enum Engine {
+    Jit(JitFunction),
+    Interpret(Interpreter),
 }
 
 /// What `function` is asked to build.
@@ -226,39 +216,47 @@ impl Function {
         }
         let shared: Vec<SharedVar> = shared.into_values().collect();
         let rngs: Vec<SharedVar> = rngs.into_values().collect();
-        let jit = match mode {
-            Mode::Jit => Some(
+        let graph = Arc::new(graph);
+        let engine = match mode {
+            Mode::Jit => Engine::Jit(
                 JitFunction::new(
-                    &graph, &memory, &inputs, &shared, &updates, &rngs, n_outputs, &jit_opts,
+                    graph.clone(),
+                    &memory,
+                    &inputs,
+                    &shared,
+                    &updates,
+                    n_outputs,
+                    &jit_opts,
                 )
                 .map_err(|e| e.context(format!("function '{name}'")))?,
             ),
-            Mode::Interpret => None,
+            Mode::Interpret => Engine::Interpret(Interpreter::new(graph.clone(), order)),
         };
         Ok(Function {
-            name,
-            inputs,
-            n_outputs,
-            updates,
-            shared,
-            rngs,
+            protocol: Protocol::new(name, inputs, n_outputs, shared, updates, &rngs),
             graph,
-            order,
             mode,
             trace,
             memory,
-            jit,
+            engine,
         })
     }
 
+    fn jit(&self) -> Option<&JitFunction> {
+        match &self.engine {
+            Engine::Jit(j) => Some(j),
+            Engine::Interpret(_) => None,
+        }
+    }
+
     pub fn name(&self) -> &str {
-        &self.name
+        &self.protocol.name
     }
     pub fn inputs(&self) -> &[InputSpec] {
-        &self.inputs
+        &self.protocol.inputs
     }
     pub fn n_outputs(&self) -> usize {
-        self.n_outputs
+        self.protocol.n_outputs
     }
     pub fn mode(&self) -> Mode {
         self.mode
@@ -268,7 +266,7 @@ impl Function {
         &self.graph
     }
     pub fn updated_shared(&self) -> &[SharedVar] {
-        &self.updates
+        &self.protocol.updates
     }
     /// Which rewrites fired while compiling, and where.
     pub fn rewrite_trace(&self) -> &Trace {
@@ -281,30 +279,27 @@ impl Function {
 
     /// The Cranelift IR of the native code (with `JitOptions::keep_ir`).
     pub fn ir(&self) -> Option<&str> {
-        self.jit.as_ref().and_then(|j| j.ir())
+        self.jit().and_then(|j| j.ir())
     }
     /// The machine code's disassembly (with `JitOptions::keep_disasm`).
     pub fn disassembly(&self) -> Option<&str> {
-        self.jit.as_ref().and_then(|j| j.disassembly())
+        self.jit().and_then(|j| j.disassembly())
     }
     /// What each scheduled node compiled to (JIT mode).
     pub fn steps(&self) -> Option<&[StepKind]> {
-        self.jit.as_ref().map(|j| j.steps())
+        self.jit().map(|j| j.steps())
     }
 
     /// For each batch region (see `MemoryPlan::regions`): the leading
     /// extent and the chunk length of the last call's plan (JIT mode).
     pub fn region_chunks(&self) -> Vec<(usize, usize)> {
-        self.jit
-            .as_ref()
-            .map(|j| j.region_chunks())
-            .unwrap_or_default()
+        self.jit().map(|j| j.region_chunks()).unwrap_or_default()
     }
 
     /// Time per step over all calls so far (JIT mode compiled with
     /// `JitOptions::profile`), like PyTensor's profiler.
     pub fn profile(&self) -> Option<ProfileReport> {
-        let jit = self.jit.as_ref()?;
+        let jit = self.jit()?;
         let (calls, ns) = jit.profile()?;
         let steps = jit
             .order()
@@ -334,39 +329,6 @@ impl Function {
         Some(ProfileReport { calls, steps })
     }
 
-    /// Check arguments against the inputs' types.
-    fn check_args<T: Borrow<Tensor>>(&self, args: &[T]) -> Result<()> {
-        if args.len() != self.inputs.len() {
-            let names: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
-            return Err(Error::value(format!(
-                "function '{}' takes {} arguments ({}), got {}",
-                self.name,
-                self.inputs.len(),
-                names.join(", "),
-                args.len()
-            )));
-        }
-        for (k, (spec, t)) in self.inputs.iter().zip(args).enumerate() {
-            let t = t.borrow();
-            if t.dtype() != spec.ty.dtype || !spec.ty.fits(t.shape()) {
-                let kind = if t.dtype() != spec.ty.dtype {
-                    Error::dtype
-                } else {
-                    Error::shape
-                };
-                return Err(kind(format!(
-                    "function '{}': input '{}' (argument {k}) expects {}, got a {} tensor of shape {}",
-                    self.name,
-                    spec.name,
-                    spec.ty,
-                    t.dtype(),
-                    fmt_shape(t.shape())
-                )));
-            }
-        }
-        Ok(())
-    }
-
     /// Call with arguments in input order; returns the outputs.
     pub fn call<T: Borrow<Tensor>>(&self, args: &[T]) -> Result<Vec<Tensor>> {
         let mut outs = Vec::new();
@@ -377,64 +339,22 @@ impl Function {
     /// Call, writing the outputs into `outs` (reusing its tensors' storage
     /// where dtype and shape match).
     pub fn call_into<T: Borrow<Tensor>>(&self, args: &[T], outs: &mut Vec<Tensor>) -> Result<()> {
-        self.check_args(args)?;
-        if let Some(jit) = &self.jit {
-            return jit.call(&self.graph, &self.name, args, &self.shared, outs);
-        }
-        let args: Vec<&Tensor> = args.iter().map(|a| a.borrow()).collect();
-        let mut guards: Vec<_> = self.shared.iter().map(|s| s.lock()).collect();
-        let results = {
-            let mut b = Bindings::default();
-            for (spec, t) in self.inputs.iter().zip(&args) {
-                b.inputs.insert(spec.id, *t);
-            }
-            for (s, g) in self.shared.iter().zip(&guards) {
-                b.shared.insert(s.id(), &**g);
-            }
-            interp::run(&self.graph, &self.order, &b)
-                .map_err(|e| e.context(format!("function '{}'", self.name)))?
+        let backend: &dyn Backend = match &self.engine {
+            Engine::Jit(j) => j,
+            Engine::Interpret(i) => i,
         };
-        let (outputs, new_values) = results.split_at(self.n_outputs);
-        // Check every update before writing any, so a failure changes nothing.
-        let slot: HashMap<u64, usize> = self
-            .shared
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.id(), i))
-            .collect();
-        for (sv, v) in self.updates.iter().zip(new_values) {
-            if !sv.ty().fits(v.shape()) {
-                return Err(Error::shape(format!(
-                    "function '{}': the update of '{}' has shape {}, the variable has type {}",
-                    self.name,
-                    sv.name(),
-                    fmt_shape(v.shape()),
-                    sv.ty()
-                )));
-            }
-        }
-        for (sv, v) in self.updates.iter().zip(new_values) {
-            *guards[slot[&sv.id()]] = v.clone();
-        }
-        for r in &self.rngs {
-            let g = &mut guards[slot[&r.id()]];
-            let s = g.as_slice_mut::<i64>()?;
-            s[1] = s[1].wrapping_add(1);
-        }
-        drop(guards);
-        outs.clear();
-        outs.extend_from_slice(outputs);
-        Ok(())
+        self.protocol.call(backend, &args, outs)
     }
 
     /// The compiled graph as text: outputs, then updates.
     pub fn debugprint(&self, opts: PrintOptions) -> String {
         let mut roots: Vec<(Option<String>, Value)> = Vec::new();
         for (k, v) in self.graph.outputs().iter().enumerate() {
-            let label = if k < self.n_outputs {
+            let n_outputs = self.protocol.n_outputs;
+            let label = if k < n_outputs {
                 format!("output {k}:")
             } else {
-                format!("update {}:", self.updates[k - self.n_outputs].name())
+                format!("update {}:", self.protocol.updates[k - n_outputs].name())
             };
             roots.push((Some(label), *v));
         }
@@ -506,10 +426,10 @@ impl std::fmt::Debug for Function {
         write!(
             f,
             "Function({}, {} inputs, {} outputs, {} updates)",
-            self.name,
-            self.inputs.len(),
-            self.n_outputs,
-            self.updates.len()
+            self.protocol.name,
+            self.protocol.inputs.len(),
+            self.protocol.n_outputs,
+            self.protocol.updates.len()
         )
     }
 }

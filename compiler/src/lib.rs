@@ -4,12 +4,14 @@
 //! after `replace` substitutions) → rewrites → a backend (`interp`, the
 //! reference; the JIT) → `function::Function`.
 
+pub mod call;
 pub mod codegen;
 pub mod expr;
 pub mod function;
 pub mod grad;
 pub mod graph;
 pub mod interp;
+pub mod lock;
 pub mod op;
 pub mod replace;
 pub mod rewrite;
@@ -17,11 +19,10 @@ pub mod shared;
 pub mod types;
 pub mod vectorize;
 
+pub use call::InputSpec;
+pub use codegen::{JitOptions, OptLevel, StepKind};
 pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
-pub use function::{
-    CompileOptions, Function, FunctionSpec, InputSpec, JitOptions, Mode, OptLevel, ProfileReport,
-    StepKind, StepProfile,
-};
+pub use function::{CompileOptions, Function, FunctionSpec, Mode, ProfileReport, StepProfile};
 pub use grad::{Disconnected, GradCheck, VerifyGrad, grad, hessian, jacobian, verify_grad};
 pub use graph::{Graph, NodeId, PrintOptions, Value};
 pub use op::{BinaryOp, Op, ReduceOp, SliceSpec, UnaryOp};

@@ -2,13 +2,19 @@
 //!
 //! Functions read them and may update them (the `updates` of `function`);
 //! users get and set them between calls. A random stream's state is a shared
-//! variable too (int64 `[seed, counter]`), advanced once per call.
+//! variable too (an `RngState`), advanced once per call.
+//!
+//! The value can change only through `set_value` (checked against the
+//! variable's type) and through the call protocol: compiled code, which
+//! bakes static dims in, can trust that the value fits the type.
 
+use crate::lock::{CallGuard, CallLock};
 use crate::types::TensorType;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use theon_runtime::random::RngState;
 use theon_runtime::{DType, Error, Result, Tensor};
 
 static NEXT_SHARED: AtomicU64 = AtomicU64::new(1);
@@ -16,7 +22,7 @@ static NEXT_SHARED: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SharedKind {
     Value,
-    /// int64 `[seed, counter]` of a random stream.
+    /// The state of a random stream (`RngState`).
     RandomState,
 }
 
@@ -25,7 +31,7 @@ struct SharedInner {
     name: String,
     ty: TensorType,
     kind: SharedKind,
-    value: Mutex<Tensor>,
+    value: CallLock<Tensor>,
 }
 
 /// A handle to a shared variable; clones refer to the same storage.
@@ -62,10 +68,10 @@ impl SharedVar {
 
     /// The state of a random stream, seeded.
     pub fn random_state(name: impl Into<String>, seed: u64) -> SharedVar {
-        let value = Tensor::vector(vec![seed as i64, 0]);
+        let value = RngState::new(seed).to_tensor();
         SharedVar::make(
             name.into(),
-            TensorType::fixed(DType::I64, &[2]),
+            TensorType::fixed(DType::I64, &[RngState::LEN]),
             SharedKind::RandomState,
             value,
         )
@@ -78,7 +84,7 @@ impl SharedVar {
             name,
             ty,
             kind,
-            value: Mutex::new(value),
+            value: CallLock::new(value),
         }))
     }
 
@@ -98,35 +104,54 @@ impl SharedVar {
         self.0.kind == SharedKind::RandomState
     }
 
-    /// A copy of the current value.
-    pub fn get_value(&self) -> Tensor {
-        self.lock().clone()
+    /// A copy of the current value (an error only when a function using
+    /// this variable is running on this thread, e.g. inside a custom op).
+    pub fn get_value(&self) -> Result<Tensor> {
+        Ok(self.lock()?.clone())
     }
 
     /// Replace the value; dtype, rank and static dims must fit the type.
     pub fn set_value(&self, value: Tensor) -> Result<()> {
         check_fits(&self.0.name, &self.0.ty, &value)?;
-        *self.lock() = value;
+        *self.lock()? = value;
+        Ok(())
+    }
+
+    /// The state of a random stream.
+    pub fn rng_state(&self) -> Result<RngState> {
+        self.expect_random_state()?;
+        RngState::from_tensor(&*self.lock()?)
+    }
+
+    /// Set the state of a random stream (to replay or skip calls).
+    pub fn set_rng_state(&self, state: RngState) -> Result<()> {
+        self.expect_random_state()?;
+        *self.lock()? = state.to_tensor();
         Ok(())
     }
 
     /// Reseed a random stream (counter back to 0).
     pub fn seed(&self, seed: u64) -> Result<()> {
+        self.set_rng_state(RngState::new(seed))
+    }
+
+    fn expect_random_state(&self) -> Result<()> {
         if !self.is_random_state() {
             return Err(Error::value(format!(
                 "shared variable '{}' is not a random stream",
                 self.name()
             )));
         }
-        *self.lock() = Tensor::vector(vec![seed as i64, 0]);
         Ok(())
     }
 
-    /// Lock the storage (functions hold this during a call).
-    pub fn lock(&self) -> MutexGuard<'_, Tensor> {
-        // A panic while holding the lock cannot leave a tensor half-written in a
-        // way that breaks memory safety; recover the value.
-        self.0.value.lock().unwrap_or_else(|p| p.into_inner())
+    /// Lock the storage (the call protocol holds this during a call). Not
+    /// public: a `&mut Tensor` could replace the value with one that does
+    /// not fit the type compiled code was specialized for.
+    pub(crate) fn lock(&self) -> Result<CallGuard<'_, Tensor>> {
+        self.0
+            .value
+            .lock(&|| format!("shared variable '{}'", self.0.name))
     }
 }
 

@@ -70,9 +70,11 @@ impl TensorType {
     pub fn static_shape(&self) -> Option<Vec<usize>> {
         self.shape.iter().copied().collect()
     }
-    /// Element count if all dims are known.
+    /// Element count if all dims are known (and the count fits in usize).
     pub fn static_len(&self) -> Option<usize> {
-        self.static_shape().map(|s| s.iter().product())
+        self.shape
+            .iter()
+            .try_fold(1usize, |n, d| d.and_then(|d| n.checked_mul(d)))
     }
     /// Dim `a` is statically 1 (broadcastable).
     pub fn broadcastable(&self, a: usize) -> bool {

@@ -1,6 +1,6 @@
 //! Data sets of the examples: two moons (scikit-learn's `make_moons`), a
 //! k-arm spiral, standardization, a seeded split, and the CSV layout of
-//! `../shared/data/moons`.
+//! `data/moons` (at the repository root).
 
 use std::f64::consts::PI;
 use std::path::Path;

@@ -28,6 +28,8 @@ pub enum ErrorKind {
     NonFinite,
     /// A probabilistic-model error (unknown or duplicate names, ...).
     Model,
+    /// A size too large to count or to allocate.
+    Memory,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +80,9 @@ impl Error {
     pub fn model(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Model, message)
     }
+    pub fn memory(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Memory, message)
+    }
 
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -109,6 +114,7 @@ impl fmt::Display for Error {
             ErrorKind::Compile => "compile error",
             ErrorKind::NonFinite => "non-finite value",
             ErrorKind::Model => "model error",
+            ErrorKind::Memory => "memory error",
         };
         write!(f, "{kind}: {}", self.message)
     }

@@ -5,6 +5,7 @@
 //! counter-based random fills, and file formats (.npy, .npz, CSV).
 //! Nothing here knows about graphs.
 
+pub mod alloc;
 pub mod dtype;
 pub mod element;
 pub mod error;

@@ -9,9 +9,71 @@
 
 use crate::element::Float;
 use crate::error::{Error, Result};
+use crate::tensor::Tensor;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Binomial, Distribution, Gamma, Poisson, StandardNormal};
+
+/// The state of a random stream: a seed and the number of calls made.
+/// Stored as an int64 tensor `[seed, counter]` (a shared variable), so
+/// compiled code reads it like any other buffer; this type is the one
+/// place that layout is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RngState {
+    pub seed: u64,
+    pub counter: u64,
+}
+
+impl RngState {
+    /// Elements of the stored state.
+    pub const LEN: usize = 2;
+
+    pub fn new(seed: u64) -> RngState {
+        RngState { seed, counter: 0 }
+    }
+    /// Read a stored state.
+    pub fn read(words: &[i64]) -> Result<RngState> {
+        match words {
+            &[seed, counter] => Ok(RngState {
+                seed: seed as u64,
+                counter: counter as u64,
+            }),
+            _ => Err(Error::shape(format!(
+                "a random stream's state has {} elements, got {}",
+                Self::LEN,
+                words.len()
+            ))),
+        }
+    }
+    /// Read a stored state from its tensor.
+    pub fn from_tensor(t: &Tensor) -> Result<RngState> {
+        RngState::read(t.as_slice::<i64>()?)
+    }
+    /// The stored form.
+    pub fn to_tensor(self) -> Tensor {
+        Tensor::vector(vec![self.seed as i64, self.counter as i64])
+    }
+    /// The state `calls` calls later (or earlier, with `back`).
+    pub fn advanced(self, calls: u64) -> RngState {
+        RngState {
+            counter: self.counter.wrapping_add(calls),
+            ..self
+        }
+    }
+    pub fn back(self, calls: u64) -> RngState {
+        RngState {
+            counter: self.counter.wrapping_sub(calls),
+            ..self
+        }
+    }
+    /// Advance a stored state by one call, in place.
+    pub fn advance_stored(t: &mut Tensor) -> Result<()> {
+        let next = RngState::from_tensor(t)?.advanced(1);
+        let words = t.as_slice_mut::<i64>()?;
+        words[1] = next.counter as i64;
+        Ok(())
+    }
+}
 
 /// SplitMix64 finalizer: a bijective 64-bit mixer.
 pub fn mix64(mut z: u64) -> u64 {

@@ -2,7 +2,14 @@
 //!
 //! Tensors are values: they own their storage, clone deeply, and have no
 //! strides or views. Kernels take views internally where they need them.
+//!
+//! Invariant: the storage holds exactly `numel(shape)` elements of the
+//! tensor's dtype, and that count fits in `usize`. Every constructor checks
+//! it and nothing hands out the storage mutably except as a typed slice (whose
+//! length cannot change), so native code may trust `shape`, `dtype` and
+//! `byte_len` of any `Tensor` it is given.
 
+use crate::alloc::{try_numel, try_vec};
 use crate::dtype::DType;
 use crate::element::{Element, convert};
 use crate::error::{Error, Result};
@@ -49,12 +56,18 @@ impl Data {
     }
     /// `n` zero elements of `dtype`.
     pub fn zeros(dtype: DType, n: usize) -> Data {
-        match dtype {
-            DType::Bool => Data::Bool(vec![false; n]),
-            DType::I64 => Data::I64(vec![0; n]),
-            DType::F32 => Data::F32(vec![0.0; n]),
-            DType::F64 => Data::F64(vec![0.0; n]),
-        }
+        Data::try_full(0.0, dtype, n).expect("allocation of a tensor's storage")
+    }
+    /// `n` elements equal to `value` converted to `dtype`, or an error when
+    /// the memory cannot be had.
+    pub fn try_full(value: f64, dtype: DType, n: usize) -> Result<Data> {
+        crate::alloc::try_bytes(n, dtype)?;
+        Ok(match dtype {
+            DType::Bool => Data::Bool(try_vec(n, value != 0.0)?),
+            DType::I64 => Data::I64(try_vec(n, value as i64)?),
+            DType::F32 => Data::F32(try_vec(n, value as f32)?),
+            DType::F64 => Data::F64(try_vec(n, value)?),
+        })
     }
     /// Element `i` converted to f64.
     pub fn get_f64(&self, i: usize) -> f64 {
@@ -68,7 +81,8 @@ pub struct Tensor {
     data: Data,
 }
 
-/// Number of elements of a shape.
+/// Number of elements of a shape known to be valid (a tensor's, or one
+/// already checked); untrusted shapes go through `alloc::try_numel`.
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
@@ -80,7 +94,7 @@ impl Tensor {
     }
 
     pub fn from_data(data: Data, shape: &[usize]) -> Result<Tensor> {
-        let n = numel(shape);
+        let n = try_numel(shape)?;
         if data.len() != n {
             return Err(Error::shape(format!(
                 "{} elements cannot have shape {:?} ({} elements)",
@@ -125,30 +139,35 @@ impl Tensor {
         Tensor::new(flat, &[rows.len(), cols])
     }
 
+    /// Zeros of a shape the caller controls (a small, valid one); sizes
+    /// from users, files or graphs go through `try_zeros`.
     pub fn zeros(dtype: DType, shape: &[usize]) -> Tensor {
-        Tensor {
-            shape: shape.to_vec(),
-            data: Data::zeros(dtype, numel(shape)),
-        }
+        Tensor::full(0.0, dtype, shape)
     }
 
     pub fn ones(dtype: DType, shape: &[usize]) -> Tensor {
         Tensor::full(1.0, dtype, shape)
     }
 
-    /// Every element `value`, converted to `dtype`.
+    /// Every element `value`, converted to `dtype` (a shape the caller
+    /// controls, as `zeros`).
     pub fn full(value: f64, dtype: DType, shape: &[usize]) -> Tensor {
-        let n = numel(shape);
-        let data = match dtype {
-            DType::Bool => Data::Bool(vec![value != 0.0; n]),
-            DType::I64 => Data::I64(vec![value as i64; n]),
-            DType::F32 => Data::F32(vec![value as f32; n]),
-            DType::F64 => Data::F64(vec![value; n]),
-        };
-        Tensor {
+        Tensor::try_full(value, dtype, shape).expect("allocation of a tensor")
+    }
+
+    /// Zeros, or an error when the shape overflows or the memory cannot be had.
+    pub fn try_zeros(dtype: DType, shape: &[usize]) -> Result<Tensor> {
+        Tensor::try_full(0.0, dtype, shape)
+    }
+
+    /// Every element `value`, or an error when the shape overflows or the
+    /// memory cannot be had.
+    pub fn try_full(value: f64, dtype: DType, shape: &[usize]) -> Result<Tensor> {
+        let n = try_numel(shape)?;
+        Ok(Tensor {
             shape: shape.to_vec(),
-            data,
-        }
+            data: Data::try_full(value, dtype, n)?,
+        })
     }
 
     /// `start, start + step, ...` below `stop` (float64), as NumPy's arange.
@@ -158,12 +177,17 @@ impl Tensor {
                 "arange({start}, {stop}, {step}): step must be finite and non-zero, bounds finite"
             )));
         }
-        let n = ((stop - start) / step).ceil().max(0.0) as usize;
-        Ok(Tensor::vector(
-            (0..n)
-                .map(|i| start + i as f64 * step)
-                .collect::<Vec<f64>>(),
-        ))
+        let count = ((stop - start) / step).ceil().max(0.0);
+        let limit = (crate::alloc::MAX_TENSOR_BYTES / 8) as f64;
+        if !(count < limit) {
+            return Err(Error::memory(format!(
+                "arange({start}, {stop}, {step}) would have {count:e} elements"
+            )));
+        }
+        let mut v = Vec::new();
+        crate::alloc::reserve(&mut v, count as usize)?;
+        v.extend((0..count as usize).map(|i| start + i as f64 * step));
+        Ok(Tensor::vector(v))
     }
 
     /// `0, 1, ..., n - 1` as int64.
@@ -217,14 +241,13 @@ impl Tensor {
     pub fn data(&self) -> &Data {
         &self.data
     }
-    pub fn data_mut(&mut self) -> &mut Data {
-        &mut self.data
-    }
     pub fn into_data(self) -> Data {
         self.data
     }
 
     /// The elements as a slice of `T`; `T` must be exactly the dtype.
+    /// (There is no `&mut Data`: storage changes only through typed slices,
+    /// which keep the tensor's length and dtype.)
     pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
         T::slice(&self.data).ok_or_else(|| {
             Error::dtype(format!(
@@ -332,7 +355,7 @@ impl Tensor {
 
     /// The same elements in another shape with equal element count.
     pub fn reshape(self, shape: &[usize]) -> Result<Tensor> {
-        if numel(shape) != self.len() {
+        if try_numel(shape)? != self.len() {
             return Err(Error::shape(format!(
                 "cannot reshape {:?} ({} elements) to {:?}",
                 self.shape,

@@ -23,10 +23,13 @@ fn random_states(outputs: &[&Var]) -> Vec<SharedVar> {
 /// rewrites and the code generator on its graph.
 pub fn eval_checked(inputs: &[&Var], outputs: &[&Var], args: &[Tensor]) -> Result<Vec<Tensor>> {
     let states = random_states(outputs);
-    let saved: Vec<Tensor> = states.iter().map(|s| s.get_value()).collect();
+    let saved = states
+        .iter()
+        .map(|s| s.rng_state())
+        .collect::<Result<Vec<_>>>()?;
     let replay = || {
         for (s, v) in states.iter().zip(&saved) {
-            s.set_value(v.clone()).expect("restoring a random state");
+            s.set_rng_state(*v).expect("restoring a random state");
         }
     };
     let plain = compile(inputs, outputs)

@@ -10,6 +10,7 @@ use crate::interp;
 use crate::op::{Op, RandomDist, SliceSpec};
 use crate::types::TensorType;
 use theon_runtime::kernels::layout::{broadcast_strides, contiguous_strides, for_each_offset};
+use theon_runtime::random::RngState;
 use theon_runtime::{DType, Element, Error, Float, Result, Tensor, convert, random};
 
 /// One prepared step.
@@ -346,8 +347,7 @@ impl NodeExec {
                     }
                 }
                 Kind::Random { dist, draw, params } => {
-                    let state = bufs.slice::<i64>(&ins[0]);
-                    let (seed, counter) = (state[0] as u64, state[1] as u64);
+                    let RngState { seed, counter } = RngState::read(bufs.slice::<i64>(&ins[0]))?;
                     let ctx = |e: Error| e.context(&self.label);
                     match (dist, outs[0].dtype) {
                         (RandomDist::Integers { low, high }, _) => random::fill_integers(

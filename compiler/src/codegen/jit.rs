@@ -8,63 +8,47 @@ use super::layout::{BufKind, Layout};
 use super::lower::{self, Compiled, JitOptions, StepKind};
 use super::plan::{self, Plan};
 use super::rt::{CallCtx, Frame};
-use crate::function::InputSpec;
+use crate::call::{Backend, Call, InputSpec, Update, copy_raw};
 use crate::graph::Graph;
+use crate::lock::CallLock;
 use crate::rewrite::MemoryPlan;
 use crate::shared::SharedVar;
-use crate::types::fmt_shape;
-use std::borrow::Borrow;
 use std::cell::RefCell;
-use std::sync::Mutex;
+use std::sync::Arc;
 use theon_runtime::{Error, Result, Tensor};
 
 pub struct JitFunction {
+    graph: Arc<Graph>,
     layout: Layout,
     code: Compiled,
     /// Buffers filled per call: (buffer, what fills it).
     external: Vec<(usize, BufKind)>,
-    /// For update `j`: the index of its variable in the shared list.
-    update_slot: Vec<usize>,
-    /// Indices (in the shared list) of random states to advance.
-    rng_slots: Vec<usize>,
     /// Some update reads a variable another update writes (a swap):
     /// stage update sources before writing any.
     stage_updates: bool,
-    state: Mutex<State>,
+    state: CallLock<State>,
 }
 
 #[derive(Default)]
 struct State {
     plan: Option<Plan>,
     signature: Vec<i64>,
-    locked: Vec<usize>,
-}
-
-/// Lock every shared variable (in the given order), collecting pointers to
-/// the locked tensors, and run `f` while all locks are held.
-fn with_locked<R>(vars: &[SharedVar], ptrs: &mut Vec<usize>, f: impl FnOnce(&[usize]) -> R) -> R {
-    match vars.split_first() {
-        None => f(ptrs),
-        Some((v, rest)) => {
-            let mut guard = v.lock();
-            ptrs.push(&mut *guard as *mut Tensor as usize);
-            with_locked(rest, ptrs, f)
-        }
-    }
 }
 
 impl JitFunction {
-    #[allow(clippy::too_many_arguments)]
+    /// `shared` is every shared variable the function touches (the
+    /// protocol's lock order), `updates` the variables its update roots
+    /// write, in root order.
     pub fn new(
-        g: &Graph,
+        graph: Arc<Graph>,
         mem: &MemoryPlan,
         inputs: &[InputSpec],
         shared: &[SharedVar],
         updates: &[SharedVar],
-        rngs: &[SharedVar],
         n_outputs: usize,
         opts: &JitOptions,
     ) -> Result<JitFunction> {
+        let g = &*graph;
         let mut layout = Layout::new(g, mem, inputs, shared, updates, n_outputs);
         let code = lower::compile(g, &mut layout, opts)?;
         let external = layout
@@ -79,25 +63,25 @@ impl JitFunction {
             })
             .map(|(i, b)| (i, b.kind.clone()))
             .collect();
-        let slot_of = |s: &SharedVar| {
-            shared
-                .iter()
-                .position(|x| x == s)
-                .expect("every touched variable is in the shared list")
-        };
-        let update_slot: Vec<usize> = updates.iter().map(slot_of).collect();
-        let rng_slots = rngs.iter().map(slot_of).collect();
+        let updated: Vec<usize> = updates
+            .iter()
+            .map(|u| {
+                shared
+                    .iter()
+                    .position(|s| s == u)
+                    .expect("every updated variable is in the shared list")
+            })
+            .collect();
         let stage_updates = layout.root_copy[n_outputs..].iter().flatten().any(|&v| {
-            matches!(layout.bufs[layout.buf_of[v]].kind, BufKind::Shared(s) if update_slot.contains(&s))
+            matches!(layout.bufs[layout.buf_of[v]].kind, BufKind::Shared(s) if updated.contains(&s))
         });
         Ok(JitFunction {
+            graph,
             layout,
             code,
             external,
-            update_slot,
-            rng_slots,
             stage_updates,
-            state: Mutex::new(State::default()),
+            state: CallLock::new(State::default()),
         })
     }
 
@@ -122,7 +106,9 @@ impl JitFunction {
     /// (leading extent, chunk length) of each batch region in the plan of
     /// the last call (empty before the first call).
     pub fn region_chunks(&self) -> Vec<(usize, usize)> {
-        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Ok(st) = self.state.lock(&|| "the plan cache".into()) else {
+            return vec![];
+        };
         st.plan
             .as_ref()
             .map(|p| p.regions.iter().map(|r| (r.total, r.chunk)).collect())
@@ -132,167 +118,134 @@ impl JitFunction {
     pub fn order(&self) -> &[crate::graph::NodeId] {
         &self.layout.order
     }
+}
 
-    /// Run one call. Arguments were checked against the inputs' types.
-    pub fn call<T: Borrow<Tensor>>(
-        &self,
-        g: &Graph,
-        name: &str,
-        args: &[T],
-        shared: &[SharedVar],
-        outs: &mut Vec<Tensor>,
-    ) -> Result<()> {
-        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let State {
-            plan,
-            signature,
-            locked,
-        } = &mut *st;
-        locked.clear();
+impl Backend for JitFunction {
+    /// Run one call: arguments and shared values were checked against
+    /// their types by the protocol.
+    fn run(&self, call: &mut Call<'_>) -> Result<()> {
+        let name = call.protocol.name.as_str();
+        let mut st = self
+            .state
+            .lock(&|| format!("the plan cache of function '{name}'"))?;
+        let State { plan, signature } = &mut *st;
         let lay = &self.layout;
-        with_locked(shared, locked, |ptrs| -> Result<()> {
-            // SAFETY: every pointer is to a tensor whose lock is held for the
-            // whole closure; no other reference to them exists meanwhile.
-            let sh = |k: usize| -> &mut Tensor { unsafe { &mut *(ptrs[k] as *mut Tensor) } };
-            let arg_refs = |k: usize| args[k].borrow();
+        let g = &*self.graph;
+        let args = call.args;
+        let n_shared = call.shared.len();
+        {
+            let sh = &call.shared;
             plan::signature(
                 lay,
                 g,
-                args.len(),
-                &arg_refs,
-                shared.len(),
-                &|k| &*sh(k),
+                args.count(),
+                &|k| args.arg(k),
+                n_shared,
+                &|k| sh.get(k),
                 signature,
             );
-            if plan.as_ref().is_none_or(|p| !same(&p.signature, signature)) {
-                let a: Vec<&Tensor> = (0..args.len()).map(arg_refs).collect();
-                let s: Vec<&Tensor> = (0..shared.len()).map(|k| &*sh(k)).collect();
-                let runs: Vec<bool> = self
-                    .code
-                    .steps
-                    .iter()
-                    .map(|k| *k == StepKind::Exec)
-                    .collect();
-                *plan = None;
-                *plan = Some(
-                    Plan::build(lay, g, &a, &s, &runs, signature.clone())
-                        .map_err(|e| e.context(format!("function '{name}'")))?,
-                );
-            }
-            let plan_slot = plan;
-            let plan = plan_slot.as_mut().expect("just built");
-            if outs.len() != lay.n_outputs {
-                outs.resize_with(lay.n_outputs, || {
-                    Tensor::zeros(theon_runtime::DType::F64, &[0])
-                });
-            }
-            for (b, kind) in &self.external {
-                plan.ptrs[*b] = match kind {
-                    BufKind::Arg(k) => arg_refs(*k).as_ptr() as usize,
-                    BufKind::Shared(k) => sh(*k).as_mut_ptr() as usize,
-                    BufKind::Output(k) => {
-                        let v = lay.roots[*k];
-                        fit(&mut outs[*k], lay.ty[v].dtype, &plan.shapes[v]);
-                        outs[*k].as_mut_ptr() as usize
-                    }
-                    _ => unreachable!("only external buffers are listed"),
-                };
-            }
-            // Every buffer must be as large as the plan needs before native code runs.
-            for (b, kind) in &self.external {
-                let have = match kind {
-                    BufKind::Arg(k) => arg_refs(*k).byte_len(),
-                    BufKind::Shared(k) => sh(*k).byte_len(),
-                    BufKind::Output(k) => outs[*k].byte_len(),
-                    _ => 0,
-                };
-                if have < plan.bytes[*b] {
-                    return Err(Error::shape(format!(
-                        "function '{name}': buffer {b} holds {have} bytes, the plan needs {}",
-                        plan.bytes[*b]
-                    )));
+        }
+        if plan.as_ref().is_none_or(|p| !same(&p.signature, signature)) {
+            let a: Vec<&Tensor> = (0..args.count()).map(|k| args.arg(k)).collect();
+            let s: Vec<&Tensor> = (0..n_shared).map(|k| call.shared.get(k)).collect();
+            let runs: Vec<bool> = self
+                .code
+                .steps
+                .iter()
+                .map(|k| *k == StepKind::Exec)
+                .collect();
+            *plan = None;
+            *plan = Some(
+                Plan::build(lay, g, &a, &s, &runs, signature.clone())
+                    .map_err(|e| e.context(format!("function '{name}'")))?,
+            );
+        }
+        let plan_slot = plan;
+        let plan = plan_slot.as_mut().expect("just built");
+        let outs = &mut *call.outs;
+        if outs.len() != lay.n_outputs {
+            outs.resize_with(lay.n_outputs, || {
+                Tensor::zeros(theon_runtime::DType::F64, &[0])
+            });
+        }
+        for (b, kind) in &self.external {
+            let (ptr, have) = match kind {
+                BufKind::Arg(k) => {
+                    let t = args.arg(*k);
+                    (t.as_ptr() as usize, t.byte_len())
                 }
-            }
-            let ctx = CallCtx {
-                execs: &plan.execs,
-                bufs: plan.ptrs.as_mut_ptr(),
-                n_bufs: plan.ptrs.len(),
-                dims: plan.dims.as_mut_ptr(),
-                regions: plan.regions.as_mut_ptr(),
-                n_regions: plan.regions.len(),
-                error: RefCell::new(None),
+                BufKind::Shared(k) => {
+                    let t = call.shared.get_mut(*k);
+                    (t.as_mut_ptr() as usize, t.byte_len())
+                }
+                BufKind::Output(k) => {
+                    let v = lay.roots[*k];
+                    fit(&mut outs[*k], lay.ty[v].dtype, &plan.shapes[v])?;
+                    (outs[*k].as_mut_ptr() as usize, outs[*k].byte_len())
+                }
+                _ => unreachable!("only external buffers are listed"),
             };
-            let frame = Frame {
-                bufs: ctx.bufs,
-                dims: ctx.dims,
-                ctx: (&ctx as *const CallCtx).cast(),
-            };
-            // SAFETY: the code was generated for this layout; the plan sized
-            // every arena buffer for the concrete shapes of this call's
-            // signature, and the external buffers were checked above; the
-            // frame and context outlive the call.
-            let rc = unsafe { (self.code.entry)(&frame) };
-            if rc != 0 {
-                let e = ctx
-                    .error
-                    .take()
-                    .unwrap_or_else(|| Error::compile(format!("native code returned {rc}")));
-                // The call stopped part way (perhaps inside a batch region
-                // whose tables were rewritten): build a fresh plan next time.
-                *plan_slot = None;
-                return Err(e.context(format!("function '{name}'")));
+            // Every buffer must be as large as the plan needs before native
+            // code runs (the protocol's type checks make this hold; it is
+            // checked again because the code's safety rests on it).
+            if have < plan.bytes[*b] {
+                return Err(Error::shape(format!(
+                    "function '{name}': buffer {b} holds {have} bytes, the plan needs {}",
+                    plan.bytes[*b]
+                )));
             }
-            // Outputs that were not written in place.
-            for (out, copy) in outs.iter_mut().zip(&lay.root_copy[..lay.n_outputs]) {
-                if let Some(v) = *copy {
-                    fit(out, lay.ty[v].dtype, &plan.shapes[v]);
-                    copy_bytes(plan.ptrs[lay.buf_of[v]], out);
+            plan.ptrs[*b] = ptr;
+        }
+        let ctx = CallCtx {
+            execs: &plan.execs,
+            bufs: plan.ptrs.as_mut_ptr(),
+            n_bufs: plan.ptrs.len(),
+            dims: plan.dims.as_mut_ptr(),
+            regions: plan.regions.as_mut_ptr(),
+            n_regions: plan.regions.len(),
+            error: RefCell::new(None),
+        };
+        let frame = Frame {
+            bufs: ctx.bufs,
+            dims: ctx.dims,
+            ctx: (&ctx as *const CallCtx).cast(),
+        };
+        // SAFETY: the code was generated for this layout; the plan sized
+        // every arena buffer for the concrete shapes of this call's
+        // signature, and the external buffers were checked above (the
+        // arguments and shared values are locked or borrowed for the whole
+        // call); the frame and context outlive the call.
+        let rc = unsafe { (self.code.entry)(&frame) };
+        if rc != 0 {
+            let e = ctx
+                .error
+                .take()
+                .unwrap_or_else(|| Error::compile(format!("native code returned {rc}")));
+            // The call stopped part way (perhaps inside a batch region
+            // whose tables were rewritten): build a fresh plan next time.
+            *plan_slot = None;
+            return Err(e.context(format!("function '{name}'")));
+        }
+        // Outputs that were not written in place.
+        for (out, copy) in outs.iter_mut().zip(&lay.root_copy[..lay.n_outputs]) {
+            if let Some(v) = *copy {
+                fit(out, lay.ty[v].dtype, &plan.shapes[v])?;
+                let b = lay.buf_of[v];
+                copy_raw(plan.ptrs[b] as *const u8, plan.bytes[b], out)?;
+            }
+        }
+        let updates = &lay.root_copy[lay.n_outputs..];
+        call.commit(self.stage_updates, &|j| match updates[j] {
+            None => Update::InPlace,
+            Some(v) => {
+                let b = lay.buf_of[v];
+                Update::Raw {
+                    ptr: plan.ptrs[b] as *const u8,
+                    bytes: plan.bytes[b],
+                    dtype: lay.ty[v].dtype,
+                    shape: &plan.shapes[v],
                 }
             }
-            // Updates: checked first, then written (staged if they read each other).
-            let updates = &lay.root_copy[lay.n_outputs..];
-            for (j, v) in updates.iter().enumerate() {
-                if let Some(v) = v {
-                    let ty = &shared[self.update_slot[j]];
-                    if !ty.ty().fits(&plan.shapes[*v]) {
-                        return Err(Error::shape(format!(
-                            "function '{name}': the update of '{}' has shape {}, the variable has type {}",
-                            ty.name(),
-                            fmt_shape(&plan.shapes[*v]),
-                            ty.ty()
-                        )));
-                    }
-                }
-            }
-            let staged: Vec<Option<Tensor>> = if self.stage_updates {
-                updates
-                    .iter()
-                    .map(|v| {
-                        v.map(|v| {
-                            let mut t = Tensor::zeros(lay.ty[v].dtype, &plan.shapes[v]);
-                            copy_bytes(plan.ptrs[lay.buf_of[v]], &mut t);
-                            t
-                        })
-                    })
-                    .collect()
-            } else {
-                vec![]
-            };
-            for (j, v) in updates.iter().enumerate() {
-                if let Some(v) = v {
-                    let target = sh(self.update_slot[j]);
-                    fit(target, lay.ty[*v].dtype, &plan.shapes[*v]);
-                    match staged.get(j).and_then(|s| s.as_ref()) {
-                        Some(t) => target.assign(t)?,
-                        None => copy_bytes(plan.ptrs[lay.buf_of[*v]], target),
-                    }
-                }
-            }
-            for &r in &self.rng_slots {
-                let s = sh(r).as_slice_mut::<i64>()?;
-                s[1] = s[1].wrapping_add(1);
-            }
-            Ok(())
         })
     }
 }
@@ -305,20 +258,9 @@ fn same<T: PartialEq>(a: &[T], b: &[T]) -> bool {
 }
 
 /// Make `t` a tensor of this dtype and shape, reusing it when it already is.
-fn fit(t: &mut Tensor, dtype: theon_runtime::DType, shape: &[usize]) {
+fn fit(t: &mut Tensor, dtype: theon_runtime::DType, shape: &[usize]) -> Result<()> {
     if t.dtype() != dtype || !same(t.shape(), shape) {
-        *t = Tensor::zeros(dtype, shape);
+        *t = Tensor::try_zeros(dtype, shape)?;
     }
-}
-
-/// Copy `dst.byte_len()` bytes from `src` into `dst`.
-fn copy_bytes(src: usize, dst: &mut Tensor) {
-    let n = dst.byte_len();
-    if n == 0 {
-        return;
-    }
-    // SAFETY: `src` is a buffer the plan sized for a value of dst's dtype
-    // and shape (callers `fit` dst to that value first); dst is a distinct
-    // allocation.
-    unsafe { std::ptr::copy(src as *const u8, dst.as_mut_ptr(), n) };
+    Ok(())
 }

@@ -9,7 +9,7 @@
 //! Sizes that are not known when compiling are entries of a `dims` table
 //! the plan fills; generated code loads them.
 
-use crate::function::InputSpec;
+use crate::call::InputSpec;
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::Op;
 use crate::rewrite::MemoryPlan;

@@ -10,3 +10,6 @@ pub mod plan;
 pub mod region;
 pub mod rt;
 pub mod small_gemm;
+
+pub use jit::JitFunction;
+pub use lower::{JitOptions, OptLevel, StepKind};

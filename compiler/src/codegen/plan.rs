@@ -192,8 +192,11 @@ impl Plan {
         let mut bytes: Vec<usize> = layout
             .bufs
             .iter()
-            .map(|b| shapes[b.root].iter().product::<usize>() * b.dtype.size_of())
-            .collect();
+            .map(|b| {
+                let n = theon_runtime::alloc::try_numel(&shapes[b.root])?;
+                theon_runtime::alloc::try_bytes(n, b.dtype)
+            })
+            .collect::<Result<_>>()?;
         let regions: Vec<RegionPlan> = layout
             .regions
             .iter()
@@ -217,6 +220,7 @@ impl Plan {
         let mut top = 0usize;
         for b in arena_bufs {
             let need = bytes[b].div_ceil(ALIGN) * ALIGN;
+            let too_big = || Error::memory("the buffers of this call exceed the address space");
             let (first, last) = live[b];
             let reuse = slots
                 .iter_mut()
@@ -230,11 +234,11 @@ impl Plan {
                 None => {
                     offset[b] = top;
                     slots.push((top, need, last));
-                    top += need;
+                    top = top.checked_add(need).ok_or_else(too_big)?;
                 }
             }
         }
-        let mut arena = vec![0u64; top.div_ceil(8) + ALIGN / 8];
+        let mut arena = theon_runtime::alloc::try_vec(top.div_ceil(8) + ALIGN / 8, 0u64)?;
         let base = arena.as_mut_ptr() as usize;
         let base = base.div_ceil(ALIGN) * ALIGN;
         let ptrs: Vec<usize> = layout

@@ -182,7 +182,7 @@ impl Var {
     }
     /// The current value of the shared variable this expression reads.
     pub fn get_value(&self) -> Result<Tensor> {
-        self.shared_handle().map(|s| s.get_value())
+        self.shared_handle()?.get_value()
     }
     /// Set the value of the shared variable this expression reads.
     pub fn set_value(&self, value: Tensor) -> Result<()> {

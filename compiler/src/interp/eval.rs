@@ -8,6 +8,7 @@ use crate::op::{
 };
 use crate::types::{OutType, TensorType};
 use theon_runtime::kernels::{gemm, map, movement, reduce};
+use theon_runtime::random::RngState;
 use theon_runtime::{DType, Data, Element, Error, Float, Result, Tensor, random};
 
 /// `x` with `y` (broadcast to `region`) added by `$body`, for every dtype.
@@ -45,6 +46,20 @@ macro_rules! inc_by_dtype {
     }};
 }
 
+/// Fail (instead of aborting inside the allocator) when an output of this
+/// shape cannot be allocated: the count must fit, and a large buffer is
+/// reserved once fallibly first (the kernels then allocate it for real).
+pub fn check_alloc(label: &str, shape: &[usize], dtype: DType) -> Result<()> {
+    let n = theon_runtime::alloc::try_numel(shape).map_err(|e| e.context(label))?;
+    let bytes = theon_runtime::alloc::try_bytes(n, dtype).map_err(|e| e.context(label))?;
+    if bytes >= 1 << 30 {
+        let probe = theon_runtime::alloc::try_vec::<u8>(0, 0)
+            .and_then(|mut v| theon_runtime::alloc::reserve(&mut v, bytes));
+        probe.map_err(|e| e.context(label))?;
+    }
+    Ok(())
+}
+
 /// Evaluate `op` on `ins`. `static_ins` are the inputs' static types (for
 /// the run-time broadcasting rule) and `outs` the node's output types.
 pub fn eval(
@@ -57,6 +72,9 @@ pub fn eval(
     let shapes: Vec<&[usize]> = ins.iter().map(|t| t.shape()).collect();
     let values: Vec<Option<&Tensor>> = ins.iter().map(|t| Some(*t)).collect();
     let out_shapes = check_runtime(op, label, static_ins, &shapes, &values)?;
+    for (s, o) in out_shapes.iter().zip(outs) {
+        check_alloc(label, s, o.ty.dtype)?;
+    }
     let out_dtype = outs.first().map(|o| o.ty.dtype).unwrap_or(DType::F64);
     let shape0 = out_shapes.first().cloned().unwrap_or_default();
     let one = |t: Tensor| Ok(vec![t]);
@@ -449,9 +467,9 @@ fn random_draw(
     ins: &[&Tensor],
     shape: &[usize],
 ) -> Result<Tensor> {
-    let state = ins[0].as_slice::<i64>()?;
-    let (seed, counter) = (state[0] as u64, state[1] as u64);
-    let n: usize = shape.iter().product();
+    let RngState { seed, counter } = RngState::from_tensor(ins[0])?;
+    let n = theon_runtime::alloc::try_numel(shape)?;
+    theon_runtime::alloc::try_bytes(n, dtype)?;
     let params: Vec<Vec<f64>> = ins[2..]
         .iter()
         .map(|p| map::broadcast_to(&p.to_f64_vec(), p.shape(), shape))

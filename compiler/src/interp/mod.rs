@@ -2,10 +2,12 @@
 //! runtime's plain kernels. It stays forever as the baseline the JIT is
 //! tested against, and as a debugging mode (`Mode::Interpret`).
 
+mod backend;
 mod eval;
 pub mod scalar;
 
-pub use eval::{axis_slices, binary, eval, fill_float, reduce_tensor, unary};
+pub use backend::Interpreter;
+pub use eval::{axis_slices, binary, check_alloc, eval, fill_float, reduce_tensor, unary};
 
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{InputId, Op};

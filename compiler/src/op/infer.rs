@@ -859,6 +859,9 @@ pub fn check_runtime(
             })
         })
         .collect::<Result<_>>()?;
+    for s in &outs {
+        theon_runtime::alloc::try_numel(s).map_err(|e| e.context(label))?;
+    }
     // The loop shape a broadcasting input stretches to.
     let target: Option<Vec<usize>> = match op {
         Op::Fused(_) | Op::Random { .. } => {

@@ -93,10 +93,10 @@ pub fn from_npy_bytes(bytes: &[u8]) -> Result<Tensor> {
     let fortran = dict_raw(header, "fortran_order")?.starts_with("True");
     let shape = parse_shape(dict_raw(header, "shape")?)?;
     let body = &bytes[hstart + hlen..];
-    let n: usize = shape.iter().product();
+    let n = crate::alloc::try_numel(&shape).map_err(|e| e.context(".npy shape"))?;
 
     let (kind, size) = parse_descr(&descr)?;
-    if body.len() < n * size {
+    if n.checked_mul(size).is_none_or(|bytes| body.len() < bytes) {
         return Err(Error::parse(format!(
             ".npy data is truncated: {} bytes for {n} elements of {descr}",
             body.len()

@@ -94,7 +94,15 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
         out.push((name.trim_end_matches(".npy").to_string(), t));
         at = start + size;
     }
-    Ok(out)
+    // After the members comes the central directory (or, for an archive
+    // with no members, the end record): anything else is not an .npz.
+    match u32_at(at) {
+        Some(0x02014b50 | 0x06054b50) => Ok(out),
+        _ => Err(Error::parse(format!(
+            "{}: not an .npz archive (no zip member or directory at byte {at})",
+            path.display()
+        ))),
+    }
 }
 
 /// CRC-32 (IEEE 802.3), as zip requires.

@@ -353,13 +353,11 @@ impl Inference {
     /// counter-based) without applying anything.
     fn non_finite_entries(&self) -> Result<Vec<String>> {
         let state = self.rng.state();
-        let saved = state.get_value();
-        let mut replay = saved.to_vec::<i64>();
-        replay[1] -= 1;
-        state.set_value(Tensor::vector(replay))?;
+        let saved = state.rng_state()?;
+        state.set_rng_state(saved.back(1))?;
         let none: [&Var; 0] = [];
         let values = function(&none, &self.new_params).and_then(|f| f.call::<Tensor>(&[]));
-        state.set_value(saved)?;
+        state.set_rng_state(saved)?;
         let mut bad = vec![];
         for (k, t) in values?.iter().enumerate() {
             for (j, v) in t.iter_f64().enumerate() {

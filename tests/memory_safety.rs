@@ -1,0 +1,249 @@
+//! Memory safety from safe Rust: every route by which a value could reach
+//! native code disagreeing with what the code was compiled or planned for
+//! (issue 11) is an error or impossible, on both backends. Each test is the
+//! reported reproduction, asserting the error or the correct result; run
+//! under valgrind by `scripts/valgrind.sh`.
+
+use std::sync::{Arc, OnceLock};
+use theon::compiler::op::{CustomImpl, CustomOp, Op};
+use theon::prelude::*;
+use theon::runtime::Data;
+use theon::runtime::io::npy::from_npy_bytes;
+use theon::runtime::io::read_npz;
+
+const MODES: [Mode; 2] = [Mode::Jit, Mode::Interpret];
+
+/// A shared variable built from a value has that value's shape as its
+/// static type: the JIT bakes 4096 in. Swapping in 4 elements is refused.
+#[test]
+fn fixed_shared_cannot_change_shape_or_dtype() {
+    for mode in MODES {
+        let w = shared("w", Tensor::vector(vec![1.5f64; 4096]));
+        let out = ((&w * 2.0).unwrap() + 1.0).unwrap();
+        let f = compile(&[] as &[&Var], &[&out]).mode(mode).build().unwrap();
+        let e = w.set_value(Tensor::vector(vec![1.5f64; 4])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Shape, "{e}");
+        assert!(e.message().contains("'w'"), "{e}");
+        let e = w.set_value(Tensor::vector(vec![0i64; 4096])).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::DType, "{e}");
+        // The function still computes from the untouched value.
+        let r = f.call::<Tensor>(&[]).unwrap();
+        assert_eq!(r[0].shape(), &[4096]);
+        assert!(r[0].to_f64_vec().iter().all(|&v| v == 4.0));
+    }
+}
+
+/// A resizable shared variable may change size between calls: the plan
+/// follows (a new plan for the new shape), including to zero elements.
+#[test]
+fn resizable_shared_changes_size_and_the_plan_follows() {
+    for mode in MODES {
+        let w = shared_resizable("w", Tensor::vector(vec![1.5f64; 4096]), &[]);
+        let doubled = ((&w * 2.0).unwrap() + 1.0).unwrap();
+        let total = w.sum().unwrap();
+        let f = compile(&[] as &[&Var], &[&doubled, &total])
+            .update(&w, &(&w + 1.0).unwrap())
+            .mode(mode)
+            .build()
+            .unwrap();
+        let r = f.call::<Tensor>(&[]).unwrap();
+        assert_eq!(r[1].item::<f64>().unwrap(), 1.5 * 4096.0);
+        w.set_value(Tensor::vector(vec![1.0, 2.0, 3.0, 4.0]))
+            .unwrap();
+        let r = f.call::<Tensor>(&[]).unwrap();
+        assert_eq!(r[0].to_f64_vec(), vec![3.0, 5.0, 7.0, 9.0]);
+        assert_eq!(r[1].item::<f64>().unwrap(), 10.0);
+        assert_eq!(
+            w.get_value().unwrap().to_f64_vec(),
+            vec![2.0, 3.0, 4.0, 5.0]
+        );
+        w.set_value(Tensor::vector(Vec::<f64>::new())).unwrap();
+        let r = f.call::<Tensor>(&[]).unwrap();
+        assert_eq!(r[0].shape(), &[0]);
+        assert_eq!(r[1].item::<f64>().unwrap(), 0.0);
+    }
+}
+
+/// A tensor's storage always holds exactly its shape's element count:
+/// there is no way to build one that does not.
+#[test]
+fn tensors_cannot_disagree_with_their_storage() {
+    let e = Tensor::from_data(Data::F64(vec![1.0, 2.0]), &[4096]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Shape);
+    // 3 * 6148914691236517206 wraps to 2 in 64 bits.
+    let e = Tensor::vector(vec![1.0f64, 2.0])
+        .reshape(&[3, 6148914691236517206])
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Memory, "{e}");
+    let mut t = Tensor::vector(vec![1.0f64, 2.0]);
+    // Mutation is by typed slice only: the length is fixed.
+    t.as_slice_mut::<f64>().unwrap()[1] = 5.0;
+    assert!(t.as_slice_mut::<i64>().is_err());
+    assert_eq!(t.to_f64_vec(), vec![1.0, 5.0]);
+}
+
+/// `call_into` reuses the caller's tensors only when they fit the output;
+/// any other tensor (wrong shape, dtype, size) is replaced, never trusted.
+#[test]
+fn call_into_replaces_caller_tensors_that_do_not_fit() {
+    for mode in MODES {
+        let x = vector("x");
+        let f = compile(&[&x], &[&(&x * 2.0).unwrap()])
+            .mode(mode)
+            .build()
+            .unwrap();
+        for wrong in [
+            Tensor::vector(vec![0.0f64; 65536]),
+            Tensor::vector(vec![0i64; 4]),
+            Tensor::zeros(DType::F64, &[2, 2]),
+            Tensor::scalar(1.0),
+        ] {
+            let mut outs = vec![wrong];
+            f.call_into(&[Tensor::vector(vec![1.0, 2.0, 3.0, 4.0])], &mut outs)
+                .unwrap();
+            assert_eq!(outs[0].shape(), &[4]);
+            assert_eq!(outs[0].to_f64_vec(), vec![2.0, 4.0, 6.0, 8.0]);
+        }
+    }
+}
+
+/// Shapes whose element count overflows never reach a kernel.
+#[test]
+fn overflowing_shapes_are_errors_everywhere() {
+    // A crafted .npy: shape (3, 6148914691236517206), 16 bytes of data.
+    let npy = |shape: &str, body: usize| {
+        let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + header.len() + 1) % 64 != 0 {
+            header.push(' ');
+        }
+        header.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        b.extend(std::iter::repeat_n(0u8, body));
+        b
+    };
+    let e = from_npy_bytes(&npy("(3, 6148914691236517206)", 16)).unwrap_err();
+    assert!(e.message().contains("shape"), "{e}");
+    let e = from_npy_bytes(&npy("(2305843009213693952,)", 16)).unwrap_err();
+    assert!(e.message().contains("truncated"), "{e}");
+    assert!(from_npy_bytes(&npy("(2, 1)", 16)).is_ok());
+    // A symbolic reshape whose target overflows.
+    for mode in MODES {
+        let x = vector("x");
+        let s = Var::input("s", TensorType::new(DType::I64, vec![Some(2)]));
+        let y = x.reshape(&s).unwrap().sum_axes(&[1], false).unwrap();
+        let f = compile(&[&x, &s], &[&y]).mode(mode).build().unwrap();
+        let e = f
+            .call(&[
+                Tensor::vector(vec![1.0, 2.0]),
+                Tensor::vector(vec![3i64, 6148914691236517206]),
+            ])
+            .unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::Shape | ErrorKind::Memory),
+            "{e}"
+        );
+    }
+}
+
+/// Malformed archives are errors, not empty results.
+#[test]
+fn malformed_npz_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("theon-npz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, bytes) in [
+        ("empty.npz", vec![]),
+        (
+            "random.npz",
+            (0..997u32).map(|i| (i * 7919 % 251) as u8).collect(),
+        ),
+    ] {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let e = read_npz(&p).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Parse, "{name}: {e}");
+    }
+    // A real one still reads.
+    let p = dir.join("ok.npz");
+    let t = Tensor::vector(vec![1.0, 2.0]);
+    theon::runtime::io::write_npz(&p, &[("a", &t)]).unwrap();
+    assert_eq!(read_npz(&p).unwrap()[0].1, t);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Allocations that cannot be had are errors, not an abort.
+#[test]
+fn impossible_allocations_are_errors() {
+    for mode in MODES {
+        let z = Var::zeros(&[1_000_000_000_000i64], DType::F64).unwrap();
+        let f = compile(&[] as &[&Var], &[&z]).mode(mode).build().unwrap();
+        let e = f.call::<Tensor>(&[]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Memory, "{mode:?}: {e}");
+
+        let rng = RandomStream::new(0);
+        let n = rng.normal(&[1_000_000_000_000i64], DType::F64).unwrap();
+        let s = n.sum().unwrap();
+        let f = compile(&[] as &[&Var], &[&s]).mode(mode).build().unwrap();
+        let e = f.call::<Tensor>(&[]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Memory, "{mode:?}: {e}");
+    }
+    let e = Tensor::arange(0.0, 1e300, 1.0).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Memory, "{e}");
+}
+
+/// A custom op that reads a shared variable the running call holds, or
+/// calls its own function, gets an error instead of waiting forever.
+struct Reentrant {
+    w: Var,
+    f: Arc<OnceLock<Function>>,
+    call_self: bool,
+}
+
+impl CustomImpl for Reentrant {
+    fn name(&self) -> &str {
+        "reentrant"
+    }
+    fn key(&self) -> String {
+        format!("{}", self.call_self)
+    }
+    fn infer(&self, inputs: &[&TensorType]) -> Result<TensorType> {
+        Ok(inputs[0].clone())
+    }
+    fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        if self.call_self {
+            self.f
+                .get()
+                .expect("set before calling")
+                .call::<Tensor>(&[])?;
+        } else {
+            self.w.get_value()?;
+        }
+        Ok(inputs[0].clone())
+    }
+}
+
+#[test]
+fn reentrant_calls_are_errors_not_deadlocks() {
+    for mode in MODES {
+        for call_self in [false, true] {
+            let w = shared("w", Tensor::vector(vec![1.0f64, 2.0]));
+            let cell = Arc::new(OnceLock::new());
+            let op = CustomOp::new(Reentrant {
+                w: w.clone(),
+                f: cell.clone(),
+                call_self,
+            });
+            let y = Var::apply(Op::Custom(op), &[&(&w * 2.0).unwrap()]).unwrap();
+            let f = compile(&[] as &[&Var], &[&y]).mode(mode).build().unwrap();
+            assert!(cell.set(f).is_ok());
+            let e = cell.get().unwrap().call::<Tensor>(&[]).unwrap_err();
+            assert!(
+                e.message().contains("in use by a call on this thread"),
+                "{e}"
+            );
+            // Nothing is left locked.
+            assert_eq!(w.get_value().unwrap().to_f64_vec(), vec![1.0, 2.0]);
+        }
+    }
+}
