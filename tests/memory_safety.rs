@@ -4,7 +4,7 @@
 //! reported reproduction, asserting the error or the correct result; run
 //! under valgrind by `scripts/valgrind.sh`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use theon::compiler::op::{CustomImpl, CustomOp, Op};
 use theon::prelude::*;
 use theon::runtime::Data;
@@ -196,7 +196,8 @@ fn impossible_allocations_are_errors() {
 /// calls its own function, gets an error instead of waiting forever.
 struct Reentrant {
     w: Var,
-    f: Arc<OnceLock<Function>>,
+    /// The function this op is part of (weak: the function owns the op).
+    f: Arc<OnceLock<Weak<Function>>>,
     call_self: bool,
 }
 
@@ -212,10 +213,12 @@ impl CustomImpl for Reentrant {
     }
     fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         if self.call_self {
-            self.f
+            let f = self
+                .f
                 .get()
-                .expect("set before calling")
-                .call::<Tensor>(&[])?;
+                .and_then(Weak::upgrade)
+                .expect("set before calling");
+            f.call::<Tensor>(&[])?;
         } else {
             self.w.get_value()?;
         }
@@ -235,9 +238,9 @@ fn reentrant_calls_are_errors_not_deadlocks() {
                 call_self,
             });
             let y = Var::apply(Op::Custom(op), &[&(&w * 2.0).unwrap()]).unwrap();
-            let f = compile(&[] as &[&Var], &[&y]).mode(mode).build().unwrap();
-            assert!(cell.set(f).is_ok());
-            let e = cell.get().unwrap().call::<Tensor>(&[]).unwrap_err();
+            let f = Arc::new(compile(&[] as &[&Var], &[&y]).mode(mode).build().unwrap());
+            assert!(cell.set(Arc::downgrade(&f)).is_ok());
+            let e = f.call::<Tensor>(&[]).unwrap_err();
             assert!(
                 e.message().contains("in use by a call on this thread"),
                 "{e}"

@@ -289,6 +289,15 @@ fn cases() -> Vec<Case> {
             vec![vec_(&[-800.0, 0.5, 3.0]), vec_(&[1.0, 0.0, 1.0])],
         ),
         case(
+            "logaddexp",
+            vec![x.clone(), y.clone()],
+            (&x.exp() + &y.exp()).map(|v| v.log()),
+            vec![
+                vec_(&[-1.5, 0.25, 2.0, 0.0]),
+                vec_(&[0.5, 0.25, -3.0, -30.0]),
+            ],
+        ),
+        case(
             "logsumexp",
             vec![m.clone()],
             m.exp().sum_axes(&[1], false).map(|s| s.log()),

@@ -97,14 +97,27 @@ impl Var {
         ss / denom
     }
 
-    /// Softmax along `axis`: exp(x - logsumexp(x)), stable for any x.
+    /// Softmax along `axis`: e / sum(e) with e = exp(x - max(x)), exact
+    /// for any finite x (exp(x - logsumexp(x)) is not: at |x| ~ 1e308
+    /// logsumexp absorbs the log of the sum).
     pub fn softmax(&self, axis: i64) -> Result<Var> {
-        Ok(self.log_softmax(axis)?.exp())
+        let e = self.shifted_by_max(axis)?.exp();
+        &e / &e.sum_axes(&[axis], true)?
     }
 
-    /// Log-softmax along `axis`: x - logsumexp(x).
+    /// Log-softmax along `axis`: d - log(sum(exp(d))) with d = x - max(x).
     pub fn log_softmax(&self, axis: i64) -> Result<Var> {
-        self - &self.logsumexp_axes(&[axis], true)?
+        let d = self.shifted_by_max(axis)?;
+        &d - &d.exp().sum_axes(&[axis], true)?.log()
+    }
+
+    /// x - max(x) along `axis` (the max taken as 0 where it is infinite, so
+    /// an all -inf slice stays -inf, not NaN). The shift cancels in softmax,
+    /// so no gradient flows through it.
+    fn shifted_by_max(&self, axis: i64) -> Result<Var> {
+        let m = self.max_axes(&[axis], true)?;
+        let m = Var::where_(&m.abs().lt(f64::INFINITY)?, &m, 0.0)?.stop_gradient();
+        self - &m
     }
 
     /// Standard deviation over `axes` (NumPy's std).

@@ -15,6 +15,13 @@ fn strong_mul(g: &Var, d: &Var) -> Result<Var> {
     Var::where_(&zero, 0.0, (g * d)?)
 }
 
+/// `g / d` with the same strong zero as `strong_mul`. Dividing (rather
+/// than multiplying by 1/d) keeps a subnormal d exact: 1/d overflows.
+fn strong_div(g: &Var, d: &Var) -> Result<Var> {
+    let zero = g.equal(0.0)?;
+    Var::where_(&zero, 0.0, (g / d)?)
+}
+
 fn scalar_like(v: f64, like: &Var) -> Var {
     Var::scalar_const(v, like.dtype())
 }
@@ -67,9 +74,10 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
                 UnaryOp::Abs => Some((g * a.sign())?),
                 UnaryOp::Sign | UnaryOp::Not => None,
                 UnaryOp::Exp => Some((g * v)?),
-                UnaryOp::Expm1 => Some((g * (v + 1.0)?)?),
-                UnaryOp::Log => Some(strong_mul(g, &a.reciprocal())?),
-                UnaryOp::Log1p => Some(strong_mul(g, &(a + 1.0)?.reciprocal())?),
+                // exp(a), not expm1(a) + 1: that rounds to 0 for a < -37.
+                UnaryOp::Expm1 => Some((g * a.exp())?),
+                UnaryOp::Log => Some(strong_div(g, a)?),
+                UnaryOp::Log1p => Some(strong_div(g, &(a + 1.0)?)?),
                 UnaryOp::Sqrt => Some(strong_mul(g, &(v * 2.0)?.reciprocal())?),
                 UnaryOp::Square => Some((g * (a * 2.0)?)?),
                 UnaryOp::Reciprocal => Some(strong_mul(g, &(-v.square()))?),
@@ -151,7 +159,16 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
             let d = match op {
                 ReduceOp::Sum => gs,
                 ReduceOp::Mean => (gs / reduced_count(a, axes)?)?,
-                ReduceOp::LogSumExp => (gs * (a - &ys)?.exp())?,
+                ReduceOp::LogSumExp => {
+                    // softmax(a) = e / sum(e) with e = exp(a - max a), the
+                    // same nodes the forward expansion builds (so they are
+                    // shared). exp(a - logsumexp(a)) would be wrong where
+                    // logsumexp absorbs log(sum) (|a| ~ 1e308: gives 1, 1).
+                    let ax: Vec<i64> = axes.iter().map(|&a| a as i64).collect();
+                    let e = (a - &a.max_axes(&ax, true)?)?.exp();
+                    let s = e.sum_axes(&ax, true)?;
+                    (gs * (e / s)?)?
+                }
                 ReduceOp::Max | ReduceOp::Min => {
                     // Split evenly among ties (as JAX does).
                     let hit = a.equal(&ys)?.cast(a.dtype());

@@ -136,6 +136,27 @@ fn gather_constants(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     if !is_const(g, c1) || !super::util::single_use(g, a) {
         return None;
     }
+    // Only where folding is exact enough to keep IEEE behaviour: (x * 1e200)
+    // * 1e200 is not x * inf (0 * inf = NaN at x = 0), nor (x * 1e-200) *
+    // 1e-200 x * 0. Splat constants are checked; others (rare) fold as is.
+    let dtype = g.ty(Value::of(n)).dtype;
+    if let (Some(k1), Some(k2)) = (super::util::splat(g, c1), super::util::splat(g, b)) {
+        let folded = match op {
+            BinaryOp::Add => k1 + k2,
+            _ => k1 * k2,
+        };
+        let folded = if dtype == theon_runtime::DType::F32 {
+            folded as f32 as f64
+        } else {
+            folded
+        };
+        let parts_finite = k1.is_finite() && k2.is_finite();
+        let overflows = parts_finite && !folded.is_finite();
+        let underflows = *op == BinaryOp::Mul && folded == 0.0 && k1 != 0.0 && k2 != 0.0;
+        if overflows || underflows {
+            return None;
+        }
+    }
     let mut p = Patch::new();
     let c = p.add(Op::Binary(*op), &[c1.into(), b.into()]);
     let r = p.add(Op::Binary(*op), &[x.into(), c]);
@@ -174,8 +195,19 @@ fn div_const(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     if c == 0.0 || c == 1.0 || !c.is_finite() {
         return None;
     }
+    // 1/c must be a normal number of the dtype (1/c overflows for subnormal
+    // c, and underflows to a subnormal for c near the largest value).
+    let inv = 1.0 / c;
+    let normal = if g.ty(b).dtype == theon_runtime::DType::F32 {
+        (inv as f32).is_normal()
+    } else {
+        inv.is_normal()
+    };
+    if !normal {
+        return None;
+    }
     let mut p = Patch::new();
-    let k = const_ref(&mut p, 1.0 / c, g.ty(b).dtype);
+    let k = const_ref(&mut p, inv, g.ty(b).dtype);
     let r = p.add(Op::Binary(BinaryOp::Mul), &[a.into(), k]);
     p.replace(Value::of(n), r);
     Some(p)

@@ -49,11 +49,21 @@ pub const RULES: &[(&str, &str, &str)] = &[
         "(add (mul ?y (log_sigmoid ?z)) (mul (sub 1 ?y) (log_sigmoid (neg ?z))))",
         "(sub (mul ?y ?z) (softplus ?z))",
     ),
-    // The same as a select (PyMC's Bernoulli: switch(y, log p, log1p(-p))).
+    // The same as a select (PyMC's Bernoulli: switch(y, log p, log1p(-p))),
+    // with one transcendental: select the argument, not the result.
+    // (`where(c, z, 0) - softplus(z)` would be inf - inf at z = +inf.)
     (
         "bernoulli_select",
         "(where ?c (log_sigmoid ?z) (log_sigmoid (neg ?z)))",
-        "(sub (where ?c ?z 0) (softplus ?z))",
+        "(log_sigmoid (where ?c ?z (neg ?z)))",
+    ),
+    // log(exp(a) + exp(b)) = max(a, b) + log1p(exp(-|a - b|)); equal
+    // arguments (infinite ones included, where a - b is NaN) give
+    // a/2 + b/2 + ln 2 (the same value, with the gradient split evenly).
+    (
+        "logaddexp",
+        "(log (add (exp ?a) (exp ?b)))",
+        "(where (eq ?a ?b) (add (add (mul ?a 0.5) (mul ?b 0.5)) 0.6931471805599453) (add (maximum ?a ?b) (softplus (neg (abs (sub ?a ?b))))))",
     ),
 ];
 

@@ -440,7 +440,7 @@ impl Model {
         self.add(
             name,
             Dist::Bernoulli {
-                p: Prob::P(p.into_param(self.dtype())),
+                p: Prob::from_p(p.into_param(self.dtype())),
             },
             None,
         )
@@ -472,7 +472,7 @@ impl Model {
         self.add(
             name,
             Dist::Categorical {
-                p: Prob::P(p.into_param(self.dtype())),
+                p: Prob::from_p(p.into_param(self.dtype())),
             },
             None,
         )

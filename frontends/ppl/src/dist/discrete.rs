@@ -2,7 +2,7 @@
 //! integers; a value outside the support (not an integer in range) has
 //! log-mass -inf.
 
-use super::continuous::xlogy;
+use super::continuous::{Checks, xlog1my, xlogy};
 use super::{Dist, Prob, bound};
 use theon_tensor::{DType, Result, Tensor, Var, constant, where_};
 
@@ -14,42 +14,79 @@ fn integral(x: &Var) -> Result<Var> {
     x.cast(DType::I64).cast(x.dtype()).equal(x)
 }
 
+fn is_const(v: &Var) -> bool {
+    v.as_constant().is_some()
+}
+
+/// A probability in [0, 1] (checked when it is an expression).
+fn unit(c: &mut Checks, p: &Var) -> Result<Var> {
+    if is_const(p) {
+        return Ok(p.clone());
+    }
+    c.guard(p, p.ge(0.0)?.logical_and(&p.le(1.0)?)?, 0.5)
+}
+
 /// Probabilities' logs and log-complements.
-fn log_probs(p: &Prob) -> Result<(Var, Var)> {
+fn log_probs(c: &mut Checks, p: &Prob) -> Result<(Var, Var)> {
     Ok(match p {
-        Prob::P(p) => (p.log(), (-p).log1p()),
+        Prob::P(p) => {
+            let p = unit(c, p)?;
+            (p.log(), (-&p).log1p())
+        }
         Prob::Logit(l) => (l.log_sigmoid(), (-l).log_sigmoid()),
     })
 }
 
+/// Parameters given as expressions are checked as PyMC's
+/// `check_parameters` does: a value outside the parameter space gives -inf
+/// (a finite or positive log-mass there is something an optimizer could
+/// exploit).
 pub fn logp(d: &Dist, x: &Var) -> Result<Var> {
     let xf = if x.dtype().is_float() {
         x.clone()
     } else {
         x.cast(DType::F64)
     };
-    match d {
+    let mut c = Checks::default();
+    let lp = match d {
         Dist::Bernoulli { p } => {
-            let (lp, lq) = log_probs(p)?;
+            let (lp, lq) = log_probs(&mut c, p)?;
             let is_one = xf.equal(1.0)?;
             let v = where_(&is_one, &lp, &lq)?;
-            bound(v, is_one.logical_or(&xf.equal(0.0)?)?)
+            bound(v, is_one.logical_or(&xf.equal(0.0)?)?)?
         }
         Dist::Binomial { n, p } => {
+            let n = if is_const(n) {
+                n.clone()
+            } else {
+                c.guard(n, n.ge(0.0)?.logical_and(&integral(n)?)?, 0.0)?
+            };
+            let p = unit(&mut c, p)?;
             let k = xf.cast(n.dtype());
             let log_choose =
-                ((((n + 1.0)?.lgamma()) - (&k + 1.0)?.lgamma())? - ((n - &k)? + 1.0)?.lgamma())?;
-            let lp = ((log_choose + xlogy(&k, &p.log())?)? + xlogy(&(n - &k)?, &(-p).log1p())?)?;
+                ((((&n + 1.0)?.lgamma()) - (&k + 1.0)?.lgamma())? - ((&n - &k)? + 1.0)?.lgamma())?;
+            let lp = ((log_choose + xlogy(&k, &p)?)? + xlog1my(&(&n - &k)?, &p)?)?;
             let ok = k
                 .ge(0.0)?
-                .logical_and(&k.le(n)?)?
+                .logical_and(&k.le(&n)?)?
                 .logical_and(&integral(&xf)?)?;
-            bound(lp, ok)
+            bound(lp, ok)?
         }
         Dist::Categorical { p } => {
             let logp = match p {
-                Prob::P(p) => p.log(),
-                Prob::Logit(l) => (l - l.logsumexp_axes(&[-1], true)?)?,
+                Prob::P(p) if is_const(p) => p.log(),
+                Prob::P(p) => {
+                    // Each in [0, 1] and the sum 1 (to a relative 1e-5, as
+                    // `isclose`); elsewhere a uniform safe point.
+                    let in_unit = p.ge(0.0)?.logical_and(&p.le(1.0)?)?;
+                    let all_in = in_unit.cast(DType::I64).min_axes(&[-1], true)?.equal(1)?;
+                    let sums_to_one = (p.sum_axes(&[-1], true)? - 1.0)?.abs().le(1e-5)?;
+                    let ok = all_in.logical_and(&sums_to_one)?;
+                    let k = p.static_shape().last().copied().flatten().unwrap_or(1);
+                    c.require(ok.squeeze(&[-1])?)?;
+                    where_(&ok, p, 1.0 / k as f64)?.log()
+                }
+                Prob::Logit(l) => l.log_softmax(-1)?,
             };
             let k = logp
                 .static_shape()
@@ -65,15 +102,21 @@ pub fn logp(d: &Dist, x: &Var) -> Result<Var> {
             let hit = xf.expand_dims(-1)?.equal(&cats)?;
             let picked = where_(&hit, &logp, 0.0)?.sum_axes(&[-1], false)?;
             let any = hit.cast(DType::I64).sum_axes(&[-1], false)?.equal(1)?;
-            bound(picked, any)
+            bound(picked, any)?
         }
         Dist::Poisson { mu } => {
+            let mu = if is_const(mu) {
+                mu.clone()
+            } else {
+                c.guard(mu, mu.ge(0.0)?, 1.0)?
+            };
             let k = xf.cast(mu.dtype());
-            let lp = ((xlogy(&k, &mu.log())? - mu)? - (&k + 1.0)?.lgamma())?;
-            bound(lp, k.ge(0.0)?.logical_and(&integral(&xf)?)?)
+            let lp = ((xlogy(&k, &mu)? - &mu)? - (&k + 1.0)?.lgamma())?;
+            bound(lp, k.ge(0.0)?.logical_and(&integral(&xf)?)?)?
         }
         _ => unreachable!("continuous distributions are in continuous.rs"),
-    }
+    };
+    c.finish(lp)
 }
 
 pub fn sample(

@@ -18,6 +18,18 @@ pub enum Prob {
     Logit(Var),
 }
 
+impl Prob {
+    /// A probability expression; `sigmoid(z)` is taken as the logit `z`
+    /// (the same density, computed from z directly and always valid, so
+    /// it needs no [0, 1] check).
+    pub fn from_p(p: Var) -> Prob {
+        if *p.op() == theon_compiler::Op::Unary(theon_compiler::UnaryOp::Sigmoid) {
+            return Prob::Logit(p.inputs()[0].clone());
+        }
+        Prob::P(p)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Dist {
     Normal {
