@@ -176,13 +176,13 @@ fn malformed_npz_is_an_error() {
 #[test]
 fn impossible_allocations_are_errors() {
     for mode in MODES {
-        let z = Var::zeros(&[1_000_000_000_000i64], DType::F64).unwrap();
+        let z = Var::zeros([1_000_000_000_000i64], DType::F64).unwrap();
         let f = compile(&[] as &[&Var], &[&z]).mode(mode).build().unwrap();
         let e = f.call::<Tensor>(&[]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Memory, "{mode:?}: {e}");
 
         let rng = RandomStream::new(0);
-        let n = rng.normal(&[1_000_000_000_000i64], DType::F64).unwrap();
+        let n = rng.normal([1_000_000_000_000i64], DType::F64).unwrap();
         let s = n.sum().unwrap();
         let f = compile(&[] as &[&Var], &[&s]).mode(mode).build().unwrap();
         let e = f.call::<Tensor>(&[]).unwrap_err();
@@ -249,4 +249,74 @@ fn reentrant_calls_are_errors_not_deadlocks() {
             assert_eq!(w.get_value().unwrap().to_f64_vec(), vec![1.0, 2.0]);
         }
     }
+}
+
+/// An argument whose `Borrow` answers differently each time is resolved
+/// once: the tensor checked is the tensor run.
+struct Flaky {
+    calls: std::cell::Cell<u32>,
+    first: Tensor,
+    later: Tensor,
+}
+
+impl std::borrow::Borrow<Tensor> for Flaky {
+    fn borrow(&self) -> &Tensor {
+        let k = self.calls.get();
+        self.calls.set(k + 1);
+        if k == 0 { &self.first } else { &self.later }
+    }
+}
+
+#[test]
+fn arguments_are_resolved_once() {
+    for mode in MODES {
+        let x = Var::input("x", TensorType::new(DType::Bool, vec![Some(4)]));
+        let f = compile(&[&x], &[&x.logical_not()])
+            .mode(mode)
+            .build()
+            .unwrap();
+        let arg = Flaky {
+            calls: std::cell::Cell::new(0),
+            first: Tensor::vector(vec![true, false, true, false]),
+            later: Tensor::vector(vec![1.0f64, 2.0, 3.0, 4.0]),
+        };
+        let r = f.call(&[arg]).unwrap();
+        assert_eq!(r[0].to_vec::<bool>(), vec![false, true, false, true]);
+    }
+}
+
+/// An update computed in place as a view of the variable in another shape
+/// (a reshape) gives the variable that shape, on both backends.
+#[test]
+fn in_place_updates_take_their_shape() {
+    for mode in MODES {
+        let x = shared_resizable(
+            "x",
+            Tensor::new(vec![1.0f64, 2., 3., 4., 5., 6.], &[2, 3]).unwrap(),
+            &[],
+        );
+        let y = x.reshape([3i64, 2]).unwrap();
+        let f = compile(&[] as &[&Var], &[] as &[&Var])
+            .update(&x, &y)
+            .mode(mode)
+            .build()
+            .unwrap();
+        f.call::<Tensor>(&[]).unwrap();
+        let v = x.get_value().unwrap();
+        assert_eq!(v.shape(), &[3, 2], "{mode:?}");
+        assert_eq!(v.to_f64_vec(), vec![1., 2., 3., 4., 5., 6.]);
+    }
+}
+
+/// Shapes with a zero dim still may not have overflowing partial products.
+#[test]
+fn empty_shapes_with_huge_dims_are_errors() {
+    let e = Tensor::from_data(Data::F64(vec![]), &[0, 1 << 40, 1 << 40]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Memory, "{e}");
+    assert_eq!(
+        Tensor::from_data(Data::F64(vec![]), &[0, 1 << 20, 1 << 20])
+            .unwrap()
+            .len(),
+        0
+    );
 }

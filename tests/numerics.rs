@@ -150,3 +150,49 @@ fn beta_draws_at_tiny_concentrations_are_never_nan() {
         }
     }
 }
+
+#[test]
+fn float32_sums_are_accurate() {
+    // 1e6 nearly equal float32 values (the case of the report: a float32
+    // accumulator rounds every add the same way and drifts by ~1e-3
+    // relative); the exact sum (in f64 of the same f32 values, itself good
+    // to ~1e-10) is what NumPy's pairwise sum gets within an ulp.
+    let v: Vec<f32> = (0..1_000_000)
+        .map(|i| (-0.4094 + 1e-3 * (i as f64 * 0.618).sin()) as f32)
+        .collect();
+    let exact: f64 = v.iter().map(|&x| x as f64).sum();
+    let x = Var::input("x", TensorType::new(DType::F32, vec![None]));
+    let m = Var::input("m", TensorType::new(DType::F32, vec![None, Some(4)]));
+    let outs = [
+        x.sum().unwrap(),
+        x.mean().unwrap(),
+        (&x * 1.0).unwrap().exp().log().sum().unwrap(),
+        m.sum_axes(&[0], false).unwrap(),
+    ];
+    let refs: Vec<&Var> = outs.iter().collect();
+    let args = [
+        Tensor::vector(v.clone()),
+        Tensor::new(v.clone(), &[250_000, 4]).unwrap(),
+    ];
+    let col: Vec<f64> = (0..4)
+        .map(|c| v.iter().skip(c).step_by(4).map(|&x| x as f64).sum())
+        .collect();
+    for mode in MODES {
+        let f = compile(&[&x, &m], &refs).mode(mode).build().unwrap();
+        let r = f.call(&args).unwrap();
+        let rel = |got: f64, want: f64| (got - want).abs() / want.abs();
+        let s = r[0].item::<f64>().unwrap();
+        assert!(rel(s, exact) < 1e-7, "{mode:?}: sum {s} vs {exact}");
+        let mean = r[1].item::<f64>().unwrap();
+        assert!(rel(mean, exact / 1e6) < 1e-7, "{mode:?}: mean {mean}");
+        let s2 = r[2].item::<f64>().unwrap();
+        assert!(rel(s2, exact) < 1e-6, "{mode:?}: sum of log(exp(x)) {s2}");
+        for (c, got) in r[3].to_f64_vec().into_iter().enumerate() {
+            assert!(
+                rel(got, col[c]) < 1e-7,
+                "{mode:?}: column {c}: {got} vs {}",
+                col[c]
+            );
+        }
+    }
+}

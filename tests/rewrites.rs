@@ -82,6 +82,7 @@ fn cases() -> Vec<Case> {
     )
     .unwrap();
     let sig = |v: &Var| v.sigmoid();
+    let f32v = tensor_with_shape("f", DType::F32, &[None]);
     let s = tensor_with_shape("s", DType::F64, &[Some(2), Some(3)]);
     vec![
         // canonicalize
@@ -287,6 +288,12 @@ fn cases() -> Vec<Case> {
             vec![x.clone(), y.clone()],
             (|| where_(&y.equal(1.0)?, x.sigmoid().log(), (-x.sigmoid()).log1p()))(),
             vec![vec_(&[-800.0, 0.5, 3.0]), vec_(&[1.0, 0.0, 1.0])],
+        ),
+        case(
+            "f32_reduce_in_f64",
+            vec![f32v.clone()],
+            f32v.sum_axes(&[0], false),
+            vec![Tensor::vector(vec![1.5f32, -0.25, 1e7, 3.0])],
         ),
         case(
             "logaddexp",

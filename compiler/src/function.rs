@@ -56,7 +56,9 @@ pub struct Function {
     engine: Engine,
 }
 
-/// The backend a function runs on.
+/// The backend a function runs on (one per function: the size difference
+/// of the variants does not matter).
+#[allow(clippy::large_enum_variant)]
 enum Engine {
     Jit(JitFunction),
     Interpret(Interpreter),
@@ -343,7 +345,7 @@ impl Function {
             Engine::Jit(j) => j,
             Engine::Interpret(i) => i,
         };
-        self.protocol.call(backend, &args, outs)
+        self.protocol.call(backend, args, outs)
     }
 
     /// The compiled graph as text: outputs, then updates.

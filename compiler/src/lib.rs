@@ -4,14 +4,14 @@
 //! after `replace` substitutions) → rewrites → a backend (`interp`, the
 //! reference; the JIT) → `function::Function`.
 
-pub mod call;
+pub(crate) mod call;
 pub mod codegen;
 pub mod expr;
 pub mod function;
 pub mod grad;
 pub mod graph;
 pub mod interp;
-pub mod lock;
+pub(crate) mod lock;
 pub mod op;
 pub mod replace;
 pub mod rewrite;

@@ -17,16 +17,43 @@ static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static THREAD: Cell<u64> = const { Cell::new(0) };
+    /// Calls running on this thread (a custom op may call a function).
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
-/// A non-zero number for the current thread (threads never share one).
+/// Some call is running on this thread: locks taken now are nested inside
+/// it and must not wait for other threads (see `CallLock::lock`).
+pub(crate) fn inside_call() -> bool {
+    DEPTH.try_with(|d| d.get() > 0).unwrap_or(false)
+}
+
+/// Counts a running call for `inside_call` until dropped.
+pub(crate) struct CallDepth(());
+
+impl CallDepth {
+    pub(crate) fn enter() -> CallDepth {
+        let _ = DEPTH.try_with(|d| d.set(d.get() + 1));
+        CallDepth(())
+    }
+}
+
+impl Drop for CallDepth {
+    fn drop(&mut self) {
+        let _ = DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// A non-zero number for the current thread (threads never share one;
+/// during thread teardown, a fresh one: re-entrance goes undetected there).
 fn this_thread() -> u64 {
-    THREAD.with(|t| {
-        if t.get() == 0 {
-            t.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
-        }
-        t.get()
-    })
+    THREAD
+        .try_with(|t| {
+            if t.get() == 0 {
+                t.set(NEXT_THREAD.fetch_add(1, Ordering::Relaxed));
+            }
+            t.get()
+        })
+        .unwrap_or_else(|_| NEXT_THREAD.fetch_add(1, Ordering::Relaxed))
 }
 
 pub struct CallLock<T> {
@@ -50,9 +77,11 @@ impl<T> CallLock<T> {
         }
     }
 
-    /// Lock, waiting for other threads; an error if this thread holds it.
-    /// `what` names the thing for the message.
-    pub fn lock(&self, what: &dyn Fn() -> String) -> Result<CallGuard<'_, T>> {
+    /// Lock; an error if this thread holds it. `wait` false: also an error
+    /// (not a wait) if another thread holds it: for calls nested inside a
+    /// call, where waiting could deadlock with a thread nesting the other
+    /// way round. `what` names the thing for the message.
+    pub fn lock(&self, wait: bool, what: &dyn Fn() -> String) -> Result<CallGuard<'_, T>> {
         let me = this_thread();
         if self.holder.load(Ordering::Relaxed) == me {
             return Err(Error::value(format!(
@@ -64,7 +93,21 @@ impl<T> CallLock<T> {
         // A panic while holding the lock cannot leave a tensor or a plan in a
         // state that breaks memory safety (both are checked before native code
         // uses them); recover the value.
-        let guard = self.value.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = if wait {
+            self.value.lock().unwrap_or_else(|p| p.into_inner())
+        } else {
+            match self.value.try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(Error::value(format!(
+                        "{} is in use by another thread's call, and a call nested inside a call \
+                         (from a custom op) does not wait for it (that could deadlock)",
+                        what()
+                    )));
+                }
+            }
+        };
         self.holder.store(me, Ordering::Relaxed);
         Ok(CallGuard {
             guard,
@@ -100,14 +143,17 @@ mod tests {
     #[test]
     fn same_thread_reentrance_is_an_error_other_threads_wait() {
         let l = std::sync::Arc::new(CallLock::new(5));
-        let g = l.lock(&|| "x".into()).unwrap();
-        let e = l.lock(&|| "the value x".into()).err().unwrap();
+        let g = l.lock(true, &|| "x".into()).unwrap();
+        let e = l.lock(true, &|| "the value x".into()).err().unwrap();
         assert!(e.message().contains("the value x"), "{e}");
         let l2 = l.clone();
-        let t = std::thread::spawn(move || *l2.lock(&|| "x".into()).unwrap() + 1);
+        let busy = std::thread::spawn(move || l2.lock(false, &|| "x".into()).is_err());
+        assert!(busy.join().unwrap(), "a nested lock does not wait");
+        let l2 = l.clone();
+        let t = std::thread::spawn(move || *l2.lock(true, &|| "x".into()).unwrap() + 1);
         std::thread::sleep(std::time::Duration::from_millis(20));
         drop(g);
         assert_eq!(t.join().unwrap(), 6);
-        assert_eq!(*l.lock(&|| "x".into()).unwrap(), 5);
+        assert_eq!(*l.lock(true, &|| "x".into()).unwrap(), 5);
     }
 }

@@ -107,26 +107,26 @@ impl SharedVar {
     /// A copy of the current value (an error only when a function using
     /// this variable is running on this thread, e.g. inside a custom op).
     pub fn get_value(&self) -> Result<Tensor> {
-        Ok(self.lock()?.clone())
+        Ok(self.lock(!crate::lock::inside_call())?.clone())
     }
 
     /// Replace the value; dtype, rank and static dims must fit the type.
     pub fn set_value(&self, value: Tensor) -> Result<()> {
         check_fits(&self.0.name, &self.0.ty, &value)?;
-        *self.lock()? = value;
+        *self.lock(!crate::lock::inside_call())? = value;
         Ok(())
     }
 
     /// The state of a random stream.
     pub fn rng_state(&self) -> Result<RngState> {
         self.expect_random_state()?;
-        RngState::from_tensor(&*self.lock()?)
+        RngState::from_tensor(&*self.lock(!crate::lock::inside_call())?)
     }
 
     /// Set the state of a random stream (to replay or skip calls).
     pub fn set_rng_state(&self, state: RngState) -> Result<()> {
         self.expect_random_state()?;
-        *self.lock()? = state.to_tensor();
+        *self.lock(!crate::lock::inside_call())? = state.to_tensor();
         Ok(())
     }
 
@@ -145,13 +145,14 @@ impl SharedVar {
         Ok(())
     }
 
-    /// Lock the storage (the call protocol holds this during a call). Not
-    /// public: a `&mut Tensor` could replace the value with one that does
-    /// not fit the type compiled code was specialized for.
-    pub(crate) fn lock(&self) -> Result<CallGuard<'_, Tensor>> {
+    /// Lock the storage (the call protocol holds this during a call;
+    /// `wait` as `CallLock::lock`). Not public: a `&mut Tensor` could
+    /// replace the value with one that does not fit the type compiled code
+    /// was specialized for.
+    pub(crate) fn lock(&self, wait: bool) -> Result<CallGuard<'_, Tensor>> {
         self.0
             .value
-            .lock(&|| format!("shared variable '{}'", self.0.name))
+            .lock(wait, &|| format!("shared variable '{}'", self.0.name))
     }
 }
 

@@ -10,16 +10,25 @@ use crate::error::{Error, Result};
 /// `isize::MAX` bytes; anything near that is refused before asking.
 pub const MAX_TENSOR_BYTES: usize = isize::MAX as usize;
 
-/// Number of elements of a shape, or an error if the product overflows.
+/// Number of elements of a shape, or an error if the product of its
+/// non-zero dims overflows: a shape like (0, 2^40, 2^40) has no elements,
+/// but its partial products (strides, loop bounds) would wrap.
 pub fn try_numel(shape: &[usize]) -> Result<usize> {
+    let overflow = || {
+        Error::memory(format!(
+            "shape {shape:?} has more elements than fit in usize"
+        ))
+    };
     shape
         .iter()
+        .filter(|&&d| d != 0)
         .try_fold(1usize, |n, &d| n.checked_mul(d))
-        .ok_or_else(|| {
-            Error::memory(format!(
-                "shape {shape:?} has more elements than fit in usize"
-            ))
-        })
+        .ok_or_else(overflow)?;
+    Ok(if shape.contains(&0) {
+        0
+    } else {
+        shape.iter().product()
+    })
 }
 
 /// Bytes of `n` elements of `dtype`, or an error past `MAX_TENSOR_BYTES`.
@@ -60,7 +69,8 @@ mod tests {
         assert_eq!(try_numel(&[3, 4]).unwrap(), 12);
         assert_eq!(try_numel(&[]).unwrap(), 1);
         assert!(try_numel(&[3, 6148914691236517206]).is_err());
-        assert!(try_numel(&[0, usize::MAX, 2]).is_ok());
+        assert_eq!(try_numel(&[0, 5, 2]).unwrap(), 0);
+        assert!(try_numel(&[0, usize::MAX, 2]).is_err());
         assert!(try_bytes(usize::MAX / 4, DType::F64).is_err());
     }
 

@@ -6,8 +6,20 @@ use crate::tensor::Data;
 use std::fmt::Debug;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-/// A Rust type stored in a tensor: bool, i64, f32 or f64.
-pub trait Element: Copy + Send + Sync + PartialEq + PartialOrd + Debug + Default + 'static {
+mod sealed {
+    /// Only this crate's four element types: a foreign `Element` could
+    /// hand a tensor storage of another length or dtype than its shape.
+    pub trait Sealed {}
+    impl Sealed for bool {}
+    impl Sealed for i64 {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A Rust type stored in a tensor: bool, i64, f32 or f64 (sealed).
+pub trait Element:
+    sealed::Sealed + Copy + Send + Sync + PartialEq + PartialOrd + Debug + Default + 'static
+{
     const DTYPE: DType;
     fn into_data(v: Vec<Self>) -> Data;
     fn slice(d: &Data) -> Option<&[Self]>;

@@ -119,10 +119,10 @@ impl Tensor {
 
     /// A rank-1 tensor.
     pub fn vector<T: Element>(v: Vec<T>) -> Tensor {
-        let n = v.len();
+        let data = T::into_data(v);
         Tensor {
-            shape: vec![n],
-            data: T::into_data(v),
+            shape: vec![data.len()],
+            data,
         }
     }
 
@@ -351,6 +351,21 @@ impl Tensor {
         let mut shape = vec![parts.len()];
         shape.extend_from_slice(&first.shape);
         Ok(Tensor { shape, data })
+    }
+
+    /// Give the tensor another shape with the same element count, in place.
+    pub fn set_shape(&mut self, shape: &[usize]) -> Result<()> {
+        if try_numel(shape)? != self.len() {
+            return Err(Error::shape(format!(
+                "cannot reshape {:?} ({} elements) to {:?}",
+                self.shape,
+                self.len(),
+                shape
+            )));
+        }
+        self.shape.clear();
+        self.shape.extend_from_slice(shape);
+        Ok(())
     }
 
     /// The same elements in another shape with equal element count.

@@ -1,15 +1,18 @@
 //! `Protocol::call`: the checks and bookkeeping around a backend's run.
 
-use super::locked::{Locked, with_locked};
-use super::{Args, Backend, InputSpec};
+use super::Backend;
+use super::InputSpec;
+use super::locked::{Args, Locked, with_locked};
+use crate::lock::{CallDepth, inside_call};
 use crate::shared::SharedVar;
 use crate::types::{TensorType, fmt_shape};
+use std::borrow::Borrow;
 use std::cell::RefCell;
 use theon_runtime::random::RngState;
 use theon_runtime::{DType, Error, Result, Tensor};
 
 /// A compiled function's calling convention.
-pub struct Protocol {
+pub(crate) struct Protocol {
     pub name: String,
     pub inputs: Vec<InputSpec>,
     pub n_outputs: usize,
@@ -24,9 +27,10 @@ pub struct Protocol {
 }
 
 /// Where a backend holds the new value of an updated variable.
-pub enum Update<'a> {
-    /// Written into the variable's own storage already.
-    InPlace,
+pub(crate) enum Update<'a> {
+    /// Written into the variable's own storage already, as a value of
+    /// `shape` (a view of the variable may have another shape).
+    InPlace { shape: &'a [usize] },
     /// A tensor.
     Tensor(&'a Tensor),
     /// `shape` elements of `dtype` at `ptr`, in a backend buffer of `bytes`
@@ -40,19 +44,21 @@ pub enum Update<'a> {
 }
 
 /// One call in progress, as a backend sees it.
-pub struct Call<'a> {
+pub(crate) struct Call<'a> {
     pub protocol: &'a Protocol,
-    pub args: &'a dyn Args,
+    pub args: Args<'a>,
     pub shared: Locked<'a>,
     pub outs: &'a mut Vec<Tensor>,
+    /// This call runs inside another call on the same thread (a custom op
+    /// calling a function): its locks must not wait (see `with_locked`).
+    pub nested: bool,
     committed: bool,
 }
 
 thread_local! {
-    /// Address lists for `with_locked`, one per nesting level of calls on
-    /// this thread (a custom op may call another function): steady-state
-    /// calls allocate nothing.
-    static SCRATCH: RefCell<Vec<Vec<usize>>> = const { RefCell::new(Vec::new()) };
+    /// Address lists (arguments, shared values), one pair per nesting level
+    /// of calls on this thread: steady-state calls allocate nothing.
+    static SCRATCH: RefCell<Vec<(Vec<usize>, Vec<usize>)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Protocol {
@@ -60,10 +66,12 @@ impl Protocol {
         name: String,
         inputs: Vec<InputSpec>,
         n_outputs: usize,
-        shared: Vec<SharedVar>,
+        mut shared: Vec<SharedVar>,
         updates: Vec<SharedVar>,
         rngs: &[SharedVar],
     ) -> Protocol {
+        shared.sort();
+        shared.dedup();
         let slot_of = |s: &SharedVar| {
             shared
                 .iter()
@@ -84,25 +92,54 @@ impl Protocol {
     }
 
     /// Run one call of `backend`.
-    pub fn call(
+    pub fn call<T: Borrow<Tensor>>(
         &self,
         backend: &dyn Backend,
-        args: &dyn Args,
+        args: &[T],
         outs: &mut Vec<Tensor>,
     ) -> Result<()> {
-        self.check_args(args)?;
-        let mut scratch = SCRATCH.with(|s| s.borrow_mut().pop()).unwrap_or_default();
-        scratch.clear();
-        let result = with_locked(&self.shared, &mut scratch, |shared| {
+        let (mut arg_scratch, mut shared_scratch) = SCRATCH
+            .try_with(|s| s.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let result = self.call_with(
+            backend,
+            Args::resolve(args, &mut arg_scratch),
+            inside_call(),
+            &mut shared_scratch,
+            outs,
+        );
+        arg_scratch.clear();
+        shared_scratch.clear();
+        let _ = SCRATCH.try_with(|s| s.borrow_mut().push((arg_scratch, shared_scratch)));
+        result
+    }
+
+    fn call_with(
+        &self,
+        backend: &dyn Backend,
+        args: Args<'_>,
+        nested: bool,
+        shared_scratch: &mut Vec<usize>,
+        outs: &mut Vec<Tensor>,
+    ) -> Result<()> {
+        self.check_args(&args)?;
+        shared_scratch.clear();
+        with_locked(&self.shared, !nested, shared_scratch, |shared| {
             self.check_shared(&shared)?;
             let mut call = Call {
                 protocol: self,
                 args,
                 shared,
                 outs,
+                nested,
                 committed: false,
             };
-            backend.run(&mut call)?;
+            let depth = CallDepth::enter();
+            let ran = backend.run(&mut call);
+            drop(depth);
+            ran?;
             if !call.committed {
                 return Err(Error::compile(format!(
                     "function '{}': the backend returned without writing the updates",
@@ -113,14 +150,11 @@ impl Protocol {
                 RngState::advance_stored(call.shared.get_mut(r))?;
             }
             Ok(())
-        });
-        scratch.clear();
-        SCRATCH.with(|s| s.borrow_mut().push(scratch));
-        result
+        })
     }
 
     /// Arguments: count, dtype and shape against the inputs' types.
-    fn check_args(&self, args: &dyn Args) -> Result<()> {
+    fn check_args(&self, args: &Args<'_>) -> Result<()> {
         if args.count() != self.inputs.len() {
             let names: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
             return Err(Error::value(format!(
@@ -132,8 +166,7 @@ impl Protocol {
             )));
         }
         for (k, spec) in self.inputs.iter().enumerate() {
-            let t = args.arg(k);
-            check_value(t, &spec.ty).map_err(|e| {
+            check_value(args.arg(k), &spec.ty).map_err(|e| {
                 Error::new(
                     e.kind(),
                     format!(
@@ -171,15 +204,13 @@ impl Protocol {
 
 /// A value against a type: same dtype, same rank, static dims equal.
 fn check_value(t: &Tensor, ty: &TensorType) -> Result<()> {
-    if t.dtype() != ty.dtype {
-        return Err(Error::dtype(format!(
-            "expects {ty}, got a {} tensor of shape {}",
-            t.dtype(),
-            fmt_shape(t.shape())
-        )));
-    }
-    if !ty.fits(t.shape()) {
-        return Err(Error::shape(format!(
+    if t.dtype() != ty.dtype || !ty.fits(t.shape()) {
+        let kind = if t.dtype() != ty.dtype {
+            Error::dtype
+        } else {
+            Error::shape
+        };
+        return Err(kind(format!(
             "expects {ty}, got a {} tensor of shape {}",
             t.dtype(),
             fmt_shape(t.shape())
@@ -189,10 +220,12 @@ fn check_value(t: &Tensor, ty: &TensorType) -> Result<()> {
 }
 
 impl Call<'_> {
-    /// Write the update values: every one is checked against its
-    /// variable's type before any is written, so a failing call changes
-    /// nothing. `stage` copies every source out first (a source may be the
-    /// storage of another updated variable: a swap).
+    /// Write the update values. Every one is checked against its
+    /// variable's type, and every allocation made, before any is written,
+    /// so a failing call changes nothing through here (values a backend
+    /// computed in place are the backend's). `stage` copies every source
+    /// out first (a source may be the storage of another updated
+    /// variable: a swap).
     pub fn commit<'s>(
         &mut self,
         stage: bool,
@@ -200,10 +233,40 @@ impl Call<'_> {
     ) -> Result<()> {
         let p = self.protocol;
         for (j, sv) in p.updates.iter().enumerate() {
+            let target = self.shared.get(p.update_slot[j]);
             let (dtype, shape) = match source(j) {
-                Update::InPlace => continue,
+                Update::InPlace { shape } => {
+                    if shape.iter().product::<usize>() != target.len() {
+                        return Err(Error::compile(format!(
+                            "function '{}': the in-place update of '{}' has shape {}, its storage {} elements",
+                            p.name,
+                            sv.name(),
+                            fmt_shape(shape),
+                            target.len()
+                        )));
+                    }
+                    (target.dtype(), shape)
+                }
                 Update::Tensor(t) => (t.dtype(), t.shape()),
-                Update::Raw { dtype, shape, .. } => (dtype, shape),
+                Update::Raw {
+                    dtype,
+                    shape,
+                    bytes,
+                    ..
+                } => {
+                    let need = theon_runtime::alloc::try_numel(shape)?
+                        .checked_mul(dtype.size_of())
+                        .filter(|&n| n <= bytes);
+                    if need.is_none() {
+                        return Err(Error::compile(format!(
+                            "function '{}': the update of '{}' ({} of {dtype}) is larger than its buffer of {bytes} bytes",
+                            p.name,
+                            sv.name(),
+                            fmt_shape(shape)
+                        )));
+                    }
+                    (dtype, shape)
+                }
             };
             if dtype != sv.ty().dtype || !sv.ty().fits(shape) {
                 let kind = if dtype != sv.ty().dtype {
@@ -220,29 +283,50 @@ impl Call<'_> {
                 )));
             }
         }
-        let staged: Vec<Option<Tensor>> = if stage {
-            (0..p.updates.len())
-                .map(|j| match source(j) {
-                    Update::InPlace => Ok(None),
-                    Update::Tensor(t) => Ok(Some(t.clone())),
-                    Update::Raw {
-                        ptr,
-                        bytes,
-                        dtype,
-                        shape,
-                    } => {
+        // Everything that allocates: staged copies, and new storage for
+        // targets whose shape changes. (Empty Vecs allocate nothing.)
+        let mut staged: Vec<Option<Tensor>> = Vec::new();
+        let mut fresh: Vec<(usize, Tensor)> = Vec::new();
+        for j in 0..p.updates.len() {
+            let target = self.shared.get(p.update_slot[j]);
+            let copy = match source(j) {
+                Update::InPlace { .. } => None,
+                Update::Tensor(t) => stage.then(|| t.clone()),
+                Update::Raw {
+                    ptr,
+                    bytes,
+                    dtype,
+                    shape,
+                } => {
+                    if target.dtype() != dtype || target.shape() != shape {
+                        fresh.push((j, Tensor::try_zeros(dtype, shape)?));
+                    }
+                    if stage {
                         let mut t = Tensor::try_zeros(dtype, shape)?;
                         copy_raw(ptr, bytes, &mut t)?;
-                        Ok(Some(t))
+                        Some(t)
+                    } else {
+                        None
                     }
-                })
-                .collect::<Result<_>>()?
-        } else {
-            vec![]
-        };
+                }
+            };
+            if stage {
+                staged.push(copy);
+            }
+        }
+        // Writes: nothing below can fail.
+        let mut fresh = fresh.into_iter().peekable();
         for j in 0..p.updates.len() {
             let target = self.shared.get_mut(p.update_slot[j]);
+            if fresh.peek().is_some_and(|(k, _)| *k == j) {
+                *target = fresh.next().expect("peeked").1;
+            }
             match (staged.get(j), source(j)) {
+                (_, Update::InPlace { shape }) => {
+                    if target.shape() != shape {
+                        target.set_shape(shape)?;
+                    }
+                }
                 (Some(Some(t)), _) | (None, Update::Tensor(t)) => {
                     if target.shape() == t.shape() && target.dtype() == t.dtype() {
                         target.assign(t)?;
@@ -250,21 +334,8 @@ impl Call<'_> {
                         *target = t.clone();
                     }
                 }
-                (
-                    None,
-                    Update::Raw {
-                        ptr,
-                        bytes,
-                        dtype,
-                        shape,
-                    },
-                ) => {
-                    if target.dtype() != dtype || target.shape() != shape {
-                        *target = Tensor::try_zeros(dtype, shape)?;
-                    }
-                    copy_raw(ptr, bytes, target)?;
-                }
-                _ => {}
+                (None, Update::Raw { ptr, bytes, .. }) => copy_raw(ptr, bytes, target)?,
+                (Some(None), _) => {}
             }
         }
         self.committed = true;
@@ -281,10 +352,9 @@ pub(crate) fn copy_raw(src: *const u8, bytes: usize, dst: &mut Tensor) -> Result
         )));
     }
     if n > 0 {
-        // SAFETY: `src` is valid for `bytes >= n` bytes (the backend's
-        // promise in `Update::Raw` / its plan's sizes); `dst` owns `n` bytes
-        // (the tensor invariant) and is a distinct allocation from any
-        // buffer of the backend.
+        // SAFETY: `src` is valid for `bytes >= n` bytes (the crate-private
+        // backend's promise in `Update::Raw`, from its plan's sizes); `dst`
+        // owns `n` bytes (the tensor invariant); `copy` allows overlap.
         unsafe { std::ptr::copy(src, dst.as_mut_ptr(), n) };
     }
     Ok(())

@@ -117,19 +117,23 @@ macro_rules! by_dtype {
     };
 }
 
-fn offsets_of(shape: &[usize], strides: &[usize]) -> Vec<usize> {
-    let mut v = Vec::with_capacity(shape.iter().product());
+/// Element offsets of a strided view (a table per output element, reserved
+/// fallibly: 8 bytes per element of a possibly huge output).
+fn offsets_of(shape: &[usize], strides: &[usize]) -> Result<Vec<usize>> {
+    let mut v = Vec::new();
+    theon_runtime::alloc::reserve(&mut v, theon_runtime::alloc::try_numel(shape)?)?;
     for_each_offset(shape, [strides], |_, [o]| v.push(o));
-    v
+    Ok(v)
 }
 
 /// Source offsets of `x` (shape `shape`) read by a strided slice.
-fn slice_table(shape: &[usize], specs: &[SliceSpec]) -> (Vec<usize>, Vec<usize>) {
+fn slice_table(shape: &[usize], specs: &[SliceSpec]) -> Result<(Vec<usize>, Vec<usize>)> {
     let sl = interp::axis_slices(specs, shape);
     let cs = contiguous_strides(shape);
     let out_shape: Vec<usize> = sl.iter().map(|s| s.len).collect();
-    let n: usize = out_shape.iter().product();
-    let mut table = Vec::with_capacity(n);
+    let n = theon_runtime::alloc::try_numel(&out_shape)?;
+    let mut table = Vec::new();
+    theon_runtime::alloc::reserve(&mut table, n)?;
     let mut idx = vec![0usize; shape.len()];
     for _ in 0..n {
         let off: isize = sl
@@ -147,7 +151,7 @@ fn slice_table(shape: &[usize], specs: &[SliceSpec]) -> (Vec<usize>, Vec<usize>)
             idx[a] = 0;
         }
     }
-    (table, out_shape)
+    Ok((table, out_shape))
 }
 
 impl NodeExec {
@@ -176,16 +180,16 @@ impl NodeExec {
                 // Output axis i reads input axis order[i] (new axes: stride 0).
                 let cs = contiguous_strides(&ins[0].shape);
                 let strides: Vec<usize> = order.iter().map(|o| o.map_or(0, |a| cs[a])).collect();
-                Kind::Gather(offsets_of(&outs[0].shape, &strides))
+                Kind::Gather(offsets_of(&outs[0].shape, &strides)?)
             }
             Op::BroadcastTo => Kind::Gather(offsets_of(
                 &outs[0].shape,
                 &broadcast_strides(&ins[0].shape, &outs[0].shape),
-            )),
-            Op::Slice(specs) => Kind::Gather(slice_table(&ins[0].shape, specs).0),
+            )?),
+            Op::Slice(specs) => Kind::Gather(slice_table(&ins[0].shape, specs)?.0),
             Op::IncSlice(specs) => {
-                let (table, region) = slice_table(&ins[0].shape, specs);
-                let src = offsets_of(&region, &broadcast_strides(&ins[1].shape, &region));
+                let (table, region) = slice_table(&ins[0].shape, specs)?;
+                let src = offsets_of(&region, &broadcast_strides(&ins[1].shape, &region))?;
                 Kind::Scatter { table, src }
             }
             Op::Take(axis) | Op::IncTake(axis) => {
@@ -206,7 +210,7 @@ impl NodeExec {
                         let mut region = s[..*axis].to_vec();
                         region.extend_from_slice(&ins[1].shape);
                         region.extend_from_slice(&s[axis + 1..]);
-                        let src = offsets_of(&region, &broadcast_strides(&ins[2].shape, &region));
+                        let src = offsets_of(&region, &broadcast_strides(&ins[2].shape, &region))?;
                         Kind::IncTake {
                             outer,
                             len,
@@ -234,7 +238,7 @@ impl NodeExec {
                     .map(|p| {
                         offsets_of(&outs[0].shape, &broadcast_strides(&p.shape, &outs[0].shape))
                     })
-                    .collect(),
+                    .collect::<Result<_>>()?,
             },
             _ => Kind::Interpret {
                 op: op.clone(),

@@ -106,7 +106,7 @@ impl JitFunction {
     /// (leading extent, chunk length) of each batch region in the plan of
     /// the last call (empty before the first call).
     pub fn region_chunks(&self) -> Vec<(usize, usize)> {
-        let Ok(st) = self.state.lock(&|| "the plan cache".into()) else {
+        let Ok(st) = self.state.lock(true, &|| "the plan cache".into()) else {
             return vec![];
         };
         st.plan
@@ -125,13 +125,13 @@ impl Backend for JitFunction {
     /// their types by the protocol.
     fn run(&self, call: &mut Call<'_>) -> Result<()> {
         let name = call.protocol.name.as_str();
-        let mut st = self
-            .state
-            .lock(&|| format!("the plan cache of function '{name}'"))?;
+        let mut st = self.state.lock(!call.nested, &|| {
+            format!("the plan cache of function '{name}'")
+        })?;
         let State { plan, signature } = &mut *st;
         let lay = &self.layout;
         let g = &*self.graph;
-        let args = call.args;
+        let args = &call.args;
         let n_shared = call.shared.len();
         {
             let sh = &call.shared;
@@ -169,29 +169,31 @@ impl Backend for JitFunction {
             });
         }
         for (b, kind) in &self.external {
-            let (ptr, have) = match kind {
+            let (ptr, have, dtype) = match kind {
                 BufKind::Arg(k) => {
                     let t = args.arg(*k);
-                    (t.as_ptr() as usize, t.byte_len())
+                    (t.as_ptr() as usize, t.byte_len(), t.dtype())
                 }
                 BufKind::Shared(k) => {
                     let t = call.shared.get_mut(*k);
-                    (t.as_mut_ptr() as usize, t.byte_len())
+                    (t.as_mut_ptr() as usize, t.byte_len(), t.dtype())
                 }
                 BufKind::Output(k) => {
                     let v = lay.roots[*k];
                     fit(&mut outs[*k], lay.ty[v].dtype, &plan.shapes[v])?;
-                    (outs[*k].as_mut_ptr() as usize, outs[*k].byte_len())
+                    let t = &mut outs[*k];
+                    (t.as_mut_ptr() as usize, t.byte_len(), t.dtype())
                 }
                 _ => unreachable!("only external buffers are listed"),
             };
-            // Every buffer must be as large as the plan needs before native
-            // code runs (the protocol's type checks make this hold; it is
-            // checked again because the code's safety rests on it).
-            if have < plan.bytes[*b] {
+            // Every buffer must be of the dtype and at least the size the
+            // plan needs before native code runs (the protocol's type checks
+            // make this hold; it is checked again because the code's safety
+            // rests on it).
+            if have < plan.bytes[*b] || dtype != lay.bufs[*b].dtype {
                 return Err(Error::shape(format!(
-                    "function '{name}': buffer {b} holds {have} bytes, the plan needs {}",
-                    plan.bytes[*b]
+                    "function '{name}': buffer {b} holds {have} bytes of {dtype}, the plan needs {} of {}",
+                    plan.bytes[*b], lay.bufs[*b].dtype
                 )));
             }
             plan.ptrs[*b] = ptr;
@@ -235,8 +237,11 @@ impl Backend for JitFunction {
             }
         }
         let updates = &lay.root_copy[lay.n_outputs..];
+        let update_roots = &lay.roots[lay.n_outputs..];
         call.commit(self.stage_updates, &|j| match updates[j] {
-            None => Update::InPlace,
+            None => Update::InPlace {
+                shape: &plan.shapes[update_roots[j]],
+            },
             Some(v) => {
                 let b = lay.buf_of[v];
                 Update::Raw {

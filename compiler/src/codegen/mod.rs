@@ -1,14 +1,14 @@
 //! Native code: the optimized graph, its layout and per-shape plans, and
 //! one Cranelift function per compiled `Function`.
 
-pub mod exec;
-pub mod jit;
-pub mod layout;
-pub mod lower;
+pub(crate) mod exec;
+pub(crate) mod jit;
+pub(crate) mod layout;
+pub(crate) mod lower;
 pub mod math;
-pub mod plan;
-pub mod region;
-pub mod rt;
+pub(crate) mod plan;
+pub(crate) mod region;
+pub(crate) mod rt;
 pub mod small_gemm;
 
 pub use jit::JitFunction;

@@ -19,10 +19,10 @@ const ALIGN: usize = 64;
 pub struct Plan {
     pub signature: Vec<i64>,
     pub shapes: Vec<Vec<usize>>,
-    /// Loop shape of each step that runs a loop (empty otherwise).
-    pub loops: Vec<Vec<usize>>,
     pub dims: Vec<i64>,
-    /// Arena storage (8-byte words; buffers start at 64-byte aligned offsets).
+    /// Arena storage (8-byte words; buffers start at 64-byte aligned
+    /// offsets). Only kept: `ptrs` point into it.
+    #[allow(dead_code)]
     pub arena: Vec<u64>,
     /// Address of every buffer; argument, shared and output buffers are
     /// filled per call.
@@ -266,7 +266,6 @@ impl Plan {
         Ok(Plan {
             signature,
             shapes,
-            loops,
             dims,
             arena,
             ptrs,

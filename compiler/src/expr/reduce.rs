@@ -111,8 +111,9 @@ impl Var {
         &d - &d.exp().sum_axes(&[axis], true)?.log()
     }
 
-    /// x - max(x) along `axis` (the max taken as 0 where it is infinite, so
-    /// an all -inf slice stays -inf, not NaN). The shift cancels in softmax,
+    /// x - max(x) along `axis` (the max taken as 0 where it is infinite:
+    /// -inf - -inf would be NaN; a slice of only -inf still gives NaN
+    /// softmax, 0/0, as in NumPy and SciPy). The shift cancels in softmax,
     /// so no gradient flows through it.
     fn shifted_by_max(&self, axis: i64) -> Result<Var> {
         let m = self.max_axes(&[axis], true)?;

@@ -297,7 +297,12 @@ pub fn reduce_tensor(
     out_dtype: DType,
     out_shape: &[usize],
 ) -> Result<Tensor> {
+    // Sums of float32 accumulate in float64 (as the JIT's
+    // `f32_reduce_in_f64` rewrite), rounded once by the final cast.
     let cd = match r {
+        ReduceOp::Sum | ReduceOp::Mean | ReduceOp::LogSumExp if x.dtype() == DType::F32 => {
+            DType::F64
+        }
         ReduceOp::Sum | ReduceOp::Prod => x.dtype().arithmetic(),
         ReduceOp::Max | ReduceOp::Min => x.dtype().arithmetic(),
         ReduceOp::Mean | ReduceOp::LogSumExp => x.dtype().to_float(),

@@ -53,10 +53,11 @@ fn with_known(ty: TensorType, known: Option<Vec<Option<i64>>>) -> Vec<OutType> {
 
 /// Statically known values of a small integer tensor.
 pub fn known_from_tensor(t: &Tensor) -> Known {
-    let ty = TensorType::fixed(t.dtype(), t.shape());
-    if t.dtype() != DType::I64 {
+    // Only small ones: the values are copied (16 bytes an element).
+    if t.dtype() != DType::I64 || t.rank() > 1 || t.len() > MAX_KNOWN {
         return None;
     }
+    let ty = TensorType::fixed(t.dtype(), t.shape());
     keep_known(&ty, Some(t.to_vec::<i64>().into_iter().map(Some).collect()))
 }
 
@@ -487,7 +488,7 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             )?;
             let t = TensorType::new(v.dtype, dims);
             let known = match (&ins[0].known, t.static_len()) {
-                (Some(k), Some(n)) => Some(vec![k[0]; n]),
+                (Some(k), Some(n)) if n <= MAX_KNOWN => Some(vec![k[0]; n]),
                 _ => None,
             };
             Ok(with_known(t, known))
@@ -520,7 +521,7 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             shape[*axis] = total;
             let dt = promote_all(&ins.iter().map(|t| t.ty.dtype).collect::<Vec<_>>());
             let t = TensorType::new(dt, shape);
-            let known = if first.rank() == 1 {
+            let known = if first.rank() == 1 && t.static_len().is_some_and(|n| n <= MAX_KNOWN) {
                 // Unknown parts contribute unknown entries of their static length.
                 ins.iter()
                     .map(|t| match &t.known {

@@ -136,9 +136,12 @@ fn gather_constants(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     if !is_const(g, c1) || !super::util::single_use(g, a) {
         return None;
     }
-    // Only where folding is exact enough to keep IEEE behaviour: (x * 1e200)
-    // * 1e200 is not x * inf (0 * inf = NaN at x = 0), nor (x * 1e-200) *
-    // 1e-200 x * 0. Splat constants are checked; others (rare) fold as is.
+    // Not where the folded constant leaves the normal range: (x * 1e200) *
+    // 1e200 is not x * inf (0 * inf = NaN at x = 0), nor (x * 1e-200) *
+    // 1e-120 x * 1e-320 (a subnormal with 4 digits). Within the range a
+    // fold rounds differently by an ulp or so, as any reassociation (and
+    // (x + 1e16) + 1 is not x + (1e16 + 1): sums fold as before). Splat
+    // constants are checked; others (rare) fold as is.
     let dtype = g.ty(Value::of(n)).dtype;
     if let (Some(k1), Some(k2)) = (super::util::splat(g, c1), super::util::splat(g, b)) {
         let folded = match op {
@@ -152,8 +155,15 @@ fn gather_constants(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
         };
         let parts_finite = k1.is_finite() && k2.is_finite();
         let overflows = parts_finite && !folded.is_finite();
-        let underflows = *op == BinaryOp::Mul && folded == 0.0 && k1 != 0.0 && k2 != 0.0;
-        if overflows || underflows {
+        let leaves_normal = *op == BinaryOp::Mul
+            && k1.is_normal()
+            && k2.is_normal()
+            && !(if dtype == theon_runtime::DType::F32 {
+                (folded as f32).is_normal()
+            } else {
+                folded.is_normal()
+            });
+        if overflows || leaves_normal {
             return None;
         }
     }

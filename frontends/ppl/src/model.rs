@@ -397,6 +397,11 @@ impl Model {
                 .map(|d| d.unwrap_or(1))
                 .collect::<Vec<usize>>(),
         };
+        // A size that could never be allocated is an error here, not an
+        // abort later (initial values, q's parameters, draws).
+        let n =
+            theon_runtime::alloc::try_numel(&shape).map_err(|e| e.context(format!("'{name}'")))?;
+        theon_runtime::alloc::try_bytes(n, dt).map_err(|e| e.context(format!("'{name}'")))?;
         let var = Var::input(name, TensorType::fixed(dt, &shape));
         let transform = dist.default_transform();
         st.rvs.push(RvEntry {
@@ -621,7 +626,7 @@ impl Model {
                         .map_err(|e| e.context(format!("the initial value of '{}'", r.name)))?
                         .remove(0)
                 }
-                (None, d) => d.default_init(&shape, dt),
+                (None, d) => d.default_init(&shape, dt)?,
             };
             known.push((r.var.clone(), constant(value.clone())));
             point.push((r.name, value));

@@ -26,19 +26,23 @@ impl MatView {
             cs: self.rs,
         }
     }
-    /// Largest and smallest element offsets touched by an (rows x cols) view.
-    fn span(&self, rows: usize, cols: usize) -> (isize, isize) {
-        let o = self.offset as isize;
+    /// Smallest and largest element offsets touched by an (rows x cols)
+    /// view, or None when they do not fit in isize (a view that wraps).
+    fn span(&self, rows: usize, cols: usize) -> Option<(isize, isize)> {
+        let o = isize::try_from(self.offset).ok()?;
         if rows == 0 || cols == 0 {
-            return (o, o);
+            return Some((o, o));
         }
-        let a = (rows as isize - 1) * self.rs;
-        let b = (cols as isize - 1) * self.cs;
-        (o + a.min(0) + b.min(0), o + a.max(0) + b.max(0))
+        let a = isize::try_from(rows - 1).ok()?.checked_mul(self.rs)?;
+        let b = isize::try_from(cols - 1).ok()?.checked_mul(self.cs)?;
+        let lo = o.checked_add(a.min(0))?.checked_add(b.min(0))?;
+        let hi = o.checked_add(a.max(0))?.checked_add(b.max(0))?;
+        Some((lo, hi))
     }
     fn fits(&self, rows: usize, cols: usize, len: usize) -> bool {
-        let (lo, hi) = self.span(rows, cols);
-        rows == 0 || cols == 0 || (lo >= 0 && (hi as usize) < len)
+        rows == 0
+            || cols == 0
+            || matches!(self.span(rows, cols), Some((lo, hi)) if lo >= 0 && (hi as usize) < len)
     }
 }
 

@@ -31,8 +31,6 @@ use gemm::{GemmStep, Kernel, Mat};
 use std::sync::OnceLock;
 use theon_runtime::{Error, Result};
 
-pub use gemm::{MAX_INLINE, MAX_INLINE_DIM};
-
 /// Cranelift optimization level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum OptLevel {
@@ -111,6 +109,8 @@ impl Drop for CodeModule {
 pub type Entry = unsafe extern "C" fn(*const rt::Frame) -> i32;
 
 pub struct Compiled {
+    /// Owns the machine code `entry` points into (never read, only kept).
+    #[allow(dead_code)]
     pub module: CodeModule,
     pub entry: Entry,
     pub steps: Vec<StepKind>,

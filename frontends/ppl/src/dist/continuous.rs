@@ -6,12 +6,14 @@ use theon_tensor::{DType, Result, Var, where_};
 /// 0.5 ln(2π)
 const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 
-/// c * log(y), with 0 where c and y are both 0 (0 log 0 = 0). The log is
-/// taken of a safe y there, so the gradient w.r.t. c is log y wherever y > 0
-/// (a `where(c == 0, 0, c log y)` would drop it at c = 0: Gamma and Beta at
-/// alpha = 1) and no NaN reaches either gradient.
+/// c * log(y), with 0 where c is 0 and y is 0 or inf (0 log 0 = 0, and
+/// a zero power of an infinite value is 1). The log is taken of a safe y
+/// there, so the gradient w.r.t. c is log y wherever y is positive and
+/// finite (a `where(c == 0, 0, c log y)` would drop it at c = 0: Gamma and
+/// Beta at alpha = 1) and no NaN reaches either gradient.
 pub(crate) fn xlogy(c: &Var, y: &Var) -> Result<Var> {
-    let zero = c.equal(0.0)?.logical_and(&y.equal(0.0)?)?;
+    let edge = y.equal(0.0)?.logical_or(&y.equal(f64::INFINITY)?)?;
+    let zero = c.equal(0.0)?.logical_and(&edge)?;
     c * where_(&zero, 1.0, y)?.log()
 }
 

@@ -76,13 +76,20 @@ pub fn logp(d: &Dist, x: &Var) -> Result<Var> {
             let logp = match p {
                 Prob::P(p) if is_const(p) => p.log(),
                 Prob::P(p) => {
-                    // Each in [0, 1] and the sum 1 (to a relative 1e-5, as
-                    // `isclose`); elsewhere a uniform safe point.
+                    // Each in [0, 1] and the sum 1 (to 1e-5, as `isclose`,
+                    // or to what k roundings of the dtype allow, if more);
+                    // elsewhere a uniform safe point.
+                    let k = p.static_shape().last().copied().flatten().unwrap_or(1);
+                    let eps = if p.dtype() == DType::F32 {
+                        f32::EPSILON as f64
+                    } else {
+                        f64::EPSILON
+                    };
+                    let tol = 1e-5f64.max(4.0 * k as f64 * eps);
                     let in_unit = p.ge(0.0)?.logical_and(&p.le(1.0)?)?;
                     let all_in = in_unit.cast(DType::I64).min_axes(&[-1], true)?.equal(1)?;
-                    let sums_to_one = (p.sum_axes(&[-1], true)? - 1.0)?.abs().le(1e-5)?;
+                    let sums_to_one = (p.sum_axes(&[-1], true)? - 1.0)?.abs().le(tol)?;
                     let ok = all_in.logical_and(&sums_to_one)?;
-                    let k = p.static_shape().last().copied().flatten().unwrap_or(1);
                     c.require(ok.squeeze(&[-1])?)?;
                     where_(&ok, p, 1.0 / k as f64)?.log()
                 }

@@ -318,7 +318,7 @@ impl Dist {
 
     /// A sensible starting value in the support (PyMC's initial point):
     /// the mode or mean where it is a constant, else a point inside.
-    pub fn default_init(&self, shape: &[usize], dtype: DType) -> Tensor {
+    pub fn default_init(&self, shape: &[usize], dtype: DType) -> Result<Tensor> {
         let c = |v: &Var| {
             v.as_constant()
                 .filter(|t| t.len() == 1)
@@ -343,7 +343,7 @@ impl Dist {
                         mid
                     };
                     if let Ok(t) = Tensor::new(full, shape) {
-                        return t.cast(dtype);
+                        return Ok(t.cast(dtype));
                     }
                 }
                 0.5
@@ -359,7 +359,7 @@ impl Dist {
             Dist::Exponential { lam } => c(lam).map_or(1.0, |l| 1.0 / l),
             _ => 0.0,
         };
-        Tensor::full(value, dtype, shape)
+        Tensor::try_full(value, dtype, shape)
     }
 
     /// Elementwise log-density (or mass) of `x`, -inf outside the support.
