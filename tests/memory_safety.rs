@@ -320,3 +320,118 @@ fn empty_shapes_with_huge_dims_are_errors() {
         0
     );
 }
+
+/// Random graphs over inputs and resizable shared variables of unknown
+/// dims, then a random sequence of calls with random shapes (often ones
+/// that do not broadcast), random shared swaps (valid or not) and reshaped
+/// arguments: every step is Ok with the interpreter's values, or an error
+/// on both backends; never a crash. `THEON_SAFETY_CASES` sets the number of
+/// graphs (`scripts/safety_long.sh` runs many).
+#[test]
+fn random_swaps_reshapes_and_shapes_are_ok_or_errors() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    use theon_tests::assert_agree;
+    use theon_tests::random_graphs::{build, graph};
+    let cases = std::env::var("THEON_SAFETY_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let mut runner = TestRunner::new(Config {
+        cases,
+        ..Config::default()
+    });
+    let shape = || prop::collection::vec(0usize..5, 0..=3);
+    let (oks, errs) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+    let strategy = (
+        (1u32..=3).prop_flat_map(graph),
+        prop::collection::vec(0usize..=3, 4),
+        prop::collection::vec((0u8..4, shape(), shape(), any::<u64>()), 1..8),
+        any::<bool>(),
+    );
+    runner
+        .run(&strategy, |(g, ranks, steps, f32_)| {
+            let dtype = if f32_ { DType::F32 } else { DType::F64 };
+            // Leaves 0 and 1 are arguments, 2 and 3 shared variables.
+            let unknown = |r: usize| TensorType::new(dtype, vec![None; r]);
+            let args_vars: Vec<Var> = (0..2)
+                .map(|i| Var::input(&format!("x{i}"), unknown(ranks[i])))
+                .collect();
+            let shared_vars: Vec<Var> = (2..4)
+                .map(|i| {
+                    let init = Tensor::full(0.5, dtype, &vec![1; ranks[i]]);
+                    shared_resizable(&format!("s{i}"), init, &[])
+                })
+                .collect();
+            let leaves: Vec<Var> = args_vars.iter().chain(&shared_vars).cloned().collect();
+            let Ok(out) = build(&g, &leaves) else {
+                return Ok(());
+            };
+            let ins: Vec<&Var> = args_vars.iter().collect();
+            let jit = compile(&ins, &[&out]).mode(Mode::Jit).build().unwrap();
+            let interp = compile(&ins, &[&out])
+                .mode(Mode::Interpret)
+                .build()
+                .unwrap();
+            let mut args: Vec<Tensor> = args_vars
+                .iter()
+                .map(|v| Tensor::full(0.25, dtype, &vec![1; v.rank()]))
+                .collect();
+            for (kind, s1, s2, seed) in steps {
+                let fill = |s: &[usize], k: u64| {
+                    let n: usize = s.iter().product();
+                    let v: Vec<f64> = (0..n)
+                        .map(|i| ((i as u64 + k) % 7) as f64 * 0.3 - 0.9)
+                        .collect();
+                    Tensor::new(v, s).unwrap().cast(dtype)
+                };
+                match kind {
+                    // New argument shapes (any rank: a wrong one is an error).
+                    0 => {
+                        args[0] = fill(&s1, seed);
+                        args[1] = fill(&s2, seed + 1);
+                    }
+                    // Swap a shared value: fits its type or is refused.
+                    1 => {
+                        let target = &shared_vars[(seed % 2) as usize];
+                        let value = if seed % 5 == 0 {
+                            fill(&s1, seed).cast(DType::I64)
+                        } else {
+                            fill(&s1, seed)
+                        };
+                        let fits = value.dtype() == dtype && value.rank() == target.rank();
+                        prop_assert_eq!(target.set_value(value).is_ok(), fits);
+                    }
+                    // Reshape an argument (same elements, other shape).
+                    2 => {
+                        let n = args[0].len();
+                        let t = args[0].clone().reshape(&[n]).unwrap();
+                        args[0] = t.reshape(&[1, n]).unwrap_or_else(|_| fill(&s1, seed));
+                    }
+                    _ => {}
+                }
+                let (a, b) = (jit.call(&args), interp.call(&args));
+                match (&a, &b) {
+                    (Ok(a), Ok(b)) => {
+                        assert_agree(&b[0], &a[0], "jit vs interpreter");
+                        oks.set(oks.get() + 1);
+                    }
+                    (Err(_), Err(_)) => errs.set(errs.get() + 1),
+                    _ => prop_assert!(false, "jit {a:?} but interpreter {b:?}"),
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    // Both outcomes occur (the test exercises both the results and the errors).
+    assert!(
+        oks.get() >= cases as usize / 2,
+        "{} successful calls",
+        oks.get()
+    );
+    assert!(
+        errs.get() >= cases as usize / 10,
+        "{} refused calls",
+        errs.get()
+    );
+}

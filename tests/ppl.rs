@@ -1265,3 +1265,45 @@ fn posterior_predictive_has_the_observed_data_shape() {
     let avg = mean.iter().sum::<f64>() / mean.len() as f64;
     assert!((avg - 1.5).abs() < 4.0 / (1000f64).sqrt(), "{avg}");
 }
+
+#[test]
+fn bad_sizes_unused_replacements_and_non_finite_data_are_errors() {
+    let (model, approx, _, _) = linear_approx(3);
+    let w = model.var("w").unwrap();
+    let expr = (&w * 2.0).unwrap();
+    // Negative and zero draw counts, as `sample(0)`.
+    for k in [-5i32, 0] {
+        let e = approx.sample_node(&expr, k).unwrap_err();
+        assert!(e.message().contains("must be positive"), "{k}: {e}");
+    }
+    assert!(approx.sample(0).is_err());
+    // Replacing a variable the expression does not use.
+    let node = approx.sample_node(&expr, 4).unwrap();
+    let (a, b) = (vector("a"), vector("b"));
+    let e = node.replace(&a, &b).unwrap_err();
+    assert!(e.message().contains("does not depend on it"), "{e}");
+    let e = clone_replace(&[&expr], &[(&a, &b)]).unwrap_err();
+    assert!(e.message().contains("does not depend on it"), "{e}");
+    // ... allowed when asked for, and then it changes nothing.
+    let same = clone_replace_with(&[&expr], &[(&a, &b)], Unused::Ignore).unwrap();
+    assert!(same[0].same(&expr));
+    // givens of an unused variable.
+    let e = compile(&[&a], &[&(&a * 2.0).unwrap()])
+        .givens(&[(&b, &a)])
+        .build()
+        .unwrap_err();
+    assert!(e.message().contains("does not depend on it"), "{e}");
+    // One rule for data: finite, in `data` and in `set_data` alike.
+    let m = Model::new();
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let e = m.data("d_bad", Tensor::vector(vec![1.0, bad])).unwrap_err();
+        assert!(e.message().contains("must be finite"), "{e}");
+    }
+    m.data("d", Tensor::vector(vec![1.0, 2.0])).unwrap();
+    for bad in [f64::NAN, f64::INFINITY] {
+        let e = m.set_data("d", Tensor::vector(vec![bad])).unwrap_err();
+        assert!(e.message().contains("must be finite"), "{e}");
+    }
+    m.set_data("d", Tensor::vector(vec![3.0, 4.0, 5.0]))
+        .unwrap();
+}

@@ -26,7 +26,7 @@ pub use function::{CompileOptions, Function, FunctionSpec, Mode, ProfileReport, 
 pub use grad::{Disconnected, GradCheck, VerifyGrad, grad, hessian, jacobian, verify_grad};
 pub use graph::{Graph, NodeId, PrintOptions, Value};
 pub use op::{BinaryOp, Op, ReduceOp, SliceSpec, UnaryOp};
-pub use replace::clone_replace;
+pub use replace::{Unused, clone_replace, clone_replace_with};
 pub use rewrite::{Rewrites, Trace};
 pub use shared::SharedVar;
 pub use theon_runtime::{DType, Error, ErrorKind, Result, Tensor};

@@ -31,6 +31,25 @@ pub fn check_replacement(old: &Var, new: &Var) -> Result<()> {
 /// New versions of `outputs` in which every `old` is replaced by its `new`.
 /// Sub-expressions that do not depend on a replaced one are shared, not copied.
 pub fn clone_replace(outputs: &[Var], replace: &[(Var, Var)]) -> Result<Vec<Var>> {
+    clone_replace_with(outputs, replace, Unused::Error)
+}
+
+/// What a replacement of a variable the outputs do not depend on means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unused {
+    /// An error naming it (the default, as PyTensor's strict
+    /// `graph_replace`): usually a typo or the wrong variable.
+    Error,
+    /// Nothing (substituting a whole set, only some of which appear).
+    Ignore,
+}
+
+/// `clone_replace` with a choice for unused replacements.
+pub fn clone_replace_with(
+    outputs: &[Var],
+    replace: &[(Var, Var)],
+    unused: Unused,
+) -> Result<Vec<Var>> {
     let mut memo: HashMap<VarId, Var> = HashMap::new();
     for (old, new) in replace {
         check_replacement(old, new)?;
@@ -38,7 +57,16 @@ pub fn clone_replace(outputs: &[Var], replace: &[(Var, Var)]) -> Result<Vec<Var>
             return Err(Error::graph(format!("{old:?} is replaced twice")));
         }
     }
-    for v in Var::toposort(outputs) {
+    let order = Var::toposort(outputs);
+    if unused == Unused::Error {
+        let used: std::collections::HashSet<VarId> = order.iter().map(|v| v.id()).collect();
+        if let Some((old, _)) = replace.iter().find(|(old, _)| !used.contains(&old.id())) {
+            return Err(Error::graph(format!(
+                "replacement of {old:?}: the expression does not depend on it (use Unused::Ignore to allow this)"
+            )));
+        }
+    }
+    for v in order {
         if memo.contains_key(&v.id()) {
             continue;
         }

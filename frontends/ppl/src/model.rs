@@ -12,7 +12,8 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
 use theon_compiler::types::{broadcast_shapes, fmt_dims};
 use theon_tensor::{
-    DType, Error, Result, Tensor, TensorType, Var, clone_replace, constant, shared_resizable,
+    DType, Error, Result, Tensor, TensorType, Unused, Var, clone_replace_with, constant,
+    shared_resizable,
 };
 
 #[derive(Clone, Debug)]
@@ -332,9 +333,7 @@ impl Model {
         let value = value.into();
         let mut st = self.lock();
         self.claim(&st, name)?;
-        if value.dtype().is_float() && value.to_f64_vec().iter().any(|v| v.is_nan()) {
-            return Err(Error::value(format!("data '{name}' contains NaN")));
-        }
+        check_data(name, &value)?;
         let dt = if value.dtype().is_float() {
             st.dtype.unwrap_or(DType::F64)
         } else {
@@ -355,6 +354,7 @@ impl Model {
             .find(|(n, _)| n == name)
             .ok_or_else(|| Error::model(format!("the model has no data container '{name}'")))?;
         let value = value.into();
+        check_data(name, &value)?;
         let value = if value.dtype().is_float() {
             value.cast(v.dtype())
         } else {
@@ -619,7 +619,7 @@ impl Model {
                 {
                     let mid = (((lower + upper)? * 0.5)? + Var::zeros(shape.clone(), dt)?)?;
                     let pairs: Vec<(&Var, &Var)> = known.iter().map(|(a, b)| (a, b)).collect();
-                    let mid = clone_replace(&[mid], &pairs)?.remove(0);
+                    let mid = clone_replace_with(&[mid], &pairs, Unused::Ignore)?.remove(0);
                     let none: [&Var; 0] = [];
                     theon_tensor::function(&none, &[&mid])
                         .and_then(|f| f.call::<Tensor>(&[]))
@@ -635,10 +635,12 @@ impl Model {
     }
 
     /// Replace placeholders in expressions (e.g. by values in a trace).
+    /// (Placeholders the expressions do not use are ignored.)
     pub fn substitute(&self, exprs: &[Var], values: &[(Var, Var)]) -> Result<Vec<Var>> {
-        clone_replace(
+        clone_replace_with(
             exprs,
             &values.iter().map(|(a, b)| (a, b)).collect::<Vec<_>>(),
+            Unused::Ignore,
         )
     }
 
@@ -664,4 +666,18 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// The one rule for data (`data` and `set_data` alike): float data must be
+/// finite. theon does not impute missing values (PyMC's NaN), and an
+/// infinite observation makes every density -inf or NaN.
+fn check_data(name: &str, value: &Tensor) -> Result<()> {
+    if value.dtype().is_float()
+        && let Some(bad) = value.iter_f64().find(|v| !v.is_finite())
+    {
+        return Err(Error::value(format!(
+            "data '{name}' contains {bad}: data must be finite (theon does not impute missing values)"
+        )));
+    }
+    Ok(())
 }

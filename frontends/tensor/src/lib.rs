@@ -18,7 +18,8 @@ pub use inputs::*;
 pub use theon_compiler::{
     BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape,
     JitOptions, Mode, Operand, OptLevel, PrintOptions, RandomStream, ReduceOp, Result, Rewrites,
-    SharedVar, SliceSpec, StepKind, Tensor, TensorType, Trace as RewriteTrace, UnaryOp, Var,
+    SharedVar, SliceSpec, StepKind, Tensor, TensorType, Trace as RewriteTrace, UnaryOp, Unused,
+    Var,
 };
 pub use theon_compiler::{
     Disconnected, GradCheck, VerifyGrad, hessian, jacobian, vectorize, verify_grad,
@@ -29,13 +30,24 @@ use std::borrow::Borrow;
 /// New versions of `outputs` with each `(old, new)` substituted (Theano's
 /// `clone_replace`). The replacement must fit the original's type: same
 /// dtype and rank, no conflicting static size.
+/// A replacement of a variable the outputs do not use is an error (see
+/// `clone_replace_with`).
 pub fn clone_replace<O: Borrow<Var>>(outputs: &[O], replace: &[(&Var, &Var)]) -> Result<Vec<Var>> {
+    clone_replace_with(outputs, replace, Unused::Error)
+}
+
+/// `clone_replace` with a choice for replacements the outputs do not use.
+pub fn clone_replace_with<O: Borrow<Var>>(
+    outputs: &[O],
+    replace: &[(&Var, &Var)],
+    unused: Unused,
+) -> Result<Vec<Var>> {
     let outs: Vec<Var> = outputs.iter().map(|o| o.borrow().clone()).collect();
     let pairs: Vec<(Var, Var)> = replace
         .iter()
         .map(|(a, b)| ((*a).clone(), (*b).clone()))
         .collect();
-    theon_compiler::clone_replace(&outs, &pairs)
+    theon_compiler::clone_replace_with(&outs, &pairs, unused)
 }
 
 /// Gradients of a scalar `cost` with respect to each of `wrt`, as

@@ -6,7 +6,8 @@ use super::family::{Family, FreeVar, unconstrained};
 use crate::model::Model;
 use crate::trace::Trace;
 use theon_tensor::{
-    DType, Error, RandomStream, Result, Tensor, Var, clone_replace, constant, function, vectorize,
+    DType, Error, RandomStream, Result, Tensor, Unused, Var, clone_replace_with, constant,
+    function, vectorize,
 };
 
 pub struct Approximation {
@@ -35,17 +36,23 @@ impl std::fmt::Debug for Approximation {
 
 /// How many draws: a number, or a symbolic int64 scalar (a function input).
 pub enum Size {
-    Fixed(usize),
+    /// A number of draws (negative ones are refused by `sample_node`).
+    Fixed(i64),
     Sym(Var),
 }
 impl From<usize> for Size {
     fn from(n: usize) -> Self {
-        Size::Fixed(n)
+        Size::Fixed(i64::try_from(n).unwrap_or(i64::MAX))
     }
 }
 impl From<i32> for Size {
     fn from(n: i32) -> Self {
-        Size::Fixed(n.max(0) as usize)
+        Size::Fixed(n as i64)
+    }
+}
+impl From<i64> for Size {
+    fn from(n: i64) -> Self {
+        Size::Fixed(n)
     }
 }
 impl From<&Var> for Size {
@@ -218,7 +225,7 @@ impl Approximation {
         let xs = match size {
             None => {
                 let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
-                clone_replace(&un.x, &pairs)?
+                clone_replace_with(&un.x, &pairs, Unused::Ignore)?
             }
             Some(n) => vectorize(&un.x, &repl, n)?,
         };
@@ -236,7 +243,13 @@ impl Approximation {
     /// draws afresh from the approximation's random stream.
     pub fn sample_node(&self, expr: &Var, size: impl Into<Size>) -> Result<Var> {
         let n = match size.into() {
-            Size::Fixed(k) => constant(Tensor::scalar(k as i64)),
+            // As `sample`: at least one draw.
+            Size::Fixed(k) if k <= 0 => {
+                return Err(Error::value(format!(
+                    "sample_node: the number of draws must be positive, got {k}"
+                )));
+            }
+            Size::Fixed(k) => constant(Tensor::scalar(k)),
             Size::Sym(v) => {
                 if v.rank() != 0 || !v.dtype().is_int() {
                     return Err(Error::shape(format!(
@@ -255,7 +268,7 @@ impl Approximation {
     pub fn mean_node(&self, expr: &Var) -> Result<Var> {
         let repl = self.values(None, true)?;
         let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
-        Ok(clone_replace(std::slice::from_ref(expr), &pairs)?.remove(0))
+        Ok(clone_replace_with(std::slice::from_ref(expr), &pairs, Unused::Ignore)?.remove(0))
     }
 
     /// `draws` draws of every free variable and deterministic, by name.

@@ -4,8 +4,8 @@
 use crate::model::{Model, RvKind};
 use crate::transform::Transform;
 use theon_tensor::{
-    DType, DimArg, Error, RandomStream, Result, SliceSpec, Tensor, TensorType, Var, clone_replace,
-    constant, function, shared,
+    DType, DimArg, Error, RandomStream, Result, SliceSpec, Tensor, TensorType, Unused, Var,
+    clone_replace_with, constant, function, shared,
 };
 
 /// 0.5 ln(2π)
@@ -85,7 +85,7 @@ pub fn unconstrained(vars: &[FreeVar], dtype: DType) -> Result<Unconstrained> {
             None => (u.clone(), Var::scalar_const(0.0, dtype)),
         };
         let pairs: Vec<(&Var, &Var)> = known.iter().map(|(a, b)| (a, b)).collect();
-        let mut both = clone_replace(&[x, lj], &pairs)?;
+        let mut both = clone_replace_with(&[x, lj], &pairs, Unused::Ignore)?;
         let lj = both.pop().expect("two expressions");
         let x = both.pop().expect("two expressions");
         log_jac = (log_jac + lj)?;
@@ -119,7 +119,7 @@ pub fn unconstrained_init(model: &Model, vars: &[FreeVar]) -> Result<Vec<Tensor>
                 return Ok(t.cast(dt));
             };
             let u = tr.backward(&constant(t.cast(dt)))?;
-            let u = clone_replace(&[u], &pairs)?.remove(0);
+            let u = clone_replace_with(&[u], &pairs, Unused::Ignore)?.remove(0);
             let none: [&Var; 0] = [];
             let out = function(&none, &[&u])?.call::<Tensor>(&[])?.remove(0);
             if out.to_f64_vec().iter().any(|x| !x.is_finite()) {

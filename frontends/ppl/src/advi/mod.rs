@@ -23,8 +23,8 @@ use family::{free_vars, unconstrained, unconstrained_init};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use theon_tensor::{
-    CompileOptions, Error, Function, RandomStream, Result, Tensor, Var, clone_replace, compile,
-    constant, function, grad, vectorize, where_,
+    CompileOptions, Error, Function, RandomStream, Result, Tensor, Unused, Var, clone_replace_with,
+    compile, constant, function, grad, vectorize, where_,
 };
 
 /// Mean-field ADVI (PyMC's `pm.ADVI`); `FullRankAdvi::new()` for full rank.
@@ -383,7 +383,7 @@ fn objective(
     let (varlogp, datalogp) = model.logp_terms()?;
     let un = unconstrained(vars, model.dtype())?;
     let to_u: Vec<(&Var, &Var)> = vars.iter().map(|v| &v.placeholder).zip(&un.x).collect();
-    let mut terms = clone_replace(&[varlogp, datalogp], &to_u)?;
+    let mut terms = clone_replace_with(&[varlogp, datalogp], &to_u, Unused::Ignore)?;
     terms.push(un.log_jac);
     let size = (n_mc > 1).then(|| constant(Tensor::scalar(n_mc as i64)));
     let (draws, logq) = family.draw(vars, rng, size.as_ref(), false)?;
@@ -391,7 +391,7 @@ fn objective(
     let terms = match &size {
         None => {
             let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
-            clone_replace(&terms, &pairs)?
+            clone_replace_with(&terms, &pairs, Unused::Ignore)?
         }
         Some(n) => vectorize(&terms, &repl, n)?,
     };
