@@ -16,7 +16,11 @@ fn rewrite_pipeline(c: &mut Criterion) {
     c.bench_function("rewrite pipeline, BNN ADVI step", |b| {
         b.iter(|| {
             let mut g = g0.clone();
-            rewrite::optimize(&mut g, &Rewrites::All, &Ctx::default()).unwrap();
+            let ctx = Ctx {
+                backend: theon::compiler::codegen::capabilities(),
+                ..Ctx::default()
+            };
+            rewrite::optimize(&mut g, &Rewrites::All, &ctx).unwrap();
             g
         })
     });

@@ -14,7 +14,8 @@ use crate::graph::{Graph, PrintOptions, Value, debugprint_with};
 use crate::interp::Interpreter;
 use crate::op::{InputId, Op};
 use crate::replace::clone_replace;
-use crate::rewrite::{self, Ctx, MemoryPlan, Rewrites, Trace};
+use crate::rewrite::{self, Ctx, Rewrites, Trace};
+use crate::schedule::{self, MemoryPlan};
 use crate::shared::SharedVar;
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashSet};
@@ -167,10 +168,17 @@ impl Function {
 
         let (mut graph, _) = Graph::from_vars(&roots).map_err(ctx)?;
         let fast_math = spec.options.fast_math;
-        let trace = rewrite::optimize(&mut graph, &spec.options.rewrites, &Ctx { fast_math })
-            .map_err(ctx)?;
+        let trace = rewrite::optimize(
+            &mut graph,
+            &spec.options.rewrites,
+            &Ctx {
+                fast_math,
+                backend: crate::codegen::capabilities(),
+            },
+        )
+        .map_err(ctx)?;
         let n_outputs = spec.outputs.len();
-        let memory = rewrite::memory::plan(&graph, n_outputs, &update_targets);
+        let memory = schedule::plan(&graph, n_outputs, &update_targets);
         let mode = spec.options.mode;
         let jit_opts = spec.options.jit;
         Function::from_graph(

@@ -15,6 +15,7 @@ pub(crate) mod lock;
 pub mod op;
 pub mod replace;
 pub mod rewrite;
+pub mod schedule;
 pub mod shared;
 pub mod types;
 pub mod vectorize;

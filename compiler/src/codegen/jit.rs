@@ -11,7 +11,7 @@ use super::rt::{CallCtx, Frame};
 use crate::call::{Backend, Call, InputSpec, Update, copy_raw};
 use crate::graph::Graph;
 use crate::lock::CallLock;
-use crate::rewrite::MemoryPlan;
+use crate::schedule::MemoryPlan;
 use crate::shared::SharedVar;
 use std::cell::RefCell;
 use std::sync::Arc;

@@ -12,8 +12,7 @@
 use crate::call::InputSpec;
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::Op;
-use crate::rewrite::MemoryPlan;
-use crate::rewrite::memory::is_view;
+use crate::schedule::MemoryPlan;
 use crate::shared::SharedVar;
 use crate::types::TensorType;
 use std::collections::HashMap;
@@ -127,7 +126,7 @@ impl Layout {
         let mut bufs: Vec<BufSpec> = Vec::new();
         for (i, &v) in vals.iter().enumerate() {
             let n = v.node;
-            let alias = if is_view(g, n) {
+            let alias = if g.is_view(n) {
                 Some(g.input(n, 0))
             } else {
                 mem.inplace.get(&v).map(|slot| g.input(n, *slot as usize))

@@ -12,4 +12,11 @@ pub(crate) mod rt;
 pub mod small_gemm;
 
 pub use jit::JitFunction;
+
+/// What this backend offers the rewrites (`rewrite::Ctx::backend`).
+pub fn capabilities() -> crate::rewrite::Capabilities {
+    crate::rewrite::Capabilities {
+        wide_math: math::slice::OPS.to_vec(),
+    }
+}
 pub use lower::{JitOptions, OptLevel, StepKind};

@@ -12,7 +12,7 @@
 
 use super::layout::{BufKind, Layout, ShapeOf};
 use crate::graph::{Graph, Value};
-use crate::rewrite::schedule::aligned;
+use crate::schedule::aligned;
 use std::collections::HashMap;
 use std::ops::Range;
 

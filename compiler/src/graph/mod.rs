@@ -168,6 +168,21 @@ impl Graph {
     pub fn op(&self, n: NodeId) -> &Op {
         &self.g[n].op
     }
+    /// The node's output is a view of its input's buffer (no copy):
+    /// reshapes, and dimshuffles that only add or drop size-1 axes.
+    pub fn is_view(&self, n: NodeId) -> bool {
+        match self.op(n) {
+            Op::Reshape | Op::StopGradient => true,
+            // Adding or dropping size-1 axes without reordering keeps memory order.
+            Op::DimShuffle(order) => order
+                .iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .all(|w| w[0] < w[1]),
+            _ => false,
+        }
+    }
     pub fn contains(&self, n: NodeId) -> bool {
         self.g.contains_node(n)
     }

@@ -20,87 +20,68 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use theon_runtime::{DType, Tensor};
 
-/// Elementwise functions of one argument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UnaryOp {
-    Neg,
-    Abs,
-    Sign,
-    Exp,
-    Expm1,
-    Log,
-    Log1p,
-    Sqrt,
-    Square,
-    Reciprocal,
-    Tanh,
-    Sigmoid,
-    Softplus,
-    LogSigmoid,
-    Sin,
-    Cos,
-    Erf,
-    /// log |Γ(x)|.
-    Lgamma,
-    /// ψ(x) = d/dx log Γ(x).
-    Digamma,
-    /// ψ'(x).
-    Trigamma,
-    /// Logical not (bool only).
-    Not,
+/// Declares an op family once: the enum (with its variants' docs), `ALL`
+/// in declaration order and `name()` (printing, rewrite patterns) all
+/// derive from one table, so they cannot disagree.
+macro_rules! op_family {
+    (
+        $(#[$meta:meta])*
+        pub enum $Name:ident {
+            $( $(#[$vmeta:meta])* $Variant:ident => $text:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $Name {
+            $( $(#[$vmeta])* $Variant, )*
+        }
+
+        impl $Name {
+            /// Every member, in declaration order.
+            pub const ALL: [$Name; [$($Name::$Variant),*].len()] = [$($Name::$Variant),*];
+
+            /// The name in printing and in rewrite patterns.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( $Name::$Variant => $text, )*
+                }
+            }
+        }
+    };
+}
+
+op_family! {
+    /// Elementwise functions of one argument.
+    pub enum UnaryOp {
+        Neg => "neg",
+        Abs => "abs",
+        Sign => "sign",
+        Exp => "exp",
+        Expm1 => "expm1",
+        Log => "log",
+        Log1p => "log1p",
+        Sqrt => "sqrt",
+        Square => "square",
+        Reciprocal => "reciprocal",
+        Tanh => "tanh",
+        Sigmoid => "sigmoid",
+        Softplus => "softplus",
+        LogSigmoid => "log_sigmoid",
+        Sin => "sin",
+        Cos => "cos",
+        Erf => "erf",
+        /// log |Γ(x)|.
+        Lgamma => "lgamma",
+        /// ψ(x) = d/dx log Γ(x).
+        Digamma => "digamma",
+        /// ψ'(x).
+        Trigamma => "trigamma",
+        /// Logical not (bool only).
+        Not => "not",
+    }
 }
 
 impl UnaryOp {
-    pub const ALL: [UnaryOp; 21] = [
-        UnaryOp::Neg,
-        UnaryOp::Abs,
-        UnaryOp::Sign,
-        UnaryOp::Exp,
-        UnaryOp::Expm1,
-        UnaryOp::Log,
-        UnaryOp::Log1p,
-        UnaryOp::Sqrt,
-        UnaryOp::Square,
-        UnaryOp::Reciprocal,
-        UnaryOp::Tanh,
-        UnaryOp::Sigmoid,
-        UnaryOp::Softplus,
-        UnaryOp::LogSigmoid,
-        UnaryOp::Sin,
-        UnaryOp::Cos,
-        UnaryOp::Erf,
-        UnaryOp::Lgamma,
-        UnaryOp::Digamma,
-        UnaryOp::Trigamma,
-        UnaryOp::Not,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryOp::Neg => "neg",
-            UnaryOp::Abs => "abs",
-            UnaryOp::Sign => "sign",
-            UnaryOp::Exp => "exp",
-            UnaryOp::Expm1 => "expm1",
-            UnaryOp::Log => "log",
-            UnaryOp::Log1p => "log1p",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Square => "square",
-            UnaryOp::Reciprocal => "reciprocal",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::Sigmoid => "sigmoid",
-            UnaryOp::Softplus => "softplus",
-            UnaryOp::LogSigmoid => "log_sigmoid",
-            UnaryOp::Sin => "sin",
-            UnaryOp::Cos => "cos",
-            UnaryOp::Erf => "erf",
-            UnaryOp::Lgamma => "lgamma",
-            UnaryOp::Digamma => "digamma",
-            UnaryOp::Trigamma => "trigamma",
-            UnaryOp::Not => "not",
-        }
-    }
-
     /// The output dtype for an input dtype.
     pub fn out_dtype(self, d: DType) -> DType {
         match self {
@@ -111,68 +92,31 @@ impl UnaryOp {
     }
 }
 
-/// Elementwise functions of two broadcast arguments.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BinaryOp {
-    Add,
-    Sub,
-    Mul,
-    /// True division: integer operands give float64.
-    Div,
-    /// Always computed in floating point.
-    Pow,
-    Maximum,
-    Minimum,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    /// Logical and / or (bool only).
-    And,
-    Or,
+op_family! {
+    /// Elementwise functions of two broadcast arguments.
+    pub enum BinaryOp {
+        Add => "add",
+        Sub => "sub",
+        Mul => "mul",
+        /// True division: integer operands give float64.
+        Div => "div",
+        /// Always computed in floating point.
+        Pow => "pow",
+        Maximum => "maximum",
+        Minimum => "minimum",
+        Eq => "eq",
+        Ne => "ne",
+        Lt => "lt",
+        Le => "le",
+        Gt => "gt",
+        Ge => "ge",
+        /// Logical and / or (bool only).
+        And => "and",
+        Or => "or",
+    }
 }
 
 impl BinaryOp {
-    pub const ALL: [BinaryOp; 15] = [
-        BinaryOp::Add,
-        BinaryOp::Sub,
-        BinaryOp::Mul,
-        BinaryOp::Div,
-        BinaryOp::Pow,
-        BinaryOp::Maximum,
-        BinaryOp::Minimum,
-        BinaryOp::Eq,
-        BinaryOp::Ne,
-        BinaryOp::Lt,
-        BinaryOp::Le,
-        BinaryOp::Gt,
-        BinaryOp::Ge,
-        BinaryOp::And,
-        BinaryOp::Or,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Pow => "pow",
-            BinaryOp::Maximum => "maximum",
-            BinaryOp::Minimum => "minimum",
-            BinaryOp::Eq => "eq",
-            BinaryOp::Ne => "ne",
-            BinaryOp::Lt => "lt",
-            BinaryOp::Le => "le",
-            BinaryOp::Gt => "gt",
-            BinaryOp::Ge => "ge",
-            BinaryOp::And => "and",
-            BinaryOp::Or => "or",
-        }
-    }
-
     pub fn is_comparison(self) -> bool {
         matches!(
             self,
@@ -216,36 +160,19 @@ impl BinaryOp {
     }
 }
 
-/// Reductions over a set of axes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ReduceOp {
-    Sum,
-    Prod,
-    Max,
-    Min,
-    Mean,
-    LogSumExp,
+op_family! {
+    /// Reductions over a set of axes.
+    pub enum ReduceOp {
+        Sum => "sum",
+        Prod => "prod",
+        Max => "max",
+        Min => "min",
+        Mean => "mean",
+        LogSumExp => "logsumexp",
+    }
 }
 
 impl ReduceOp {
-    pub const ALL: [ReduceOp; 6] = [
-        ReduceOp::Sum,
-        ReduceOp::Prod,
-        ReduceOp::Max,
-        ReduceOp::Min,
-        ReduceOp::Mean,
-        ReduceOp::LogSumExp,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            ReduceOp::Sum => "sum",
-            ReduceOp::Prod => "prod",
-            ReduceOp::Max => "max",
-            ReduceOp::Min => "min",
-            ReduceOp::Mean => "mean",
-            ReduceOp::LogSumExp => "logsumexp",
-        }
-    }
     pub fn out_dtype(self, d: DType) -> DType {
         match self {
             ReduceOp::Sum | ReduceOp::Prod => d.arithmetic(),

@@ -8,6 +8,7 @@
 //! inputs broadcast) and the union stays convex: no path leaves the group
 //! and comes back, which would make the fused node depend on itself.
 
+use super::Ctx;
 use super::trace::Trace;
 use super::util::describe;
 use crate::graph::{Graph, NodeId, Value};
@@ -17,8 +18,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use theon_runtime::DType;
 
-fn fusible(g: &Graph, n: NodeId) -> bool {
-    g.op(n).is_elementwise() && g.n_outputs(n) == 1 && !stands_alone(g, n)
+fn fusible(g: &Graph, ctx: &Ctx, n: NodeId) -> bool {
+    g.op(n).is_elementwise() && g.n_outputs(n) == 1 && !stands_alone(g, ctx, n)
 }
 
 /// Tensors at least this large (or of unknown size) run transcendentals on
@@ -31,7 +32,7 @@ pub const STANDALONE_MIN: usize = 64;
 /// 4x faster than inside a 128-bit Cranelift loop, for the price of one
 /// extra pass over memory. The decision is the same on every machine, so
 /// compiled graphs do not depend on the CPU.
-fn stands_alone(g: &Graph, n: NodeId) -> bool {
+fn stands_alone(g: &Graph, ctx: &Ctx, n: NodeId) -> bool {
     let Op::Unary(u) = g.op(n) else { return false };
     let ty = g.ty(Value::of(n));
     let same_dtype = g.ty(g.input(n, 0)).dtype == ty.dtype;
@@ -40,7 +41,7 @@ fn stands_alone(g: &Graph, n: NodeId) -> bool {
         .iter()
         .try_fold(1usize, |acc, d| d.map(|d| acc * d))
         .is_none_or(|k| k >= STANDALONE_MIN);
-    ty.dtype.is_float() && same_dtype && big && crate::codegen::math::slice::has_kernel(*u)
+    ty.dtype.is_float() && same_dtype && big && ctx.backend.wide_math.contains(u)
 }
 
 fn fusible_reduce(op: &Op) -> bool {
@@ -131,7 +132,7 @@ impl Groups<'_> {
 }
 
 /// Run the pass; returns whether anything was fused.
-pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
+pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) -> bool {
     let order = g.toposort();
     let mut gr = Groups {
         g,
@@ -143,7 +144,7 @@ pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
     };
     // 1. Elementwise groups, growing forward.
     for &n in &order {
-        if !fusible(gr.g, n) {
+        if !fusible(gr.g, ctx, n) {
             continue;
         }
         let shape = gr.g.ty(Value::of(n)).shape.clone();
@@ -198,7 +199,11 @@ pub fn fuse(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
         }
         let v = gr.g.input(n, 0);
         // The reduced value must be a member (not another reduction).
-        let Some(&k) = gr.group_of.get(&v.node).filter(|_| fusible(gr.g, v.node)) else {
+        let Some(&k) = gr
+            .group_of
+            .get(&v.node)
+            .filter(|_| fusible(gr.g, ctx, v.node))
+        else {
             continue;
         };
         if unify_shape(&gr.g.ty(v).shape, &gr.shape[k]).as_ref() != Some(&gr.shape[k]) {

@@ -1,6 +1,7 @@
 //! Global passes: merge (common subexpressions, equal constants) and
 //! constant folding. Dead-code elimination is `Graph::remove_dead`.
 
+use super::Ctx;
 use super::trace::Trace;
 use super::util::describe;
 use crate::graph::{Graph, Value};
@@ -10,7 +11,7 @@ use std::collections::HashMap;
 use theon_runtime::{DType, Tensor};
 
 /// Merge nodes with equal ops and equal inputs (including equal constants).
-pub fn merge(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
+pub fn merge(g: &mut Graph, _: &Ctx, trace: &mut Trace, phase: &'static str) -> bool {
     // Ops hash by value and shared variables by id, which never changes.
     #[allow(clippy::mutable_key_type)]
     let mut seen: HashMap<(Op, Vec<Value>), crate::graph::NodeId> = HashMap::new();
@@ -42,7 +43,7 @@ const FOLD_LIMIT: usize = 1 << 14;
 
 /// Evaluate nodes whose inputs are all constants; replace integer values
 /// that type inference knows completely (shapes of static tensors).
-pub fn fold(g: &mut Graph, trace: &mut Trace, phase: &'static str) -> bool {
+pub fn fold(g: &mut Graph, _: &Ctx, trace: &mut Trace, phase: &'static str) -> bool {
     let mut changed = false;
     for n in g.toposort() {
         let node = g.node(n);

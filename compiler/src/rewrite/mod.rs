@@ -16,16 +16,13 @@
 pub mod canonicalize;
 pub mod fuse;
 pub mod global;
-pub mod memory;
 pub mod patch;
 pub mod pattern;
-pub mod schedule;
 pub mod specialize;
 pub mod stabilize;
 pub mod trace;
 mod util;
 
-pub use memory::MemoryPlan;
 pub use patch::{Patch, Ref};
 pub use trace::{Event, Trace};
 pub use util::describe;
@@ -65,6 +62,17 @@ impl Rewrites {
 pub struct Ctx {
     /// Allow `x * 0 -> 0` and `x - x -> 0` for floats (wrong for inf/NaN).
     pub fast_math: bool,
+    /// What the backend can do, for rewrites whose choices depend on it.
+    pub backend: Capabilities,
+}
+
+/// What the backend offers the rewrites (passed in, so rewriting never
+/// asks the code generator, which sits above it).
+#[derive(Clone, Debug, Default)]
+pub struct Capabilities {
+    /// Unary ops the backend runs over whole buffers as wide-math kernels
+    /// (fusion leaves large ones standalone to get them).
+    pub wide_math: Vec<crate::op::UnaryOp>,
 }
 
 type CodeFn = fn(&Graph, NodeId, &Ctx) -> Option<crate::rewrite::Patch>;
@@ -108,7 +116,7 @@ impl LocalRewrite {
     }
 }
 
-type GlobalFn = fn(&mut Graph, &mut Trace, &'static str) -> bool;
+type GlobalFn = fn(&mut Graph, &Ctx, &mut Trace, &'static str) -> bool;
 
 /// A named whole-graph pass.
 pub struct GlobalPass {
@@ -122,7 +130,7 @@ pub struct Phase {
     pub locals: Vec<LocalRewrite>,
 }
 
-/// The phases in order (memory planning runs separately, see `memory::plan`).
+/// The phases in order (planning is the next stage, `crate::schedule`).
 pub fn phases() -> Vec<Phase> {
     let merge = || GlobalPass {
         name: "merge",
@@ -185,7 +193,7 @@ pub fn run_phase(g: &mut Graph, phase: &Phase, which: &Rewrites, ctx: &Ctx, trac
     for _ in 0..MAX_SWEEPS {
         let mut changed = false;
         for gp in &phase.globals {
-            if which.enabled(phase.name, gp.name) && (gp.run)(g, trace, phase.name) {
+            if which.enabled(phase.name, gp.name) && (gp.run)(g, ctx, trace, phase.name) {
                 changed = true;
             }
         }

@@ -15,7 +15,6 @@ use super::rt;
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{FusedOutput, Op};
 use crate::rewrite::fuse::program_of;
-use crate::rewrite::memory::is_view;
 use crate::types::{Dim, broadcast_shapes};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
@@ -424,7 +423,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
 
 fn lower_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
     let op = g.op(n);
-    if op.is_leaf() || is_view(g, n) {
+    if op.is_leaf() || g.is_view(n) {
         return StepKind::Nothing;
     }
     if e.wide_math

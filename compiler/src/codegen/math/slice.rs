@@ -16,41 +16,55 @@ use theon_runtime::DType;
 /// `dst[i] = f(src[i])` for `i < n`; `src` and `dst` may be the same buffer.
 pub type SliceFn = unsafe extern "C" fn(src: *const u8, dst: *mut u8, n: u64);
 
-/// The unary ops with a slice kernel, in table order.
-const OPS: [UnaryOp; 11] = [
-    UnaryOp::Exp,
-    UnaryOp::Expm1,
-    UnaryOp::Log,
-    UnaryOp::Log1p,
-    UnaryOp::Tanh,
-    UnaryOp::Sigmoid,
-    UnaryOp::Softplus,
-    UnaryOp::LogSigmoid,
-    UnaryOp::Sin,
-    UnaryOp::Cos,
-    UnaryOp::Erf,
-];
+/// Declares the slice kernels once: which unary ops have one and which
+/// math function computes it. The op list (`OPS`, what the backend offers
+/// the rewrites), the dispatch (`apply`) and the per-CPU tables (`row!`)
+/// derive from it. `$d` is a `$` for the generated `row!` macro.
+macro_rules! wide_ops {
+    ($d:tt $($op:ident => $f:ident),* $(,)?) => {
+        /// The unary ops with a slice kernel, in table order.
+        pub const OPS: [UnaryOp; [$(UnaryOp::$op),*].len()] = [$(UnaryOp::$op),*];
 
-/// Is `op` a transcendental with a slice kernel (on any machine)?
-pub fn has_kernel(op: UnaryOp) -> bool {
-    OPS.contains(&op)
+        #[inline(always)]
+        fn apply<B: FloatBuilder>(op: u8, b: &mut B, x: B::F) -> B::F {
+            $( if op == index(UnaryOp::$op) { return super::$f(b, x); } )*
+            unreachable!("slice kernel {op} is not declared")
+        }
+
+        /// Every kernel of one wrapper, in table order.
+        #[allow(unused_macros)]
+        macro_rules! row {
+            ($d g:ident) => {
+                [$( $d g::<{ index(UnaryOp::$op) }> as SliceFn ),*]
+            };
+        }
+    };
 }
 
-#[inline(always)]
-fn apply<B: FloatBuilder>(op: u8, b: &mut B, x: B::F) -> B::F {
-    match op {
-        0 => super::exp(b, x),
-        1 => super::expm1(b, x),
-        2 => super::log(b, x),
-        3 => super::log1p(b, x),
-        4 => super::tanh(b, x),
-        5 => super::sigmoid(b, x),
-        6 => super::softplus(b, x),
-        7 => super::log_sigmoid(b, x),
-        8 => super::sin(b, x),
-        9 => super::cos(b, x),
-        _ => super::erf(b, x),
+wide_ops! {$
+    Exp => exp,
+    Expm1 => expm1,
+    Log => log,
+    Log1p => log1p,
+    Tanh => tanh,
+    Sigmoid => sigmoid,
+    Softplus => softplus,
+    LogSigmoid => log_sigmoid,
+    Sin => sin,
+    Cos => cos,
+    Erf => erf,
+}
+
+/// Position of `op` in `OPS` (a kernel's table index and const parameter).
+const fn index(op: UnaryOp) -> u8 {
+    let mut i = 0;
+    while i < OPS.len() {
+        if OPS[i] as u8 == op as u8 {
+            return i as u8;
+        }
+        i += 1;
     }
+    u8::MAX
 }
 
 /// The loop: full blocks of `N` lanes, then one padded block for the tail.
@@ -118,26 +132,8 @@ mod x86 {
         unsafe { run::<ScalarF32, 16, OP>(src, dst, n) }
     }
 
-    macro_rules! row {
-        ($f:ident) => {
-            [
-                $f::<0> as SliceFn,
-                $f::<1>,
-                $f::<2>,
-                $f::<3>,
-                $f::<4>,
-                $f::<5>,
-                $f::<6>,
-                $f::<7>,
-                $f::<8>,
-                $f::<9>,
-                $f::<10>,
-            ]
-        };
-    }
-
     /// (f64 kernels, f32 kernels) for the best level this CPU supports.
-    pub fn table() -> Option<([SliceFn; 11], [SliceFn; 11])> {
+    pub fn table() -> Option<([SliceFn; OPS.len()], [SliceFn; OPS.len()])> {
         let avx512 = std::is_x86_feature_detected!("avx512f")
             && std::is_x86_feature_detected!("avx512dq")
             && std::is_x86_feature_detected!("avx512vl")
@@ -176,7 +172,7 @@ pub fn kernel(op: UnaryOp, dtype: DType) -> Option<SliceFn> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;
-        type Table = Option<([SliceFn; 11], [SliceFn; 11])>;
+        type Table = Option<([SliceFn; OPS.len()], [SliceFn; OPS.len()])>;
         static TABLE: OnceLock<Table> = OnceLock::new();
         let (t64, t32) = TABLE.get_or_init(x86::table).as_ref()?;
         let k = OPS.iter().position(|o| *o == op)?;
@@ -236,7 +232,7 @@ mod tests {
                         n as u64,
                     )
                 };
-                let pos = OPS.iter().position(|o| *o == op).unwrap() as u8;
+                let pos = index(op);
                 for (x, y) in src.iter().zip(&out) {
                     let want = apply(pos, &mut ScalarF64, *x);
                     assert!(

@@ -14,7 +14,6 @@
 //! product (output rank >= 3) along edges whose endpoints keep the leading
 //! axis as their axis 0 ("aligned"), and must be convex.
 
-use super::memory::is_view;
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{FusedOutput, Op};
 use std::collections::{HashMap, HashSet};
@@ -34,7 +33,7 @@ fn batch_local(g: &Graph, n: NodeId) -> bool {
         }
         // Float products only: they are generated code (integer ones run in Rust).
         Op::Gemm(_) | Op::MatMul => rank >= 3 && g.ty(Value::of(n)).dtype.is_float(),
-        Op::DimShuffle(order) => is_view(g, n) && order.first() == Some(&Some(0)),
+        Op::DimShuffle(order) => g.is_view(n) && order.first() == Some(&Some(0)),
         _ => false,
     }
 }

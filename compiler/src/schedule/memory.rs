@@ -12,21 +12,6 @@ use crate::op::{FusedOutput, Op};
 use crate::shared::SharedVar;
 use std::collections::{HashMap, HashSet};
 
-/// Ops whose output is a view of their input's buffer (no copy).
-pub fn is_view(g: &Graph, n: NodeId) -> bool {
-    match g.op(n) {
-        Op::Reshape | Op::StopGradient => true,
-        // Adding or dropping size-1 axes without reordering keeps memory order.
-        Op::DimShuffle(order) => order
-            .iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .windows(2)
-            .all(|w| w[0] < w[1]),
-        _ => false,
-    }
-}
-
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryPlan {
     /// The schedule.
@@ -34,13 +19,13 @@ pub struct MemoryPlan {
     /// Output value -> the input slot whose buffer it reuses.
     pub inplace: HashMap<Value, u16>,
     /// Batch regions: runs of the schedule the code generator executes a
-    /// chunk of leading indices at a time (see `schedule.rs`).
+    /// chunk of leading indices at a time (see `regions.rs`).
     pub regions: Vec<std::ops::Range<usize>>,
 }
 
 /// The value whose buffer `v` lives in (following views back).
 pub fn buffer_root(g: &Graph, mut v: Value) -> Value {
-    while is_view(g, v.node) {
+    while g.is_view(v.node) {
         v = g.input(v.node, 0);
     }
     v
@@ -49,7 +34,7 @@ pub fn buffer_root(g: &Graph, mut v: Value) -> Value {
 /// Plan in-place writes. `updates[k]` is the shared variable whose new
 /// value is the graph root `n_outputs + k`.
 pub fn plan(g: &Graph, n_outputs: usize, updates: &[SharedVar]) -> MemoryPlan {
-    let (order, regions) = super::schedule::with_batch_regions(g, g.toposort());
+    let (order, regions) = super::regions::with_batch_regions(g, g.toposort());
     let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let update_of: HashMap<Value, &SharedVar> = g.outputs()[n_outputs..]
         .iter()

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The runtime crate's unit tests (tensor invariants, checked sizes, kernels,
+# file formats) under Miri. Needs the nightly toolchain with the miri and
+# rust-src components. (The compiler crate runs JIT code, which Miri cannot
+# execute; its unsafe call-protocol code is covered by valgrind instead:
+# scripts/valgrind.sh.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}" cargo +nightly miri test -p theon-runtime --lib "$@"
