@@ -5,7 +5,8 @@
 //! under valgrind by `scripts/valgrind.sh`.
 
 use std::sync::{Arc, OnceLock, Weak};
-use theon::compiler::op::{CustomImpl, CustomOp, Op};
+use theon::compiler::CustomImpl;
+use theon::compiler::op::{CustomKernel, CustomOp, Op};
 use theon::prelude::*;
 use theon::runtime::Data;
 use theon::runtime::io::npy::from_npy_bytes;
@@ -201,7 +202,9 @@ struct Reentrant {
     call_self: bool,
 }
 
-impl CustomImpl for Reentrant {
+impl CustomImpl for Reentrant {}
+
+impl CustomKernel for Reentrant {
     fn name(&self) -> &str {
         "reentrant"
     }

@@ -22,6 +22,7 @@ pub mod vectorize;
 
 pub use call::InputSpec;
 pub use codegen::{JitOptions, OptLevel, StepKind};
+pub use expr::custom::CustomImpl;
 pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
 pub use function::{CompileOptions, Function, FunctionSpec, Mode, ProfileReport, StepProfile};
 pub use grad::{Disconnected, GradCheck, VerifyGrad, grad, hessian, jacobian, verify_grad};

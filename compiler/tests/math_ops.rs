@@ -1,5 +1,5 @@
 //! Operation counts per kernel (the per-element cost of the emitted code).
-//! Run: cargo test --test ops -- --nocapture ops_table
+//! Run: cargo test -p theon-compiler --test math_ops -- --nocapture ops_table
 use theon_compiler::codegen::math::count::{CountingBuilder, OpCounts};
 use theon_compiler::codegen::math::scalar::{ScalarF32, ScalarF64};
 

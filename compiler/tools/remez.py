@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Weighted minimax (Remez exchange) polynomial fits used for the kernels in
-src/.  Run with `python3 tools/remez.py [name]`; needs mpmath only.
+compiler/src/codegen/math/.  Run with `python3 compiler/tools/remez.py [name]`; needs mpmath only.
 
 Each fit approximates f(v) ~ sum_j c_j v^j on [a, b] minimising
 max |w(v) (f(v) - P(v))|.  The printed coefficients are the ones pasted into

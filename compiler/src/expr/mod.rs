@@ -7,6 +7,7 @@
 //! `Var`s. Every builder method infers the output type at once, so shape and
 //! dtype errors surface where the expression is written.
 
+pub mod custom;
 mod elementwise;
 mod linalg;
 mod random;

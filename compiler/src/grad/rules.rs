@@ -312,6 +312,6 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
                 "fused nodes exist only in compiled graphs; differentiate before compiling",
             ));
         }
-        Op::Custom(c) => c.0.grad(ins, v, g)?,
+        Op::Custom(c) => c.grad(ins, v, g)?,
     })
 }

@@ -170,7 +170,7 @@ pub fn eval(
         }
         Op::Fused(p) => fused(p, ins, &out_shapes),
         Op::Custom(c) => {
-            let t = c.0.eval(ins).map_err(|e| e.context(label))?;
+            let t = c.kernel().eval(ins).map_err(|e| e.context(label))?;
             if t.shape() != shape0.as_slice() || t.dtype() != out_dtype {
                 return Err(Error::shape(format!(
                     "{label}: custom op returned {}{:?}, its type says {}{:?}",

@@ -1,15 +1,16 @@
-//! The escape hatch: user-defined ops with their own type rule, reference
-//! evaluation and (optionally) gradient.
+//! The escape hatch: user-defined ops with their own type rule and
+//! reference evaluation. (Their gradients are expressions, a level up:
+//! `expr::custom::CustomImpl`, kept here only as an opaque payload.)
 
-use crate::expr::Var;
 use crate::types::TensorType;
+use std::any::Any;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use theon_runtime::{Error, Result, Tensor};
+use theon_runtime::{Result, Tensor};
 
-/// What a custom op must provide. One output.
-pub trait CustomImpl: Send + Sync + 'static {
+/// What the compiler needs of a custom op. One output.
+pub trait CustomKernel: Send + Sync + 'static {
     /// Printed op name.
     fn name(&self) -> &str;
     /// Properties that distinguish instances (equal names and keys merge).
@@ -20,45 +21,48 @@ pub trait CustomImpl: Send + Sync + 'static {
     fn infer(&self, inputs: &[&TensorType]) -> Result<TensorType>;
     /// Reference evaluation; also what the JIT calls back into.
     fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor>;
-    /// Vector-Jacobian products for each input (`None` = no gradient).
-    fn grad(&self, inputs: &[Var], output: &Var, gout: &Var) -> Result<Vec<Option<Var>>> {
-        let _ = (inputs, output, gout);
-        Err(Error::grad(format!(
-            "custom op {} defines no gradient",
-            self.name()
-        )))
-    }
 }
 
 #[derive(Clone)]
-pub struct CustomOp(pub Arc<dyn CustomImpl>);
+pub struct CustomOp {
+    kernel: Arc<dyn CustomKernel>,
+    /// What the layer that made the op keeps with it (its gradient).
+    payload: Arc<dyn Any + Send + Sync>,
+}
 
 impl CustomOp {
-    pub fn new(imp: impl CustomImpl) -> CustomOp {
-        CustomOp(Arc::new(imp))
+    /// An op from its kernel and the payload of the layer that builds it.
+    pub fn from_parts(kernel: Arc<dyn CustomKernel>, payload: Arc<dyn Any + Send + Sync>) -> Self {
+        CustomOp { kernel, payload }
+    }
+    pub fn kernel(&self) -> &dyn CustomKernel {
+        &*self.kernel
+    }
+    pub fn payload(&self) -> &(dyn Any + Send + Sync) {
+        &*self.payload
     }
     pub fn name(&self) -> &str {
-        self.0.name()
+        self.kernel.name()
     }
     pub fn props(&self) -> String {
-        self.0.key()
+        self.kernel.key()
     }
 }
 
 impl PartialEq for CustomOp {
     fn eq(&self, o: &Self) -> bool {
-        self.0.name() == o.0.name() && self.0.key() == o.0.key()
+        self.name() == o.name() && self.props() == o.props()
     }
 }
 impl Eq for CustomOp {}
 impl Hash for CustomOp {
     fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.name().hash(h);
-        self.0.key().hash(h);
+        self.name().hash(h);
+        self.props().hash(h);
     }
 }
 impl fmt::Debug for CustomOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Custom({}{{{}}})", self.0.name(), self.0.key())
+        write!(f, "Custom({}{{{}}})", self.name(), self.props())
     }
 }

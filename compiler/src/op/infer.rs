@@ -664,7 +664,7 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
         Op::Fused(p) => infer_fused(p, ins),
         Op::Custom(c) => {
             let tys: Vec<&TensorType> = ins.iter().map(|t| &t.ty).collect();
-            Ok(out(c.0.infer(&tys)?))
+            Ok(out(c.kernel().infer(&tys)?))
         }
     }
 }

@@ -9,7 +9,7 @@ mod custom;
 mod fused;
 mod infer;
 
-pub use custom::{CustomImpl, CustomOp};
+pub use custom::{CustomKernel, CustomOp};
 pub use fused::{FusedOutput, FusedProgram, Instr, Reg, ScalarBits};
 pub use infer::{check_runtime, infer, known_from_tensor};
 
