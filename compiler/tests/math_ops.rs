@@ -91,10 +91,60 @@ fn ops_table() {
     println!(
         "ops = all non-constant trait calls (fma/div+sqrt/int+bitcast/mask+select/fallback are subsets); cst = hoistable constants"
     );
-    // every kernel is straight-line: counts must not depend on the input
-    for x in [-1e300, -3.0, 0.0, 1e-310, 2.5, 1e300, f64::NAN] {
-        let mut b = CountingBuilder::new(ScalarF64);
-        theon_compiler::codegen::math::tanh(&mut b, x);
-        assert_eq!(b.counts, rows[4].1.0);
+    // Every kernel is straight-line (what lets the JIT emit it on vector
+    // lanes): its counts do not depend on the input, in either precision.
+    use theon_compiler::codegen::math as m;
+    type K64 = fn(&mut CountingBuilder<ScalarF64>, f64) -> f64;
+    type K32 = fn(&mut CountingBuilder<ScalarF32>, f32) -> f32;
+    let kernels: [(&str, K64, K32); 11] = [
+        ("exp", m::exp, m::exp),
+        ("expm1", m::expm1, m::expm1),
+        ("log", m::log, m::log),
+        ("log1p", m::log1p, m::log1p),
+        ("tanh", m::tanh, m::tanh),
+        ("sigmoid", m::sigmoid, m::sigmoid),
+        ("softplus", m::softplus, m::softplus),
+        ("log_sigmoid", m::log_sigmoid, m::log_sigmoid),
+        ("erf", m::erf, m::erf),
+        ("sin", m::sin, m::sin),
+        ("cos", m::cos, m::cos),
+    ];
+    let inputs = [
+        -1e300,
+        -3.0,
+        -0.0,
+        0.0,
+        1e-310,
+        2.5,
+        30.0,
+        800.0,
+        1e300,
+        f64::INFINITY,
+        f64::NAN,
+    ];
+    for ((name, k64, k32), (row_name, (c64, c32))) in kernels.iter().zip(&rows) {
+        assert_eq!(name, row_name);
+        for &x in &inputs {
+            let mut b = CountingBuilder::new(ScalarF64);
+            k64(&mut b, x);
+            assert_eq!(
+                b.counts, *c64,
+                "{name} f64 at {x}: counts depend on the input"
+            );
+            let mut b = CountingBuilder::new(ScalarF32);
+            k32(&mut b, x as f32);
+            assert_eq!(
+                b.counts, *c32,
+                "{name} f32 at {x}: counts depend on the input"
+            );
+        }
+        // The subsets of `ops` are subsets.
+        for c in [c64, c32] {
+            assert!(
+                c.fma + c.div_sqrt + c.int + c.mask_select + c.fallback <= c.ops,
+                "{name}: {c:?}"
+            );
+            assert!(c.ops > 0, "{name}: no operations counted");
+        }
     }
 }

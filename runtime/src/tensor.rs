@@ -369,19 +369,9 @@ impl Tensor {
     }
 
     /// The same elements in another shape with equal element count.
-    pub fn reshape(self, shape: &[usize]) -> Result<Tensor> {
-        if try_numel(shape)? != self.len() {
-            return Err(Error::shape(format!(
-                "cannot reshape {:?} ({} elements) to {:?}",
-                self.shape,
-                self.len(),
-                shape
-            )));
-        }
-        Ok(Tensor {
-            shape: shape.to_vec(),
-            data: self.data,
-        })
+    pub fn reshape(mut self, shape: &[usize]) -> Result<Tensor> {
+        self.set_shape(shape)?;
+        Ok(self)
     }
 
     /// Convert to another dtype (floats to int truncate toward zero, to bool

@@ -180,7 +180,8 @@ pub mod models {
                 )
                 .unwrap();
             let accu = new_win.sum_axes(&[0], false).unwrap();
-            let step = ((gp * 1e-3).unwrap() / (accu.sqrt() + 0.1).unwrap()).unwrap();
+            // PyMC's adagrad_window: lr g / sqrt(sum of the window + eps).
+            let step = ((gp * 1e-3).unwrap() / (&accu + 0.1).unwrap().sqrt()).unwrap();
             updates.push((param.clone(), (param - &step).unwrap()));
             updates.push((win.clone(), new_win));
             updates.push((
