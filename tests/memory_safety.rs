@@ -21,7 +21,7 @@ fn fixed_shared_cannot_change_shape_or_dtype() {
     for mode in MODES {
         let w = shared("w", Tensor::vector(vec![1.5f64; 4096]));
         let out = ((&w * 2.0).unwrap() + 1.0).unwrap();
-        let f = compile(&[] as &[&Var], &[&out]).mode(mode).build().unwrap();
+        let f = compile(NO_INPUTS, &[&out]).mode(mode).build().unwrap();
         let e = w.set_value(Tensor::vector(vec![1.5f64; 4])).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Shape, "{e}");
         assert!(e.message().contains("'w'"), "{e}");
@@ -42,7 +42,7 @@ fn resizable_shared_changes_size_and_the_plan_follows() {
         let w = shared_resizable("w", Tensor::vector(vec![1.5f64; 4096]), &[]);
         let doubled = ((&w * 2.0).unwrap() + 1.0).unwrap();
         let total = w.sum().unwrap();
-        let f = compile(&[] as &[&Var], &[&doubled, &total])
+        let f = compile(NO_INPUTS, &[&doubled, &total])
             .update(&w, &(&w + 1.0).unwrap())
             .mode(mode)
             .build()
@@ -178,14 +178,14 @@ fn malformed_npz_is_an_error() {
 fn impossible_allocations_are_errors() {
     for mode in MODES {
         let z = Var::zeros([1_000_000_000_000i64], DType::F64).unwrap();
-        let f = compile(&[] as &[&Var], &[&z]).mode(mode).build().unwrap();
+        let f = compile(NO_INPUTS, &[&z]).mode(mode).build().unwrap();
         let e = f.call::<Tensor>(&[]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Memory, "{mode:?}: {e}");
 
         let rng = RandomStream::new(0);
         let n = rng.normal([1_000_000_000_000i64], DType::F64).unwrap();
         let s = n.sum().unwrap();
-        let f = compile(&[] as &[&Var], &[&s]).mode(mode).build().unwrap();
+        let f = compile(NO_INPUTS, &[&s]).mode(mode).build().unwrap();
         let e = f.call::<Tensor>(&[]).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Memory, "{mode:?}: {e}");
     }
@@ -241,7 +241,7 @@ fn reentrant_calls_are_errors_not_deadlocks() {
                 call_self,
             });
             let y = Var::apply(Op::Custom(op), &[&(&w * 2.0).unwrap()]).unwrap();
-            let f = Arc::new(compile(&[] as &[&Var], &[&y]).mode(mode).build().unwrap());
+            let f = Arc::new(compile(NO_INPUTS, &[&y]).mode(mode).build().unwrap());
             assert!(cell.set(Arc::downgrade(&f)).is_ok());
             let e = f.call::<Tensor>(&[]).unwrap_err();
             assert!(
@@ -299,7 +299,7 @@ fn in_place_updates_take_their_shape() {
             &[],
         );
         let y = x.reshape([3i64, 2]).unwrap();
-        let f = compile(&[] as &[&Var], &[] as &[&Var])
+        let f = compile(NO_INPUTS, NO_INPUTS)
             .update(&x, &y)
             .mode(mode)
             .build()

@@ -134,10 +134,7 @@ fn beta_draws_at_tiny_concentrations_are_never_nan() {
         let shape = Var::constant(Tensor::vector(vec![20_000i64]));
         let draws = d.sample(&rng, &shape, dtype).unwrap();
         for mode in MODES {
-            let f = compile(&[] as &[&Var], &[&draws])
-                .mode(mode)
-                .build()
-                .unwrap();
+            let f = compile(NO_INPUTS, &[&draws]).mode(mode).build().unwrap();
             let v = f.call::<Tensor>(&[]).unwrap()[0].to_f64_vec();
             assert_eq!(v.len(), 20_000);
             assert!(

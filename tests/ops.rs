@@ -60,8 +60,10 @@ fn build_err<T: std::fmt::Debug>(r: Result<T>) -> String {
 
 /// A function without inputs (random draws).
 fn build0(outs: &[&Var]) -> Function {
-    let none: [&Var; 0] = [];
-    compile(&none, outs).mode(Mode::Interpret).build().unwrap()
+    compile(NO_INPUTS, outs)
+        .mode(Mode::Interpret)
+        .build()
+        .unwrap()
 }
 
 fn call0(f: &Function) -> Vec<Tensor> {

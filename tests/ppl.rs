@@ -431,8 +431,7 @@ fn minibatch_rows_are_shared_between_tensors() {
     let x = Tensor::new((0..20).map(|i| i as f64).collect::<Vec<_>>(), &[10, 2]).unwrap();
     let y = Tensor::vector((0..10).map(|i| 2 * i as i64).collect::<Vec<_>>());
     let parts = minibatch(&[&x, &y], 4, 3).unwrap();
-    let none: [&Var; 0] = [];
-    let f = function(&none, &[&parts[0], &parts[1]]).unwrap();
+    let f = function(NO_INPUTS, &[&parts[0], &parts[1]]).unwrap();
     let a = f.call::<Tensor>(&[]).unwrap();
     let b = f.call::<Tensor>(&[]).unwrap();
     assert_ne!(
@@ -695,8 +694,7 @@ fn sample_node_replaces_a_minibatch_with_the_full_data() {
         .replace(&parts[0], &test)
         .unwrap();
     assert_eq!(node.static_shape(), &[Some(draws), Some(40)]);
-    let none: [&Var; 0] = [];
-    let probs = function(&none, &[&node])
+    let probs = function(NO_INPUTS, &[&node])
         .unwrap()
         .call::<Tensor>(&[])
         .unwrap()
@@ -720,7 +718,7 @@ fn sample_node_replaces_a_minibatch_with_the_full_data() {
         .unwrap()
         .replace(&parts[0], &test)
         .unwrap();
-    let pm = function(&none, &[&at_mean])
+    let pm = function(NO_INPUTS, &[&at_mean])
         .unwrap()
         .call::<Tensor>(&[])
         .unwrap()

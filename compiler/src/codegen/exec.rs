@@ -351,54 +351,36 @@ impl NodeExec {
                     }
                 }
                 Kind::Random { dist, draw, params } => {
-                    let RngState { seed, counter } = RngState::read(bufs.slice::<i64>(&ins[0]))?;
+                    let state = RngState::read(bufs.slice::<i64>(&ins[0]))?;
+                    let draws = Draws {
+                        dist: *dist,
+                        state,
+                        draw: *draw,
+                        params,
+                        bufs,
+                        ins: &ins[2..],
+                    };
                     let ctx = |e: Error| e.context(&self.label);
                     match (dist, outs[0].dtype) {
                         (RandomDist::Integers { low, high }, _) => random::fill_integers(
                             bufs.slice_mut::<i64>(&outs[0]),
                             *low,
                             *high,
-                            seed,
-                            counter,
+                            state.seed,
+                            state.counter,
                             *draw,
                         )
                         .map_err(ctx)?,
-                        (_, DType::F32) => fill::<f32>(
-                            *dist,
-                            bufs.slice_mut::<f32>(&outs[0]),
-                            params,
-                            bufs,
-                            &ins[2..],
-                            seed,
-                            counter,
-                            *draw,
-                        )
-                        .map_err(ctx)?,
-                        (_, DType::F64) => fill::<f64>(
-                            *dist,
-                            bufs.slice_mut::<f64>(&outs[0]),
-                            params,
-                            bufs,
-                            &ins[2..],
-                            seed,
-                            counter,
-                            *draw,
-                        )
-                        .map_err(ctx)?,
+                        (_, DType::F32) => draws
+                            .fill::<f32>(bufs.slice_mut::<f32>(&outs[0]))
+                            .map_err(ctx)?,
+                        (_, DType::F64) => draws
+                            .fill::<f64>(bufs.slice_mut::<f64>(&outs[0]))
+                            .map_err(ctx)?,
                         (_, dt) => {
                             // Integer-valued draws (poisson, binomial as int64) go through f64.
                             let mut tmp = vec![0f64; outs[0].len()];
-                            fill::<f64>(
-                                *dist,
-                                &mut tmp,
-                                params,
-                                bufs,
-                                &ins[2..],
-                                seed,
-                                counter,
-                                *draw,
-                            )
-                            .map_err(ctx)?;
+                            draws.fill::<f64>(&mut tmp).map_err(ctx)?;
                             let t = Tensor::vector(tmp).cast(dt);
                             by_dtype!(dt, T => bufs.slice_mut::<T>(&outs[0]).copy_from_slice(t.as_slice::<T>()?))
                         }
@@ -481,35 +463,37 @@ unsafe fn scatter_add<T: Element>(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-unsafe fn fill<T: Float>(
+/// One random step's draws: the stream, the node's draw id and where its
+/// parameters are (already broadcast to the output by `params` tables).
+struct Draws<'a> {
     dist: RandomDist,
-    out: &mut [T],
-    params: &[Vec<usize>],
-    bufs: &Buffers,
-    ins: &[Operand],
-    seed: u64,
-    counter: u64,
+    state: RngState,
     draw: u64,
-) -> Result<()> {
-    match dist {
-        RandomDist::Normal => random::fill_normal(out, seed, counter, draw),
-        RandomDist::Uniform => random::fill_uniform(out, seed, counter, draw),
-        _ => {
-            // Parameterized draws read their parameters broadcast (small, rare: allocates).
-            let p: Vec<Vec<T>> = params
-                .iter()
-                .zip(ins)
-                // SAFETY: the caller's buffer contract covers the parameter operands.
-                .map(|(table, op)| {
-                    table
-                        .iter()
-                        .map(|&t| unsafe { read_as::<T>(bufs, op, t) })
-                        .collect()
-                })
-                .collect();
-            interp::fill_float(dist, out, &p, seed, counter, draw)?;
-        }
+    params: &'a [Vec<usize>],
+    bufs: &'a Buffers<'a>,
+    ins: &'a [Operand],
+}
+
+impl Draws<'_> {
+    /// Fill `out` (the interpreter's `fill_float`, on parameters read out
+    /// of the buffers: small and rare, so it allocates).
+    ///
+    /// # Safety
+    /// The buffer contract of `run` covers the parameter operands.
+    unsafe fn fill<T: Float>(&self, out: &mut [T]) -> Result<()> {
+        let p: Vec<Vec<T>> = self
+            .params
+            .iter()
+            .zip(self.ins)
+            .map(|(table, op)| {
+                table
+                    .iter()
+                    // SAFETY: the caller's buffer contract covers `op`.
+                    .map(|&t| unsafe { read_as::<T>(self.bufs, op, t) })
+                    .collect()
+            })
+            .collect();
+        let RngState { seed, counter } = self.state;
+        interp::fill_float(self.dist, out, &p, seed, counter, self.draw)
     }
-    Ok(())
 }

@@ -620,8 +620,7 @@ impl Model {
                     let mid = (((lower + upper)? * 0.5)? + Var::zeros(shape.clone(), dt)?)?;
                     let pairs: Vec<(&Var, &Var)> = known.iter().map(|(a, b)| (a, b)).collect();
                     let mid = clone_replace_with(&[mid], &pairs, Unused::Ignore)?.remove(0);
-                    let none: [&Var; 0] = [];
-                    theon_tensor::function(&none, &[&mid])
+                    theon_tensor::function(theon_tensor::NO_INPUTS, &[&mid])
                         .and_then(|f| f.call::<Tensor>(&[]))
                         .map_err(|e| e.context(format!("the initial value of '{}'", r.name)))?
                         .remove(0)

@@ -3,6 +3,10 @@
 use std::borrow::Borrow;
 use theon_compiler::{CompileOptions, Function, FunctionSpec, Mode, Result, Var};
 
+/// The inputs of a function that takes none: `function(NO_INPUTS, &[&y])`
+/// (a bare `&[]` has no element type to infer).
+pub const NO_INPUTS: &[&Var] = &[];
+
 /// Compile `outputs` as a function of `inputs`.
 pub fn function<I: Borrow<Var>, O: Borrow<Var>>(inputs: &[I], outputs: &[O]) -> Result<Function> {
     compile(inputs, outputs).build()

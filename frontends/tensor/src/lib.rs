@@ -13,7 +13,7 @@
 mod builder;
 mod inputs;
 
-pub use builder::{FunctionBuilder, compile, function};
+pub use builder::{FunctionBuilder, NO_INPUTS, compile, function};
 pub use inputs::*;
 pub use theon_compiler::{
     BinaryOp, CompileOptions, DType, DimArg, Error, ErrorKind, Function, Graph, IntoShape,

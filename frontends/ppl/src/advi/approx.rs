@@ -144,8 +144,7 @@ impl Approximation {
             }
             Family::FullRank { l_tril, dim, .. } => {
                 let l = Family::l_matrix(l_tril, *dim)?;
-                let none: [&Var; 0] = [];
-                let lv = function(&none, &[&l])?
+                let lv = function(theon_tensor::NO_INPUTS, &[&l])?
                     .call::<Tensor>(&[])?
                     .remove(0)
                     .to_f64_vec();
@@ -167,9 +166,10 @@ impl Approximation {
         match &self.family {
             Family::FullRank { l_tril, dim, .. } => {
                 let l = Family::l_matrix(l_tril, *dim)?;
-                let none: [&Var; 0] = [];
                 let cov = l.matmul(&l.t())?;
-                Ok(function(&none, &[&cov])?.call::<Tensor>(&[])?.remove(0))
+                Ok(function(theon_tensor::NO_INPUTS, &[&cov])?
+                    .call::<Tensor>(&[])?
+                    .remove(0))
             }
             Family::MeanField { rho, .. } => {
                 let sd: Vec<f64> = rho
@@ -286,8 +286,7 @@ impl Approximation {
             outs.extend(vectorize(&exprs, &repl, &n)?);
             names.extend(dets.into_iter().map(|(n, _)| n));
         }
-        let none: [&Var; 0] = [];
-        let f = function(&none, &outs)?;
+        let f = function(theon_tensor::NO_INPUTS, &outs)?;
         let values = f.call::<Tensor>(&[])?;
         Trace::new(draws, names.into_iter().zip(values).collect())
     }

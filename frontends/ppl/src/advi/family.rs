@@ -120,8 +120,9 @@ pub fn unconstrained_init(model: &Model, vars: &[FreeVar]) -> Result<Vec<Tensor>
             };
             let u = tr.backward(&constant(t.cast(dt)))?;
             let u = clone_replace_with(&[u], &pairs, Unused::Ignore)?.remove(0);
-            let none: [&Var; 0] = [];
-            let out = function(&none, &[&u])?.call::<Tensor>(&[])?.remove(0);
+            let out = function(theon_tensor::NO_INPUTS, &[&u])?
+                .call::<Tensor>(&[])?
+                .remove(0);
             if out.to_f64_vec().iter().any(|x| !x.is_finite()) {
                 return Err(Error::value(format!(
                     "the initial value of '{}' is on the edge of its support",

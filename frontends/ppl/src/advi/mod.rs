@@ -213,8 +213,7 @@ impl Model {
             .map(|(t, new)| Ok((t.clone(), where_(&ok, new, t)?)))
             .collect::<Result<_>>()?;
         let ups: Vec<(&Var, &Var)> = guarded.iter().map(|(a, b)| (a, b)).collect();
-        let none: [&Var; 0] = [];
-        let step = compile(&none, &[&loss, &ok])
+        let step = compile(theon_tensor::NO_INPUTS, &[&loss, &ok])
             .options(method.options.clone())
             .updates(&ups)
             .name("advi_step")
@@ -355,8 +354,8 @@ impl Inference {
         let state = self.rng.state();
         let saved = state.rng_state()?;
         state.set_rng_state(saved.back(1))?;
-        let none: [&Var; 0] = [];
-        let values = function(&none, &self.new_params).and_then(|f| f.call::<Tensor>(&[]));
+        let values =
+            function(theon_tensor::NO_INPUTS, &self.new_params).and_then(|f| f.call::<Tensor>(&[]));
         state.set_rng_state(saved)?;
         let mut bad = vec![];
         for (k, t) in values?.iter().enumerate() {
@@ -440,8 +439,7 @@ mod tests {
         let grads = grad(&loss, &params).unwrap();
         let mut outs = vec![&loss];
         outs.extend(grads.iter());
-        let none: [&Var; 0] = [];
-        let f = function(&none, &outs).unwrap();
+        let f = function(theon_tensor::NO_INPUTS, &outs).unwrap();
         let eval = || {
             rng.seed(3);
             f.call::<Tensor>(&[]).unwrap()

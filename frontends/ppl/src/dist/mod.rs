@@ -393,9 +393,11 @@ impl Dist {
 /// The element pairs of two constants broadcast against each other.
 pub(crate) fn broadcast_pairs(a: &Tensor, b: &Tensor) -> Result<Vec<(f64, f64)>> {
     let (x, y) = (constant(a.clone()), constant(b.clone()));
-    let none: [&Var; 0] = [];
-    let pair = function(&none, &[&(&x + &y.zeros_like())?, &(&y + &x.zeros_like())?])?
-        .call::<Tensor>(&[])?;
+    let pair = function(
+        theon_tensor::NO_INPUTS,
+        &[&(&x + &y.zeros_like())?, &(&y + &x.zeros_like())?],
+    )?
+    .call::<Tensor>(&[])?;
     Ok(pair[0].iter_f64().zip(pair[1].iter_f64()).collect())
 }
 
