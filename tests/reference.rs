@@ -228,7 +228,7 @@ fn log_densities_and_gradients_match_scipy() {
 
 /// Allowed error of a value: `ulp=N` (in units of the dtype's spacing at
 /// the expected value), `atol=X`, or `exact`.
-fn tolerance_ok(note: &str, what: &str, got: f64, want: f64, dtype: DType) -> bool {
+fn tolerance_ok(note: &str, what: &str, got: f64, want: f64, dtype: DType, tight: bool) -> bool {
     if note.split(';').any(|i| i == format!("{what}_exact")) {
         return got == want || (got.is_nan() && want.is_nan());
     }
@@ -236,6 +236,10 @@ fn tolerance_ok(note: &str, what: &str, got: f64, want: f64, dtype: DType) -> bo
         return close(got, want, 0.0, atol);
     }
     let ulps = note_value(note, &format!("{what}_ulp")).unwrap_or(4.0);
+    // The table allows 4 x the condition number (an input rounding view);
+    // our digamma's argument reduction is exact, so it is held to 4 ulp
+    // everywhere (issue 11 saw 18 ulp at negative arguments).
+    let ulps = if tight { ulps.min(4.0) } else { ulps };
     if want.is_nan() || want.is_infinite() || got.is_nan() || got.is_infinite() {
         return close(got, want, 0.0, 0.0);
     }
@@ -332,7 +336,7 @@ fn delicate_functions_match_mpmath() {
                 || !got_v
                     .iter()
                     .zip(&want_v)
-                    .all(|(g, w)| tolerance_ok(note, "value", *g, *w, dt))
+                    .all(|(g, w)| tolerance_ok(note, "value", *g, *w, dt, expr == "digamma"))
             {
                 failures.push(format!("{tag}: value {got_v:?}"));
             }
@@ -342,7 +346,7 @@ fn delicate_functions_match_mpmath() {
                     || !got_g
                         .iter()
                         .zip(&want_g)
-                        .all(|(g, w)| tolerance_ok(note, "grad", *g, *w, dt))
+                        .all(|(g, w)| tolerance_ok(note, "grad", *g, *w, dt, false))
                 {
                     failures.push(format!("{tag}: grad {got_g:?}"));
                 }

@@ -249,7 +249,7 @@ pub fn digamma_f64(x: f64) -> f64 {
         // take the argument's distance to the nearest integer first (exact
         // in floating point): π x itself would be rounded at large |x|.
         let r = x - x.round();
-        return digamma_f64(1.0 - x) - std::f64::consts::PI / (std::f64::consts::PI * r).tan();
+        return digamma_f64(1.0 - x) - std::f64::consts::PI * cot_pi(r);
     }
     if (x - DIGAMMA_ROOT.0).abs() < 0.125 {
         // Near the positive root the recurrence below cancels to an
@@ -275,6 +275,17 @@ pub fn digamma_f64(x: f64) -> f64 {
                 - f * (1.0 / 252.0
                     - f * (1.0 / 240.0 - f * (1.0 / 132.0 - f * (691.0 / 32760.0 - f / 12.0))))));
     acc + x.ln() - 0.5 / x - series
+}
+
+/// cot(π r) for |r| <= 1/2 (exact arguments: π r itself is rounded, and
+/// near r = ±1/2 cot is computed as tan(π (1/2 - |r|)), which is 0 there).
+fn cot_pi(r: f64) -> f64 {
+    use std::f64::consts::PI;
+    if r.abs() > 0.25 {
+        (PI * (0.5 - r.abs())).tan().copysign(r)
+    } else {
+        1.0 / (PI * r).tan()
+    }
 }
 
 /// ψ'(x) in f64.
