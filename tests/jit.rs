@@ -271,9 +271,10 @@ fn emitted_kernels_match_the_tested_model_bit_for_bit() {
         ("cos", Var::cos, math::cos, math::cos),
     ];
     let xs = edge_inputs();
-    // Both the inline 128-bit code and (where the CPU has AVX2/AVX-512)
-    // the wide slice kernels.
-    for wide in [false, true] {
+    // At every CPU level this machine supports: the inline 128-bit code
+    // (portable) and the AVX2 / AVX-512 slice kernels.
+    for level in CpuLevel::supported() {
+        let wide = level != CpuLevel::Portable;
         for (name, f, m64, m32) in funcs {
             for dtype in [DType::F64, DType::F32] {
                 let x = tensor("x", dtype, 1);
@@ -282,10 +283,10 @@ fn emitted_kernels_match_the_tested_model_bit_for_bit() {
                     rewrites: Rewrites::None,
                     ..Default::default()
                 };
-                opts.jit.wide_math = wide;
+                opts.jit.cpu = Some(level);
                 let jit = compile(&[&x], &[&f(&x)]).options(opts).build().unwrap();
                 let used_wide = jit.steps().unwrap().contains(&StepKind::WideMath);
-                assert_eq!(used_wide, wide && math::slice::level() != "none", "{name}");
+                assert_eq!(used_wide, wide, "{name} at {level:?}");
                 let input = Tensor::vector(xs.clone()).cast(dtype);
                 let got = jit.call(&[&input]).unwrap().remove(0);
                 for (i, &v) in xs.iter().enumerate() {
@@ -543,4 +544,79 @@ fn batch_regions_run_chunk_by_chunk() {
         chunks.len() == 1 && chunks[0].1 < 7,
         "several chunks: {chunks:?}"
     );
+}
+
+/// Random graphs at every CPU level this machine supports (forced lower
+/// with `JitOptions::cpu`, as `THEON_CPU` does): the JIT agrees with the
+/// interpreter at each, so the AVX2 and portable paths are tested on an
+/// AVX-512 machine too.
+#[test]
+fn random_graphs_agree_at_every_cpu_level() {
+    use proptest::test_runner::{Config, TestRunner};
+    for level in CpuLevel::supported() {
+        let mut runner = TestRunner::new(Config {
+            cases: 150,
+            ..Config::default()
+        });
+        let evaluated = std::cell::Cell::new(0usize);
+        let strategy = (
+            (1u32..=4).prop_flat_map(graph),
+            prop::collection::vec(1usize..40, 1..=3),
+            any::<u64>(),
+            any::<bool>(),
+        );
+        runner
+            .run(&strategy, |(g, base, pick, f32_)| {
+                let dtype = if f32_ { DType::F32 } else { DType::F64 };
+                let shapes = leaf_shapes(&base, pick);
+                let leaves: Vec<Var> = shapes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| tensor_with_shape(&format!("x{i}"), dtype, s))
+                    .collect();
+                let Ok(out) = build(&g, &leaves) else {
+                    return Ok(());
+                };
+                let args: Vec<Tensor> = shapes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| {
+                        let dims: Vec<usize> = s.iter().map(|d| d.unwrap()).collect();
+                        Tensor::randn(dtype, &dims, pick.wrapping_add(i as u64))
+                    })
+                    .collect();
+                let refs: Vec<&Var> = leaves.iter().collect();
+                let mut opts = CompileOptions::default();
+                opts.jit.cpu = Some(level);
+                let jit = compile(&refs, &[&out]).options(opts).build().unwrap();
+                let interp = compile(&refs, &[&out])
+                    .mode(Mode::Interpret)
+                    .build()
+                    .unwrap();
+                match (jit.call(&args), interp.call(&args)) {
+                    (Ok(a), Ok(b)) => assert_agree(&b[0], &a[0], &format!("{level:?}")),
+                    (Err(_), Err(_)) => {}
+                    (a, b) => panic!("{level:?}: jit {a:?} but interpreter {b:?}"),
+                }
+                evaluated.set(evaluated.get() + 1);
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            evaluated.get() >= 120,
+            "{level:?}: {} graphs",
+            evaluated.get()
+        );
+    }
+    // Above the machine is an error, not an illegal instruction.
+    if CpuLevel::detected() < CpuLevel::Avx512 {
+        let x = vector("x");
+        let mut opts = CompileOptions::default();
+        opts.jit.cpu = Some(CpuLevel::Avx512);
+        let e = compile(&[&x], &[&x.tanh()])
+            .options(opts)
+            .build()
+            .unwrap_err();
+        assert!(e.message().contains("supports up to"), "{e}");
+    }
 }

@@ -55,4 +55,31 @@ fn steady_state_calls_allocate_nothing() {
     let during = ALLOCS.load(Ordering::Relaxed) - before;
     assert_eq!(during, 0, "{during} allocations in 100 steady-state calls");
     assert!(outs[0].item::<f64>().unwrap().is_finite());
+
+    // Alternating shapes: each keeps its plan (no re-planning, so still no
+    // allocation), and the results are those of each shape. (In this one
+    // test: the counter is global to the binary.)
+    let v = vector("v");
+    let f = function(
+        &[&v],
+        &[&((&v * 2.0).unwrap() + 1.0).unwrap().tanh().sum().unwrap()],
+    )
+    .unwrap();
+    let a = Tensor::vector(vec![0.25f64; 100]);
+    let b = Tensor::vector(vec![-0.5f64; 300]);
+    let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        f.call_into(&[&a], &mut out_a).unwrap();
+        f.call_into(&[&b], &mut out_b).unwrap();
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        f.call_into(&[&a], &mut out_a).unwrap();
+        f.call_into(&[&b], &mut out_b).unwrap();
+    }
+    let during = ALLOCS.load(Ordering::Relaxed) - before;
+    assert_eq!(during, 0, "{during} allocations alternating two shapes");
+    let want = |x: f64, n: f64| n * (2.0 * x + 1.0).tanh();
+    assert!((out_a[0].item::<f64>().unwrap() - want(0.25, 100.0)).abs() < 1e-12);
+    assert!((out_b[0].item::<f64>().unwrap() - want(-0.5, 300.0)).abs() < 1e-12);
 }

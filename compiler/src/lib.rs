@@ -21,7 +21,7 @@ pub mod types;
 pub mod vectorize;
 
 pub use call::InputSpec;
-pub use codegen::{JitOptions, OptLevel, StepKind};
+pub use codegen::{CpuLevel, JitOptions, OptLevel, StepKind};
 pub use expr::custom::CustomImpl;
 pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
 pub use function::{CompileOptions, Function, FunctionSpec, Mode, ProfileReport, StepProfile};

@@ -1,5 +1,6 @@
 //! A compiled function's native side: the code, its layout, and the plan
-//! cache. A call checks the shape signature (reusing the plan when it
+//! cache (the `PLANS` most recent shape signatures, so alternating shapes
+//! do not re-plan). A call checks the shape signature (reusing a plan when it
 //! matches), points the buffer table at the arguments, the shared
 //! variables and the caller's output tensors, runs the code, then copies
 //! out what was not written in place.
@@ -29,9 +30,13 @@ pub struct JitFunction {
     state: CallLock<State>,
 }
 
+/// Plans kept per function (least recently used dropped first).
+const PLANS: usize = 4;
+
 #[derive(Default)]
 struct State {
-    plan: Option<Plan>,
+    /// Most recently used first.
+    plans: Vec<Plan>,
     signature: Vec<i64>,
 }
 
@@ -109,8 +114,8 @@ impl JitFunction {
         let Ok(st) = self.state.lock(true, &|| "the plan cache".into()) else {
             return vec![];
         };
-        st.plan
-            .as_ref()
+        st.plans
+            .first()
             .map(|p| p.regions.iter().map(|r| (r.total, r.chunk)).collect())
             .unwrap_or_default()
     }
@@ -128,7 +133,7 @@ impl Backend for JitFunction {
         let mut st = self.state.lock(!call.nested, &|| {
             format!("the plan cache of function '{name}'")
         })?;
-        let State { plan, signature } = &mut *st;
+        let State { plans, signature } = &mut *st;
         let lay = &self.layout;
         let g = &*self.graph;
         let args = &call.args;
@@ -145,7 +150,10 @@ impl Backend for JitFunction {
                 signature,
             );
         }
-        if plan.as_ref().is_none_or(|p| !same(&p.signature, signature)) {
+        if let Some(k) = plans.iter().position(|p| same(&p.signature, signature)) {
+            // Most recent first (a rotation moves the plans, no allocation).
+            plans[..=k].rotate_right(1);
+        } else {
             let a: Vec<&Tensor> = (0..args.count()).map(|k| args.arg(k)).collect();
             let s: Vec<&Tensor> = (0..n_shared).map(|k| call.shared.get(k)).collect();
             let runs: Vec<bool> = self
@@ -154,14 +162,12 @@ impl Backend for JitFunction {
                 .iter()
                 .map(|k| *k == StepKind::Exec)
                 .collect();
-            *plan = None;
-            *plan = Some(
-                Plan::build(lay, g, &a, &s, &runs, signature.clone())
-                    .map_err(|e| e.context(format!("function '{name}'")))?,
-            );
+            let built = Plan::build(lay, g, &a, &s, &runs, signature.clone())
+                .map_err(|e| e.context(format!("function '{name}'")))?;
+            plans.truncate(PLANS - 1);
+            plans.insert(0, built);
         }
-        let plan_slot = plan;
-        let plan = plan_slot.as_mut().expect("just built");
+        let plan = &mut plans[0];
         let outs = &mut *call.outs;
         if outs.len() != lay.n_outputs {
             outs.resize_with(lay.n_outputs, || {
@@ -225,7 +231,7 @@ impl Backend for JitFunction {
                 .unwrap_or_else(|| Error::compile(format!("native code returned {rc}")));
             // The call stopped part way (perhaps inside a batch region
             // whose tables were rewritten): build a fresh plan next time.
-            *plan_slot = None;
+            plans.remove(0);
             return Err(e.context(format!("function '{name}'")));
         }
         // Outputs that were not written in place.

@@ -1,6 +1,7 @@
 //! Native code: the optimized graph, its layout and per-shape plans, and
 //! one Cranelift function per compiled `Function`.
 
+pub mod cpu;
 pub(crate) mod exec;
 pub(crate) mod jit;
 pub(crate) mod layout;
@@ -11,6 +12,7 @@ pub(crate) mod region;
 pub(crate) mod rt;
 pub mod small_gemm;
 
+pub use cpu::CpuLevel;
 pub use jit::JitFunction;
 
 /// What this backend offers the rewrites (`rewrite::Ctx::backend`).

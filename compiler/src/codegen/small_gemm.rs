@@ -40,14 +40,13 @@ pub enum Shape {
     Outer,
 }
 
-/// The kernel for `shape` and `dtype` on this CPU, if it has AVX-512.
-pub fn kernel(shape: Shape, dtype: DType) -> Option<SmallGemmFn> {
+/// The kernel for `shape` and `dtype` at `level` (AVX-512 only; lower
+/// levels use the inline code, bit-identical). `level` was checked against
+/// the machine (`CpuLevel::resolve`).
+pub fn kernel(shape: Shape, dtype: DType, level: super::cpu::CpuLevel) -> Option<SmallGemmFn> {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::sync::OnceLock;
-        static AVX512: OnceLock<bool> = OnceLock::new();
-        let ok = *AVX512.get_or_init(|| std::is_x86_feature_detected!("avx512f"));
-        if !ok {
+        if level < super::cpu::CpuLevel::Avx512 || super::cpu::CpuLevel::detected() < level {
             return None;
         }
         match (shape, dtype) {
@@ -60,7 +59,7 @@ pub fn kernel(shape: Shape, dtype: DType) -> Option<SmallGemmFn> {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (shape, dtype);
+        let _ = (shape, dtype, level);
         None
     }
 }

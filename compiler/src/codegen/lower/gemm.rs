@@ -111,11 +111,7 @@ impl GemmStep {
         if l == self.batch_counts.len() {
             let size = self.dtype.size_of() as i64;
             let bases: Vec<Value> = (0..3).map(|k| e.addr(ptrs[k], offs[k], size)).collect();
-            let wide = |shape| {
-                e.wide_math
-                    .then(|| small_gemm::kernel(shape, self.dtype))
-                    .flatten()
-            };
+            let wide = |shape| small_gemm::kernel(shape, self.dtype, e.cpu);
             return match self.kernel {
                 // (k = 0 stays inline: the AVX-512 kernel reads A's first column.)
                 Kernel::Rows if self.static_mkn.1 == Some(0) => {

@@ -53,8 +53,11 @@ pub struct JitOptions {
     /// limit: standalone transcendentals (tanh, exp, ...) call the
     /// AVX-512/AVX2 slice kernels, small matrix products the AVX-512
     /// kernels. Results are bit-identical to the inline code. Off: always
-    /// the inline code.
+    /// the inline code (as `cpu: Some(CpuLevel::Portable)`).
     pub wide_math: bool,
+    /// The CPU level the wide kernels use; `None`: `THEON_CPU`, else the
+    /// machine's best (see `CpuLevel::resolve`).
+    pub cpu: Option<super::cpu::CpuLevel>,
 }
 
 impl Default for JitOptions {
@@ -65,6 +68,7 @@ impl Default for JitOptions {
             keep_disasm: false,
             profile: false,
             wide_math: true,
+            cpu: None,
         }
     }
 }
@@ -172,7 +176,8 @@ pub struct Emitter<'a, 'f> {
     pub gemm_f64: FuncRef,
     pub gemm_f32: FuncRef,
     fail: Block,
-    pub wide_math: bool,
+    /// What the wide kernels may use (`Portable`: none of them).
+    pub cpu: super::cpu::CpuLevel,
 }
 
 impl Emitter<'_, '_> {
@@ -251,6 +256,11 @@ pub(crate) fn ptr_sig(cc: CallConv, params: &[types::Type], ret: Option<types::T
 
 /// Compile the schedule. Returns the code and which steps call back into Rust.
 pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Compiled> {
+    let cpu = if opts.wide_math {
+        super::cpu::CpuLevel::resolve(opts.cpu)?
+    } else {
+        super::cpu::CpuLevel::Portable
+    };
     let isa = isa(opts.opt_level)?;
     let cc = isa.default_call_conv();
     let frontend_config = isa.frontend_config();
@@ -340,7 +350,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
             gemm_f64,
             gemm_f32,
             fail,
-            wide_math: opts.wide_math,
+            cpu,
         };
         let order = e.layout.order.clone();
         let tick = profile.as_ref().map(|p| {
@@ -426,9 +436,7 @@ fn lower_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
     if op.is_leaf() || g.is_view(n) {
         return StepKind::Nothing;
     }
-    if e.wide_math
-        && let Some((kernel, src, dst)) = wide_math_step(e, g, n)
-    {
+    if let Some((kernel, src, dst)) = wide_math_step(e, g, n) {
         let len = e.layout.value_dims(dst, 0, e.layout.ty[dst].rank());
         let n_el = e.q(len);
         let (sb, db) = (e.layout.buf_of[src], e.layout.buf_of[dst]);
@@ -523,7 +531,7 @@ fn wide_math_step(
     if g.ty(input).dtype != dt {
         return None;
     }
-    let kernel = crate::codegen::math::slice::kernel(*u, dt)?;
+    let kernel = crate::codegen::math::slice::kernel(*u, dt, e.cpu)?;
     Some((kernel, e.layout.vid[&input], e.layout.vid[&out]))
 }
 

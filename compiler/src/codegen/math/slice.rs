@@ -10,6 +10,7 @@
 use super::builder::FloatBuilder;
 use super::scalar::{ScalarF32, ScalarF64};
 use super::wide::Wide;
+use crate::codegen::cpu::CpuLevel;
 use crate::op::UnaryOp;
 use theon_runtime::DType;
 
@@ -108,8 +109,8 @@ where
 mod x86 {
     use super::*;
 
-    // Each wrapper compiles `run` with the features enabled; callers check
-    // the CPU has them (`table`). Two registers of lanes per block give the
+    // Each wrapper compiles `run` with the features enabled; `kernel`
+    // checks the CPU has them. Two registers of lanes per block give the
     // core two independent dependency chains to overlap.
     #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx2,fma")]
     pub unsafe extern "C" fn avx512_f64<const OP: u8>(src: *const u8, dst: *mut u8, n: u64) {
@@ -131,60 +132,36 @@ mod x86 {
         // SAFETY: forwarded contract.
         unsafe { run::<ScalarF32, 16, OP>(src, dst, n) }
     }
-
-    /// (f64 kernels, f32 kernels) for the best level this CPU supports.
-    pub fn table() -> Option<([SliceFn; OPS.len()], [SliceFn; OPS.len()])> {
-        let avx512 = std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("fma");
-        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-        if avx512 {
-            Some((row!(avx512_f64), row!(avx512_f32)))
-        } else if avx2 {
-            Some((row!(avx2_f64), row!(avx2_f32)))
-        } else {
-            None
-        }
-    }
 }
 
-/// The vector width in use: "avx512", "avx2", or "none".
-pub fn level() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("fma")
-        {
-            return "avx512";
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return "avx2";
-        }
-    }
-    "none"
-}
-
-/// The slice kernel for `op` on `dtype` on this machine, if there is one.
-pub fn kernel(op: UnaryOp, dtype: DType) -> Option<SliceFn> {
+/// The slice kernel for `op` on `dtype` at `level`, if there is one
+/// (`Portable`: none; the caller emits the same math inline). `level` was
+/// checked against the machine (`CpuLevel::resolve`).
+pub fn kernel(op: UnaryOp, dtype: DType, level: CpuLevel) -> Option<SliceFn> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;
-        type Table = Option<([SliceFn; OPS.len()], [SliceFn; OPS.len()])>;
-        static TABLE: OnceLock<Table> = OnceLock::new();
-        let (t64, t32) = TABLE.get_or_init(x86::table).as_ref()?;
-        let k = OPS.iter().position(|o| *o == op)?;
+        type Table = ([SliceFn; OPS.len()], [SliceFn; OPS.len()]);
+        if level == CpuLevel::Portable || CpuLevel::detected() < level {
+            return None;
+        }
+        use x86::{avx2_f32, avx2_f64, avx512_f32, avx512_f64};
+        static AVX512: OnceLock<Table> = OnceLock::new();
+        static AVX2: OnceLock<Table> = OnceLock::new();
+        let (t64, t32) = match level {
+            CpuLevel::Avx512 => AVX512.get_or_init(|| (row!(avx512_f64), row!(avx512_f32))),
+            _ => AVX2.get_or_init(|| (row!(avx2_f64), row!(avx2_f32))),
+        };
+        let k = index(op) as usize;
         match dtype {
-            DType::F64 => Some(t64[k]),
-            DType::F32 => Some(t32[k]),
+            DType::F64 => t64.get(k).copied(),
+            DType::F32 => t32.get(k).copied(),
             _ => None,
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (op, dtype);
+        let _ = (op, dtype, level);
         None
     }
 }
@@ -217,12 +194,16 @@ mod tests {
             let u = (state >> 11) as f64 / (1u64 << 53) as f64;
             xs.push((u - 0.5) * 2.0 * 10f64.powf((state % 7) as f64 - 3.0));
         }
-        for &op in &OPS {
+        // Every level this machine supports (portable has no kernels).
+        let levels: Vec<CpuLevel> = CpuLevel::supported()
+            .into_iter()
+            .filter(|l| *l != CpuLevel::Portable)
+            .collect();
+        for (&level, &op) in levels.iter().flat_map(|l| OPS.iter().map(move |o| (l, o))) {
+            assert!(kernel(op, DType::F64, CpuLevel::Portable).is_none());
             for n in [xs.len(), 1, 5, 17] {
                 let src = &xs[..n];
-                let Some(k64) = kernel(op, DType::F64) else {
-                    return;
-                };
+                let k64 = kernel(op, DType::F64, level).unwrap();
                 let mut out = vec![0.0f64; n];
                 // SAFETY: both buffers hold n f64.
                 unsafe {
@@ -237,11 +218,11 @@ mod tests {
                     let want = apply(pos, &mut ScalarF64, *x);
                     assert!(
                         want.to_bits() == y.to_bits() || (want.is_nan() && y.is_nan()),
-                        "{op:?} f64 at {x}: {y} vs {want}"
+                        "{level:?} {op:?} f64 at {x}: {y} vs {want}"
                     );
                 }
                 let src32: Vec<f32> = src.iter().map(|x| *x as f32).collect();
-                let k32 = kernel(op, DType::F32).unwrap();
+                let k32 = kernel(op, DType::F32, level).unwrap();
                 let mut out32 = vec![0.0f32; n];
                 // SAFETY: both buffers hold n f32.
                 unsafe {
@@ -255,7 +236,7 @@ mod tests {
                     let want = apply(pos, &mut ScalarF32, *x);
                     assert!(
                         want.to_bits() == y.to_bits() || (want.is_nan() && y.is_nan()),
-                        "{op:?} f32 at {x}: {y} vs {want}"
+                        "{level:?} {op:?} f32 at {x}: {y} vs {want}"
                     );
                 }
             }
@@ -266,7 +247,9 @@ mod tests {
             .iter()
             .map(|x| super::super::tanh(&mut ScalarF64, *x))
             .collect();
-        let k = kernel(UnaryOp::Tanh, DType::F64).unwrap();
+        let Some(k) = kernel(UnaryOp::Tanh, DType::F64, CpuLevel::detected()) else {
+            return;
+        };
         // SAFETY: one buffer of 100 f64, read and written in place.
         unsafe { k(buf.as_ptr() as *const u8, buf.as_mut_ptr() as *mut u8, 100) };
         assert_eq!(
