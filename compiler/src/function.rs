@@ -227,23 +227,16 @@ impl Function {
         let shared: Vec<SharedVar> = shared.into_values().collect();
         let rngs: Vec<SharedVar> = rngs.into_values().collect();
         let graph = Arc::new(graph);
+        let protocol = Protocol::new(name, inputs, n_outputs, shared, updates, &rngs);
         let engine = match mode {
             Mode::Jit => Engine::Jit(
-                JitFunction::new(
-                    graph.clone(),
-                    &memory,
-                    &inputs,
-                    &shared,
-                    &updates,
-                    n_outputs,
-                    &jit_opts,
-                )
-                .map_err(|e| e.context(format!("function '{name}'")))?,
+                JitFunction::new(graph.clone(), &memory, &protocol, &jit_opts)
+                    .map_err(|e| e.context(format!("function '{}'", protocol.name)))?,
             ),
             Mode::Interpret => Engine::Interpret(Interpreter::new(graph.clone(), order)),
         };
         Ok(Function {
-            protocol: Protocol::new(name, inputs, n_outputs, shared, updates, &rngs),
+            protocol,
             graph,
             mode,
             trace,

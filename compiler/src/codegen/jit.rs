@@ -9,11 +9,10 @@ use super::layout::{BufKind, Layout};
 use super::lower::{self, Compiled, JitOptions, StepKind};
 use super::plan::{self, Plan};
 use super::rt::{CallCtx, Frame};
-use crate::call::{Backend, Call, InputSpec, Update, copy_raw};
+use crate::call::{Backend, Call, Protocol, Update, copy_raw};
 use crate::graph::Graph;
 use crate::lock::CallLock;
 use crate::schedule::MemoryPlan;
-use crate::shared::SharedVar;
 use std::cell::RefCell;
 use std::sync::Arc;
 use theon_runtime::{Error, Result, Tensor};
@@ -41,20 +40,18 @@ struct State {
 }
 
 impl JitFunction {
-    /// `shared` is every shared variable the function touches (the
-    /// protocol's lock order), `updates` the variables its update roots
-    /// write, in root order.
-    pub fn new(
+    /// Native code for `graph` called through `protocol` (its inputs,
+    /// shared variables in lock order, updates in root order).
+    pub(crate) fn new(
         graph: Arc<Graph>,
         mem: &MemoryPlan,
-        inputs: &[InputSpec],
-        shared: &[SharedVar],
-        updates: &[SharedVar],
-        n_outputs: usize,
+        protocol: &Protocol,
         opts: &JitOptions,
     ) -> Result<JitFunction> {
         let g = &*graph;
-        let mut layout = Layout::new(g, mem, inputs, shared, updates, n_outputs);
+        let (shared, updates, n_outputs) =
+            (&protocol.shared, &protocol.updates, protocol.n_outputs);
+        let mut layout = Layout::new(g, mem, protocol);
         let code = lower::compile(g, &mut layout, opts)?;
         let external = layout
             .bufs

@@ -9,11 +9,10 @@
 //! Sizes that are not known when compiling are entries of a `dims` table
 //! the plan fills; generated code loads them.
 
-use crate::call::InputSpec;
+use crate::call::Protocol;
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::Op;
 use crate::schedule::MemoryPlan;
-use crate::shared::SharedVar;
 use crate::types::TensorType;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,16 +91,15 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// `shared` is every shared variable the function touches (lock order),
-    /// `updates` the variables its update roots write, in root order.
-    pub fn new(
-        g: &Graph,
-        mem: &MemoryPlan,
-        inputs: &[InputSpec],
-        shared: &[SharedVar],
-        updates: &[SharedVar],
-        n_outputs: usize,
-    ) -> Layout {
+    /// The layout of `g` called through `protocol` (its shared variables
+    /// in lock order, its updates in root order).
+    pub fn new(g: &Graph, mem: &MemoryPlan, protocol: &Protocol) -> Layout {
+        let (inputs, shared, updates, n_outputs) = (
+            &protocol.inputs,
+            &protocol.shared,
+            &protocol.updates,
+            protocol.n_outputs,
+        );
         let order = mem.order.clone();
         let mut vals = Vec::new();
         let mut vid = HashMap::new();

@@ -13,7 +13,7 @@ pub(crate) mod rt;
 pub mod small_gemm;
 
 pub use cpu::CpuLevel;
-pub use jit::JitFunction;
+pub(crate) use jit::JitFunction;
 
 /// What this backend offers the rewrites (`rewrite::Ctx::backend`).
 pub fn capabilities() -> crate::rewrite::Capabilities {

@@ -618,8 +618,7 @@ impl Model {
                     if lower.as_constant().is_none() || upper.as_constant().is_none() =>
                 {
                     let mid = (((lower + upper)? * 0.5)? + Var::zeros(shape.clone(), dt)?)?;
-                    let pairs: Vec<(&Var, &Var)> = known.iter().map(|(a, b)| (a, b)).collect();
-                    let mid = clone_replace_with(&[mid], &pairs, Unused::Ignore)?.remove(0);
+                    let mid = clone_replace_with(&[mid], &known, Unused::Ignore)?.remove(0);
                     theon_tensor::function(theon_tensor::NO_INPUTS, &[&mid])
                         .and_then(|f| f.call::<Tensor>(&[]))
                         .map_err(|e| e.context(format!("the initial value of '{}'", r.name)))?
@@ -636,11 +635,7 @@ impl Model {
     /// Replace placeholders in expressions (e.g. by values in a trace).
     /// (Placeholders the expressions do not use are ignored.)
     pub fn substitute(&self, exprs: &[Var], values: &[(Var, Var)]) -> Result<Vec<Var>> {
-        clone_replace_with(
-            exprs,
-            &values.iter().map(|(a, b)| (a, b)).collect::<Vec<_>>(),
-            Unused::Ignore,
-        )
+        clone_replace_with(exprs, values, Unused::Ignore)
     }
 
     /// Is every free variable continuous with a static shape (what ADVI needs)?

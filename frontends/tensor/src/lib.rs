@@ -32,20 +32,31 @@ use std::borrow::Borrow;
 /// dtype and rank, no conflicting static size.
 /// A replacement of a variable the outputs do not use is an error (see
 /// `clone_replace_with`).
-pub fn clone_replace<O: Borrow<Var>>(outputs: &[O], replace: &[(&Var, &Var)]) -> Result<Vec<Var>> {
+/// Pairs may be `(&Var, &Var)` or `(Var, Var)` (what `vectorize` takes).
+pub fn clone_replace<O, A, B>(outputs: &[O], replace: &[(A, B)]) -> Result<Vec<Var>>
+where
+    O: Borrow<Var>,
+    A: Borrow<Var>,
+    B: Borrow<Var>,
+{
     clone_replace_with(outputs, replace, Unused::Error)
 }
 
 /// `clone_replace` with a choice for replacements the outputs do not use.
-pub fn clone_replace_with<O: Borrow<Var>>(
+pub fn clone_replace_with<O, A, B>(
     outputs: &[O],
-    replace: &[(&Var, &Var)],
+    replace: &[(A, B)],
     unused: Unused,
-) -> Result<Vec<Var>> {
+) -> Result<Vec<Var>>
+where
+    O: Borrow<Var>,
+    A: Borrow<Var>,
+    B: Borrow<Var>,
+{
     let outs: Vec<Var> = outputs.iter().map(|o| o.borrow().clone()).collect();
     let pairs: Vec<(Var, Var)> = replace
         .iter()
-        .map(|(a, b)| ((*a).clone(), (*b).clone()))
+        .map(|(a, b)| (a.borrow().clone(), b.borrow().clone()))
         .collect();
     theon_compiler::clone_replace_with(&outs, &pairs, unused)
 }

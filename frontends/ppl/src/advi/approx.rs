@@ -223,10 +223,7 @@ impl Approximation {
             .draw(&self.vars, &self.rng, size, deterministic)?;
         let repl: Vec<(Var, Var)> = un.u.iter().cloned().zip(draws).collect();
         let xs = match size {
-            None => {
-                let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
-                clone_replace_with(&un.x, &pairs, Unused::Ignore)?
-            }
+            None => clone_replace_with(&un.x, &repl, Unused::Ignore)?,
             Some(n) => vectorize(&un.x, &repl, n)?,
         };
         Ok(self
@@ -267,8 +264,7 @@ impl Approximation {
     /// `expr` at the mean of q (the deterministic option).
     pub fn mean_node(&self, expr: &Var) -> Result<Var> {
         let repl = self.values(None, true)?;
-        let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
-        Ok(clone_replace_with(std::slice::from_ref(expr), &pairs, Unused::Ignore)?.remove(0))
+        Ok(clone_replace_with(std::slice::from_ref(expr), &repl, Unused::Ignore)?.remove(0))
     }
 
     /// `draws` draws of every free variable and deterministic, by name.

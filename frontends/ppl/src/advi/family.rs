@@ -84,8 +84,7 @@ pub fn unconstrained(vars: &[FreeVar], dtype: DType) -> Result<Unconstrained> {
             Some(t) => (t.forward(&u)?, t.log_jacobian(&u)?.sum()?),
             None => (u.clone(), Var::scalar_const(0.0, dtype)),
         };
-        let pairs: Vec<(&Var, &Var)> = known.iter().map(|(a, b)| (a, b)).collect();
-        let mut both = clone_replace_with(&[x, lj], &pairs, Unused::Ignore)?;
+        let mut both = clone_replace_with(&[x, lj], &known, Unused::Ignore)?;
         let lj = both.pop().expect("two expressions");
         let x = both.pop().expect("two expressions");
         log_jac = (log_jac + lj)?;
@@ -111,7 +110,6 @@ pub fn unconstrained_init(model: &Model, vars: &[FreeVar]) -> Result<Vec<Tensor>
         .zip(&init)
         .map(|(v, (_, t))| (v.placeholder.clone(), constant(t.cast(dt))))
         .collect();
-    let pairs: Vec<(&Var, &Var)> = values.iter().map(|(a, b)| (a, b)).collect();
     vars.iter()
         .zip(&init)
         .map(|(v, (_, t))| {
@@ -119,7 +117,7 @@ pub fn unconstrained_init(model: &Model, vars: &[FreeVar]) -> Result<Vec<Tensor>
                 return Ok(t.cast(dt));
             };
             let u = tr.backward(&constant(t.cast(dt)))?;
-            let u = clone_replace_with(&[u], &pairs, Unused::Ignore)?.remove(0);
+            let u = clone_replace_with(&[u], &values, Unused::Ignore)?.remove(0);
             let out = function(theon_tensor::NO_INPUTS, &[&u])?
                 .call::<Tensor>(&[])?
                 .remove(0);

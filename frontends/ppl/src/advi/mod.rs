@@ -388,10 +388,7 @@ fn objective(
     let (draws, logq) = family.draw(vars, rng, size.as_ref(), false)?;
     let repl: Vec<(Var, Var)> = un.u.iter().cloned().zip(draws).collect();
     let terms = match &size {
-        None => {
-            let pairs: Vec<(&Var, &Var)> = repl.iter().map(|(a, b)| (a, b)).collect();
-            clone_replace_with(&terms, &pairs, Unused::Ignore)?
-        }
+        None => clone_replace_with(&terms, &repl, Unused::Ignore)?,
         Some(n) => vectorize(&terms, &repl, n)?,
     };
     let loss = (((logq - &terms[1])? - &terms[0])? - &terms[2])?;
