@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use theon::compiler::codegen::math::{self, scalar::ScalarF32, scalar::ScalarF64};
 use theon::prelude::*;
-use theon_tests::random_graphs::{build, graph, leaf_shapes};
+use theon_tests::random_graphs::{graph, instantiate};
 use theon_tests::{assert_agree, eval_checked};
 
 // ---- random graphs ------------------------------------------------------------------
@@ -30,24 +30,10 @@ fn random_graphs_agree_with_the_interpreter() {
     runner
         .run(&strategy, |(g, base, pick, f32_, seed)| {
             let dtype = if f32_ { DType::F32 } else { DType::F64 };
-            let shapes = leaf_shapes(&base, pick);
-            let leaves: Vec<Var> = shapes
-                .iter()
-                .enumerate()
-                .map(|(i, s)| tensor_with_shape(&format!("x{i}"), dtype, s))
-                .collect();
-            // A graph whose shapes do not combine (e.g. matmul of mismatched dims) is skipped.
-            let Ok(out) = build(&g, &leaves) else {
+            // A graph whose shapes do not combine is skipped.
+            let Some((leaves, out, args)) = instantiate(&g, &base, pick, dtype, seed * 7) else {
                 return Ok(());
             };
-            let args: Vec<Tensor> = shapes
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let dims: Vec<usize> = s.iter().map(|d| d.unwrap()).collect();
-                    Tensor::randn(dtype, &dims, seed * 7 + i as u64)
-                })
-                .collect();
             let refs: Vec<&Var> = leaves.iter().collect();
             eval_checked(&refs, &[&out], &args).unwrap();
             evaluated.set(evaluated.get() + 1);
@@ -568,23 +554,9 @@ fn random_graphs_agree_at_every_cpu_level() {
         runner
             .run(&strategy, |(g, base, pick, f32_)| {
                 let dtype = if f32_ { DType::F32 } else { DType::F64 };
-                let shapes = leaf_shapes(&base, pick);
-                let leaves: Vec<Var> = shapes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| tensor_with_shape(&format!("x{i}"), dtype, s))
-                    .collect();
-                let Ok(out) = build(&g, &leaves) else {
+                let Some((leaves, out, args)) = instantiate(&g, &base, pick, dtype, pick) else {
                     return Ok(());
                 };
-                let args: Vec<Tensor> = shapes
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| {
-                        let dims: Vec<usize> = s.iter().map(|d| d.unwrap()).collect();
-                        Tensor::randn(dtype, &dims, pick.wrapping_add(i as u64))
-                    })
-                    .collect();
                 let refs: Vec<&Var> = leaves.iter().collect();
                 let mut opts = CompileOptions::default();
                 opts.jit.cpu = Some(level);

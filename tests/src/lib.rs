@@ -277,6 +277,35 @@ pub mod random_graphs {
         })
     }
 
+    /// A random graph made concrete: leaves of the shapes `leaf_shapes`
+    /// picks, the expression over them (None when its shapes do not
+    /// combine, e.g. a matmul of mismatched dims) and standard normal
+    /// arguments drawn from `seed`.
+    pub fn instantiate(
+        g: &G,
+        base: &[usize],
+        pick: u64,
+        dtype: DType,
+        seed: u64,
+    ) -> Option<(Vec<Var>, Var, Vec<Tensor>)> {
+        let shapes = leaf_shapes(base, pick);
+        let leaves: Vec<Var> = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| tensor_with_shape(&format!("x{i}"), dtype, s))
+            .collect();
+        let out = build(g, &leaves).ok()?;
+        let args = shapes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let dims: Vec<usize> = s.iter().map(|d| d.unwrap()).collect();
+                Tensor::randn(dtype, &dims, seed.wrapping_add(i as u64))
+            })
+            .collect();
+        Some((leaves, out, args))
+    }
+
     pub fn build(g: &G, leaves: &[Var]) -> Result<Var> {
         Ok(match g {
             G::Leaf(i) => leaves[*i].clone(),
