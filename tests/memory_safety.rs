@@ -438,3 +438,37 @@ fn random_swaps_reshapes_and_shapes_are_ok_or_errors() {
         errs.get()
     );
 }
+
+/// Functions touching more shared variables than the call protocol locks
+/// on the stack (256) lock the rest through a Vec: same results, and
+/// updates of every one.
+#[test]
+fn many_shared_variables() {
+    for mode in MODES {
+        let vars: Vec<Var> = (0..300)
+            .map(|k| shared(&format!("v{k}"), Tensor::scalar(k as f64)))
+            .collect();
+        let mut total = Var::scalar_const(0.0, DType::F64);
+        for v in &vars {
+            total = (&total + v).unwrap();
+        }
+        let ups: Vec<(Var, Var)> = vars
+            .iter()
+            .map(|v| (v.clone(), (v + 1.0).unwrap()))
+            .collect();
+        let ups: Vec<(&Var, &Var)> = ups.iter().map(|(a, b)| (a, b)).collect();
+        let f = compile(NO_INPUTS, &[&total])
+            .updates(&ups)
+            .mode(mode)
+            .build()
+            .unwrap();
+        let r = f.call::<Tensor>(&[]).unwrap();
+        assert_eq!(r[0].item::<f64>().unwrap(), (0..300).sum::<i64>() as f64);
+        let r = f.call::<Tensor>(&[]).unwrap();
+        assert_eq!(
+            r[0].item::<f64>().unwrap(),
+            (0..300).sum::<i64>() as f64 + 300.0
+        );
+        assert_eq!(vars[299].get_value().unwrap().item::<f64>().unwrap(), 301.0);
+    }
+}

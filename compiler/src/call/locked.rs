@@ -60,7 +60,7 @@ impl Locked<'_> {
 
 /// Past this many variables the guards go to a Vec instead of the stack
 /// (one recursion frame per variable; a few thousand would overflow it).
-const STACK_LOCKS: usize = 64;
+const STACK_LOCKS: usize = 256;
 
 /// Lock every variable (in the given order; `wait` false: an error where
 /// another thread holds one, for calls nested inside a call, which could
