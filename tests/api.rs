@@ -383,3 +383,20 @@ fn compiled_functions_are_send_and_sync() {
     check::<Function>();
     check::<Var>();
 }
+
+#[test]
+fn tensor_summaries_for_users() {
+    let p = Tensor::new(
+        vec![0.1, 0.7, 0.2, 0.5, 0.2, 0.3, f64::NAN, 0.1, 0.9],
+        &[3, 3],
+    )
+    .unwrap();
+    assert_eq!(p.argmax(1).unwrap().to_vec::<i64>(), vec![1, 0, 0]);
+    assert_eq!(p.argmax(0).unwrap().to_vec::<i64>(), vec![2, 0, 2]);
+    assert_eq!(p.column(1).unwrap().to_f64_vec(), vec![0.7, 0.2, 0.1]);
+    assert!(p.column(3).is_err() && p.argmax(2).is_err());
+    assert!(Tensor::zeros(DType::F64, &[2, 0]).argmax(1).is_err());
+    let y = Tensor::vector(vec![1i64, 0, 1, 1]);
+    assert_eq!(y.mean(), 0.75);
+    assert!(Tensor::vector(Vec::<f64>::new()).mean().is_nan());
+}

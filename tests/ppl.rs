@@ -1325,3 +1325,37 @@ fn bad_sizes_unused_replacements_and_non_finite_data_are_errors() {
     m.set_data("d", Tensor::vector(vec![3.0, 4.0, 5.0]))
         .unwrap();
 }
+
+#[test]
+fn random_variables_combine_like_expressions_and_tensors_are_parameters() {
+    let m = Model::new();
+    let a = m.normal("a", 0.0, 1.0, ()).unwrap();
+    let b = m.normal("b", Tensor::scalar(1.0), vec![2.0], [1]).unwrap();
+    let x = scalar("x");
+    let sum = (&a + &b).unwrap();
+    let mixed = ((2.0 * &a).unwrap() - &x).unwrap();
+    let ratio = (&b / 4.0).unwrap();
+    let f = function(&[&*a, &*b, &x], &[&sum, &mixed, &ratio, &-&a]).unwrap();
+    let r = f
+        .call(&[
+            Tensor::scalar(3.0),
+            Tensor::vector(vec![5.0]),
+            Tensor::scalar(0.5),
+        ])
+        .unwrap();
+    assert_eq!(r[0].to_f64_vec(), vec![8.0]);
+    assert_eq!(r[1].item::<f64>().unwrap(), 5.5);
+    assert_eq!(r[2].to_f64_vec(), vec![1.25]);
+    assert_eq!(r[3].item::<f64>().unwrap(), -3.0);
+    // b ~ Normal(1, 2): the tensor and the Vec became the parameters.
+    let lp = m.logp().unwrap();
+    let g = function(&[&*a, &*b], &[&lp]).unwrap();
+    let got = g
+        .call(&[Tensor::scalar(0.0), Tensor::vector(vec![1.0])])
+        .unwrap()[0]
+        .item::<f64>()
+        .unwrap();
+    let norm =
+        |x: f64, mu: f64, s: f64| -0.5 * ((x - mu) / s).powi(2) - s.ln() - 0.5 * (2.0 * PI).ln();
+    assert!((got - (norm(0.0, 0.0, 1.0) + norm(1.0, 1.0, 2.0))).abs() < 1e-12);
+}

@@ -324,6 +324,55 @@ impl Tensor {
         })
     }
 
+    /// Mean of all elements as f64 (NaN for an empty tensor), as NumPy's
+    /// `mean()` of any dtype.
+    pub fn mean(&self) -> f64 {
+        self.iter_f64().sum::<f64>() / self.len() as f64
+    }
+
+    /// Index of the first maximum along `axis` (NaN counts as the
+    /// maximum, as NumPy), an int64 tensor without that axis: class
+    /// predictions from probabilities are `probs.argmax(1)`.
+    pub fn argmax(&self, axis: usize) -> Result<Tensor> {
+        let Some(&len) = self.shape.get(axis) else {
+            return Err(Error::index(format!(
+                "argmax: axis {axis} is out of range for shape {:?}",
+                self.shape
+            )));
+        };
+        if len == 0 {
+            return Err(Error::shape(format!(
+                "argmax: axis {axis} of shape {:?} is empty",
+                self.shape
+            )));
+        }
+        let idx = with_data!(&self.data, v => {
+            crate::kernels::reduce::argmax_axis(v, &self.shape, axis, |e| e.to_f64().is_nan())
+        });
+        let mut shape = self.shape.clone();
+        shape.remove(axis);
+        Tensor::new(idx, &shape)
+    }
+
+    /// Column `j` of a matrix, as a vector.
+    pub fn column(&self, j: usize) -> Result<Tensor> {
+        let &[rows, cols] = self.shape.as_slice() else {
+            return Err(Error::shape(format!(
+                "column: needs a matrix, got shape {:?}",
+                self.shape
+            )));
+        };
+        if j >= cols {
+            return Err(Error::index(format!(
+                "column {j} is out of bounds for a matrix with {cols} columns"
+            )));
+        }
+        let data = with_data!(&self.data, v => {
+            Element::into_data((0..rows).map(|i| v[i * cols + j]).collect::<Vec<_>>())
+        });
+        Tensor::from_data(data, &[rows])
+    }
+
     /// Stack tensors of one dtype and shape along a new first axis.
     pub fn stack(parts: &[Tensor]) -> Result<Tensor> {
         let first = parts

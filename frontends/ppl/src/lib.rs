@@ -7,6 +7,7 @@ pub mod dist;
 pub mod minibatch;
 pub mod model;
 pub mod ppc;
+mod rv_ops;
 pub mod trace;
 pub mod transform;
 

@@ -117,6 +117,23 @@ impl IntoParam for Var {
         self.cast(dtype)
     }
 }
+/// A tensor of parameters (a constant, in the model's dtype).
+impl IntoParam for Tensor {
+    fn into_param(self, dtype: DType) -> Var {
+        constant(self.cast(dtype))
+    }
+}
+impl IntoParam for &Tensor {
+    fn into_param(self, dtype: DType) -> Var {
+        constant(self.cast(dtype))
+    }
+}
+/// A vector of parameters (a constant, in the model's dtype).
+impl IntoParam for Vec<f64> {
+    fn into_param(self, dtype: DType) -> Var {
+        constant(Tensor::vector(self).cast(dtype))
+    }
+}
 impl IntoParam for &crate::Rv {
     fn into_param(self, dtype: DType) -> Var {
         self.var().cast(dtype)
