@@ -5,6 +5,7 @@
 use super::family::{Family, FreeVar, unconstrained};
 use crate::model::Model;
 use crate::trace::Trace;
+use crate::transform::Transform;
 use theon_tensor::{
     DType, Error, RandomStream, Result, Tensor, Unused, Var, clone_replace_with, constant,
     function, vectorize,
@@ -196,13 +197,19 @@ impl Approximation {
     }
 
     /// Posterior mean of a variable in its own (constrained) space: exact
-    /// for untransformed variables, else estimated from 4000 draws.
+    /// for untransformed variables, by quadrature of q's marginals through
+    /// log, logodds and constant-interval transforms (deterministic, to
+    /// rounding), else from 4000 draws of a fixed stream (the same every
+    /// call).
     pub fn mean(&self, name: &str) -> Result<Tensor> {
         let k = self.index(name)?;
         if self.vars[k].transform.is_none() {
             return self.mean_unconstrained(name);
         }
-        self.sample(4000)?.mean(name)
+        match self.transformed_moments(k)? {
+            Some((mean, _)) => Ok(mean),
+            None => self.fixed_draws(|a| a.sample(4000)?.mean(name)),
+        }
     }
 
     /// Posterior standard deviation in the constrained space (as `mean`).
@@ -211,7 +218,54 @@ impl Approximation {
         if self.vars[k].transform.is_none() {
             return self.std_unconstrained(name);
         }
-        self.sample(4000)?.std(name)
+        match self.transformed_moments(k)? {
+            Some((_, sd)) => Ok(sd),
+            None => self.fixed_draws(|a| a.sample(4000)?.std(name)),
+        }
+    }
+
+    /// Elementwise (mean, sd) of variable `k` in its constrained space,
+    /// when its transform is a fixed function of one coordinate.
+    fn transformed_moments(&self, k: usize) -> Result<Option<(Tensor, Tensor)>> {
+        let v = &self.vars[k];
+        let splat = |x: &Var| {
+            x.as_constant()
+                .filter(|t| t.len() == 1)
+                .and_then(|t| t.item::<f64>().ok())
+        };
+        let sigmoid = |u: f64| theon_runtime::Float::sigmoid(u);
+        let f: Box<dyn Fn(f64) -> f64> = match &v.transform {
+            Some(Transform::Log) => Box::new(f64::exp),
+            Some(Transform::LogOdds) => Box::new(sigmoid),
+            Some(Transform::Interval { lower, upper }) => match (splat(lower), splat(upper)) {
+                (Some(l), Some(u)) => Box::new(move |x| l + (u - l) * sigmoid(x)),
+                _ => return Ok(None),
+            },
+            None => return Ok(None),
+        };
+        let mu = self.mean_unconstrained(&v.name)?;
+        let sd = self.std_unconstrained(&v.name)?;
+        let (means, sds): (Vec<f64>, Vec<f64>) = mu
+            .iter_f64()
+            .zip(sd.iter_f64())
+            .map(|(m, s)| super::quadrature::moments(&f, m, s))
+            .unzip();
+        let dt = mu.dtype();
+        Ok(Some((
+            Tensor::new(means, mu.shape())?.cast(dt),
+            Tensor::new(sds, mu.shape())?.cast(dt),
+        )))
+    }
+
+    /// Run `f` with the approximation's stream at a fixed state, then put
+    /// the stream back: estimates that draw are the same every call.
+    fn fixed_draws<R>(&self, f: impl FnOnce(&Self) -> Result<R>) -> Result<R> {
+        let state = self.rng.state();
+        let saved = state.rng_state()?;
+        state.set_rng_state(theon_runtime::random::RngState::new(0x5eed_cafe))?;
+        let r = f(self);
+        state.set_rng_state(saved)?;
+        r
     }
 
     /// The free variables' constrained values: batched draws, or the mean.

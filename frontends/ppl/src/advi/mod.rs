@@ -12,6 +12,7 @@ mod approx;
 mod callbacks;
 mod family;
 mod optimizer;
+mod quadrature;
 
 pub use approx::{Approximation, Size};
 pub use callbacks::{Callback, CheckParametersConvergence, Control, Diff, FitInfo};
