@@ -400,3 +400,23 @@ fn tensor_summaries_for_users() {
     assert_eq!(y.mean(), 0.75);
     assert!(Tensor::vector(Vec::<f64>::new()).mean().is_nan());
 }
+
+#[test]
+fn csv_columns_read_as_vectors() {
+    let dir = std::env::temp_dir().join(format!("theon-csv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("y.csv");
+    std::fs::write(&p, "y\n1\n0\n1\n").unwrap();
+    assert_eq!(read_csv(&p).unwrap().shape(), &[3, 1]);
+    let y = read_csv_column(&p, 0).unwrap();
+    assert_eq!(
+        (y.shape(), y.to_f64_vec()),
+        (&[3usize][..], vec![1.0, 0.0, 1.0])
+    );
+    let e = read_csv_column(&p, 1).unwrap_err();
+    assert!(
+        e.message().contains("y.csv") && e.message().contains("column 1"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

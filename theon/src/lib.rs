@@ -11,6 +11,6 @@ pub use theon_tensor as tensor;
 
 /// Everything a model or a training script usually needs.
 pub mod prelude {
-    pub use theon_runtime::io::{read_csv, read_npy, write_csv, write_npy};
+    pub use theon_runtime::io::{read_csv, read_csv_column, read_npy, write_csv, write_npy};
     pub use theon_tensor::*;
 }

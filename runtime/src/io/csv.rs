@@ -13,6 +13,15 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<Tensor> {
     parse_csv(&text).map_err(|e| e.context(path.display()))
 }
 
+/// Read one column of a numeric CSV file as a float64 vector (a label
+/// column, or a one-column file, which `read_csv` reads as (n, 1)).
+pub fn read_csv_column(path: impl AsRef<Path>, column: usize) -> Result<Tensor> {
+    let path = path.as_ref();
+    read_csv(path)?
+        .column(column)
+        .map_err(|e| e.context(path.display()))
+}
+
 /// Parse numeric CSV text into a float64 matrix.
 pub fn parse_csv(text: &str) -> Result<Tensor> {
     let mut rows: Vec<Vec<f64>> = Vec::new();
