@@ -1365,3 +1365,45 @@ fn random_variables_combine_like_expressions_and_tensors_are_parameters() {
         |x: f64, mu: f64, s: f64| -0.5 * ((x - mu) / s).powi(2) - s.ln() - 0.5 * (2.0 * PI).ln();
     assert!((got - (norm(0.0, 0.0, 1.0) + norm(1.0, 1.0, 2.0))).abs() < 1e-12);
 }
+
+#[test]
+fn models_print_as_pymc_and_export_graphviz() {
+    let m = Model::new();
+    let x = m
+        .data(
+            "x",
+            Tensor::new(vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], &[3, 2]).unwrap(),
+        )
+        .unwrap();
+    let sd = m.half_normal("sd", 2.0, ()).unwrap();
+    let w = m.normal("w", 0.0, &sd, [2]).unwrap();
+    let p = m.deterministic("p", &x.dot(&w).unwrap().sigmoid()).unwrap();
+    m.bernoulli("y", &p)
+        .unwrap()
+        .observed(Tensor::vector(vec![0.0, 1.0, 1.0]));
+    let text = m.to_string();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "x ~ Data  (3, 2)",
+            "sd ~ HalfNormal(2)  ()",
+            "w ~ Normal(0, sd)  (2,)",
+            "y ~ Bernoulli(logit_p=f(x, w))  (3,) observed",
+            // Its rows follow the data (`set_data` may change them).
+            "p ~ Deterministic(f(x, w))  (?,)",
+        ],
+        "{text}"
+    );
+    let dot = m.to_graphviz();
+    for edge in [
+        "\"sd\" -> \"w\"",
+        "\"x\" -> \"y\"",
+        "\"w\" -> \"y\"",
+        "\"w\" -> \"p\"",
+    ] {
+        assert!(dot.contains(edge), "{edge} missing:\n{dot}");
+    }
+    assert!(dot.starts_with("digraph model {") && dot.trim_end().ends_with('}'));
+    assert!(!dot.contains("\"x\" -> \"w\""));
+}

@@ -6,6 +6,7 @@ pub mod advi;
 pub mod dist;
 pub mod minibatch;
 pub mod model;
+mod model_print;
 pub mod ppc;
 mod rv_ops;
 pub mod trace;

@@ -554,6 +554,11 @@ impl Model {
         self.lock().deterministics.clone()
     }
 
+    /// The data containers, by name.
+    pub fn data_vars(&self) -> Vec<(String, Var)> {
+        self.lock().data.clone()
+    }
+
     pub(crate) fn entries(&self) -> Vec<RvEntry> {
         self.lock().rvs.clone()
     }
