@@ -101,6 +101,7 @@ fn run() -> Result<()> {
     // The model, and ADVI with the step compiled once.
     let bnn = moons_bnn(&split.x_train, &split.y_train, seed, dtype, None)?;
     let model = &bnn.model;
+    println!("{model}");
     let method = || {
         let m = Advi::new()
             .seed(seed)
@@ -264,7 +265,12 @@ fn run() -> Result<()> {
             &groups,
         )?;
         trace.save_npz(out.join("trace.npz"))?;
-        println!("plots and trace.npz written to {}", out.display());
+        std::fs::write(out.join("model.dot"), model.to_graphviz())
+            .map_err(|e| Error::io(format!("writing model.dot: {e}")))?;
+        println!(
+            "plots, trace.npz and model.dot (dot -Tpng model.dot -o model.png) written to {}",
+            out.display()
+        );
     }
     println!("{}", summary.json());
     Ok(())

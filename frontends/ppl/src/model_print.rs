@@ -107,7 +107,14 @@ impl Model {
                     Kind::Free,
                     fmt_shape(&shape.iter().map(|&d| Some(d)).collect::<Vec<_>>()),
                 ),
-                RvKind::Observed { data, .. } => (Kind::Observed, fmt_shape(data.static_shape())),
+                RvKind::Observed { data, .. } => {
+                    // Data containers: the current value's shape.
+                    let shape = match data.get_value() {
+                        Ok(t) => t.shape().iter().map(|&d| Some(d)).collect::<Vec<_>>(),
+                        Err(_) => data.static_shape().to_vec(),
+                    };
+                    (Kind::Observed, fmt_shape(&shape))
+                }
             };
             let mut ps: Vec<String> = vec![];
             for p in e.dist.params() {
