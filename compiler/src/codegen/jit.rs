@@ -49,8 +49,7 @@ impl JitFunction {
         opts: &JitOptions,
     ) -> Result<JitFunction> {
         let g = &*graph;
-        let (shared, updates, n_outputs) =
-            (&protocol.shared, &protocol.updates, protocol.n_outputs);
+        let n_outputs = protocol.n_outputs;
         let mut layout = Layout::new(g, mem, protocol);
         let code = lower::compile(g, &mut layout, opts)?;
         let external = layout
@@ -65,17 +64,9 @@ impl JitFunction {
             })
             .map(|(i, b)| (i, b.kind.clone()))
             .collect();
-        let updated: Vec<usize> = updates
-            .iter()
-            .map(|u| {
-                shared
-                    .iter()
-                    .position(|s| s == u)
-                    .expect("every updated variable is in the shared list")
-            })
-            .collect();
         let stage_updates = layout.root_copy[n_outputs..].iter().flatten().any(|&v| {
-            matches!(layout.bufs[layout.buf_of[v]].kind, BufKind::Shared(s) if updated.contains(&s))
+            matches!(layout.bufs[layout.buf_of[v]].kind,
+                BufKind::Shared(s) if protocol.update_slot.contains(&s))
         });
         Ok(JitFunction {
             graph,

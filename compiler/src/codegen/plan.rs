@@ -218,9 +218,9 @@ impl Plan {
         let mut slots: Vec<(usize, usize, usize)> = vec![]; // (offset, size, free after position)
         let mut offset = vec![0usize; layout.bufs.len()];
         let mut top = 0usize;
+        let too_big = || Error::memory("the buffers of this call exceed the address space");
         for b in arena_bufs {
             let need = bytes[b].div_ceil(ALIGN) * ALIGN;
-            let too_big = || Error::memory("the buffers of this call exceed the address space");
             let (first, last) = live[b];
             let reuse = slots
                 .iter_mut()

@@ -142,12 +142,13 @@ impl Model {
             });
         }
         for (n, v) in &dets {
+            let ps = parents(v, Some(v.id()));
             nodes.push(Node {
                 name: n.clone(),
                 kind: Kind::Deterministic,
-                what: format!("Deterministic(f({}))", parents(v, Some(v.id())).join(", ")),
+                what: format!("Deterministic(f({}))", ps.join(", ")),
                 shape: fmt_shape(v.static_shape()),
-                parents: parents(v, Some(v.id())),
+                parents: ps,
             });
         }
         nodes

@@ -23,7 +23,7 @@ pub(crate) fn xlog1my(c: &Var, y: &Var) -> Result<Var> {
     c * (-where_(&zero, 0.0, y)?).log1p()
 }
 
-fn is_const(v: &Var) -> bool {
+pub(crate) fn is_const(v: &Var) -> bool {
     v.as_constant().is_some()
 }
 
@@ -52,13 +52,23 @@ impl Checks {
         });
         Ok(())
     }
-    /// A parameter that must be > 0; constants were checked when the
-    /// distribution was made, so only expressions cost a check.
-    pub(crate) fn positive(&mut self, p: &Var) -> Result<Var> {
+    /// A parameter that must satisfy `valid` (safe point `safe`);
+    /// constants were checked when the distribution was made, so only
+    /// expressions cost a check.
+    pub(crate) fn param(
+        &mut self,
+        p: &Var,
+        valid: impl FnOnce(&Var) -> Result<Var>,
+        safe: f64,
+    ) -> Result<Var> {
         if is_const(p) {
             return Ok(p.clone());
         }
-        self.guard(p, p.gt(0.0)?, 1.0)
+        self.guard(p, valid(p)?, safe)
+    }
+    /// A parameter that must be > 0.
+    pub(crate) fn positive(&mut self, p: &Var) -> Result<Var> {
+        self.param(p, |p| p.gt(0.0), 1.0)
     }
     /// -inf wherever a check failed.
     pub(crate) fn finish(self, logp: Var) -> Result<Var> {

@@ -2,7 +2,7 @@
 //! integers; a value outside the support (not an integer in range) has
 //! log-mass -inf.
 
-use super::continuous::{Checks, xlog1my, xlogy};
+use super::continuous::{Checks, is_const, xlog1my, xlogy};
 use super::{Dist, Prob, bound};
 use theon_tensor::{DType, Result, Tensor, Var, constant, where_};
 
@@ -14,16 +14,9 @@ fn integral(x: &Var) -> Result<Var> {
     x.cast(DType::I64).cast(x.dtype()).equal(x)
 }
 
-fn is_const(v: &Var) -> bool {
-    v.as_constant().is_some()
-}
-
 /// A probability in [0, 1] (checked when it is an expression).
 fn unit(c: &mut Checks, p: &Var) -> Result<Var> {
-    if is_const(p) {
-        return Ok(p.clone());
-    }
-    c.guard(p, p.ge(0.0)?.logical_and(&p.le(1.0)?)?, 0.5)
+    c.param(p, |p| p.ge(0.0)?.logical_and(&p.le(1.0)?), 0.5)
 }
 
 /// Probabilities' logs and log-complements.
@@ -56,11 +49,7 @@ pub fn logp(d: &Dist, x: &Var) -> Result<Var> {
             bound(v, is_one.logical_or(&xf.equal(0.0)?)?)?
         }
         Dist::Binomial { n, p } => {
-            let n = if is_const(n) {
-                n.clone()
-            } else {
-                c.guard(n, n.ge(0.0)?.logical_and(&integral(n)?)?, 0.0)?
-            };
+            let n = c.param(n, |n| n.ge(0.0)?.logical_and(&integral(n)?), 0.0)?;
             let p = unit(&mut c, p)?;
             let k = xf.cast(n.dtype());
             let log_choose =
@@ -112,11 +101,7 @@ pub fn logp(d: &Dist, x: &Var) -> Result<Var> {
             bound(picked, any)?
         }
         Dist::Poisson { mu } => {
-            let mu = if is_const(mu) {
-                mu.clone()
-            } else {
-                c.guard(mu, mu.ge(0.0)?, 1.0)?
-            };
+            let mu = c.param(mu, |mu| mu.ge(0.0), 1.0)?;
             let k = xf.cast(mu.dtype());
             let lp = ((xlogy(&k, &mu)? - &mu)? - (&k + 1.0)?.lgamma())?;
             bound(lp, k.ge(0.0)?.logical_and(&integral(&xf)?)?)?
