@@ -1,4 +1,4 @@
-//! Compile-time benchmarks: the rewrite pipeline and whole compiles of the
+//! Compile-time benchmarks: building the graph, the rewrite pipeline and whole compiles of the
 //! BNN ADVI step (objective, gradient, adagrad_window updates).
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -26,6 +26,12 @@ fn rewrite_pipeline(c: &mut Criterion) {
     });
 }
 
+fn build_graph(c: &mut Criterion) {
+    c.bench_function("build graph (expressions and grad), BNN ADVI step", |b| {
+        b.iter(|| advi_step_graph(500))
+    });
+}
+
 fn compile_interpreted(c: &mut Criterion) {
     let (ins, loss, updates) = advi_step_graph(500);
     let ups: Vec<(&Var, &Var)> = updates.iter().map(|(a, b)| (a, b)).collect();
@@ -41,5 +47,5 @@ fn compile_interpreted(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, rewrite_pipeline, compile_interpreted);
+criterion_group!(benches, build_graph, rewrite_pipeline, compile_interpreted);
 criterion_main!(benches);

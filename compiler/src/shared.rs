@@ -54,7 +54,7 @@ impl SharedVar {
             .iter()
             .enumerate()
             .map(|(a, &d)| fixed_axes.contains(&a).then_some(d))
-            .collect();
+            .collect::<theon_runtime::Dims<_>>();
         let ty = TensorType::new(value.dtype(), shape);
         SharedVar::with_type(name, value, ty).expect("a value fits a looser type")
     }

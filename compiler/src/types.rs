@@ -8,7 +8,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use theon_runtime::{DType, Error, Result};
+use theon_runtime::{DType, Dims, Error, Result};
 
 /// A dimension: `Some(n)` known at build time, `None` known only at run time.
 pub type Dim = Option<usize>;
@@ -16,7 +16,7 @@ pub type Dim = Option<usize>;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TensorType {
     pub dtype: DType,
-    pub shape: Vec<Dim>,
+    pub shape: Dims<Dim>,
 }
 
 /// Statically known entries of a small integer tensor (a shape vector or an
@@ -47,8 +47,11 @@ impl OutType {
 pub const MAX_KNOWN: usize = 64;
 
 impl TensorType {
-    pub fn new(dtype: DType, shape: Vec<Dim>) -> TensorType {
-        TensorType { dtype, shape }
+    pub fn new(dtype: DType, shape: impl Into<Dims<Dim>>) -> TensorType {
+        TensorType {
+            dtype,
+            shape: shape.into(),
+        }
     }
     /// A type with every dim known.
     pub fn fixed(dtype: DType, shape: &[usize]) -> TensorType {
@@ -60,7 +63,7 @@ impl TensorType {
     pub fn scalar(dtype: DType) -> TensorType {
         TensorType {
             dtype,
-            shape: vec![],
+            shape: Dims::new(),
         }
     }
     pub fn rank(&self) -> usize {
@@ -170,15 +173,15 @@ pub fn fmt_dims(dims: &[Dim]) -> String {
 
 /// `(500, 2)` for a concrete shape.
 pub fn fmt_shape(shape: &[usize]) -> String {
-    let dims: Vec<Dim> = shape.iter().map(|&d| Some(d)).collect();
+    let dims: Dims<Dim> = shape.iter().map(|&d| Some(d)).collect();
     fmt_dims(&dims)
 }
 
 /// Broadcast static shapes (right-aligned, PyTensor rule: only static 1s
 /// broadcast). `what` names the op for the error.
-pub fn broadcast_shapes(what: &str, shapes: &[&[Dim]]) -> Result<Vec<Dim>> {
+pub fn broadcast_shapes(what: &str, shapes: &[&[Dim]]) -> Result<Dims<Dim>> {
     let rank = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
-    let mut out = Vec::with_capacity(rank);
+    let mut out = Dims::with_capacity(rank);
     for a in 0..rank {
         let mut dim: Dim = Some(1);
         let mut unknown_seen = false;
@@ -232,7 +235,7 @@ mod tests {
 
     #[test]
     fn broadcasting_static_rules() {
-        let b = |s: &[&[Dim]]| broadcast_shapes("add", s);
+        let b = |s: &[&[Dim]]| broadcast_shapes("add", s).map(|d| d.to_vec());
         assert_eq!(
             b(&[&[Some(3), Some(1)], &[Some(4)]]).unwrap(),
             vec![Some(3), Some(4)]

@@ -8,6 +8,7 @@
 //! shift their axes, random draws with batched parameters draw per batch
 //! element. One `match` over every op.
 
+use theon_runtime::Dims;
 use crate::expr::{Var, VarId};
 use crate::op::{Op, SliceSpec};
 use std::collections::HashMap;
@@ -118,7 +119,7 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
             axes,
             keepdims,
         } => {
-            let axes: Vec<usize> = axes.iter().map(|a| a + 1).collect();
+            let axes: Dims<usize> = axes.iter().map(|a| a + 1).collect();
             Var::apply(
                 Op::Reduce {
                     op: *red,

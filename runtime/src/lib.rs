@@ -12,6 +12,7 @@ pub mod error;
 pub mod io;
 pub mod kernels;
 pub mod random;
+pub mod shape;
 pub mod tensor;
 
 mod convert;
@@ -20,4 +21,5 @@ mod display;
 pub use dtype::DType;
 pub use element::{Element, Float, convert};
 pub use error::{Error, ErrorKind, Result};
+pub use shape::{Dims, Shape};
 pub use tensor::{Data, Tensor};

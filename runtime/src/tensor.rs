@@ -13,6 +13,7 @@ use crate::alloc::{try_numel, try_vec};
 use crate::dtype::DType;
 use crate::element::{Element, convert};
 use crate::error::{Error, Result};
+use crate::shape::Shape;
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::{Distribution, StandardNormal, Uniform};
@@ -77,7 +78,7 @@ impl Data {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
-    shape: Vec<usize>,
+    shape: Shape,
     data: Data,
 }
 
@@ -94,7 +95,8 @@ impl Tensor {
     }
 
     pub fn from_data(data: Data, shape: &[usize]) -> Result<Tensor> {
-        let n = try_numel(shape)?;
+        let shape = Shape::new(shape)?;
+        let n = shape.numel();
         if data.len() != n {
             return Err(Error::shape(format!(
                 "{} elements cannot have shape {:?} ({} elements)",
@@ -103,16 +105,13 @@ impl Tensor {
                 n
             )));
         }
-        Ok(Tensor {
-            shape: shape.to_vec(),
-            data,
-        })
+        Ok(Tensor { shape, data })
     }
 
     /// A rank-0 tensor.
     pub fn scalar<T: Element>(v: T) -> Tensor {
         Tensor {
-            shape: vec![],
+            shape: Shape::scalar(),
             data: T::into_data(vec![v]),
         }
     }
@@ -121,7 +120,7 @@ impl Tensor {
     pub fn vector<T: Element>(v: Vec<T>) -> Tensor {
         let data = T::into_data(v);
         Tensor {
-            shape: vec![data.len()],
+            shape: Shape::vector(data.len()),
             data,
         }
     }
@@ -163,11 +162,9 @@ impl Tensor {
     /// Every element `value`, or an error when the shape overflows or the
     /// memory cannot be had.
     pub fn try_full(value: f64, dtype: DType, shape: &[usize]) -> Result<Tensor> {
-        let n = try_numel(shape)?;
-        Ok(Tensor {
-            shape: shape.to_vec(),
-            data: Data::try_full(value, dtype, n)?,
-        })
+        let shape = Shape::new(shape)?;
+        let data = Data::try_full(value, dtype, shape.numel())?;
+        Ok(Tensor { shape, data })
     }
 
     /// `start, start + step, ...` below `stop` (float64), as NumPy's arange.
@@ -319,7 +316,7 @@ impl Tensor {
         let data =
             with_data!(&self.data, v => Element::into_data(v[k * per..(k + 1) * per].to_vec()));
         Ok(Tensor {
-            shape: rest.to_vec(),
+            shape: Shape::new(rest)?,
             data,
         })
     }
@@ -349,7 +346,7 @@ impl Tensor {
         let idx = with_data!(&self.data, v => {
             crate::kernels::reduce::argmax_axis(v, &self.shape, axis, |e| e.to_f64().is_nan())
         });
-        let mut shape = self.shape.clone();
+        let mut shape = self.shape.to_vec();
         shape.remove(axis);
         Tensor::new(idx, &shape)
     }
@@ -399,7 +396,7 @@ impl Tensor {
         }
         let mut shape = vec![parts.len()];
         shape.extend_from_slice(&first.shape);
-        Ok(Tensor { shape, data })
+        Tensor::from_data(data, &shape)
     }
 
     /// Give the tensor another shape with the same element count, in place.
@@ -412,8 +409,7 @@ impl Tensor {
                 shape
             )));
         }
-        self.shape.clear();
-        self.shape.extend_from_slice(shape);
+        self.shape = Shape::new(shape)?;
         Ok(())
     }
 

@@ -1,13 +1,14 @@
 //! Reductions: sum, mean, prod, max, min, logsumexp, argmax, var, std,
 //! and the softmax family built on logsumexp.
 
+use theon_runtime::Dims;
 use super::Var;
 use crate::op::{Op, ReduceOp};
 use theon_runtime::{Error, Result};
 
 /// Normalize possibly negative axes for a rank; sorted, unique.
-pub(crate) fn normalize_axes(what: &str, axes: &[i64], rank: usize) -> Result<Vec<usize>> {
-    let mut out = Vec::with_capacity(axes.len());
+pub(crate) fn normalize_axes(what: &str, axes: &[i64], rank: usize) -> Result<Dims<usize>> {
+    let mut out = Dims::with_capacity(axes.len());
     for &a in axes {
         let n = rank as i64;
         if a < -n || a >= n {

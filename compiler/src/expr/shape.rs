@@ -1,6 +1,7 @@
 //! Shape builders: shape, transpose/dimshuffle, expand_dims, squeeze,
 //! reshape, broadcast_to, alloc, concatenate, stack, slicing, take.
 
+use theon_runtime::Dims;
 use super::Var;
 use super::reduce::normalize_axes;
 use crate::op::{Op, SliceSpec};
@@ -192,7 +193,7 @@ impl Var {
     /// General dimshuffle: output axis `i` is input axis `order[i]`, or a
     /// new size-1 axis for `None`; omitted axes must be statically 1.
     pub fn dimshuffle(&self, order: &[Option<usize>]) -> Result<Var> {
-        Var::apply(Op::DimShuffle(order.to_vec()), &[self])
+        Var::apply(Op::DimShuffle(Dims::from_slice(order)), &[self])
     }
 
     /// Reverse the axes (matrix transpose for rank 2).
@@ -230,7 +231,7 @@ impl Var {
     /// Remove size-1 axes (they must be known to be 1 at build time).
     pub fn squeeze(&self, axes: &[i64]) -> Result<Var> {
         let axes = normalize_axes("squeeze", axes, self.rank())?;
-        let order: Vec<Option<usize>> = (0..self.rank())
+        let order: Dims<Option<usize>> = (0..self.rank())
             .filter(|a| !axes.contains(a))
             .map(Some)
             .collect();

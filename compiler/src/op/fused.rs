@@ -6,7 +6,7 @@
 //! a register over some axes of the loop shape.
 
 use super::{BinaryOp, ReduceOp, UnaryOp};
-use theon_runtime::DType;
+use theon_runtime::{DType, Dims};
 
 /// A register: the index of the instruction that defines it.
 pub type Reg = u32;
@@ -67,7 +67,7 @@ pub enum FusedOutput {
     Reduce {
         reg: Reg,
         op: ReduceOp,
-        axes: Vec<usize>,
+        axes: Dims<usize>,
         keepdims: bool,
     },
 }

@@ -18,7 +18,7 @@ use crate::types::TensorType;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use theon_runtime::{DType, Tensor};
+use theon_runtime::{DType, Dims, Tensor};
 
 /// Declares an op family once: the enum (with its variants' docs), `ALL`
 /// in declaration order and `name()` (printing, rewrite patterns) all
@@ -417,7 +417,7 @@ pub enum Op {
     /// Axes sorted and unique.
     Reduce {
         op: ReduceOp,
-        axes: Vec<usize>,
+        axes: Dims<usize>,
         keepdims: bool,
     },
     /// Index of the maximum along `axis` (None: over the flattened tensor).
@@ -436,7 +436,7 @@ pub enum Op {
     /// Output axis `i` is input axis `order[i]`, or a new size-1 axis for
     /// `None`; input axes left out must be statically 1 (they are dropped).
     /// Transpose, expand_dims and squeeze are all this op.
-    DimShuffle(Vec<Option<usize>>),
+    DimShuffle(Dims<Option<usize>>),
     /// Inputs: x, shape (int64 vector; one entry may be -1).
     Reshape,
     /// Inputs: x, shape.

@@ -1,5 +1,6 @@
 //! canonicalize: simplify to one normal form, so later phases match less.
 
+use theon_runtime::Dims;
 use super::patch::{Patch, Ref};
 use super::util::{const_ref, filled_like, is_const, scalar_const, splat};
 use super::{Ctx, LocalRewrite};
@@ -251,7 +252,7 @@ fn dimshuffle_merge(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let Op::DimShuffle(inner) = g.op(x.node) else {
         return None;
     };
-    let composed: Vec<Option<usize>> = outer.iter().map(|o| o.and_then(|j| inner[j])).collect();
+    let composed: Dims<Option<usize>> = outer.iter().map(|o| o.and_then(|j| inner[j])).collect();
     Some(Patch::with(
         out,
         Op::DimShuffle(composed),
@@ -374,7 +375,7 @@ fn lift_broadcast(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let b = ins[k];
     let inner = g.input(b.node, 0);
     let shape_of = |v: Value| g.ty(v).shape.clone();
-    let mut all: Vec<Vec<crate::types::Dim>> = vec![shape_of(inner)];
+    let mut all: Vec<theon_runtime::Dims<crate::types::Dim>> = vec![shape_of(inner)];
     all.extend(
         ins.iter()
             .enumerate()

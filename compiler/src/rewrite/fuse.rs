@@ -8,6 +8,7 @@
 //! inputs broadcast) and the union stays convex: no path leaves the group
 //! and comes back, which would make the fused node depend on itself.
 
+use theon_runtime::Dims;
 use super::Ctx;
 use super::trace::Trace;
 use super::util::describe;
@@ -57,7 +58,7 @@ fn fusible_reduce(op: &Op) -> bool {
 /// The common loop shape of two values that are full-size in one loop, if
 /// they can be: equal dims, or an unknown dim against a known one other
 /// than 1 (an unknown dim never broadcasts, so at run time they are equal).
-fn unify_shape(a: &[Dim], b: &[Dim]) -> Option<Vec<Dim>> {
+fn unify_shape(a: &[Dim], b: &[Dim]) -> Option<Dims<Dim>> {
     if a.len() != b.len() {
         return None;
     }
@@ -78,7 +79,7 @@ struct Groups<'g> {
     members: Vec<Vec<NodeId>>,
     /// Reductions that join a group as extra outputs (step 2).
     reductions: Vec<Vec<NodeId>>,
-    shape: Vec<Vec<Dim>>,
+    shape: Vec<Dims<Dim>>,
 }
 
 impl Groups<'_> {

@@ -2,6 +2,7 @@
 //! and a bias add folded in (`alpha * op(A) op(B) + beta * C`); logsumexp
 //! becomes the max-shifted form that compiles to vector loops.
 
+use theon_runtime::Dims;
 use super::patch::{Patch, Ref};
 use super::util::{scalar_const, single_use};
 use super::{Ctx, LocalRewrite};
@@ -30,19 +31,19 @@ fn matmul_to_gemm(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let (ra, rb) = (g.ty(a).rank(), g.ty(b).rank());
     let mut p = Patch::new();
     let am: Ref = if ra == 1 {
-        p.add(Op::DimShuffle(vec![None, Some(0)]), &[a.into()])
+        p.add(Op::DimShuffle(smallvec::smallvec![None, Some(0)]), &[a.into()])
     } else {
         a.into()
     };
     let bm: Ref = if rb == 1 {
-        p.add(Op::DimShuffle(vec![Some(0), None]), &[b.into()])
+        p.add(Op::DimShuffle(smallvec::smallvec![Some(0), None]), &[b.into()])
     } else {
         b.into()
     };
     let gm = p.add(Op::Gemm(plain()), &[am, bm]);
     // Drop the axes the vectors added: m (second to last) and/or n (last).
     let r = ra.max(2).max(rb);
-    let keep: Vec<Option<usize>> = (0..r)
+    let keep: Dims<Option<usize>> = (0..r)
         .filter(|&i| !((ra == 1 && i == r - 2) || (rb == 1 && i == r - 1)))
         .map(Some)
         .collect();
@@ -237,7 +238,7 @@ fn logsumexp_expand(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
         r
     } else {
         let rank = g.ty(x).rank();
-        let order: Vec<Option<usize>> = (0..rank).filter(|a| !axes.contains(a)).map(Some).collect();
+        let order: Dims<Option<usize>> = (0..rank).filter(|a| !axes.contains(a)).map(Some).collect();
         p.add(Op::DimShuffle(order), &[r])
     };
     p.replace(out, r);

@@ -379,7 +379,7 @@ impl Model {
             .map_err(|e| e.context(format!("'{name}'")))?;
         let shape = match shape {
             Some(s) => {
-                let dims: Vec<Option<usize>> = s.iter().map(|&d| Some(d)).collect();
+                let dims: theon_runtime::Dims<Option<usize>> = s.iter().map(|&d| Some(d)).collect();
                 let b = broadcast_shapes("", &[&pshape, &dims]).ok();
                 if b.as_ref() != Some(&dims) {
                     return Err(Error::shape(format!(

@@ -10,6 +10,7 @@ mod gemm;
 mod nest;
 mod program;
 
+use theon_runtime::Dims;
 use super::layout::{Layout, Q, ShapeOf};
 use super::rt;
 use crate::graph::{Graph, NodeId, Value};
@@ -565,13 +566,13 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
     // Promote vectors to matrices (MatMul only): (k) -> (1, k) and (k) -> (k, 1).
     let a_vec = ta.len() == 1;
     let b_vec = tb.len() == 1;
-    let pa: Vec<Dim> = if a_vec {
-        vec![Some(1), ta[0]]
+    let pa: Dims<Dim> = if a_vec {
+        smallvec::smallvec![Some(1), ta[0]]
     } else {
         ta.clone()
     };
-    let pb: Vec<Dim> = if b_vec {
-        vec![tb[0], Some(1)]
+    let pb: Dims<Dim> = if b_vec {
+        smallvec::smallvec![tb[0], Some(1)]
     } else {
         tb.clone()
     };

@@ -1,5 +1,6 @@
 //! Type inference for indexing: slices and takes, and their increments.
 
+use theon_runtime::Dims;
 use super::*;
 
 pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
@@ -76,7 +77,7 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
     }
 }
 
-pub(super) fn slice_dims(specs: &[SliceSpec], x: &TensorType) -> Result<Vec<Dim>> {
+pub(super) fn slice_dims(specs: &[SliceSpec], x: &TensorType) -> Result<Dims<Dim>> {
     if specs.len() > x.rank() {
         return Err(Error::index(format!(
             "{} slices for {x} of rank {}",
@@ -94,8 +95,8 @@ pub(super) fn slice_dims(specs: &[SliceSpec], x: &TensorType) -> Result<Vec<Dim>
     Ok(shape)
 }
 
-pub(super) fn take_dims(x: &TensorType, idx: &TensorType, axis: usize) -> Vec<Dim> {
-    let mut shape = x.shape[..axis].to_vec();
+pub(super) fn take_dims(x: &TensorType, idx: &TensorType, axis: usize) -> Dims<Dim> {
+    let mut shape = Dims::from_slice(&x.shape[..axis]);
     shape.extend_from_slice(&idx.shape);
     shape.extend_from_slice(&x.shape[axis + 1..]);
     shape

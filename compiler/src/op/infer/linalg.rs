@@ -1,5 +1,6 @@
 //! Type inference for matrix products.
 
+use theon_runtime::Dims;
 use super::*;
 
 pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
@@ -15,13 +16,13 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                     fmt_dims(&b.shape)
                 )));
             }
-            let pa: Vec<Dim> = if a.rank() == 1 {
-                vec![Some(1), a.shape[0]]
+            let pa: Dims<Dim> = if a.rank() == 1 {
+                smallvec::smallvec![Some(1), a.shape[0]]
             } else {
                 a.shape.clone()
             };
-            let pb: Vec<Dim> = if b.rank() == 1 {
-                vec![b.shape[0], Some(1)]
+            let pb: Dims<Dim> = if b.rank() == 1 {
+                smallvec::smallvec![b.shape[0], Some(1)]
             } else {
                 b.shape.clone()
             };

@@ -13,6 +13,7 @@ mod linalg;
 mod reduce;
 mod shape;
 
+use theon_runtime::Dims;
 use index::{check_fits_region, slice_dims, take_dims};
 use reduce::{check_axes, reduce_dims};
 
@@ -84,7 +85,7 @@ fn shape_entries(what: &str, t: &OutType) -> Result<Vec<Option<i64>>> {
 }
 
 /// Dims of a target shape from known entries; negative entries are errors.
-fn dims_of(what: &str, entries: &[Option<i64>]) -> Result<Vec<Dim>> {
+fn dims_of(what: &str, entries: &[Option<i64>]) -> Result<Dims<Dim>> {
     entries
         .iter()
         .map(|e| match e {
@@ -304,7 +305,7 @@ pub fn check_runtime(
     // The loop shape a broadcasting input stretches to.
     let target: Option<Vec<usize>> = match op {
         Op::Fused(_) | Op::Random { .. } => {
-            let all: Vec<Vec<Dim>> = shapes
+            let all: Vec<Dims<Dim>> = shapes
                 .iter()
                 .map(|s| s.iter().map(|&d| Some(d)).collect())
                 .collect();
@@ -381,10 +382,10 @@ mod tests {
         assert_eq!(e.message(), "(500, 2) · (5, 5): inner dims 2 != 5");
         let v = t(DType::F64, &[Some(2)]);
         let o = infer(&Op::MatMul, &[&a, &v]).unwrap();
-        assert_eq!(o[0].ty.shape, vec![Some(500)]);
+        assert_eq!(o[0].ty.shape.to_vec(), vec![Some(500)]);
         let batched = t(DType::F64, &[None, Some(2), Some(5)]);
         let o = infer(&Op::MatMul, &[&a, &batched]).unwrap();
-        assert_eq!(o[0].ty.shape, vec![None, Some(500), Some(5)]);
+        assert_eq!(o[0].ty.shape.to_vec(), vec![None, Some(500), Some(5)]);
     }
 
     #[test]
@@ -393,7 +394,7 @@ mod tests {
         let shape =
             OutType::with_known(TensorType::fixed(DType::I64, &[2]), vec![Some(3), Some(-1)]);
         let o = infer(&Op::Reshape, &[&x, &shape]).unwrap();
-        assert_eq!(o[0].ty.shape, vec![Some(3), Some(8)]);
+        assert_eq!(o[0].ty.shape.to_vec(), vec![Some(3), Some(8)]);
         let bad = OutType::with_known(TensorType::fixed(DType::I64, &[2]), vec![Some(5), Some(-1)]);
         assert!(
             infer(&Op::Reshape, &[&x, &bad])

@@ -1,5 +1,6 @@
 //! Type inference for reductions and argmax.
 
+use theon_runtime::Dims;
 use super::*;
 
 pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
@@ -60,7 +61,7 @@ pub(super) fn check_axes(axes: &[usize], x: &TensorType) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn reduce_dims(shape: &[Dim], axes: &[usize], keepdims: bool) -> Vec<Dim> {
+pub(super) fn reduce_dims(shape: &[Dim], axes: &[usize], keepdims: bool) -> Dims<Dim> {
     shape
         .iter()
         .enumerate()

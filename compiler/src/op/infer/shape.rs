@@ -1,5 +1,6 @@
 //! Type inference for shape and layout ops: dimshuffle, reshape, broadcast, alloc, concatenate, shape.
 
+use theon_runtime::Dims;
 use super::*;
 
 pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
@@ -25,7 +26,7 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             let shape = order
                 .iter()
                 .map(|o| o.map_or(Some(1), |a| x.shape[a]))
-                .collect();
+                .collect::<Dims<_>>();
             let t = TensorType::new(x.dtype, shape);
             let known = ins[0].known.as_ref().map(|k| k.to_vec());
             Ok(with_known(t, known))
@@ -66,7 +67,7 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                     _ => None,
                 };
             }
-            let mut dims: Vec<Dim> = entries
+            let mut dims: Dims<Dim> = entries
                 .iter()
                 .map(|e| e.filter(|v| *v >= 0).map(|v| v as usize))
                 .collect();

@@ -323,7 +323,7 @@ impl Dist {
     }
 
     /// Shape implied by the parameters (the event axis of Categorical excluded).
-    pub fn param_shape(&self) -> Result<Vec<Option<usize>>> {
+    pub fn param_shape(&self) -> Result<theon_runtime::Dims<Option<usize>>> {
         let shapes: Vec<&[Option<usize>]> =
             self.params().iter().map(|v| v.static_shape()).collect();
         let mut s = theon_compiler::types::broadcast_shapes(self.name(), &shapes)?;
