@@ -3,7 +3,7 @@
 //! densities with extreme constant parameters, and draws at tiny
 //! concentrations. Expected values are closed forms, stated per case.
 
-use theon::ppl::dist::{Dist, Prob};
+use theon::ppl::dist::{Continuous, Discrete, Dist, Prob};
 use theon::prelude::*;
 
 const MODES: [Mode; 2] = [Mode::Jit, Mode::Interpret];
@@ -41,18 +41,18 @@ fn logp_and_grads(d: &Dist, x: &Var, inputs: &[&Var], args: &[f64]) -> Vec<Vec<f
 #[test]
 fn gradients_outside_the_support_and_parameter_space_are_zero() {
     let (x, a, b) = (scalar("x"), scalar("a"), scalar("b"));
-    let beta = Dist::Beta {
+    let beta = Dist::Continuous(Continuous::Beta {
         alpha: a.clone(),
         beta: b.clone(),
-    };
-    let gamma = Dist::Gamma {
+    });
+    let gamma = Dist::Continuous(Continuous::Gamma {
         alpha: a.clone(),
         beta: b.clone(),
-    };
-    let normal = Dist::Normal {
+    });
+    let normal = Dist::Continuous(Continuous::Normal {
         mu: a.clone(),
         sigma: b.clone(),
-    };
+    });
     let ins = [&x, &a, &b];
     // (dist, x, a, b): logp -inf, every gradient exactly 0.
     for (name, d, args) in [
@@ -83,10 +83,10 @@ fn gradients_outside_the_support_and_parameter_space_are_zero() {
 fn tiny_constant_scales_keep_finite_gradients() {
     // Normal(0, 1e-200) with constant parameters at x = mu: d/dx = -(x - mu)/σ² = 0.
     let x = scalar("x");
-    let d = Dist::Normal {
+    let d = Dist::Continuous(Continuous::Normal {
         mu: Var::scalar_const(0.0, DType::F64),
         sigma: Var::scalar_const(1e-200, DType::F64),
-    };
+    });
     for r in logp_and_grads(&d, &x, &[&x], &[0.0]) {
         // logp = -log σ - ½ log 2π = 200 ln 10 - 0.9189...
         let want = 200.0 * 10f64.ln() - 0.918_938_533_204_672_8;
@@ -103,9 +103,9 @@ fn tiny_constant_scales_keep_finite_gradients() {
 fn infinite_logits_give_exact_bernoulli_masses() {
     // Bernoulli(logit_p = ±inf): the mass is 1 at the certain outcome.
     let (x, l) = (scalar("x"), scalar("l"));
-    let d = Dist::Bernoulli {
+    let d = Dist::Discrete(Discrete::Bernoulli {
         p: Prob::Logit(l.clone()),
-    };
+    });
     for (xv, lv, want) in [
         (1.0, f64::INFINITY, 0.0),
         (0.0, f64::NEG_INFINITY, 0.0),
@@ -126,10 +126,10 @@ fn beta_draws_at_tiny_concentrations_are_never_nan() {
     // draws are below 1/2 (the mass sits at 0 and 1).
     for (dtype, conc) in [(DType::F32, 0.01), (DType::F64, 0.001)] {
         let c = Var::scalar_const(conc, dtype);
-        let d = Dist::Beta {
+        let d = Dist::Continuous(Continuous::Beta {
             alpha: c.clone(),
             beta: c,
-        };
+        });
         let rng = RandomStream::new(7);
         let shape = Var::constant(Tensor::vector(vec![20_000i64]));
         let draws = d.sample(&rng, &shape, dtype).unwrap();

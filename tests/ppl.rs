@@ -54,10 +54,10 @@ fn continuous_densities_match_closed_forms() {
     let norm =
         |x: f64, m: f64, s: f64| -0.5 * ((x - m) / s).powi(2) - s.ln() - 0.5 * (2.0 * PI).ln();
     check_logp(
-        &Dist::Normal {
+        &Dist::Continuous(Continuous::Normal {
             mu: c(1.0),
             sigma: c(2.0),
-        },
+        }),
         &[
             (1.0, norm(1.0, 1.0, 2.0)),
             (-3.0, norm(-3.0, 1.0, 2.0)),
@@ -66,7 +66,7 @@ fn continuous_densities_match_closed_forms() {
     );
     let hn = |x: f64, s: f64| (2.0 / PI).sqrt().ln() - s.ln() - 0.5 * (x / s).powi(2);
     check_logp(
-        &Dist::HalfNormal { sigma: c(1.5) },
+        &Dist::Continuous(Continuous::HalfNormal { sigma: c(1.5) }),
         &[(0.0, hn(0.0, 1.5)), (2.0, hn(2.0, 1.5)), (-1e-12, NEG_INF)],
     );
     // StudentT(3, 1, 2): Γ(2)/(Γ(3/2) √(3π) σ) (1 + z²/3)^-2.
@@ -78,28 +78,28 @@ fn continuous_densities_match_closed_forms() {
             - 2.0 * (1.0 + ((x - 1.0) / 2.0).powi(2) / 3.0).ln()
     };
     check_logp(
-        &Dist::StudentT {
+        &Dist::Continuous(Continuous::StudentT {
             nu: c(3.0),
             mu: c(1.0),
             sigma: c(2.0),
-        },
+        }),
         &[(1.0, st(1.0)), (-5.0, st(-5.0)), (1e6, st(1e6))],
     );
     let lap = |x: f64| -(2.0 * 0.5f64).ln() - (x + 1.0).abs() / 0.5;
     check_logp(
-        &Dist::Laplace {
+        &Dist::Continuous(Continuous::Laplace {
             mu: c(-1.0),
             b: c(0.5),
-        },
+        }),
         &[(-1.0, lap(-1.0)), (2.0, lap(2.0))],
     );
     // Uniform(-1, 3): the closed interval has density 1/4.
     let u = -(4f64.ln());
     check_logp(
-        &Dist::Uniform {
+        &Dist::Continuous(Continuous::Uniform {
             lower: c(-1.0),
             upper: c(3.0),
-        },
+        }),
         &[
             (-1.0, u),
             (0.0, u),
@@ -111,10 +111,10 @@ fn continuous_densities_match_closed_forms() {
     // Beta(2, 3): 12 x (1-x)²; zero density at 0 and 1.
     let be = |x: f64| 12f64.ln() + x.ln() + 2.0 * (1.0 - x).ln();
     check_logp(
-        &Dist::Beta {
+        &Dist::Continuous(Continuous::Beta {
             alpha: c(2.0),
             beta: c(3.0),
-        },
+        }),
         &[
             (0.3, be(0.3)),
             (0.9, be(0.9)),
@@ -125,19 +125,19 @@ fn continuous_densities_match_closed_forms() {
     );
     // Beta(1, 1) is uniform, including the end points (0 log 0 = 0).
     check_logp(
-        &Dist::Beta {
+        &Dist::Continuous(Continuous::Beta {
             alpha: c(1.0),
             beta: c(1.0),
-        },
+        }),
         &[(0.0, 0.0), (0.5, 0.0), (1.0, 0.0)],
     );
     // Gamma(3, rate 2): 2³ x² e^{-2x} / Γ(3) = 4 x² e^{-2x}.
     let ga = |x: f64| 4f64.ln() + 2.0 * x.ln() - 2.0 * x;
     check_logp(
-        &Dist::Gamma {
+        &Dist::Continuous(Continuous::Gamma {
             alpha: c(3.0),
             beta: c(2.0),
-        },
+        }),
         &[
             (0.5, ga(0.5)),
             (7.0, ga(7.0)),
@@ -147,14 +147,14 @@ fn continuous_densities_match_closed_forms() {
     );
     // Gamma(1, rate 2) is Exponential(2): density 2 at 0.
     check_logp(
-        &Dist::Gamma {
+        &Dist::Continuous(Continuous::Gamma {
             alpha: c(1.0),
             beta: c(2.0),
-        },
+        }),
         &[(0.0, 2f64.ln())],
     );
     check_logp(
-        &Dist::Exponential { lam: c(0.5) },
+        &Dist::Continuous(Continuous::Exponential { lam: c(0.5) }),
         &[
             (0.0, 0.5f64.ln()),
             (4.0, 0.5f64.ln() - 2.0),
@@ -167,7 +167,7 @@ fn continuous_densities_match_closed_forms() {
 fn discrete_masses_match_closed_forms() {
     let (l3, l7) = (0.3f64.ln(), 0.7f64.ln());
     check_logp(
-        &Dist::Bernoulli { p: Prob::P(c(0.3)) },
+        &Dist::Discrete(Discrete::Bernoulli { p: Prob::P(c(0.3)) }),
         &[
             (1.0, l3),
             (0.0, l7),
@@ -178,14 +178,14 @@ fn discrete_masses_match_closed_forms() {
     );
     let z = (0.3f64 / 0.7).ln();
     check_logp(
-        &Dist::Bernoulli {
+        &Dist::Discrete(Discrete::Bernoulli {
             p: Prob::Logit(c(z)),
-        },
+        }),
         &[(1.0, l3), (0.0, l7), (0.5, NEG_INF)],
     );
     // A certain outcome: log 1 = 0, the other impossible.
     check_logp(
-        &Dist::Bernoulli { p: Prob::P(c(1.0)) },
+        &Dist::Discrete(Discrete::Bernoulli { p: Prob::P(c(1.0)) }),
         &[(1.0, 0.0), (0.0, NEG_INF)],
     );
     // Binomial(5, 0.4): C(5, k) 0.4^k 0.6^(5-k).
@@ -196,10 +196,10 @@ fn discrete_masses_match_closed_forms() {
     };
     let bi = |k: u64| choose(5, k) + k as f64 * 0.4f64.ln() + (5 - k) as f64 * 0.6f64.ln();
     check_logp(
-        &Dist::Binomial {
+        &Dist::Discrete(Discrete::Binomial {
             n: c(5.0),
             p: c(0.4),
-        },
+        }),
         &[
             (0.0, bi(0)),
             (2.0, bi(2)),
@@ -210,15 +210,15 @@ fn discrete_masses_match_closed_forms() {
         ],
     );
     check_logp(
-        &Dist::Binomial {
+        &Dist::Discrete(Discrete::Binomial {
             n: c(4.0),
             p: c(0.0),
-        },
+        }),
         &[(0.0, 0.0), (1.0, NEG_INF)],
     );
     let p = constant(Tensor::vector(vec![0.2, 0.3, 0.5]));
     check_logp(
-        &Dist::Categorical { p: Prob::P(p) },
+        &Dist::Discrete(Discrete::Categorical { p: Prob::P(p) }),
         &[
             (0.0, 0.2f64.ln()),
             (2.0, 0.5f64.ln()),
@@ -233,14 +233,14 @@ fn discrete_masses_match_closed_forms() {
         0.5f64.ln() + 7.0,
     ]));
     check_logp(
-        &Dist::Categorical {
+        &Dist::Discrete(Discrete::Categorical {
             p: Prob::Logit(logits),
-        },
+        }),
         &[(1.0, 0.3f64.ln()), (2.0, 0.5f64.ln())],
     );
     let po = |k: u64| k as f64 * 2.5f64.ln() - 2.5 - (1..=k).map(|i| (i as f64).ln()).sum::<f64>();
     check_logp(
-        &Dist::Poisson { mu: c(2.5) },
+        &Dist::Discrete(Discrete::Poisson { mu: c(2.5) }),
         &[
             (0.0, po(0)),
             (3.0, po(3)),
@@ -249,17 +249,20 @@ fn discrete_masses_match_closed_forms() {
             (1.5, NEG_INF),
         ],
     );
-    check_logp(&Dist::Poisson { mu: c(0.0) }, &[(0.0, 0.0), (1.0, NEG_INF)]);
+    check_logp(
+        &Dist::Discrete(Discrete::Poisson { mu: c(0.0) }),
+        &[(0.0, 0.0), (1.0, NEG_INF)],
+    );
 }
 
 #[test]
 fn masses_sum_to_one_and_integer_values_work() {
     // Integer-typed data is accepted by discrete distributions.
     let k = ivector("k");
-    let lp = Dist::Binomial {
+    let lp = Dist::Discrete(Discrete::Binomial {
         n: c(6.0),
         p: c(0.35),
-    }
+    })
     .logp(&k)
     .unwrap()
     .exp()
@@ -274,7 +277,7 @@ fn masses_sum_to_one_and_integer_values_work() {
         .item::<f64>()
         .unwrap();
     assert!((s - 1.0).abs() < 1e-12, "{s}");
-    let lp = Dist::Poisson { mu: c(3.0) }
+    let lp = Dist::Discrete(Discrete::Poisson { mu: c(3.0) })
         .logp(&k)
         .unwrap()
         .exp()
@@ -301,20 +304,37 @@ fn integrate_exp(f: &[f64], h: f64) -> f64 {
 fn transformed_densities_integrate_to_one() {
     // p_u(u) = p_x(f(u)) |f'(u)| must integrate to 1 over the real line.
     let dists = [
-        Dist::Gamma {
+        Dist::Continuous(Continuous::Gamma {
             alpha: c(3.0),
             beta: c(2.0),
-        },
-        Dist::HalfNormal { sigma: c(0.7) },
-        Dist::Beta {
+        }),
+        Dist::Continuous(Continuous::HalfNormal { sigma: c(0.7) }),
+        Dist::Continuous(Continuous::Beta {
             alpha: c(2.0),
             beta: c(5.0),
-        },
-        Dist::Uniform {
+        }),
+        Dist::Continuous(Continuous::Uniform {
             lower: c(-1.0),
             upper: c(3.0),
-        },
-        Dist::Exponential { lam: c(4.0) },
+        }),
+        Dist::Continuous(Continuous::Exponential { lam: c(4.0) }),
+        Dist::Continuous(Continuous::LogNormal {
+            mu: c(0.3),
+            sigma: c(0.8),
+        }),
+        Dist::Continuous(Continuous::HalfStudentT {
+            nu: c(4.0),
+            sigma: c(1.2),
+        }),
+        Dist::Continuous(Continuous::HalfCauchy { beta: c(0.5) }),
+        Dist::Continuous(Continuous::InverseGamma {
+            alpha: c(3.0),
+            beta: c(2.0),
+        }),
+        Dist::Continuous(Continuous::Weibull {
+            alpha: c(1.5),
+            beta: c(2.0),
+        }),
     ];
     let h = 1e-3;
     let grid: Vec<f64> = (0..=60_000).map(|i| -30.0 + i as f64 * h).collect();

@@ -5,7 +5,7 @@
 //! the numerically delicate elementwise expressions of issue 11, in float32
 //! and float64, on both backends.
 
-use theon::ppl::dist::{Dist, Prob};
+use theon::ppl::dist::{Continuous, Discrete, Dist, Prob};
 use theon::prelude::*;
 
 const DENSITIES: &str = include_str!("data/reference/densities.csv");
@@ -15,17 +15,7 @@ const MODES: [Mode; 2] = [Mode::Jit, Mode::Interpret];
 /// Distributions in the table that theon does not have yet (issue 15 adds
 /// them). The test fails if this list and the table disagree, so a new
 /// distribution cannot go untested.
-const NOT_YET: &[&str] = &[
-    "Cauchy",
-    "Dirichlet",
-    "HalfCauchy",
-    "HalfStudentT",
-    "InverseGamma",
-    "LogNormal",
-    "MvNormal",
-    "NegativeBinomial",
-    "Weibull",
-];
+const NOT_YET: &[&str] = &[];
 
 fn num(s: &str) -> f64 {
     match s {
@@ -83,6 +73,16 @@ fn input_like(name: &str, v: &[f64], vector: bool) -> (Var, Tensor) {
     }
 }
 
+/// A k x k matrix input from k² row-major numbers.
+fn matrix_input(name: &str, v: &[f64]) -> (Var, Tensor) {
+    let k = (v.len() as f64).sqrt() as usize;
+    assert_eq!(k * k, v.len(), "{name}: not a square matrix");
+    (
+        Var::input(name, TensorType::fixed(DType::F64, &[k, k])),
+        Tensor::new(v.to_vec(), &[k, k]).unwrap(),
+    )
+}
+
 fn make(dist: &str, p: &[(String, Var)]) -> Option<Dist> {
     let get = |k: &str| {
         p.iter()
@@ -95,42 +95,72 @@ fn make(dist: &str, p: &[(String, Var)]) -> Option<Dist> {
         _ => Prob::P(get("p")),
     };
     Some(match dist {
-        "Normal" => Dist::Normal {
+        "Normal" => Dist::Continuous(Continuous::Normal {
             mu: get("mu"),
             sigma: get("sigma"),
-        },
-        "HalfNormal" => Dist::HalfNormal {
+        }),
+        "HalfNormal" => Dist::Continuous(Continuous::HalfNormal {
             sigma: get("sigma"),
-        },
-        "StudentT" => Dist::StudentT {
+        }),
+        "StudentT" => Dist::Continuous(Continuous::StudentT {
             nu: get("nu"),
             mu: get("mu"),
             sigma: get("sigma"),
-        },
-        "Laplace" => Dist::Laplace {
+        }),
+        "Laplace" => Dist::Continuous(Continuous::Laplace {
             mu: get("mu"),
             b: get("b"),
-        },
-        "Uniform" => Dist::Uniform {
+        }),
+        "Uniform" => Dist::Continuous(Continuous::Uniform {
             lower: get("lower"),
             upper: get("upper"),
-        },
-        "Beta" => Dist::Beta {
+        }),
+        "Beta" => Dist::Continuous(Continuous::Beta {
             alpha: get("alpha"),
             beta: get("beta"),
-        },
-        "Gamma" => Dist::Gamma {
+        }),
+        "Gamma" => Dist::Continuous(Continuous::Gamma {
             alpha: get("alpha"),
             beta: get("beta"),
-        },
-        "Exponential" => Dist::Exponential { lam: get("lam") },
-        "Bernoulli" => Dist::Bernoulli { p: prob() },
-        "Binomial" => Dist::Binomial {
+        }),
+        "Exponential" => Dist::Continuous(Continuous::Exponential { lam: get("lam") }),
+        "LogNormal" => Dist::Continuous(Continuous::LogNormal {
+            mu: get("mu"),
+            sigma: get("sigma"),
+        }),
+        "HalfStudentT" => Dist::Continuous(Continuous::HalfStudentT {
+            nu: get("nu"),
+            sigma: get("sigma"),
+        }),
+        "Cauchy" => Dist::Continuous(Continuous::Cauchy {
+            alpha: get("alpha"),
+            beta: get("beta"),
+        }),
+        "HalfCauchy" => Dist::Continuous(Continuous::HalfCauchy { beta: get("beta") }),
+        "InverseGamma" => Dist::Continuous(Continuous::InverseGamma {
+            alpha: get("alpha"),
+            beta: get("beta"),
+        }),
+        "Weibull" => Dist::Continuous(Continuous::Weibull {
+            alpha: get("alpha"),
+            beta: get("beta"),
+        }),
+        "Dirichlet" => Dist::Continuous(Continuous::Dirichlet { a: get("a") }),
+        "MvNormal" => Dist::Continuous(Continuous::MvNormal {
+            mu: get("mu"),
+            chol: get("chol"),
+        }),
+        "NegativeBinomial" => Dist::Discrete(Discrete::NegativeBinomial {
+            mu: get("mu"),
+            alpha: get("alpha"),
+        }),
+        "Bernoulli" => Dist::Discrete(Discrete::Bernoulli { p: prob() }),
+        "Binomial" => Dist::Discrete(Discrete::Binomial {
             n: get("n"),
             p: get("p"),
-        },
-        "Categorical" => Dist::Categorical { p: prob() },
-        "Poisson" => Dist::Poisson { mu: get("mu") },
+        }),
+        "Categorical" => Dist::Discrete(Discrete::Categorical { p: prob() }),
+        "Poisson" => Dist::Discrete(Discrete::Poisson { mu: get("mu") }),
         _ => return None,
     })
 }
@@ -147,11 +177,15 @@ fn log_densities_and_gradients_match_scipy() {
         let params = named(params);
         // Parameters are inputs (expressions), so run-time checks apply and
         // gradients flow to them.
-        let vector = dist == "Categorical";
+        let vector = matches!(dist, "Categorical" | "Dirichlet" | "MvNormal");
         let (pvars, mut args): (Vec<(String, Var)>, Vec<Tensor>) = params
             .iter()
             .map(|(k, v)| {
-                let (var, t) = input_like(k, v, vector);
+                let (var, t) = if k == "chol" {
+                    matrix_input(k, v)
+                } else {
+                    input_like(k, v, vector)
+                };
                 ((k.clone(), var), t)
             })
             .unzip();
@@ -160,7 +194,8 @@ fn log_densities_and_gradients_match_scipy() {
             continue;
         };
         let xs = nums(x);
-        let (xv, xt) = input_like("x", &xs, false);
+        let vector_value = matches!(dist, "Dirichlet" | "MvNormal");
+        let (xv, xt) = input_like("x", &xs, vector_value);
         args.push(xt);
         let lp = d.logp(&xv).unwrap();
         let want = num(logp);

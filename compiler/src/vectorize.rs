@@ -8,10 +8,10 @@
 //! shift their axes, random draws with batched parameters draw per batch
 //! element. One `match` over every op.
 
-use theon_runtime::Dims;
 use crate::expr::{Var, VarId};
 use crate::op::{Op, SliceSpec};
 use std::collections::HashMap;
+use theon_runtime::Dims;
 use theon_runtime::{DType, Error, Result, Tensor};
 
 fn err(op: &Op, why: &str) -> Error {
@@ -186,6 +186,13 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
             }
             Ok(out)
         }
+        // The batch is one more leading axis of b's vectors; a batched L
+        // (one factor per draw) has no batched kernel yet.
+        Op::SolveTriangular { .. } if !batched(0) => Var::apply(op.clone(), &[x(0), x(1)]),
+        Op::SolveTriangular { .. } => Err(err(
+            op,
+            "a batched triangular factor is not supported (batch the right-hand sides)",
+        )),
         Op::Gemm(_) => Err(err(
             op,
             "GEMM nodes exist only in compiled graphs; vectorize the expression instead",

@@ -19,6 +19,15 @@ impl Var {
         Var::apply_as("dot", Op::MatMul, &[self, other])
     }
 
+    /// `z` with `L z = b` (or `L^T z = b` when `trans`) for a lower
+    /// triangular `self` = L (k x k; its upper triangle is not read) and
+    /// every vector along `b`'s last axis, as SciPy's
+    /// `solve_triangular(L, b, lower=True)`. A zero on L's diagonal gives
+    /// infinities or NaN, as there.
+    pub fn solve_triangular(&self, b: &Var, trans: bool) -> Result<Var> {
+        Var::apply(Op::SolveTriangular { trans }, &[self, b])
+    }
+
     /// NumPy `matmul`: the last two axes multiply, leading axes broadcast
     /// as batch dims; vectors are promoted and their axis removed.
     pub fn matmul(&self, other: &Var) -> Result<Var> {

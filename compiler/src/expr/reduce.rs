@@ -1,9 +1,9 @@
 //! Reductions: sum, mean, prod, max, min, logsumexp, argmax, var, std,
 //! and the softmax family built on logsumexp.
 
-use theon_runtime::Dims;
 use super::Var;
 use crate::op::{Op, ReduceOp};
+use theon_runtime::Dims;
 use theon_runtime::{Error, Result};
 
 /// Normalize possibly negative axes for a rank; sorted, unique.

@@ -1,10 +1,10 @@
 //! Shape builders: shape, transpose/dimshuffle, expand_dims, squeeze,
 //! reshape, broadcast_to, alloc, concatenate, stack, slicing, take.
 
-use theon_runtime::Dims;
 use super::Var;
 use super::reduce::normalize_axes;
 use crate::op::{Op, SliceSpec};
+use theon_runtime::Dims;
 use theon_runtime::{DType, Error, Result, Tensor};
 
 /// One entry of a shape given as a mix of numbers and symbolic scalars.

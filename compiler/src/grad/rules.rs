@@ -230,6 +230,28 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
             };
             vec![Some(ga), Some(gb)]
         }
+        Op::SolveTriangular { trans } => {
+            // z = L^-1 b: gb = L^-T g and gL = -tril(gb z^T) (transposed:
+            // gb = L^-1 g, gL = -tril(z gb^T)), summed over b's vectors.
+            let (l, b) = (x(0), x(1));
+            let k = l.static_shape()[0].ok_or_else(|| {
+                Error::shape(
+                    "the gradient of solve_triangular needs L's size known when the graph is built",
+                )
+            })?;
+            let gb = l.solve_triangular(g, !trans)?;
+            let rows = |t: &Var| t.reshape([-1, k as i64]);
+            let (gb2, z2) = (rows(&gb)?, rows(v)?);
+            let outer = if *trans {
+                swap_last(&z2)?.matmul(&gb2)?
+            } else {
+                swap_last(&gb2)?.matmul(&z2)?
+            };
+            let lower: Vec<bool> = (0..k * k).map(|i| i / k >= i % k).collect();
+            let mask = Var::constant(Tensor::new(lower, &[k, k])?);
+            let gl = Var::where_(&mask, -outer, 0.0)?;
+            vec![Some(gl.cast(l.dtype())), Some(gb.cast(b.dtype()))]
+        }
         Op::Gemm(spec) => {
             // out = alpha op(A) op(B) + beta C
             let (a, b) = (x(0), x(1));

@@ -103,6 +103,7 @@ pub fn eval(
             one(Tensor::new(idx, &shape0)?)
         }
         Op::MatMul => one(matmul(ins[0], ins[1], out_dtype, &shape0)?),
+        Op::SolveTriangular { trans } => one(solve_triangular(ins[0], ins[1], *trans, out_dtype)?),
         Op::Gemm(g) => one(gemm_eval(g, ins, out_dtype, &shape0)?),
         Op::DimShuffle(order) => one(dimshuffle(ins[0], order, &shape0)?),
         Op::Reshape | Op::StopGradient => one(ins[0].clone().reshape(&shape0)?),
@@ -314,6 +315,30 @@ pub fn reduce_tensor(
         Data::Bool(_) => unreachable!("bool reduces as int64"),
     };
     Ok(Tensor::from_data(data, out_shape)?.cast(out_dtype))
+}
+
+/// Forward (or, transposed, backward) substitution with a lower
+/// triangular `l` for each vector along `b`'s last axis, in float64
+/// (float32 results are rounded once at the end).
+fn solve_triangular(l: &Tensor, b: &Tensor, trans: bool, dtype: DType) -> Result<Tensor> {
+    let k = l.shape()[0];
+    let lv = l.to_f64_vec();
+    let mut z = b.to_f64_vec();
+    for v in z.chunks_mut(k.max(1)) {
+        if trans {
+            // L^T z = b: the last unknown first; (L^T)_ij = L_ji.
+            for i in (0..k).rev() {
+                let s: f64 = (i + 1..k).map(|j| lv[j * k + i] * v[j]).sum();
+                v[i] = (v[i] - s) / lv[i * k + i];
+            }
+        } else {
+            for i in 0..k {
+                let s: f64 = (0..i).map(|j| lv[i * k + j] * v[j]).sum();
+                v[i] = (v[i] - s) / lv[i * k + i];
+            }
+        }
+    }
+    Ok(Tensor::new(z, b.shape())?.cast(dtype))
 }
 
 fn matmul(a: &Tensor, b: &Tensor, dtype: DType, out_shape: &[usize]) -> Result<Tensor> {

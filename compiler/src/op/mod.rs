@@ -431,6 +431,12 @@ pub enum Op {
     MatMul,
     /// Specialized product, see `GemmSpec`.
     Gemm(GemmSpec),
+    /// Inputs: L (k x k, lower triangular; the upper triangle is not
+    /// read), b (..., k). Solves L z = b (or L^T z = b when `trans`) for
+    /// every vector along b's last axis.
+    SolveTriangular {
+        trans: bool,
+    },
 
     // ---- shape and data movement ------------------------------------------------
     /// Output axis `i` is input axis `order[i]`, or a new size-1 axis for
@@ -501,6 +507,7 @@ impl Op {
             Op::Argmax { .. } => "Argmax".into(),
             Op::MatMul => "MatMul".into(),
             Op::Gemm(_) => "Gemm".into(),
+            Op::SolveTriangular { .. } => "SolveTriangular".into(),
             Op::DimShuffle(order) => dimshuffle_name(order).into(),
             Op::Reshape => "Reshape".into(),
             Op::BroadcastTo => "BroadcastTo".into(),
@@ -529,6 +536,7 @@ impl Op {
         match self {
             Op::Input { .. } | Op::Shared(_) => String::new(),
             Op::Constant(c) => fmt_constant(c.tensor()),
+            Op::SolveTriangular { trans: false } => String::new(),
             Op::Unary(_)
             | Op::Binary(_)
             | Op::Where
@@ -544,6 +552,7 @@ impl Op {
                     if *keepdims { ", keepdims" } else { "" }
                 )
             }
+            Op::SolveTriangular { trans: true } => "L^T".into(),
             Op::Argmax { axis, keepdims } => format!(
                 "axis={}{}",
                 axis.map_or("None".into(), |a| a.to_string()),

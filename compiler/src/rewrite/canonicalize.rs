@@ -1,11 +1,11 @@
 //! canonicalize: simplify to one normal form, so later phases match less.
 
-use theon_runtime::Dims;
 use super::patch::{Patch, Ref};
 use super::util::{const_ref, filled_like, is_const, scalar_const, splat};
 use super::{Ctx, LocalRewrite};
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{BinaryOp, ConstValue, Op, ReduceOp, UnaryOp};
+use theon_runtime::Dims;
 use theon_runtime::Tensor;
 
 fn binary(g: &Graph, n: NodeId) -> (Value, Value) {

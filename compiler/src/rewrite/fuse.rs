@@ -8,7 +8,6 @@
 //! inputs broadcast) and the union stays convex: no path leaves the group
 //! and comes back, which would make the fused node depend on itself.
 
-use theon_runtime::Dims;
 use super::Ctx;
 use super::trace::Trace;
 use super::util::describe;
@@ -18,6 +17,7 @@ use crate::types::{Dim, broadcast_shapes};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use theon_runtime::DType;
+use theon_runtime::Dims;
 
 fn fusible(g: &Graph, ctx: &Ctx, n: NodeId) -> bool {
     g.op(n).is_elementwise() && g.n_outputs(n) == 1 && !stands_alone(g, ctx, n)

@@ -2,12 +2,12 @@
 //! and a bias add folded in (`alpha * op(A) op(B) + beta * C`); logsumexp
 //! becomes the max-shifted form that compiles to vector loops.
 
-use theon_runtime::Dims;
 use super::patch::{Patch, Ref};
 use super::util::{scalar_const, single_use};
 use super::{Ctx, LocalRewrite};
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{BinaryOp, ConstValue, F64Key, GemmSpec, Op, ReduceOp, UnaryOp};
+use theon_runtime::Dims;
 use theon_runtime::{DType, Tensor};
 
 fn plain() -> GemmSpec {
@@ -31,12 +31,18 @@ fn matmul_to_gemm(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let (ra, rb) = (g.ty(a).rank(), g.ty(b).rank());
     let mut p = Patch::new();
     let am: Ref = if ra == 1 {
-        p.add(Op::DimShuffle(smallvec::smallvec![None, Some(0)]), &[a.into()])
+        p.add(
+            Op::DimShuffle(smallvec::smallvec![None, Some(0)]),
+            &[a.into()],
+        )
     } else {
         a.into()
     };
     let bm: Ref = if rb == 1 {
-        p.add(Op::DimShuffle(smallvec::smallvec![Some(0), None]), &[b.into()])
+        p.add(
+            Op::DimShuffle(smallvec::smallvec![Some(0), None]),
+            &[b.into()],
+        )
     } else {
         b.into()
     };
@@ -238,7 +244,8 @@ fn logsumexp_expand(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
         r
     } else {
         let rank = g.ty(x).rank();
-        let order: Dims<Option<usize>> = (0..rank).filter(|a| !axes.contains(a)).map(Some).collect();
+        let order: Dims<Option<usize>> =
+            (0..rank).filter(|a| !axes.contains(a)).map(Some).collect();
         p.add(Op::DimShuffle(order), &[r])
     };
     p.replace(out, r);

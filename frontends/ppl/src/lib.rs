@@ -16,7 +16,7 @@ pub use advi::{
     Advi, Approximation, Callback, CheckParametersConvergence, Control, Diff, Family, FitInfo,
     FullRankAdvi, Inference, Optimizer, Size,
 };
-pub use dist::{Dist, IntoParam, Prob, Support};
+pub use dist::{Continuous, Discrete, Dist, IntoParam, Prob, Support};
 pub use minibatch::minibatch;
 pub use model::{Model, Observed, Rv, Shape};
 pub use ppc::sample_posterior_predictive;

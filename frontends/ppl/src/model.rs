@@ -6,7 +6,7 @@
 //! distribution to data. ADVI, sampling and `sample_node` substitute values
 //! for the placeholders. Model handles are cheap clones of shared state.
 
-use crate::dist::{Dist, IntoParam, Prob, Support};
+use crate::dist::{Continuous, Discrete, Dist, IntoParam, Prob, Support};
 use crate::transform::Transform;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,6 +43,8 @@ pub(crate) struct State {
     pub dtype: Option<DType>,
     pub rvs: Vec<RvEntry>,
     pub deterministics: Vec<(String, Var)>,
+    /// Extra log-probability terms (PyMC's `Potential`), summed.
+    pub potentials: Vec<(String, Var)>,
     pub data: Vec<(String, Var)>,
     /// Errors from builder calls that cannot return one (`init`, `observed`);
     /// reported by the next fallible model operation.
@@ -271,13 +273,26 @@ impl Rv {
     }
 }
 
-macro_rules! continuous {
-    ($($(#[$doc:meta])* $fn:ident($($p:ident),*) => $variant:ident),* $(,)?) => {$(
+/// Constructors `fn(name, params.., shape)` for distributions whose
+/// values have a shape of their own (parameters broadcast to it).
+macro_rules! shaped {
+    ($($(#[$doc:meta])* $fn:ident($($p:ident),*) => $family:ident::$variant:ident),* $(,)?) => {$(
         $(#[$doc])*
         pub fn $fn(&self, name: &str, $($p: impl IntoParam,)* shape: impl Into<Shape>) -> Result<Rv> {
             let dt = self.dtype();
-            let dist = Dist::$variant { $($p: $p.into_param(dt)),* };
-            self.free(name, dist, shape)
+            self.free(name, $family::$variant { $($p: $p.into_param(dt)),* }.into(), shape)
+        }
+    )*};
+}
+
+/// Constructors `fn(name, params..)` for distributions whose values take
+/// the parameters' shape.
+macro_rules! param_shaped {
+    ($($(#[$doc:meta])* $fn:ident($($p:ident),*) => $family:ident::$variant:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        pub fn $fn(&self, name: &str, $($p: impl IntoParam),*) -> Result<Rv> {
+            let dt = self.dtype();
+            self.add(name, $family::$variant { $($p: $p.into_param(dt)),* }.into(), None)
         }
     )*};
 }
@@ -318,6 +333,7 @@ impl Model {
     fn claim(&self, st: &State, name: &str) -> Result<()> {
         let taken = st.rvs.iter().any(|r| r.name == name)
             || st.deterministics.iter().any(|(n, _)| n == name)
+            || st.potentials.iter().any(|(n, _)| n == name)
             || st.data.iter().any(|(n, _)| n == name);
         if taken {
             return Err(Error::model(format!(
@@ -421,86 +437,77 @@ impl Model {
         })
     }
 
-    continuous! {
+    shaped! {
         /// Normal(mu, sigma).
-        normal(mu, sigma) => Normal,
+        normal(mu, sigma) => Continuous::Normal,
         /// HalfNormal(sigma) on x >= 0.
-        half_normal(sigma) => HalfNormal,
+        half_normal(sigma) => Continuous::HalfNormal,
+        /// LogNormal(mu, sigma): log x ~ Normal(mu, sigma).
+        log_normal(mu, sigma) => Continuous::LogNormal,
         /// StudentT(nu, mu, sigma).
-        student_t(nu, mu, sigma) => StudentT,
+        student_t(nu, mu, sigma) => Continuous::StudentT,
+        /// HalfStudentT(nu, sigma) on x >= 0.
+        half_student_t(nu, sigma) => Continuous::HalfStudentT,
+        /// Cauchy(alpha, beta): location alpha, scale beta.
+        cauchy(alpha, beta) => Continuous::Cauchy,
+        /// HalfCauchy(beta) on x >= 0.
+        half_cauchy(beta) => Continuous::HalfCauchy,
         /// Laplace(mu, b).
-        laplace(mu, b) => Laplace,
+        laplace(mu, b) => Continuous::Laplace,
         /// Uniform(lower, upper).
-        uniform(lower, upper) => Uniform,
+        uniform(lower, upper) => Continuous::Uniform,
         /// Beta(alpha, beta) on [0, 1].
-        beta(alpha, beta) => Beta,
+        beta(alpha, beta) => Continuous::Beta,
         /// Gamma(alpha, beta) with rate beta.
-        gamma(alpha, beta) => Gamma,
+        gamma(alpha, beta) => Continuous::Gamma,
+        /// InverseGamma(alpha, beta) with scale beta.
+        inverse_gamma(alpha, beta) => Continuous::InverseGamma,
+        /// Weibull(alpha, beta): shape alpha, scale beta.
+        weibull(alpha, beta) => Continuous::Weibull,
         /// Exponential(lam).
-        exponential(lam) => Exponential,
+        exponential(lam) => Continuous::Exponential,
+    }
+
+    param_shaped! {
+        /// Dirichlet(a) over the last axis of `a` (free: the simplex transform).
+        dirichlet(a) => Continuous::Dirichlet,
+        /// MvNormal(mu, chol): mean `mu` (last axis k), covariance
+        /// `chol chol^T` with `chol` the k x k lower Cholesky factor (as
+        /// PyMC's `chol=`; its upper triangle is not read).
+        mv_normal(mu, chol) => Continuous::MvNormal,
+        /// Binomial(n, p).
+        binomial(n, p) => Discrete::Binomial,
+        /// Poisson(mu).
+        poisson(mu) => Discrete::Poisson,
+        /// NegativeBinomial(mu, alpha): mean mu, variance mu + mu^2 / alpha.
+        negative_binomial(mu, alpha) => Discrete::NegativeBinomial,
+    }
+
+    /// MvNormal with a constant covariance matrix (factored here, once).
+    pub fn mv_normal_cov(&self, name: &str, mu: impl IntoParam, cov: &Tensor) -> Result<Rv> {
+        let chol = crate::dist::cholesky(cov).map_err(|e| e.context(format!("'{name}'")))?;
+        self.mv_normal(name, mu, chol)
     }
 
     /// Bernoulli(p); the shape is the parameter's.
     pub fn bernoulli(&self, name: &str, p: impl IntoParam) -> Result<Rv> {
-        self.add(
-            name,
-            Dist::Bernoulli {
-                p: Prob::from_p(p.into_param(self.dtype())),
-            },
-            None,
-        )
+        let p = Prob::from_p(p.into_param(self.dtype()));
+        self.add(name, Discrete::Bernoulli { p }.into(), None)
     }
     /// Bernoulli with logit-probability `logit_p`.
     pub fn bernoulli_logit(&self, name: &str, logit_p: impl IntoParam) -> Result<Rv> {
-        self.add(
-            name,
-            Dist::Bernoulli {
-                p: Prob::Logit(logit_p.into_param(self.dtype())),
-            },
-            None,
-        )
-    }
-    /// Binomial(n, p).
-    pub fn binomial(&self, name: &str, n: impl IntoParam, p: impl IntoParam) -> Result<Rv> {
-        let dt = self.dtype();
-        self.add(
-            name,
-            Dist::Binomial {
-                n: n.into_param(dt),
-                p: p.into_param(dt),
-            },
-            None,
-        )
+        let p = Prob::Logit(logit_p.into_param(self.dtype()));
+        self.add(name, Discrete::Bernoulli { p }.into(), None)
     }
     /// Categorical with probabilities `p` along the last axis.
     pub fn categorical(&self, name: &str, p: impl IntoParam) -> Result<Rv> {
-        self.add(
-            name,
-            Dist::Categorical {
-                p: Prob::from_p(p.into_param(self.dtype())),
-            },
-            None,
-        )
+        let p = Prob::from_p(p.into_param(self.dtype()));
+        self.add(name, Discrete::Categorical { p }.into(), None)
     }
     /// Categorical with logits along the last axis.
     pub fn categorical_logit(&self, name: &str, logit_p: impl IntoParam) -> Result<Rv> {
-        self.add(
-            name,
-            Dist::Categorical {
-                p: Prob::Logit(logit_p.into_param(self.dtype())),
-            },
-            None,
-        )
-    }
-    /// Poisson(mu).
-    pub fn poisson(&self, name: &str, mu: impl IntoParam) -> Result<Rv> {
-        self.add(
-            name,
-            Dist::Poisson {
-                mu: mu.into_param(self.dtype()),
-            },
-            None,
-        )
+        let p = Prob::Logit(logit_p.into_param(self.dtype()));
+        self.add(name, Discrete::Categorical { p }.into(), None)
     }
 
     /// A named function of other variables, recorded in traces.
@@ -510,6 +517,29 @@ impl Model {
         let v = expr.clone().named(name);
         st.deterministics.push((name.to_string(), v.clone()));
         Ok(v)
+    }
+
+    /// A term added to the model's log-probability (PyMC's `Potential`):
+    /// its elements are summed into the joint density, unscaled by
+    /// minibatches, as a constraint or a custom likelihood. It must be a
+    /// float expression of the model's variables.
+    pub fn potential(&self, name: &str, expr: &Var) -> Result<Var> {
+        if !expr.dtype().is_float() {
+            return Err(Error::dtype(format!(
+                "potential '{name}' must be a float expression, got {}",
+                expr.ty()
+            )));
+        }
+        let mut st = self.lock();
+        self.claim(&st, name)?;
+        let v = expr.clone().named(name);
+        st.potentials.push((name.to_string(), v.clone()));
+        Ok(v)
+    }
+
+    /// Potentials: (name, expression).
+    pub fn potentials(&self) -> Vec<(String, Var)> {
+        self.lock().potentials.clone()
     }
 
     /// A variable (free, observed, deterministic or data) by name.
@@ -595,6 +625,14 @@ impl Model {
                 }
             }
         }
+        // As PyMC's datalogp: potentials with the likelihood, unscaled.
+        for (name, v) in self.potentials() {
+            let term = v
+                .cast(dt)
+                .sum()
+                .map_err(|e| e.context(format!("potential '{name}'")))?;
+            lik = (lik + term)?;
+        }
         Ok((prior.named("varlogp"), lik.named("datalogp")))
     }
 
@@ -619,7 +657,7 @@ impl Model {
             };
             let value = match (init, &r.dist) {
                 (Some(t), _) => t,
-                (None, Dist::Uniform { lower, upper })
+                (None, Dist::Continuous(Continuous::Uniform { lower, upper }))
                     if lower.as_constant().is_none() || upper.as_constant().is_none() =>
                 {
                     let mid = (((lower + upper)? * 0.5)? + Var::zeros(shape.clone(), dt)?)?;

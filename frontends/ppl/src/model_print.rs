@@ -3,7 +3,6 @@
 //! shapes), and `Model::to_graphviz` writes a Graphviz DOT graph of its
 //! variables and their dependencies (PyMC's `model_to_graphviz`).
 
-use crate::dist::{Dist, Prob};
 use crate::model::{Model, RvKind};
 use std::collections::HashMap;
 use std::fmt;
@@ -16,6 +15,7 @@ enum Kind {
     Free,
     Observed,
     Deterministic,
+    Potential,
     Data,
 }
 
@@ -96,12 +96,16 @@ impl Model {
             });
         }
         for e in &entries {
-            let params: Vec<String> = match &e.dist {
-                Dist::Bernoulli { p: Prob::Logit(l) } | Dist::Categorical { p: Prob::Logit(l) } => {
-                    vec![format!("logit_p={}", param(l))]
-                }
-                d => d.params().into_iter().map(&param).collect(),
-            };
+            // Positional, as PyMC prints them; a logit is named.
+            let params: Vec<String> = e
+                .dist
+                .named_params()
+                .into_iter()
+                .map(|(n, v)| match n {
+                    "logit_p" => format!("logit_p={}", param(v)),
+                    _ => param(v),
+                })
+                .collect();
             let (kind, shape) = match &e.kind {
                 RvKind::Free { shape, .. } => (
                     Kind::Free,
@@ -151,12 +155,23 @@ impl Model {
                 parents: ps,
             });
         }
+        for (n, v) in self.potentials() {
+            let ps = parents(&v, Some(v.id()));
+            nodes.push(Node {
+                name: n,
+                kind: Kind::Potential,
+                what: format!("Potential(f({}))", ps.join(", ")),
+                shape: fmt_shape(v.static_shape()),
+                parents: ps,
+            });
+        }
         nodes
     }
 
     /// The model as a Graphviz DOT graph (render with `dot -Tpng`): free
     /// variables as ellipses, observed ones filled, deterministics as
-    /// boxes, data as rounded boxes; an edge for each dependency.
+    /// boxes, potentials as octagons, data as rounded boxes; an edge for
+    /// each dependency.
     pub fn to_graphviz(&self) -> String {
         let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
         let mut out = String::from("digraph model {\n");
@@ -165,6 +180,7 @@ impl Model {
                 Kind::Free => "shape=ellipse",
                 Kind::Observed => "shape=ellipse, style=filled, fillcolor=lightgray",
                 Kind::Deterministic => "shape=box",
+                Kind::Potential => "shape=octagon",
                 Kind::Data => "shape=box, style=rounded",
             };
             let label = format!("{}\n~\n{}\n{}", n.name, n.what, n.shape);

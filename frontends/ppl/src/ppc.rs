@@ -30,22 +30,10 @@ pub fn sample_posterior_predictive(
     let mut outs = vec![];
     for r in model.entries() {
         if let RvKind::Observed { .. } = r.kind {
-            // The draw's shape: the parameters' (without Categorical's
-            // category axis) broadcast with the observed data's, as PyMC
-            // fixes an observed variable's shape to its data.
-            let mut probe: Option<Var> = None;
-            for p in r.dist.params() {
-                let z = p.zeros_like();
-                probe = Some(match probe {
-                    None => z,
-                    Some(q) => (q + z)?,
-                });
-            }
-            let mut probe =
-                probe.ok_or_else(|| Error::model("a distribution without parameters"))?;
-            if let crate::dist::Dist::Categorical { .. } = r.dist {
-                probe = probe.sum_axes(&[-1], false)?;
-            }
+            // The draw's shape: the value's the parameters imply,
+            // broadcast with the observed data's, as PyMC fixes an
+            // observed variable's shape to its data.
+            let probe = r.dist.value_zeros()?;
             let shape = (probe + r.var.zeros_like().cast(dt))?.shape();
             outs.push(r.dist.sample(&rng, &shape, dt)?);
             names.push(r.name.clone());

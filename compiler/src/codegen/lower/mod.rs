@@ -10,7 +10,6 @@ mod gemm;
 mod nest;
 mod program;
 
-use theon_runtime::Dims;
 use super::layout::{Layout, Q, ShapeOf};
 use super::rt;
 use crate::graph::{Graph, NodeId, Value};
@@ -29,6 +28,7 @@ use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
 use gemm::{GemmStep, Kernel, Mat};
 use std::sync::OnceLock;
+use theon_runtime::Dims;
 use theon_runtime::{Error, Result};
 
 /// Cranelift optimization level.

@@ -1,7 +1,7 @@
 //! Type inference for matrix products.
 
-use theon_runtime::Dims;
 use super::*;
+use theon_runtime::Dims;
 
 pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
     let ty = |i: usize| &ins[i].ty;
@@ -43,6 +43,27 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             }
             let dt = DType::promote(a.dtype, b.dtype).arithmetic();
             Ok(out(TensorType::new(dt, shape)))
+        }
+        Op::SolveTriangular { .. } => {
+            arity(op, ins, 2)?;
+            let (l, b) = (ty(0), ty(1));
+            if l.rank() != 2 || b.rank() == 0 || !l.dtype.is_float() || !b.dtype.is_float() {
+                return Err(err(format!(
+                    "solve_triangular: needs a float matrix L and float vectors b (..., k), got {l} and {b}"
+                )));
+            }
+            let k = b.shape[b.rank() - 1];
+            for (what, d) in [("rows", l.shape[0]), ("columns", l.shape[1])] {
+                unify(d, k, || {
+                    format!(
+                        "solve_triangular: L has {what} {} but b's last axis is {}",
+                        d.unwrap(),
+                        k.unwrap()
+                    )
+                })?;
+            }
+            let dt = DType::promote(l.dtype, b.dtype);
+            Ok(out(TensorType::new(dt, b.shape.clone())))
         }
         Op::Gemm(g) => {
             if ins.len() != 2 && ins.len() != 3 {

@@ -13,9 +13,9 @@ mod linalg;
 mod reduce;
 mod shape;
 
-use theon_runtime::Dims;
 use index::{check_fits_region, slice_dims, take_dims};
 use reduce::{check_axes, reduce_dims};
+use theon_runtime::Dims;
 
 use super::{
     BinaryOp, FusedOutput, FusedProgram, Instr, Op, RandomDist, ReduceOp, SliceSpec, UnaryOp,
@@ -229,7 +229,7 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             elementwise::infer(op, ins)
         }
         Op::Reduce { .. } | Op::Argmax { .. } => reduce::infer(op, ins),
-        Op::MatMul | Op::Gemm(..) => linalg::infer(op, ins),
+        Op::MatMul | Op::Gemm(..) | Op::SolveTriangular { .. } => linalg::infer(op, ins),
         Op::DimShuffle(..)
         | Op::Reshape
         | Op::BroadcastTo

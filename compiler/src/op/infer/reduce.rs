@@ -1,7 +1,7 @@
 //! Type inference for reductions and argmax.
 
-use theon_runtime::Dims;
 use super::*;
+use theon_runtime::Dims;
 
 pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
     let ty = |i: usize| &ins[i].ty;

@@ -241,7 +241,8 @@ impl Approximation {
                 (Some(l), Some(u)) => Box::new(move |x| l + (u - l) * sigmoid(x)),
                 _ => return Ok(None),
             },
-            None => return Ok(None),
+            // Not a function of one coordinate: from draws.
+            Some(Transform::Simplex) | None => return Ok(None),
         };
         let mu = self.mean_unconstrained(&v.name)?;
         let sd = self.std_unconstrained(&v.name)?;

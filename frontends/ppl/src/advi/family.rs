@@ -15,6 +15,8 @@ pub const HALF_LN_2PI: f64 = 0.918_938_533_204_672_8;
 #[derive(Clone, Debug)]
 pub struct FreeVar {
     pub name: String,
+    /// The unconstrained value's shape (the value's, except under the
+    /// simplex transform: one entry fewer on the last axis).
     pub shape: Vec<usize>,
     pub size: usize,
     /// Offset in the flat unconstrained vector.
@@ -43,6 +45,10 @@ pub fn free_vars(model: &Model) -> Vec<FreeVar> {
             RvKind::Free {
                 shape, transform, ..
             } => {
+                let shape = match &transform {
+                    Some(t) => t.unconstrained_shape(&shape),
+                    None => shape,
+                };
                 let size = shape.iter().product();
                 let v = FreeVar {
                     name: r.name,

@@ -5,8 +5,14 @@
 //! on other random variables (hierarchical models). Parameters that are
 //! constants are checked when the distribution is made.
 
+mod checks;
 mod continuous;
 mod discrete;
+mod mv_normal;
+
+pub use continuous::Continuous;
+pub use discrete::Discrete;
+pub use mv_normal::cholesky;
 
 use crate::transform::Transform;
 use theon_tensor::{DType, Error, Result, Tensor, Var, constant, function, where_};
@@ -30,54 +36,23 @@ impl Prob {
     }
 }
 
+/// A distribution: one of two families, each declared (with its checks,
+/// densities and draws) in its own file.
 #[derive(Clone, Debug)]
 pub enum Dist {
-    Normal {
-        mu: Var,
-        sigma: Var,
-    },
-    HalfNormal {
-        sigma: Var,
-    },
-    StudentT {
-        nu: Var,
-        mu: Var,
-        sigma: Var,
-    },
-    Laplace {
-        mu: Var,
-        b: Var,
-    },
-    Uniform {
-        lower: Var,
-        upper: Var,
-    },
-    Beta {
-        alpha: Var,
-        beta: Var,
-    },
-    /// Shape `alpha`, rate `beta` (PyMC's parametrization).
-    Gamma {
-        alpha: Var,
-        beta: Var,
-    },
-    Exponential {
-        lam: Var,
-    },
-    Bernoulli {
-        p: Prob,
-    },
-    Binomial {
-        n: Var,
-        p: Var,
-    },
-    /// Probabilities (or logits) along the last axis.
-    Categorical {
-        p: Prob,
-    },
-    Poisson {
-        mu: Var,
-    },
+    Continuous(Continuous),
+    Discrete(Discrete),
+}
+
+impl From<Continuous> for Dist {
+    fn from(d: Continuous) -> Dist {
+        Dist::Continuous(d)
+    }
+}
+impl From<Discrete> for Dist {
+    fn from(d: Discrete) -> Dist {
+        Dist::Discrete(d)
+    }
 }
 
 /// Where a distribution puts its mass.
@@ -90,6 +65,8 @@ pub enum Support {
     Interval(f64, f64),
     /// Between two expressions (a hierarchical uniform).
     SymbolicInterval,
+    /// Vectors of non-negative entries summing to 1 (the last axis).
+    Simplex,
     Discrete,
 }
 
@@ -167,226 +144,115 @@ pub(crate) fn check_const(
 impl Dist {
     pub fn name(&self) -> &'static str {
         match self {
-            Dist::Normal { .. } => "Normal",
-            Dist::HalfNormal { .. } => "HalfNormal",
-            Dist::StudentT { .. } => "StudentT",
-            Dist::Laplace { .. } => "Laplace",
-            Dist::Uniform { .. } => "Uniform",
-            Dist::Beta { .. } => "Beta",
-            Dist::Gamma { .. } => "Gamma",
-            Dist::Exponential { .. } => "Exponential",
-            Dist::Bernoulli { .. } => "Bernoulli",
-            Dist::Binomial { .. } => "Binomial",
-            Dist::Categorical { .. } => "Categorical",
-            Dist::Poisson { .. } => "Poisson",
+            Dist::Continuous(d) => d.name(),
+            Dist::Discrete(d) => d.name(),
+        }
+    }
+
+    /// The parameters' expressions with their names (`logit_p` for a
+    /// probability given by its logit).
+    pub fn named_params(&self) -> Vec<(&'static str, &Var)> {
+        match self {
+            Dist::Continuous(d) => d.named_params(),
+            Dist::Discrete(d) => d.named_params(),
         }
     }
 
     /// The parameters' expressions.
     pub fn params(&self) -> Vec<&Var> {
-        fn prob(p: &Prob) -> &Var {
-            match p {
-                Prob::P(v) | Prob::Logit(v) => v,
-            }
-        }
-        match self {
-            Dist::Normal { mu, sigma } => vec![mu, sigma],
-            Dist::HalfNormal { sigma } => vec![sigma],
-            Dist::StudentT { nu, mu, sigma } => vec![nu, mu, sigma],
-            Dist::Laplace { mu, b } => vec![mu, b],
-            Dist::Uniform { lower, upper } => vec![lower, upper],
-            Dist::Beta { alpha, beta } | Dist::Gamma { alpha, beta } => vec![alpha, beta],
-            Dist::Exponential { lam } => vec![lam],
-            Dist::Bernoulli { p } | Dist::Categorical { p } => vec![prob(p)],
-            Dist::Binomial { n, p } => vec![n, p],
-            Dist::Poisson { mu } => vec![mu],
-        }
+        self.named_params().into_iter().map(|(_, v)| v).collect()
     }
 
     /// Check constant parameters (sigma > 0, p in [0, 1], ...).
     pub fn validate(&self) -> Result<()> {
-        let n = self.name();
-        let pos = |v: &Var, what: &str| check_const(n, what, v, |x| x > 0.0, "must be > 0");
-        let unit = |v: &Var, what: &str| {
-            check_const(
-                n,
-                what,
-                v,
-                |x| (0.0..=1.0).contains(&x),
-                "must be in [0, 1]",
-            )
-        };
-        let finite =
-            |v: &Var, what: &str| check_const(n, what, v, f64::is_finite, "must be finite");
         match self {
-            Dist::Normal { mu, sigma } => {
-                finite(mu, "mu")?;
-                pos(sigma, "sigma")
-            }
-            Dist::HalfNormal { sigma } => pos(sigma, "sigma"),
-            Dist::StudentT { nu, mu, sigma } => {
-                pos(nu, "nu")?;
-                finite(mu, "mu")?;
-                pos(sigma, "sigma")
-            }
-            Dist::Laplace { mu, b } => {
-                finite(mu, "mu")?;
-                pos(b, "b")
-            }
-            Dist::Uniform { lower, upper } => {
-                finite(lower, "lower")?;
-                finite(upper, "upper")?;
-                if let (Some(l), Some(u)) = (lower.as_constant(), upper.as_constant())
-                    && broadcast_pairs(l, u)?.iter().any(|(a, b)| a >= b)
-                {
-                    return Err(Error::value(format!(
-                        "Uniform: lower must be below upper, got {l} and {u}"
-                    )));
-                }
-                Ok(())
-            }
-            Dist::Beta { alpha, beta } | Dist::Gamma { alpha, beta } => {
-                pos(alpha, "alpha")?;
-                pos(beta, "beta")
-            }
-            Dist::Exponential { lam } => pos(lam, "lam"),
-            Dist::Bernoulli { p: Prob::P(p) } => unit(p, "p"),
-            Dist::Categorical { p: Prob::P(p) } => {
-                unit(p, "p")?;
-                if let Some(t) = p.as_constant() {
-                    let k = *t.shape().last().unwrap_or(&1);
-                    for row in t.to_f64_vec().chunks(k.max(1)) {
-                        let s: f64 = row.iter().sum();
-                        if (s - 1.0).abs() > 1e-6 {
-                            return Err(Error::value(format!(
-                                "Categorical: probabilities must sum to 1, a row sums to {s}"
-                            )));
-                        }
-                    }
-                }
-                Ok(())
-            }
-            Dist::Bernoulli { p: Prob::Logit(l) } | Dist::Categorical { p: Prob::Logit(l) } => {
-                finite(l, "logit_p")
-            }
-            Dist::Binomial { n, p } => {
-                check_const(
-                    "Binomial",
-                    "n",
-                    n,
-                    |x| x >= 0.0 && x.fract() == 0.0,
-                    "must be a non-negative integer",
-                )?;
-                unit(p, "p")
-            }
-            Dist::Poisson { mu } => check_const("Poisson", "mu", mu, |x| x >= 0.0, "must be >= 0"),
+            Dist::Continuous(d) => d.validate(),
+            Dist::Discrete(d) => d.validate(),
         }
     }
 
     pub fn support(&self) -> Support {
-        let constant = |v: &Var| {
-            v.as_constant()
-                .filter(|t| t.len() == 1)
-                .map(|t| t.to_f64_vec()[0])
-        };
         match self {
-            Dist::Normal { .. } | Dist::StudentT { .. } | Dist::Laplace { .. } => Support::Real,
-            Dist::HalfNormal { .. } | Dist::Gamma { .. } | Dist::Exponential { .. } => {
-                Support::Positive
-            }
-            Dist::Beta { .. } => Support::UnitInterval,
-            Dist::Uniform { lower, upper } => match (constant(lower), constant(upper)) {
-                (Some(l), Some(u)) => Support::Interval(l, u),
-                _ => Support::SymbolicInterval,
-            },
-            Dist::Bernoulli { .. }
-            | Dist::Binomial { .. }
-            | Dist::Categorical { .. }
-            | Dist::Poisson { .. } => Support::Discrete,
+            Dist::Continuous(d) => d.support(),
+            Dist::Discrete(_) => Support::Discrete,
+        }
+    }
+
+    /// Number of trailing axes of the value one density covers (1 for
+    /// Dirichlet and MvNormal, whose values are vectors).
+    pub fn event_rank(&self) -> usize {
+        match self {
+            Dist::Continuous(d) => d.event_rank(),
+            Dist::Discrete(_) => 0,
         }
     }
 
     /// The transform ADVI uses for a free variable of this distribution.
     pub fn default_transform(&self) -> Option<Transform> {
-        match self {
-            Dist::Uniform { lower, upper } => Some(Transform::Interval {
+        if let Dist::Continuous(Continuous::Uniform { lower, upper }) = self {
+            return Some(Transform::Interval {
                 lower: lower.clone(),
                 upper: upper.clone(),
-            }),
-            _ => match self.support() {
-                Support::Real | Support::Discrete | Support::SymbolicInterval => None,
-                Support::Positive => Some(Transform::Log),
-                Support::UnitInterval => Some(Transform::LogOdds),
-                Support::Interval(..) => unreachable!("uniform handled above"),
-            },
+            });
+        }
+        match self.support() {
+            Support::Real | Support::Discrete => None,
+            Support::Positive => Some(Transform::Log),
+            Support::UnitInterval => Some(Transform::LogOdds),
+            Support::Simplex => Some(Transform::Simplex),
+            // Only Uniform has interval supports.
+            Support::Interval(..) | Support::SymbolicInterval => None,
         }
     }
 
-    /// Shape implied by the parameters (the event axis of Categorical excluded).
+    /// Shape of a value implied by the parameters (event axis included;
+    /// Categorical's category axis excluded: its values are scalars).
     pub fn param_shape(&self) -> Result<theon_runtime::Dims<Option<usize>>> {
-        let shapes: Vec<&[Option<usize>]> =
-            self.params().iter().map(|v| v.static_shape()).collect();
-        let mut s = theon_compiler::types::broadcast_shapes(self.name(), &shapes)?;
-        if let Dist::Categorical { .. } = self {
-            s.pop();
+        let shapes = match self {
+            Dist::Continuous(d) => d.param_shapes(),
+            Dist::Discrete(d) => d.param_shapes(),
+        };
+        let refs: Vec<&[Option<usize>]> = shapes.iter().map(|s| s.as_slice()).collect();
+        theon_compiler::types::broadcast_shapes(self.name(), &refs)
+    }
+
+    /// Zeros of the value's shape the parameters imply, as an expression
+    /// (sizes of resizable data are known only at run time).
+    pub fn value_zeros(&self) -> Result<Var> {
+        let mut zeros = vec![];
+        for (name, p) in self.named_params() {
+            let z = p.zeros_like();
+            zeros.push(match (self, name) {
+                // One value per probability vector / per row of the factor.
+                (Dist::Discrete(Discrete::Categorical { .. }), _)
+                | (Dist::Continuous(Continuous::MvNormal { .. }), "chol") => {
+                    z.sum_axes(&[-1], false)?
+                }
+                _ => z,
+            });
         }
-        Ok(s)
+        let mut it = zeros.into_iter();
+        let first = it
+            .next()
+            .ok_or_else(|| Error::model("a distribution without parameters"))?;
+        it.try_fold(first, |a, b| a + b)
     }
 
     /// A sensible starting value in the support (PyMC's initial point):
     /// the mode or mean where it is a constant, else a point inside.
     pub fn default_init(&self, shape: &[usize], dtype: DType) -> Result<Tensor> {
-        let c = |v: &Var| {
-            v.as_constant()
-                .filter(|t| t.len() == 1)
-                .map(|t| t.to_f64_vec()[0])
-        };
-        let value = match self {
-            Dist::Normal { mu, .. } | Dist::StudentT { mu, .. } | Dist::Laplace { mu, .. } => {
-                c(mu).unwrap_or(0.0)
-            }
-            Dist::HalfNormal { sigma } => c(sigma).unwrap_or(1.0),
-            Dist::Uniform { lower, upper } => {
-                // The midpoint, elementwise for constant bounds of any shape
-                // (symbolic bounds: the transform starts at its middle).
-                if let (Some(l), Some(u)) = (lower.as_constant(), upper.as_constant())
-                    && let Ok(pairs) = broadcast_pairs(l, u)
-                    && (pairs.len() == 1 || pairs.len() == shape.iter().product::<usize>())
-                {
-                    let mid: Vec<f64> = pairs.iter().map(|(a, b)| 0.5 * (a + b)).collect();
-                    let full = if mid.len() == 1 {
-                        vec![mid[0]; shape.iter().product()]
-                    } else {
-                        mid
-                    };
-                    if let Ok(t) = Tensor::new(full, shape) {
-                        return Ok(t.cast(dtype));
-                    }
-                }
-                0.5
-            }
-            Dist::Beta { alpha, beta } => match (c(alpha), c(beta)) {
-                (Some(a), Some(b)) => a / (a + b),
-                _ => 0.5,
-            },
-            Dist::Gamma { alpha, beta } => match (c(alpha), c(beta)) {
-                (Some(a), Some(b)) => a / b,
-                _ => 1.0,
-            },
-            Dist::Exponential { lam } => c(lam).map_or(1.0, |l| 1.0 / l),
-            _ => 0.0,
-        };
-        Tensor::try_full(value, dtype, shape)
+        match self {
+            Dist::Continuous(d) => d.default_init(shape, dtype),
+            Dist::Discrete(_) => Tensor::try_zeros(dtype, shape),
+        }
     }
 
-    /// Elementwise log-density (or mass) of `x`, -inf outside the support.
+    /// Log-density (or mass) of `x`, -inf outside the support: one per
+    /// element, or per vector along the last axis for event rank 1.
     pub fn logp(&self, x: &Var) -> Result<Var> {
         match self {
-            Dist::Bernoulli { .. }
-            | Dist::Binomial { .. }
-            | Dist::Categorical { .. }
-            | Dist::Poisson { .. } => discrete::logp(self, x),
-            _ => continuous::logp(self, x),
+            Dist::Continuous(d) => d.logp(x),
+            Dist::Discrete(d) => d.logp(x),
         }
     }
 
@@ -398,11 +264,8 @@ impl Dist {
         dtype: DType,
     ) -> Result<Var> {
         match self {
-            Dist::Bernoulli { .. }
-            | Dist::Binomial { .. }
-            | Dist::Categorical { .. }
-            | Dist::Poisson { .. } => discrete::sample(self, rng, shape, dtype),
-            _ => continuous::sample(self, rng, shape, dtype),
+            Dist::Continuous(d) => d.sample(rng, shape, dtype),
+            Dist::Discrete(d) => d.sample(rng, shape, dtype),
         }
     }
 }
