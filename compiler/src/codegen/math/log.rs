@@ -74,11 +74,13 @@ pub(crate) fn log_specials<B: FloatBuilder>(b: &mut B, u: B::F, y: B::F) -> B::F
     b.select(fin, y, u)
 }
 
-/// Natural logarithm.
+/// The argument reduction of log and pow: x = 2^kf (1 + f), f in
+/// [sqrt(1/2) - 1, sqrt(2) - 1], for any x >= 0 (subnormals are scaled by
+/// 2^mant first, with -mant folded into the exponent offset). Returns
+/// (f, kf).
 #[inline(always)]
-pub fn log<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
+pub(crate) fn reduce<B: FloatBuilder>(b: &mut B, x: B::F) -> (B::F, B::F) {
     let fm = fmt(b);
-    // subnormal inputs: scale by 2^mant, fold -mant into the exponent offset
     let mn = b.f(fm.min_normal);
     let sub = b.lt(x, mn);
     let sc = b.f((fm.mant as f64).exp2());
@@ -89,7 +91,13 @@ pub fn log<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
     let off = b.select_i(sub, off_s, off_n);
     let (z, kf, _) = decompose(b, xs, off);
     let one = b.f(1.0);
-    let f = b.sub(z, one);
+    (b.sub(z, one), kf)
+}
+
+/// Natural logarithm.
+#[inline(always)]
+pub fn log<B: FloatBuilder>(b: &mut B, x: B::F) -> B::F {
+    let (f, kf) = reduce(b, x);
     let u = pick(b, &LOG_U_F64[..], &LOG_U_F32[..]);
     let y = log_core(b, f, kf, u);
     log_specials(b, x, y)

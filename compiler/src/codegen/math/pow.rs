@@ -24,26 +24,14 @@
 
 use super::builder::FloatBuilder;
 use super::coeffs::*;
-use super::log::decompose;
+use super::log::reduce;
 use super::util::*;
 
 /// log(a) for a >= 0 as a double word (hi, lo). a = 0 -> -inf, +inf -> +inf, NaN -> NaN
 /// (in hi; lo is then meaningless).
 #[inline(always)]
 fn log_dd<B: FloatBuilder>(b: &mut B, a: B::F) -> (B::F, B::F) {
-    let fm = fmt(b);
-    // subnormal inputs
-    let mn = b.f(fm.min_normal);
-    let sub = b.lt(a, mn);
-    let sc = b.f((fm.mant as f64).exp2());
-    let asc = b.mul(a, sc);
-    let asel = b.select(sub, asc, a);
-    let off_n = b.i(fm.sqrt_half_bits);
-    let off_s = b.i(fm.sqrt_half_bits + ((fm.mant as i64) << fm.mant));
-    let off = b.select_i(sub, off_s, off_n);
-    let (z, kf, _) = decompose(b, asel, off);
-    let one = b.f(1.0);
-    let f = b.sub(z, one);
+    let (f, kf) = reduce(b, a);
     // s = f / (2 + f) as (sh, sl)
     let two = b.f(2.0);
     let d = b.add(f, two);
