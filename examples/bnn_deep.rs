@@ -17,7 +17,7 @@ use theon_examples::data;
 use theon_examples::models::{DEEP_LAYERS, deep_bnn};
 use theon_examples::plot::{self, ColorMap};
 use theon_examples::stats::{
-    Summary, accuracy, argmax_rows, final_avg_loss, mean_over_draws, points,
+    Summary, accuracy, argmax_rows, mean_over_draws, points, trace_moments,
 };
 use theon_examples::timing::{median_secs, timed};
 
@@ -170,21 +170,15 @@ fn run() -> Result<()> {
 
     // Minibatch ADVI, predicting on all test points by replacing the batch.
     let mb = deep_bnn(&split.x_train, &split.y_train, hidden, k, Some(batch), seed)?;
-    let (mb_approx, mb_fit_s) = timed(|| mb.model.fit(mb_iters, method()));
-    let mb_approx = mb_approx?;
-    let mb_probs = mb_approx
-        .sample_node(&mb.probs, &n)?
-        .replace(&mb.input, &xs)?;
-    let mb_p = function(&[&xs, &n], &[&mb_probs])?
-        .call(&[&split.x_test, &draws])?
-        .remove(0);
-    summary.mb_fit_s = mb_fit_s;
-    summary.mb_accuracy = accuracy(&argmax_rows(&mean_over_draws(&mb_p), k).0, &split.y_test);
-    println!(
-        "minibatch ADVI (batch {batch}): {mb_iters} steps in {mb_fit_s:.3} s; Average Loss = {:.2}; Accuracy = {:.1}%",
-        final_avg_loss(mb_approx.hist()),
-        summary.mb_accuracy * 100.0
-    );
+    summary.minibatch(
+        &format!("batch {batch}"),
+        || mb.model.fit(mb_iters, method()),
+        &mb.probs,
+        &mb.input,
+        (&xs, &split.x_test),
+        (&n, &draws),
+        |p| accuracy(&argmax_rows(&mean_over_draws(p), k).0, &split.y_test),
+    )?;
 
     if plots {
         let test_pts = points(&split.x_test);
@@ -226,17 +220,11 @@ fn run() -> Result<()> {
             &test_pts,
             &y_test,
         )?;
-        let groups = DEEP_LAYERS
+        let sds: Vec<String> = DEEP_LAYERS
             .iter()
-            .map(|name| {
-                let sd = format!("sd_{name}");
-                Ok((
-                    sd.clone(),
-                    trace.mean(&sd)?.to_f64_vec(),
-                    trace.std(&sd)?.to_f64_vec(),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .map(|name| format!("sd_{name}"))
+            .collect();
+        let groups = trace_moments(&trace, sds.iter().map(String::as_str))?;
         plot::error_bars(
             &out.join("scales.png"),
             "Posterior of the layers' prior scales (mean ± std)",

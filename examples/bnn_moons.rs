@@ -16,7 +16,7 @@ use theon_examples::args::Args;
 use theon_examples::data::{self, Split};
 use theon_examples::models::{MOONS_LAYERS, moons_bnn};
 use theon_examples::plot::{self, ColorMap};
-use theon_examples::stats::{Summary, final_avg_loss, mean_over_draws, points, std_over_draws};
+use theon_examples::stats::{Summary, mean_over_draws, points, std_over_draws, trace_moments};
 use theon_examples::timing::{median_secs, timed};
 
 fn main() {
@@ -180,20 +180,15 @@ fn run() -> Result<()> {
     // Minibatch ADVI: batches of 50, then predict on the whole test set by
     // replacing the minibatch input.
     let mb = moons_bnn(&split.x_train, &split.y_train, seed, dtype, Some(50))?;
-    let (mb_approx, mb_fit_s) = timed(|| mb.model.fit(mb_iters, method()));
-    let mb_approx = mb_approx?;
-    let mb_proba = mb_approx.sample_node(&mb.p, &n)?.replace(&mb.input, &xs)?;
-    let mb_probs = function(&[&xs, &n], &[&mb_proba])?
-        .call(&[&x_test, &draws])?
-        .remove(0);
-    summary.mb_fit_s = mb_fit_s;
-    summary.mb_accuracy =
-        theon_examples::stats::accuracy(&classify(&mean_over_draws(&mb_probs)), &split.y_test);
-    println!(
-        "minibatch ADVI (batch 50): {mb_iters} steps in {mb_fit_s:.3} s; Average Loss = {:.2}; Accuracy = {:.1}%",
-        final_avg_loss(mb_approx.hist()),
-        summary.mb_accuracy * 100.0
-    );
+    summary.minibatch(
+        "batch 50",
+        || mb.model.fit(mb_iters, method()),
+        &mb.p,
+        &mb.input,
+        (&xs, &x_test),
+        (&n, &draws),
+        |p| theon_examples::stats::accuracy(&classify(&mean_over_draws(p)), &split.y_test),
+    )?;
 
     if plots {
         let test_pts = points(&split.x_test);
@@ -249,16 +244,7 @@ fn run() -> Result<()> {
             &test_pts,
             &y_test,
         )?;
-        let groups = MOONS_LAYERS
-            .iter()
-            .map(|(name, _)| {
-                Ok((
-                    name.to_string(),
-                    trace.mean(name)?.to_f64_vec(),
-                    trace.std(name)?.to_f64_vec(),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let groups = trace_moments(&trace, MOONS_LAYERS.iter().map(|(name, _)| *name))?;
         plot::error_bars(
             &out.join("weights.png"),
             "Posterior of the weights (mean ± std)",

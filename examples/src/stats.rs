@@ -1,7 +1,7 @@
 //! Summaries of posterior predictive draws and the examples' JSON line.
 
 use crate::timing::timed;
-use theon::ppl::{Advi, Approximation, Model};
+use theon::ppl::{Advi, Approximation, Model, Trace};
 use theon::prelude::*;
 
 /// Rows of a (n, 2) tensor as points.
@@ -97,6 +97,38 @@ impl Summary {
         Ok(approx)
     }
 
+    /// Fit the minibatch version of a network (`fit`), predict every test
+    /// point through `sample_node` with the minibatch input `batch_input`
+    /// replaced by `xs`, record the fit time and the accuracy `score`
+    /// gives the draws of `probs`, and print the notebook's line.
+    #[allow(clippy::too_many_arguments)]
+    pub fn minibatch(
+        &mut self,
+        label: &str,
+        fit: impl FnOnce() -> Result<Approximation>,
+        probs: &Var,
+        batch_input: &Var,
+        (xs, x_test): (&Var, &Tensor),
+        (n, draws): (&Var, &Tensor),
+        score: impl Fn(&Tensor) -> f64,
+    ) -> Result<()> {
+        let (approx, fit_s) = timed(fit);
+        let approx = approx?;
+        let node = approx.sample_node(probs, n)?.replace(batch_input, xs)?;
+        let p = function(&[xs, n], &[&node])?
+            .call(&[x_test, draws])?
+            .remove(0);
+        self.mb_fit_s = fit_s;
+        self.mb_accuracy = score(&p);
+        println!(
+            "minibatch ADVI ({label}): {} steps in {fit_s:.3} s; Average Loss = {:.2}; Accuracy = {:.1}%",
+            approx.hist().len(),
+            final_avg_loss(approx.hist()),
+            self.mb_accuracy * 100.0
+        );
+        Ok(())
+    }
+
     pub fn json(&self) -> String {
         format!(
             "{{\"compile_s\": {:.4}, \"fit_s\": {:.4}, \"us_per_step\": {:.2}, \"final_avg_loss\": {:.3}, \"sample_5000_s\": {:.4}, \"ppc_slow_ms\": {:.2}, \"ppc_fast_ms\": {:.3}, \"grid_ms\": {:.2}, \"accuracy\": {:.4}, \"mb_fit_s\": {:.4}, \"mb_accuracy\": {:.4}}}",
@@ -119,4 +151,22 @@ impl Summary {
 pub fn final_avg_loss(hist: &[f64]) -> f64 {
     let tail = &hist[hist.len().saturating_sub(1000)..];
     tail.iter().sum::<f64>() / tail.len().max(1) as f64
+}
+
+/// (name, posterior mean, posterior std) of traced variables, for
+/// `plot::error_bars`.
+pub fn trace_moments<'a>(
+    trace: &Trace,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<(String, Vec<f64>, Vec<f64>)>> {
+    names
+        .into_iter()
+        .map(|name| {
+            Ok((
+                name.to_string(),
+                trace.mean(name)?.to_f64_vec(),
+                trace.std(name)?.to_f64_vec(),
+            ))
+        })
+        .collect()
 }
