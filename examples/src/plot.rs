@@ -404,7 +404,7 @@ pub fn surface(
 
 /// Posterior mean ± one standard deviation of named groups of parameters,
 /// one panel per group.
-pub fn error_bars(path: &Path, title: &str, groups: &[(String, Vec<f64>, Vec<f64>)]) -> Result<()> {
+pub fn error_bars(path: &Path, title: &str, groups: &[crate::stats::Moments]) -> Result<()> {
     let total: usize = groups.iter().map(|g| g.1.len()).sum();
     let width = (140 + 22 * total as u32).max(700);
     let root = canvas(path, (width, 520))?;

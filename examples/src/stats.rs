@@ -153,12 +153,14 @@ pub fn final_avg_loss(hist: &[f64]) -> f64 {
     tail.iter().sum::<f64>() / tail.len().max(1) as f64
 }
 
-/// (name, posterior mean, posterior std) of traced variables, for
-/// `plot::error_bars`.
+/// A variable's name, posterior means and posterior stds.
+pub type Moments = (String, Vec<f64>, Vec<f64>);
+
+/// The `Moments` of traced variables, for `plot::error_bars`.
 pub fn trace_moments<'a>(
     trace: &Trace,
     names: impl IntoIterator<Item = &'a str>,
-) -> Result<Vec<(String, Vec<f64>, Vec<f64>)>> {
+) -> Result<Vec<Moments>> {
     names
         .into_iter()
         .map(|name| {
