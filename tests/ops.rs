@@ -3836,3 +3836,21 @@ fn softmax_and_log_softmax_are_stable() {
     );
     assert_approx(&got, F64, &[2], &[1.0, 1.0], 1e-15, 0.0);
 }
+
+#[test]
+fn tan_and_clip_match_std_and_their_gradients() {
+    let x = vector("x");
+    let xs = [-1.2, -0.3, 0.0, 0.7, 1.4];
+    let t = x.tan().unwrap();
+    let c = x.clip(-0.5, 1.0).unwrap();
+    let gt = grad(&t.sum().unwrap(), &[&x]).unwrap().remove(0);
+    let gc = grad(&c.sum().unwrap(), &[&x]).unwrap().remove(0);
+    let r = eval_many(&[&x], &[&t, &c, &gt, &gc], &[tf(&xs)]);
+    let tan: Vec<f64> = xs.iter().map(|v: &f64| v.tan()).collect();
+    let sec2: Vec<f64> = xs.iter().map(|v: &f64| 1.0 / (v.cos() * v.cos())).collect();
+    assert_approx(&r[0], DType::F64, &[5], &tan, 1e-15, 0.0);
+    assert_exact(&r[1], DType::F64, &[5], &[-0.5, -0.3, 0.0, 0.7, 1.0]);
+    assert_approx(&r[2], DType::F64, &[5], &sec2, 1e-15, 0.0);
+    // The gradient flows to x only where it is inside the bounds.
+    assert_exact(&r[3], DType::F64, &[5], &[0.0, 1.0, 1.0, 1.0, 0.0]);
+}

@@ -206,6 +206,19 @@ impl Var {
         Var::apply(Op::Where, &[cond, &v[0], &v[1]])
     }
 
+    /// tan(x) = sin(x) / cos(x) (its gradient is 1 / cos²(x) through the
+    /// quotient rule).
+    pub fn tan(&self) -> Result<Var> {
+        &self.sin() / &self.cos()
+    }
+
+    /// `x` limited to [lower, upper], as NumPy's `clip`: maximum with the
+    /// lower bound, then minimum with the upper one (so the gradient goes
+    /// to `x` inside and to the bound that is hit outside, as JAX's).
+    pub fn clip(&self, lower: impl Operand, upper: impl Operand) -> Result<Var> {
+        self.maximum(lower)?.minimum(upper)
+    }
+
     /// Identity in the forward pass, zero gradient (`consider_constant`).
     pub fn stop_gradient(&self) -> Var {
         Var::apply(Op::StopGradient, &[self]).expect("identity types")
