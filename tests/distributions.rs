@@ -359,3 +359,100 @@ fn dirichlet_and_mv_normal_models_fit() {
         "{m:?}"
     );
 }
+
+#[test]
+fn trace_quantiles_hdi_and_summary() {
+    // 10 draws of a scalar and of a 2-vector.
+    let a = [3.0, -1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0, 3.0];
+    let v: Vec<f64> = (0..20).map(|i| i as f64 * 0.5).collect();
+    let trace = Trace::new(
+        10,
+        vec![
+            ("a".into(), Tensor::vector(a.to_vec())),
+            ("v".into(), Tensor::new(v.clone(), &[10, 2]).unwrap()),
+        ],
+    )
+    .unwrap();
+    // NumPy: np.quantile(a, 0.25) = 2.25, np.quantile(a, 0.5) = 3.5.
+    assert_eq!(
+        trace.quantile("a", 0.25).unwrap().item::<f64>().unwrap(),
+        2.25
+    );
+    assert_eq!(
+        trace.quantile("a", 0.5).unwrap().item::<f64>().unwrap(),
+        3.5
+    );
+    assert_eq!(
+        trace.quantile("a", 1.0).unwrap().item::<f64>().unwrap(),
+        9.0
+    );
+    // HDI by brute force: the narrowest [s_i, s_{i+k}] with k = floor(p n).
+    let mut s = a.to_vec();
+    s.sort_by(f64::total_cmp);
+    let k = (0.8f64 * 10.0).floor() as usize;
+    let best = (0..10 - k)
+        .min_by(|&i, &j| (s[i + k] - s[i]).total_cmp(&(s[j + k] - s[j])))
+        .unwrap();
+    let (lo, hi) = trace.hdi("a", 0.8).unwrap();
+    assert_eq!(
+        (lo.item::<f64>().unwrap(), hi.item::<f64>().unwrap()),
+        (s[best], s[best + k])
+    );
+    assert!(trace.hdi("a", 0.0).is_err() && trace.quantile("a", 1.5).is_err());
+    // Summary: one row per element, sd with ddof = 1.
+    let sum = trace.summary().unwrap();
+    let names: Vec<&str> = sum.rows.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a", "v[0]", "v[1]"]);
+    let mean = a.iter().sum::<f64>() / 10.0;
+    let sd = (a.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / 9.0).sqrt();
+    assert!((sum.rows[0].mean - mean).abs() < 1e-12 && (sum.rows[0].sd - sd).abs() < 1e-12);
+    // v[1] holds 0.5, 1.5, ..., 9.5: as ArviZ, the 94% HDI of 10 draws
+    // spans floor(0.94 * 10) = 9 steps, all of them.
+    assert_eq!((sum.rows[2].hdi_3, sum.rows[2].hdi_97), (0.5, 9.5));
+    let text = sum.to_string();
+    assert!(
+        text.contains("hdi_97%") && text.lines().count() == 4,
+        "{text}"
+    );
+}
+
+#[test]
+fn prior_predictive_draws_the_joint_prior() {
+    // mu ~ Normal(1, 2), y ~ Normal(mu, 0.5) observed (3 values), d = 2 mu:
+    // Var y = 4 + 0.25, Cov(mu, y) = 4, and y takes the data's shape.
+    let model = Model::new();
+    let mu = model.normal("mu", 1.0, 2.0, ()).unwrap();
+    model
+        .normal("y", &mu, 0.5, ())
+        .unwrap()
+        .observed(Tensor::vector(vec![0.0, 1.0, 2.0]));
+    model
+        .deterministic("d", &(mu.var() * 2.0).unwrap())
+        .unwrap();
+    let t = sample_prior_predictive(&model, 20_000, 11).unwrap();
+    assert_eq!(t.names(), ["mu", "y", "d"]);
+    assert_eq!(t.get("y").unwrap().shape(), &[20_000, 3]);
+    let m = t.get("mu").unwrap().to_f64_vec();
+    let y = t.get("y").unwrap().to_f64_vec();
+    let d = t.get("d").unwrap().to_f64_vec();
+    let n = m.len() as f64;
+    let mm = m.iter().sum::<f64>() / n;
+    let y0: Vec<f64> = y.chunks(3).map(|c| c[0]).collect();
+    let ym = y0.iter().sum::<f64>() / n;
+    let vy = y0.iter().map(|v| (v - ym) * (v - ym)).sum::<f64>() / n;
+    let cov = m
+        .iter()
+        .zip(&y0)
+        .map(|(a, b)| (a - mm) * (b - ym))
+        .sum::<f64>()
+        / n;
+    near("prior mean of mu", mm, 1.0, 0.03);
+    near("prior predictive var of y", vy, 4.25, 0.03);
+    near("Cov(mu, y)", cov, 4.0, 0.03);
+    assert!(m.iter().zip(&d).all(|(a, b)| *b == 2.0 * a));
+    // The three values of y share their mu: their differences have var 0.5.
+    let diff: Vec<f64> = y.chunks(3).map(|c| c[0] - c[1]).collect();
+    let vd = diff.iter().map(|v| v * v).sum::<f64>() / n;
+    near("Var(y0 - y1)", vd, 0.5, 0.03);
+    assert!(sample_prior_predictive(&model, 0, 1).is_err());
+}

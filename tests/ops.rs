@@ -2914,11 +2914,12 @@ fn product_build_errors() {
     );
     assert_eq!(
         build_err(scalar("s").dot(&vector("v"))),
-        "shape error: dot: needs vectors or matrices, got f64[] and f64[?] (use matmul for batches, * for scalars)"
+        "shape error: dot: needs operands of rank >= 1, got f64[] and f64[?] (use * for scalars)"
     );
+    let t = tensor_with_shape("t", F64, &[Some(2), Some(4), Some(5)]);
     assert_eq!(
-        build_err(matrix("m").dot(&tensor("t", F64, 3))),
-        "shape error: dot: needs vectors or matrices, got f64[?, ?] and f64[?, ?, ?] (use matmul for batches, * for scalars)"
+        build_err(p.dot(&t)),
+        "shape error: dot: f64[2, 3] · f64[2, 4, 5]: the last axis of the first (3) must match the second-to-last of the second (4)"
     );
     assert_eq!(
         build_err(scalar("s").matmul(&vector("v"))),
@@ -3853,4 +3854,55 @@ fn tan_and_clip_match_std_and_their_gradients() {
     assert_approx(&r[2], DType::F64, &[5], &sec2, 1e-15, 0.0);
     // The gradient flows to x only where it is inside the bounds.
     assert_exact(&r[3], DType::F64, &[5], &[0.0, 1.0, 1.0, 1.0, 0.0]);
+}
+
+#[test]
+fn nd_dot_contracts_the_last_axis_with_the_second_to_last() {
+    // NumPy: dot(a, b)[i, j, k, n] = sum_p a[i, j, p] b[k, p, n].
+    let (i_, j_, p_, k_, n_) = (2usize, 3usize, 4usize, 2usize, 5usize);
+    let av: Vec<f64> = (0..i_ * j_ * p_).map(|x| (x as f64 * 0.37).sin()).collect();
+    let bv: Vec<f64> = (0..k_ * p_ * n_).map(|x| (x as f64 * 0.11).cos()).collect();
+    let a = Var::input(
+        "a",
+        TensorType::new(DType::F64, vec![None, Some(j_), Some(p_)]),
+    );
+    let b = Var::input("b", TensorType::fixed(DType::F64, &[k_, p_, n_]));
+    let v = Var::input("v", TensorType::fixed(DType::F64, &[p_]));
+    let y = a.dot(&b).unwrap();
+    let w = v.dot(&b).unwrap();
+    let vv: Vec<f64> = (0..p_).map(|x| x as f64 - 1.5).collect();
+    let args = [
+        tnd(av.clone(), &[i_, j_, p_]),
+        tnd(bv.clone(), &[k_, p_, n_]),
+        tf(&vv),
+    ];
+    let r = eval_many(&[&a, &b, &v], &[&y, &w], &args);
+    let mut want = vec![];
+    for i in 0..i_ {
+        for j in 0..j_ {
+            for k in 0..k_ {
+                for n in 0..n_ {
+                    let s: f64 = (0..p_)
+                        .map(|p| av[(i * j_ + j) * p_ + p] * bv[(k * p_ + p) * n_ + n])
+                        .sum();
+                    want.push(s);
+                }
+            }
+        }
+    }
+    assert_approx(&r[0], DType::F64, &[i_, j_, k_, n_], &want, 1e-14, 1e-14);
+    let want_v: Vec<f64> = (0..k_)
+        .flat_map(|k| {
+            let (bv, vv) = (&bv, &vv);
+            (0..n_).map(move |n| (0..p_).map(|p| vv[p] * bv[(k * p_ + p) * n_ + n]).sum())
+        })
+        .collect();
+    assert_approx(&r[1], DType::F64, &[k_, n_], &want_v, 1e-14, 1e-14);
+    // Its gradient is the matmul's, through reshapes: finite differences.
+    let check = verify_grad(
+        |x| x[0].dot(&x[1])?.square().sum(),
+        &[tnd(av, &[i_, j_, p_]), tnd(bv, &[k_, p_, n_])],
+        &VerifyGrad::default(),
+    );
+    assert!(check.is_ok(), "{check:?}");
 }

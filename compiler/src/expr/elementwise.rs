@@ -213,8 +213,9 @@ impl Var {
     }
 
     /// `x` limited to [lower, upper], as NumPy's `clip`: maximum with the
-    /// lower bound, then minimum with the upper one (so the gradient goes
-    /// to `x` inside and to the bound that is hit outside, as JAX's).
+    /// lower bound, then minimum with the upper one. The gradient goes to
+    /// `x` where lower <= x <= upper (bounds included, PyTensor's
+    /// convention) and to the bound that is hit outside.
     pub fn clip(&self, lower: impl Operand, upper: impl Operand) -> Result<Var> {
         self.maximum(lower)?.minimum(upper)
     }

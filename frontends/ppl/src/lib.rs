@@ -19,6 +19,6 @@ pub use advi::{
 pub use dist::{Continuous, Discrete, Dist, IntoParam, Prob, Support};
 pub use minibatch::minibatch;
 pub use model::{Model, Observed, Rv, Shape};
-pub use ppc::sample_posterior_predictive;
-pub use trace::Trace;
+pub use ppc::{sample_posterior_predictive, sample_prior_predictive};
+pub use trace::{Summary, SummaryRow, Trace};
 pub use transform::Transform;

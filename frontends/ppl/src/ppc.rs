@@ -1,11 +1,70 @@
-//! Posterior predictive sampling, PyMC's `sample_posterior_predictive`:
-//! for each posterior draw in a trace, draw the observed variables from
-//! their distributions given the draw — one compiled call per draw (the
+//! Predictive sampling. PyMC's `sample_posterior_predictive`: for each
+//! posterior draw in a trace, draw the observed variables from their
+//! distributions given the draw — one compiled call per draw (the
 //! notebook's slow path; `Approximation::sample_node` is the fast one).
+//! And `sample_prior_predictive`: ancestral draws of the whole model.
 
 use crate::model::{Model, RvKind};
 use crate::trace::Trace;
-use theon_tensor::{Error, RandomStream, Result, Tensor, Var, function};
+use theon_tensor::{
+    Error, RandomStream, Result, Tensor, Unused, Var, clone_replace_with, constant, function,
+};
+
+/// PyMC's `sample_prior_predictive`: `draws` joint draws of every free
+/// variable, deterministic and observed variable from the prior (each
+/// variable drawn from its distribution given the draws of the variables
+/// it depends on, in model order), as one trace. Observed variables take
+/// their data's shape, as in PyMC; their data are not used otherwise.
+pub fn sample_prior_predictive(model: &Model, draws: usize, seed: u64) -> Result<Trace> {
+    model.check()?;
+    if draws == 0 {
+        return Err(Error::value(
+            "sample_prior_predictive: draws must be positive",
+        ));
+    }
+    let rng = RandomStream::named("prior", seed);
+    let dt = model.dtype();
+    let mut names = vec![];
+    let mut outs = vec![];
+    // Free placeholders -> their draws, for everything after them.
+    let mut drawn: Vec<(Var, Var)> = vec![];
+    for r in model.entries() {
+        let shape = match &r.kind {
+            RvKind::Free { shape, .. } => constant(Tensor::vector(
+                shape.iter().map(|&d| d as i64).collect::<Vec<i64>>(),
+            )),
+            RvKind::Observed { data, .. } => {
+                (r.dist.value_zeros()? + data.zeros_like().cast(dt))?.shape()
+            }
+        };
+        let x = r.dist.sample(&rng, &shape, dt)?;
+        let x = clone_replace_with(&[x], &drawn, Unused::Ignore)
+            .map_err(|e| e.context(format!("drawing '{}'", r.name)))?
+            .remove(0);
+        if let RvKind::Free { .. } = r.kind {
+            drawn.push((r.var.clone(), x.clone()));
+        }
+        names.push(r.name.clone());
+        outs.push(x);
+    }
+    for (name, e) in model.deterministics() {
+        outs.push(clone_replace_with(&[e], &drawn, Unused::Ignore)?.remove(0));
+        names.push(name);
+    }
+    let f = function(theon_tensor::NO_INPUTS, &outs)?;
+    let mut collected: Vec<Vec<Tensor>> = vec![Vec::with_capacity(draws); outs.len()];
+    for _ in 0..draws {
+        for (c, t) in collected.iter_mut().zip(f.call::<Tensor>(&[])?) {
+            c.push(t);
+        }
+    }
+    let stacked: Vec<(String, Tensor)> = names
+        .into_iter()
+        .zip(collected)
+        .map(|(n, ts)| Ok((n, Tensor::stack(&ts)?)))
+        .collect::<Result<_>>()?;
+    Trace::new(draws, stacked)
+}
 
 /// Draws of every observed variable for the first `draws` draws of `trace`
 /// (all of them with `None`), with the model's current data (swap it with
