@@ -9,10 +9,10 @@
 //!
 //! The last line of output is the same JSON summary as bnn_moons'.
 
+use clap::Parser;
 use std::path::PathBuf;
 use theon::ppl::*;
 use theon::prelude::*;
-use theon_examples::args::Args;
 use theon_examples::data;
 use theon_examples::models::{DEEP_LAYERS, deep_bnn};
 use theon_examples::plot::{self, ColorMap};
@@ -40,29 +40,62 @@ fn entropy(p: &[f64], k: usize) -> Vec<f64> {
         .collect()
 }
 
+/// The notebook's wish for a deeper network: 2-H-H-3 with hierarchical
+/// layer scales on three interleaved spirals.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Cli {
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Units per hidden layer.
+    #[arg(long, default_value_t = 32)]
+    hidden: usize,
+    /// ADVI steps, full batch.
+    #[arg(long, default_value_t = 10_000)]
+    iters: usize,
+    /// ADVI steps with minibatches.
+    #[arg(long, default_value_t = 20_000)]
+    minibatch_iters: usize,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Points per class (train and test together).
+    #[arg(long, default_value_t = 500)]
+    points_per_class: usize,
+    /// Optimizer name; Adam by default.
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// Learning rate (0.01 by default for Adam).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Where the pictures go.
+    #[arg(long, default_value = "target/bnn_deep")]
+    out: PathBuf,
+    /// Skip the pictures.
+    #[arg(long)]
+    no_plots: bool,
+}
+
 fn run() -> Result<()> {
-    let mut args = Args::from_env();
-    let seed: u64 = args.get("seed", 0)?;
-    let hidden: usize = args.get("hidden", 32)?;
-    let iters: usize = args.get("iters", 10_000)?;
-    let mb_iters: usize = args.get("minibatch-iters", 20_000)?;
-    let batch: usize = args.get("batch", 100)?;
-    let per_class: usize = args.get("points-per-class", 500)?;
-    let optimizer = match args.opt("optimizer")? {
-        Some(name) => Optimizer::from_name(&name)?,
+    let cli = Cli::parse();
+    let (seed, hidden, iters, mb_iters, batch, per_class) = (
+        cli.seed,
+        cli.hidden,
+        cli.iters,
+        cli.minibatch_iters,
+        cli.batch,
+        cli.points_per_class,
+    );
+    let optimizer = match &cli.optimizer {
+        Some(name) => Optimizer::from_name(name)?,
         None => Optimizer::adam().with_learning_rate(0.01),
     };
-    let optimizer = match args.opt("lr")? {
-        Some(lr) => optimizer.with_learning_rate(
-            lr.parse()
-                .map_err(|_| Error::value(format!("--lr: cannot parse '{lr}'")))?,
-        ),
+    let optimizer = match cli.lr {
+        Some(lr) => optimizer.with_learning_rate(lr),
         None => optimizer,
     };
-
-    let out = PathBuf::from(args.get("out", "target/bnn_deep".to_string())?);
-    let plots = !args.flag("no-plots");
-    args.finish()?;
+    let (out, plots) = (cli.out, !cli.no_plots);
     let k = 3;
     let mut summary = Summary::default();
 

@@ -9,10 +9,10 @@
 //!
 //! The last line of output is a JSON summary of the timings and accuracies.
 
+use clap::Parser;
 use std::path::PathBuf;
 use theon::ppl::*;
 use theon::prelude::*;
-use theon_examples::args::Args;
 use theon_examples::data::{self, Split};
 use theon_examples::models::{MOONS_LAYERS, moons_bnn};
 use theon_examples::plot::{self, ColorMap};
@@ -31,19 +31,55 @@ fn classify(prob: &[f64]) -> Vec<i64> {
     prob.iter().map(|p| (*p > 0.5) as i64).collect()
 }
 
+/// The notebook "Variational Inference: Bayesian Neural Networks" end to end.
+#[derive(Parser)]
+#[command(long_about = None)]
+struct Cli {
+    /// Random seed (data, q's draws, predictive draws).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// ADVI steps, full batch.
+    #[arg(long, default_value_t = 30_000)]
+    iters: usize,
+    /// ADVI steps, minibatches of 50.
+    #[arg(long, default_value_t = 40_000)]
+    minibatch_iters: usize,
+    /// Optimizer name (adagrad_window, adam, sgd, ...); PyMC's
+    /// adagrad_window by default.
+    #[arg(long)]
+    optimizer: Option<String>,
+    /// Monte Carlo draws per ELBO gradient.
+    #[arg(long, default_value_t = 1)]
+    obj_n_mc: usize,
+    /// q's starting sigma, or `pymc` for PyMC's ln 2 (see the README).
+    #[arg(long, default_value = "0.1")]
+    start_sigma: String,
+    /// Float type of the model: f64 or f32.
+    #[arg(long, default_value = "f64")]
+    dtype: String,
+    /// Where the pictures, trace.npz and model.dot go.
+    #[arg(long, default_value = "target/bnn_moons")]
+    out: PathBuf,
+    /// Skip the pictures.
+    #[arg(long)]
+    no_plots: bool,
+    /// A directory with X_train.csv, Y_train.csv, X_test.csv, Y_test.csv
+    /// (e.g. data/moons); by default the moons are generated.
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
 fn run() -> Result<()> {
-    let mut args = Args::from_env();
-    let seed: u64 = args.get("seed", 0)?;
-    let iters: usize = args.get("iters", 30_000)?;
-    let mb_iters: usize = args.get("minibatch-iters", 40_000)?;
-    let optimizer = match args.opt("optimizer")? {
-        Some(name) => Optimizer::from_name(&name)?,
+    let cli = Cli::parse();
+    let (seed, iters, mb_iters, obj_n_mc) =
+        (cli.seed, cli.iters, cli.minibatch_iters, cli.obj_n_mc);
+    let optimizer = match &cli.optimizer {
+        Some(name) => Optimizer::from_name(name)?,
         None => Optimizer::adagrad_window(),
     };
-    let obj_n_mc: usize = args.get("obj-n-mc", 1)?;
     // q starts with sigma 0.1 instead of PyMC's ln 2 (see the README);
     // `--start-sigma pymc` starts where PyMC does.
-    let start_sigma: Option<f64> = match args.get("start-sigma", "0.1".to_string())?.as_str() {
+    let start_sigma: Option<f64> = match cli.start_sigma.as_str() {
         "pymc" => None,
         s => Some(s.parse().map_err(|_| {
             Error::value(format!(
@@ -51,7 +87,7 @@ fn run() -> Result<()> {
             ))
         })?),
     };
-    let dtype = match args.get("dtype", "f64".to_string())?.as_str() {
+    let dtype = match cli.dtype.as_str() {
         "f64" => DType::F64,
         "f32" => DType::F32,
         other => {
@@ -60,15 +96,22 @@ fn run() -> Result<()> {
             )));
         }
     };
-    let out = PathBuf::from(args.get("out", "target/bnn_moons".to_string())?);
-    let plots = !args.flag("no-plots");
-    let data_dir = args.opt("data")?;
-    args.finish()?;
+    let (out, plots, data_dir) = (cli.out, !cli.no_plots, cli.data);
     let mut summary = Summary::default();
 
     // Data: the notebook's make_moons(noise=0.2, n=1000), scaled, split 50/50.
     let split: Split = match &data_dir {
-        Some(dir) => data::read_split(dir.as_ref())?,
+        Some(dir) => {
+            let s = data::read_split(dir.as_ref())?;
+            if s.x_train.shape()[1] != 2 {
+                return Err(Error::shape(format!(
+                    "--data {}: the network takes 2 features, X has {}",
+                    dir.display(),
+                    s.x_train.shape()[1]
+                )));
+            }
+            s
+        }
         None => {
             let (mut x, y) = data::moons(1000, 0.2, 0)?;
             data::standardize(&mut x);
@@ -78,7 +121,9 @@ fn run() -> Result<()> {
     let (n_train, n_test) = (split.x_train.shape()[0], split.x_test.shape()[0]);
     let source = data_dir
         .as_deref()
-        .map_or("generated, noise 0.2".to_string(), |d| format!("from {d}"));
+        .map_or("generated, noise 0.2".to_string(), |d| {
+            format!("from {}", d.display())
+        });
     println!("two moons: {n_train} training and {n_test} test points ({source}), {dtype}");
     let (x_test, y_test) = (split.x_test.cast(dtype), split.y_test.to_vec::<i64>());
     if plots {

@@ -136,9 +136,9 @@ pub fn read_split(dir: &Path) -> Result<Split> {
         ("train", &s.x_train, &s.y_train),
         ("test", &s.x_test, &s.y_test),
     ] {
-        if x.rank() != 2 || x.shape()[1] != 2 || x.shape()[0] != y.len() {
+        if x.rank() != 2 || x.shape()[1] != s.x_train.shape()[1] || x.shape()[0] != y.len() {
             return Err(Error::shape(format!(
-                "{what}: X has shape {:?} and Y {} rows; expected (n, 2) and n",
+                "{what}: X has shape {:?} and Y {} rows; expected (n, features) and n, with the training set's features",
                 x.shape(),
                 y.len()
             )));

@@ -1,8 +1,7 @@
 //! Helpers shared by the examples (the programs are under `examples/`) and
-//! the benchmarks: data sets, the examples' models, command-line flags,
-//! plots and timing.
+//! the benchmarks: data sets, the examples' models, plots and timing
+//! (command-line flags are each example's clap `Cli`).
 
-pub mod args;
 pub mod data;
 pub mod models;
 pub mod plot;
