@@ -333,7 +333,7 @@ fn trigamma_closed(x: f64) -> f64 {
 
 /// Every unary op with a reference formula (textbook forms: the inputs are
 /// moderate, where they are accurate) and its domain.
-fn unary_table() -> [(&'static str, Un, Ref, &'static [f64]); 20] {
+fn unary_table() -> [(&'static str, Un, Ref, &'static [f64]); 21] {
     [
         ("neg", |x| x.neg(), |a| -a, ANY),
         ("abs", |x| x.abs(), |a| a.abs(), ANY),
@@ -351,6 +351,7 @@ fn unary_table() -> [(&'static str, Un, Ref, &'static [f64]); 20] {
             },
             ANY,
         ),
+        ("floor", |x| x.floor(), |a| a.floor(), ANY),
         ("exp", |x| x.exp(), |a| a.exp(), ANY),
         ("expm1", |x| x.expm1(), |a| a.exp_m1(), ANY),
         ("log", |x| x.log(), |a| a.ln(), POSITIVE),
@@ -3905,4 +3906,52 @@ fn nd_dot_contracts_the_last_axis_with_the_second_to_last() {
         &VerifyGrad::default(),
     );
     assert!(check.is_ok(), "{check:?}");
+}
+
+#[test]
+fn floor_division_and_modulo_follow_numpy_signs() {
+    // Python/NumPy: 7 // -2 = -4, 7 % -2 = -1, -7 // 2 = -4, -7 % 2 = 1.
+    let a = vector("a");
+    let b = vector("b");
+    let av = [7.0, 7.0, -7.0, -7.0, 5.5, -0.5, 3.0, 1.0];
+    let bv = [2.0, -2.0, 2.0, -2.0, 2.0, 2.0, 0.5, 0.0];
+    let r = eval_many(
+        &[&a, &b],
+        &[
+            &a.floor_div(&b).unwrap(),
+            &a.modulo(&b).unwrap(),
+            &a.floor(),
+        ],
+        &[tf(&av), tf(&bv)],
+    );
+    let fd = r[0].to_f64_vec();
+    let md = r[1].to_f64_vec();
+    assert_eq!(&fd[..7], &[3.0, -4.0, -4.0, 3.0, 2.0, -1.0, 6.0]);
+    assert_eq!(&md[..7], &[1.0, -1.0, 1.0, -1.0, 1.5, 1.5, 0.0]);
+    // Float division by zero: inf and NaN, as NumPy.
+    assert_eq!(fd[7], f64::INFINITY);
+    assert!(md[7].is_nan());
+    assert_eq!(
+        r[2].to_f64_vec(),
+        [7.0, 7.0, -7.0, -7.0, 5.0, -1.0, 3.0, 1.0]
+    );
+    // Integers stay integers; a zero divisor gives 0 (NumPy).
+    let i = ivector("i");
+    let j = ivector("j");
+    let r = eval_many(
+        &[&i, &j],
+        &[&i.floor_div(&j).unwrap(), &i.modulo(&j).unwrap()],
+        &[ti(&[7, 7, -7, -7, 9]), ti(&[2, -2, 2, -2, 0])],
+    );
+    assert_i64(&r[0], &[5], &[3, -4, -4, 3, 0]);
+    assert_i64(&r[1], &[5], &[1, -1, 1, -1, 0]);
+    // d(a % b)/da = 1 and d/db = -floor(a / b) (floor has none).
+    let g = grad(&a.modulo(&b).unwrap().sum().unwrap(), &[&a, &b]).unwrap();
+    let r = eval_many(
+        &[&a, &b],
+        &[&g[0], &g[1]],
+        &[tf(&[7.0, -7.0]), tf(&[2.0, 2.0])],
+    );
+    assert_exact(&r[0], F64, &[2], &[1.0, 1.0]);
+    assert_exact(&r[1], F64, &[2], &[-3.0, 4.0]);
 }

@@ -137,6 +137,7 @@ pub trait Float:
     fn exp_m1(self) -> Self;
     fn ln(self) -> Self;
     fn ln_1p(self) -> Self;
+    fn floor(self) -> Self;
     fn sqrt(self) -> Self;
     fn tanh(self) -> Self;
     fn sin(self) -> Self;
@@ -360,6 +361,9 @@ macro_rules! float {
             }
             fn ln_1p(self) -> Self {
                 $t::ln_1p(self)
+            }
+            fn floor(self) -> Self {
+                $t::floor(self)
             }
             fn sqrt(self) -> Self {
                 $t::sqrt(self)

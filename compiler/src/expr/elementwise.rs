@@ -129,6 +129,8 @@ impl Var {
         abs => Abs,
         /// -1, 0 or 1.
         sign => Sign,
+        /// The largest integer <= x (integers unchanged; no gradient).
+        floor => Floor,
         exp => Exp,
         /// exp(x) - 1, accurate near 0.
         expm1 => Expm1,
@@ -210,6 +212,34 @@ impl Var {
     /// quotient rule).
     pub fn tan(&self) -> Result<Var> {
         &self.sin() / &self.cos()
+    }
+
+    /// NumPy's `floor_divide` (`a // b`): floor(a / b). Integers give
+    /// integers, computed through float64 (exact while |a / b| < 2^53),
+    /// and a zero divisor gives 0 as in NumPy; float division by zero
+    /// gives ±inf or NaN.
+    pub fn floor_div(&self, other: impl Operand) -> Result<Var> {
+        let v = resolve(vec![OperandValue::Var(self.clone()), other.operand()]);
+        let (a, b) = (&v[0], &v[1]);
+        let q = (a / b)?.floor();
+        if a.dtype().is_float() || b.dtype().is_float() {
+            return Ok(q);
+        }
+        Var::where_(&b.equal(0i64)?, 0i64, q.cast(DType::I64))
+    }
+
+    /// NumPy's `mod` (`a % b`): a - b floor(a / b), so the result has the
+    /// sign of b (Python's convention, not C's `fmod`). Integers give
+    /// integers (0 for a zero divisor, as NumPy); for floats the last bits
+    /// may differ from NumPy's `fmod`-based result when a / b is not exact.
+    pub fn modulo(&self, other: impl Operand) -> Result<Var> {
+        let v = resolve(vec![OperandValue::Var(self.clone()), other.operand()]);
+        let (a, b) = (&v[0], &v[1]);
+        let r = (a - &(b * &a.floor_div(b)?)?)?;
+        if a.dtype().is_float() || b.dtype().is_float() {
+            return Ok(r);
+        }
+        Var::where_(&b.equal(0i64)?, 0i64, r)
     }
 
     /// `x` limited to [lower, upper], as NumPy's `clip`: maximum with the

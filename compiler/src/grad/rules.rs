@@ -72,7 +72,8 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
             let d = match u {
                 UnaryOp::Neg => Some(-g),
                 UnaryOp::Abs => Some((g * a.sign())?),
-                UnaryOp::Sign | UnaryOp::Not => None,
+                // Piecewise constant: no gradient (as PyTensor's floor).
+                UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Not => None,
                 UnaryOp::Exp => Some((g * v)?),
                 // exp(a), not expm1(a) + 1: that rounds to 0 for a < -37.
                 UnaryOp::Expm1 => Some((g * a.exp())?),

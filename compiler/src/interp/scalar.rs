@@ -9,6 +9,7 @@ pub fn unary_float<T: Float>(u: UnaryOp, x: T) -> T {
         UnaryOp::Neg => -x,
         UnaryOp::Abs => x.abs(),
         UnaryOp::Sign => x.sign(),
+        UnaryOp::Floor => x.floor(),
         UnaryOp::Exp => x.exp(),
         UnaryOp::Expm1 => x.exp_m1(),
         UnaryOp::Log => x.ln(),
@@ -37,6 +38,7 @@ pub fn unary_int(u: UnaryOp, x: i64) -> i64 {
         UnaryOp::Neg => x.wrapping_neg(),
         UnaryOp::Abs => x.wrapping_abs(),
         UnaryOp::Sign => x.signum(),
+        UnaryOp::Floor => x,
         UnaryOp::Square => x.wrapping_mul(x),
         _ => unary_float(u, x as f64) as i64,
     }

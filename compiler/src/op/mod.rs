@@ -56,6 +56,8 @@ op_family! {
         Neg => "neg",
         Abs => "abs",
         Sign => "sign",
+        /// The largest integer <= x (integers unchanged).
+        Floor => "floor",
         Exp => "exp",
         Expm1 => "expm1",
         Log => "log",
@@ -85,7 +87,9 @@ impl UnaryOp {
     /// The output dtype for an input dtype.
     pub fn out_dtype(self, d: DType) -> DType {
         match self {
-            UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sign | UnaryOp::Square => d.arithmetic(),
+            UnaryOp::Neg | UnaryOp::Abs | UnaryOp::Sign | UnaryOp::Square | UnaryOp::Floor => {
+                d.arithmetic()
+            }
             UnaryOp::Not => DType::Bool,
             _ => d.to_float(),
         }

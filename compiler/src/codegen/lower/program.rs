@@ -158,6 +158,7 @@ fn unary(e: &mut Emitter, u: UnaryOp, x: Value, dt: DType, lanes: Lanes) -> Valu
                 e.fb.ins().smin(lo, one)
             }
             UnaryOp::Square => e.fb.ins().imul(x, x),
+            UnaryOp::Floor => x,
             _ => unreachable!("float functions of integers compute in float"),
         };
     }
@@ -183,6 +184,7 @@ fn unary(e: &mut Emitter, u: UnaryOp, x: Value, dt: DType, lanes: Lanes) -> Valu
         UnaryOp::Log => math::log(&mut m, x),
         UnaryOp::Log1p => math::log1p(&mut m, x),
         UnaryOp::Sqrt => m.b.ins().sqrt(x),
+        UnaryOp::Floor => m.b.ins().floor(x),
         UnaryOp::Square => m.b.ins().fmul(x, x),
         UnaryOp::Reciprocal => {
             use crate::codegen::math::FloatBuilder;
