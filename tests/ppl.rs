@@ -1427,3 +1427,39 @@ fn models_print_as_pymc_and_export_graphviz() {
     assert!(dot.starts_with("digraph model {") && dot.trim_end().ends_with('}'));
     assert!(!dot.contains("\"x\" -> \"w\""));
 }
+
+#[test]
+fn a_replacement_of_the_wrong_width_is_reported_by_its_name() {
+    // The predictive of the notebook's form: data x (2 rows, 3 features)
+    // replaced by an input of open sizes, vectorized over draws.
+    let (model, approx, _, _) = linear_approx(0);
+    let w = model.var("w").unwrap();
+    let x = constant(Tensor::new(vec![1.0, 0.5, -1.0, 0.2, 2.0, 0.0], &[2, 3]).unwrap());
+    let xs = matrix("x_new");
+    let n = iscalar("n");
+    let node = approx
+        .sample_node(&x.dot(&w).unwrap(), &n)
+        .unwrap()
+        .replace(&x, &xs)
+        .unwrap();
+    for mode in [Mode::Jit, Mode::Interpret] {
+        let f = compile(&[&xs, &n], &[&node]).mode(mode).build().unwrap();
+        // Any number of rows of the right width works...
+        let rows = Tensor::new(
+            vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0],
+            &[4, 3],
+        )
+        .unwrap();
+        let r = f.call(&[rows, Tensor::scalar(3i64)]).unwrap();
+        assert_eq!(r[0].shape(), &[3, 4]);
+        // ...a wrong width names the input and the shape it must have.
+        let e = f
+            .call(&[Tensor::zeros(DType::F64, &[7, 2]), Tensor::scalar(3i64)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'x_new'") && e.contains("(?, 3)") && e.contains("(7, 2)"),
+            "{mode:?}: {e}"
+        );
+    }
+}

@@ -28,6 +28,43 @@ pub fn check_replacement(old: &Var, new: &Var) -> Result<()> {
     Ok(())
 }
 
+/// `new`, checked at run time to have the sizes `old` had that `new`
+/// leaves open, on every axis but the first (the rows of data may change:
+/// a minibatch replaced by the full set). A wrong width is then reported
+/// as the user's input with its expected shape, not as a shape clash deep
+/// inside the rebuilt (maybe vectorized) expression.
+fn pinned(old: &Var, new: &Var) -> Result<Var> {
+    let (a, b) = (old.static_shape(), new.static_shape());
+    let mut dims: theon_runtime::Dims<Option<usize>> = b.iter().copied().collect();
+    let mut any = false;
+    for k in 1..dims.len() {
+        if dims[k].is_none() && a[k].is_some() {
+            dims[k] = a[k];
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(new.clone());
+    }
+    let label = |v: &Var| {
+        v.name()
+            .map_or_else(|| format!("{v:?}"), |n| format!("'{n}'"))
+    };
+    let what = format!(
+        "{} (replacing {} of type {})",
+        label(new),
+        label(old),
+        old.ty()
+    );
+    Var::apply(
+        crate::op::Op::SpecifyShape {
+            dims,
+            what: what.into(),
+        },
+        &[new],
+    )
+}
+
 /// New versions of `outputs` in which every `old` is replaced by its `new`.
 /// Sub-expressions that do not depend on a replaced one are shared, not copied.
 pub fn clone_replace(outputs: &[Var], replace: &[(Var, Var)]) -> Result<Vec<Var>> {
@@ -53,7 +90,7 @@ pub fn clone_replace_with(
     let mut memo: HashMap<VarId, Var> = HashMap::new();
     for (old, new) in replace {
         check_replacement(old, new)?;
-        if memo.insert(old.id(), new.clone()).is_some() {
+        if memo.insert(old.id(), pinned(old, new)?).is_some() {
             return Err(Error::graph(format!("{old:?} is replaced twice")));
         }
     }

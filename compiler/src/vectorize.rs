@@ -101,6 +101,17 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
     match op {
         Op::Input { .. } | Op::Constant(_) | Op::Shared(_) => Err(err(op, "leaves have no inputs")),
         Op::Unary(_) | Op::Cast(_) | Op::StopGradient => Var::apply(op.clone(), &[x(0)]),
+        Op::SpecifyShape { dims, what } => {
+            let mut d = dims.clone();
+            d.insert(0, None);
+            Var::apply(
+                Op::SpecifyShape {
+                    dims: d,
+                    what: what.clone(),
+                },
+                &[x(0)],
+            )
+        }
         Op::Binary(_) | Op::Where => {
             let aligned: Vec<Var> = (0..ins.len())
                 .map(|i| {

@@ -107,6 +107,8 @@ pub fn eval(
         Op::Gemm(g) => one(gemm_eval(g, ins, out_dtype, &shape0)?),
         Op::DimShuffle(order) => one(dimshuffle(ins[0], order, &shape0)?),
         Op::Reshape | Op::StopGradient => one(ins[0].clone().reshape(&shape0)?),
+        // Its check is type inference at the concrete shape (check_runtime).
+        Op::SpecifyShape { .. } => one(ins[0].clone()),
         Op::BroadcastTo => {
             let x = ins[0];
             let data = theon_runtime::with_data!(x.data(), v => Element::into_data(map::broadcast_to(v, x.shape(), &shape0)));

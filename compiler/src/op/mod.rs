@@ -477,6 +477,14 @@ pub enum Op {
     // ---- gradient plumbing -------------------------------------------------------
     /// Identity whose gradient is zero.
     StopGradient,
+    /// Identity that checks at run time that its input has the known
+    /// sizes of `dims` (PyTensor's `specify_shape`); `what` names the
+    /// input in the error. Put in by `clone_replace` where a replacement
+    /// leaves sizes open that the replaced value had.
+    SpecifyShape {
+        dims: theon_runtime::Dims<Option<usize>>,
+        what: Arc<str>,
+    },
 
     // ---- introduced by the compiler ------------------------------------------------
     /// A fused loop over elementwise ops (and consuming reductions).
@@ -524,6 +532,7 @@ impl Op {
             Op::Shape => "Shape".into(),
             Op::Random { dist, .. } => format!("Random{}", camel(dist.name())),
             Op::StopGradient => "StopGradient".into(),
+            Op::SpecifyShape { .. } => "SpecifyShape".into(),
             Op::Fused(_) => "Fused".into(),
             Op::Custom(c) => c.name().to_string(),
         }
@@ -548,6 +557,7 @@ impl Op {
             | Op::Reshape
             | Op::BroadcastTo => String::new(),
             Op::Alloc | Op::Shape | Op::StopGradient => String::new(),
+            Op::SpecifyShape { dims, .. } => crate::types::fmt_dims(dims),
             Op::Cast(d) => d.short().into(),
             Op::Reduce { axes, keepdims, .. } => {
                 format!(

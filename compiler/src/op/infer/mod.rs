@@ -236,7 +236,8 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
         | Op::Alloc
         | Op::Concatenate(..)
         | Op::Shape
-        | Op::StopGradient => shape::infer(op, ins),
+        | Op::StopGradient
+        | Op::SpecifyShape { .. } => shape::infer(op, ins),
         Op::Slice(..) | Op::IncSlice(..) | Op::Take(..) | Op::IncTake(..) => index::infer(op, ins),
     }
 }

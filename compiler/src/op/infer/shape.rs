@@ -194,6 +194,29 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             arity(op, ins, 1)?;
             Ok(vec![ins[0].clone()])
         }
+        Op::SpecifyShape { dims, what } => {
+            arity(op, ins, 1)?;
+            let x = ty(0);
+            let bad = || {
+                Error::shape(format!(
+                    "{what} has type {x}, expected shape {}",
+                    fmt_dims(dims)
+                ))
+            };
+            if x.rank() != dims.len() {
+                return Err(bad());
+            }
+            let mut shape = x.shape.clone();
+            for (s, d) in shape.iter_mut().zip(dims) {
+                match (*s, *d) {
+                    (Some(a), Some(b)) if a != b => return Err(bad()),
+                    (None, Some(b)) => *s = Some(b),
+                    _ => {}
+                }
+            }
+            let t = TensorType::new(x.dtype, shape);
+            Ok(with_known(t, ins[0].known.as_ref().map(|k| k.to_vec())))
+        }
         other => Err(Error::graph(format!(
             "{other:?} is not in the shape family"
         ))),
