@@ -7,7 +7,7 @@ use crate::function::{CompileOptions, Function, FunctionSpec, Mode};
 use crate::types::{TensorType, fmt_shape};
 use theon_runtime::{DType, Error, Result, Tensor};
 
-/// d y[i] / d wrt for a scalar or vector `y` of static length: shape
+/// d y\[i\] / d wrt for a scalar or vector `y` of static length: shape
 /// `(len(y), *wrt.shape)` (just the gradient for a scalar `y`).
 pub fn jacobian(y: &Var, wrt: &Var) -> Result<Var> {
     match y.rank() {

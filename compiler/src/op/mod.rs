@@ -466,7 +466,7 @@ pub enum Op {
     Shape,
 
     // ---- random --------------------------------------------------------------
-    /// Inputs: random-stream state (shared int64[2]), shape, parameters.
+    /// Inputs: random-stream state (shared int64\[2\]), shape, parameters.
     /// `draw` distinguishes random nodes (they are never merged).
     Random {
         dist: RandomDist,
