@@ -171,6 +171,15 @@ fn malformed_npz_is_an_error() {
     theon::runtime::io::write_npz(&p, &[("a", &t)]).unwrap();
     assert_eq!(read_npz(&p).unwrap()[0].1, t);
     std::fs::remove_dir_all(&dir).unwrap();
+    // NumPy's compressed archives read; a truncated one is an error.
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/npz");
+    let got = read_npz(data.join("compressed.npz")).unwrap();
+    assert_eq!(got[0].0, "a");
+    assert_eq!(got[0].1, Tensor::vector(vec![1.5, 2.5]));
+    assert_eq!(got[1].0, "b");
+    assert_eq!(got[1].1, Tensor::new(vec![1i64, 2, 3, 4], &[2, 2]).unwrap());
+    let e = read_npz(data.join("truncated.npz")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Parse, "{e}");
 }
 
 /// Allocations that cannot be had are errors, not an abort.
