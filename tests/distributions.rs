@@ -456,3 +456,17 @@ fn prior_predictive_draws_the_joint_prior() {
     near("Var(y0 - y1)", vd, 0.5, 0.03);
     assert!(sample_prior_predictive(&model, 0, 1).is_err());
 }
+
+#[test]
+fn ndarray_parameters_are_constants() {
+    let a = ndarray::array![[1.0, 2.0], [3.0, 4.0]];
+    let model = Model::new();
+    let x = model.normal("x", &a, 1.0, [2, 2]).unwrap();
+    let lp = model.logp().unwrap();
+    let at = Tensor::new(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let got = function(&[x.var()], &[&lp]).unwrap().call(&[at]).unwrap()[0]
+        .item::<f64>()
+        .unwrap();
+    // Four standard normal densities at their means.
+    assert!((got + 4.0 * 0.918_938_533_204_672_8).abs() < 1e-12, "{got}");
+}

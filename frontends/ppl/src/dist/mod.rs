@@ -111,6 +111,16 @@ impl IntoParam for Vec<f64> {
         constant(Tensor::vector(self).cast(dtype))
     }
 }
+/// An ndarray of parameters, any dimension (a constant, in the model's dtype).
+impl<S, D> IntoParam for &ndarray::ArrayBase<S, D>
+where
+    S: ndarray::Data<Elem = f64>,
+    D: ndarray::Dimension,
+{
+    fn into_param(self, dtype: DType) -> Var {
+        constant(Tensor::from_ndarray(&self.view().into_dyn().to_owned()).cast(dtype))
+    }
+}
 impl IntoParam for &crate::Rv {
     fn into_param(self, dtype: DType) -> Var {
         self.var().cast(dtype)
