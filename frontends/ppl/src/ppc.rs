@@ -52,9 +52,19 @@ pub fn sample_prior_predictive(model: &Model, draws: usize, seed: u64) -> Result
         names.push(name);
     }
     let f = function(theon_tensor::NO_INPUTS, &outs)?;
-    let mut collected: Vec<Vec<Tensor>> = vec![Vec::with_capacity(draws); outs.len()];
-    for _ in 0..draws {
-        for (c, t) in collected.iter_mut().zip(f.call::<Tensor>(&[])?) {
+    stacked_calls(names, draws, |_| f.call::<Tensor>(&[]))
+}
+
+/// A trace of `draws` calls of a compiled function, one draw per call:
+/// output k of every call stacked under `names[k]`.
+fn stacked_calls(
+    names: Vec<String>,
+    draws: usize,
+    mut call: impl FnMut(usize) -> Result<Vec<Tensor>>,
+) -> Result<Trace> {
+    let mut collected: Vec<Vec<Tensor>> = vec![Vec::with_capacity(draws); names.len()];
+    for k in 0..draws {
+        for (c, t) in collected.iter_mut().zip(call(k)?) {
             c.push(t);
         }
     }
@@ -104,20 +114,11 @@ pub fn sample_posterior_predictive(
     let free = model.free_vars();
     let inputs: Vec<&Var> = free.iter().map(|(_, v)| v).collect();
     let f = function(&inputs, &outs)?;
-    let mut collected: Vec<Vec<Tensor>> = vec![Vec::with_capacity(draws); outs.len()];
-    for k in 0..draws {
+    stacked_calls(names, draws, |k| {
         let args: Vec<Tensor> = free
             .iter()
             .map(|(n, _)| trace.draw(n, k))
             .collect::<Result<_>>()?;
-        for (c, t) in collected.iter_mut().zip(f.call(&args)?) {
-            c.push(t);
-        }
-    }
-    let stacked: Vec<(String, Tensor)> = names
-        .into_iter()
-        .zip(collected)
-        .map(|(n, ts)| Ok((n, Tensor::stack(&ts)?)))
-        .collect::<Result<_>>()?;
-    Trace::new(draws, stacked)
+        f.call(&args)
+    })
 }
