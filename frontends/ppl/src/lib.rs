@@ -3,6 +3,7 @@
 //! `Approximation::sample_node`, traces and posterior predictive sampling.
 
 pub mod advi;
+pub mod diagnostics;
 pub mod dist;
 pub mod minibatch;
 pub mod model;

@@ -194,7 +194,7 @@ fn sorted(v: &[f64]) -> Vec<f64> {
 }
 
 /// NumPy's linear-interpolation quantile of sorted values.
-fn quantile_sorted(s: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile_sorted(s: &[f64], q: f64) -> f64 {
     let h = (s.len() - 1) as f64 * q;
     let lo = h.floor() as usize;
     match s.get(lo + 1) {
