@@ -52,15 +52,27 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, Tensor)>> {
             continue;
         };
         let stem = stem.to_string();
-        // The declared size is only a hint (it may lie): reserve what can
-        // be had, let the read grow, and fail as a value if memory runs out.
-        let mut body = Vec::new();
-        let hint = usize::try_from(member.size()).unwrap_or(usize::MAX);
-        crate::alloc::reserve(&mut body, hint.min(1 << 26))
-            .map_err(|e| e.context(format!("{}:{name}", path.display())))?;
-        member
-            .read_to_end(&mut body)
-            .map_err(|e| bad(&format!("member '{name}': {e}")))?;
+        // The declared size may lie and a deflated member may expand
+        // without bound: grow the buffer fallibly, chunk by chunk, so an
+        // archive too large for memory is an error, not an abort.
+        let mut body: Vec<u8> = Vec::new();
+        let mut chunk = vec![0u8; 1 << 16];
+        loop {
+            let k = member
+                .read(&mut chunk)
+                .map_err(|e| bad(&format!("member '{name}': {e}")))?;
+            if k == 0 {
+                break;
+            }
+            body.try_reserve(k).map_err(|_| {
+                Error::memory(format!(
+                    "{}:{name}: cannot hold more than {} bytes",
+                    path.display(),
+                    body.len()
+                ))
+            })?;
+            body.extend_from_slice(&chunk[..k]);
+        }
         let t =
             from_npy_bytes(&body).map_err(|e| e.context(format!("{}:{name}", path.display())))?;
         out.push((stem, t));
