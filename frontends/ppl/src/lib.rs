@@ -8,6 +8,7 @@ pub mod dist;
 pub mod minibatch;
 pub mod model;
 mod model_print;
+pub mod nuts;
 pub mod ppc;
 mod rv_ops;
 pub mod trace;
@@ -20,6 +21,7 @@ pub use advi::{
 pub use dist::{Continuous, Discrete, Dist, IntoParam, Prob, Support};
 pub use minibatch::minibatch;
 pub use model::{Model, Observed, Rv, Shape};
+pub use nuts::Nuts;
 pub use ppc::{sample_posterior_predictive, sample_prior_predictive};
-pub use trace::{Summary, SummaryRow, Trace};
+pub use trace::{Mcmc, Summary, SummaryRow, Trace};
 pub use transform::Transform;

@@ -8,19 +8,60 @@ use theon_tensor::{Error, Result, Tensor};
 
 #[derive(Clone, Debug)]
 pub struct Trace {
+    /// All draws, every chain's one after the other (chain-major).
     pub draws: usize,
+    /// Independent chains (1 for ADVI and predictive draws).
+    pub chains: usize,
     vars: Vec<(String, Tensor)>,
+    /// Per-draw sampler statistics (NUTS: `diverging`, `step_size`, `n_steps`).
+    stats: Vec<(String, Tensor)>,
 }
 
 impl Trace {
+    /// One chain of `draws` draws per variable (`[draws, ...shape]`).
     pub fn new(draws: usize, vars: Vec<(String, Tensor)>) -> Result<Trace> {
-        if let Some((n, t)) = vars.iter().find(|(_, t)| t.shape().first() != Some(&draws)) {
+        Trace::with_chains(1, draws, vars, vec![])
+    }
+
+    /// `chains` chains of `draws` draws each, stacked chain-major
+    /// (`[chains * draws, ...shape]` per variable), with sample statistics.
+    pub fn with_chains(
+        chains: usize,
+        draws: usize,
+        vars: Vec<(String, Tensor)>,
+        stats: Vec<(String, Tensor)>,
+    ) -> Result<Trace> {
+        let total = chains
+            .checked_mul(draws)
+            .ok_or_else(|| Error::value(format!("{chains} chains of {draws} draws overflow")))?;
+        if let Some((n, t)) = vars
+            .iter()
+            .chain(&stats)
+            .find(|(_, t)| t.shape().first() != Some(&total))
+        {
             return Err(Error::shape(format!(
-                "trace variable '{n}' has shape {:?}, expected {draws} draws first",
+                "trace variable '{n}' has shape {:?}, expected {total} draws first",
                 t.shape()
             )));
         }
-        Ok(Trace { draws, vars })
+        Ok(Trace {
+            draws: total,
+            chains: chains.max(1),
+            vars,
+            stats,
+        })
+    }
+
+    /// Sample statistics by name (empty for ADVI traces).
+    pub fn stats(&self) -> &[(String, Tensor)] {
+        &self.stats
+    }
+    /// The number of divergent draws (0 without a `diverging` statistic).
+    pub fn divergences(&self) -> usize {
+        self.stats
+            .iter()
+            .find(|(n, _)| n == "diverging")
+            .map_or(0, |(_, t)| t.iter_f64().filter(|&d| d != 0.0).count())
     }
     pub fn names(&self) -> Vec<&str> {
         self.vars.iter().map(|(n, _)| n.as_str()).collect()
@@ -83,8 +124,10 @@ impl Trace {
         Ok((lo, hi))
     }
     /// One row per scalar element of every variable: mean, sd (ddof = 1, as
-    /// ArviZ), and the 94% HDI, printed like `az.summary` (`Display`).
+    /// ArviZ), and the 94% HDI, and with several chains the MCMC columns
+    /// (mcse_mean, ess_bulk, ess_tail, r_hat), printed like `az.summary`.
     pub fn summary(&self) -> Result<Summary> {
+        let per_chain = self.draws / self.chains;
         let mut rows = vec![];
         for (name, t) in &self.vars {
             let shape = &t.shape()[1..];
@@ -96,12 +139,23 @@ impl Trace {
                 let mean = x.iter().sum::<f64>() / n;
                 let var = x.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / (n - 1.0);
                 let (lo, hi) = hdi_sorted(&sorted(&x), 0.94);
+                let mcmc = (self.chains > 1).then(|| {
+                    let chains: Vec<&[f64]> = x.chunks(per_chain).collect();
+                    use crate::diagnostics as d;
+                    Mcmc {
+                        mcse_mean: d::mcse_mean(&chains),
+                        ess_bulk: d::ess_bulk(&chains),
+                        ess_tail: d::ess_tail(&chains),
+                        r_hat: d::rhat(&chains),
+                    }
+                });
                 rows.push(SummaryRow {
                     name: element_name(name, shape, i),
                     mean,
                     sd: var.sqrt(),
                     hdi_3: lo,
                     hdi_97: hi,
+                    mcmc,
                 });
             }
         }
@@ -119,15 +173,16 @@ impl Trace {
             .collect();
         Tensor::new(out, &t.shape()[1..])
     }
-    /// Save as `.npz` with a leading chain axis, `(1, draws, ...)` per
-    /// variable: `arviz.from_dict(posterior=dict(np.load(path)))` reads it.
+    /// Save as `.npz` with a leading chain axis, `(chains, draws, ...)` per
+    /// variable: `arviz.from_dict({"posterior": dict(np.load(path))})`
+    /// reads it.
     pub fn save_npz(&self, path: impl AsRef<Path>) -> Result<()> {
         let with_chain: Vec<(String, Tensor)> = self
             .vars
             .iter()
             .map(|(n, t)| {
-                let mut s = vec![1];
-                s.extend_from_slice(t.shape());
+                let mut s = vec![self.chains, self.draws / self.chains];
+                s.extend_from_slice(&t.shape()[1..]);
                 Ok((n.clone(), t.clone().reshape(&s)?))
             })
             .collect::<Result<_>>()?;
@@ -145,10 +200,21 @@ pub struct SummaryRow {
     pub sd: f64,
     pub hdi_3: f64,
     pub hdi_97: f64,
+    /// With several chains: Monte Carlo error and convergence.
+    pub mcmc: Option<Mcmc>,
 }
 
-/// ArviZ's `az.summary` table (without the MCMC columns: an ADVI trace has
-/// one chain of independent draws).
+/// The MCMC columns of a summary row (`ppl::diagnostics`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mcmc {
+    pub mcse_mean: f64,
+    pub ess_bulk: f64,
+    pub ess_tail: f64,
+    pub r_hat: f64,
+}
+
+/// ArviZ's `az.summary` table (the MCMC columns only for several chains:
+/// an ADVI trace is one chain of independent draws).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
     pub rows: Vec<SummaryRow>,
@@ -157,17 +223,34 @@ pub struct Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let w = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
-        writeln!(
+        let mcmc = self.rows.iter().any(|r| r.mcmc.is_some());
+        write!(
             f,
             "{:w$}  {:>9} {:>9} {:>9} {:>9}",
             "", "mean", "sd", "hdi_3%", "hdi_97%"
         )?;
+        if mcmc {
+            write!(
+                f,
+                " {:>9} {:>9} {:>9} {:>6}",
+                "mcse_mean", "ess_bulk", "ess_tail", "r_hat"
+            )?;
+        }
+        writeln!(f)?;
         for r in &self.rows {
-            writeln!(
+            write!(
                 f,
                 "{:w$}  {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
                 r.name, r.mean, r.sd, r.hdi_3, r.hdi_97
             )?;
+            if let Some(m) = &r.mcmc {
+                write!(
+                    f,
+                    " {:>9.3} {:>9.1} {:>9.1} {:>6.2}",
+                    m.mcse_mean, m.ess_bulk, m.ess_tail, m.r_hat
+                )?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }

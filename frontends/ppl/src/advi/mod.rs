@@ -10,7 +10,7 @@
 
 mod approx;
 mod callbacks;
-mod family;
+pub(crate) mod family;
 mod optimizer;
 mod quadrature;
 
