@@ -1,0 +1,166 @@
+"""Peer benchmark: nutpie (PyMC front end, numba backend) on the eight-schools model.
+
+Set-up:  pip install pymc nutpie
+
+Usage:
+    python eight_schools_nutpie.py              # non-centred parameterisation
+    python eight_schools_nutpie.py --centered   # centred parameterisation
+
+Times (a) nutpie.compile_pymc_model(model) and (b) nutpie.sample(...) with
+draws=1000, tune=1000, chains=4, seed=0, then prints ONE JSON line with
+summary statistics, divergences, min bulk ESS and gradient-evaluation counts.
+
+Thread settings: BLAS/OpenMP pools are pinned to one thread below (before
+NumPy is imported). nutpie itself runs chains on native threads; its default
+`cores` (min(chains, os.cpu_count())) is kept and reported as "cores_used".
+"""
+
+import os
+
+for _var in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMBA_NUM_THREADS",
+):
+    os.environ.setdefault(_var, "1")
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+
+Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+
+DRAWS = 1000
+TUNE = 1000
+CHAINS = 4
+SEED = 0
+
+
+def build_model(centered: bool):
+    import pymc as pm
+
+    with pm.Model() as model:
+        mu = pm.Normal("mu", mu=0.0, sigma=5.0)
+        tau = pm.HalfCauchy("tau", beta=5.0)
+        if centered:
+            theta = pm.Normal("theta", mu=mu, sigma=tau, shape=8)
+        else:
+            theta_t = pm.Normal("theta_t", mu=0.0, sigma=1.0, shape=8)
+            theta = pm.Deterministic("theta", mu + tau * theta_t)
+        pm.Normal("y", mu=theta, sigma=SIGMA, observed=Y)
+    return model
+
+
+def default_cores(chains: int) -> int:
+    """Replicates nutpie.sample's default for cores=None."""
+    try:
+        available = os.process_cpu_count()  # Python >= 3.13
+    except AttributeError:
+        available = os.cpu_count()
+    return min(chains, int(available))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--centered", action="store_true", help="use the centred parameterisation"
+    )
+    args = parser.parse_args()
+
+    warnings.filterwarnings("ignore")
+
+    import arviz as az
+    import nutpie
+    import pymc as pm
+
+    model = build_model(args.centered)
+
+    t0 = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(model)
+    t1 = time.perf_counter()
+    idata = nutpie.sample(
+        compiled,
+        draws=DRAWS,
+        tune=TUNE,
+        chains=CHAINS,
+        seed=SEED,
+        progress_bar=False,
+    )
+    t2 = time.perf_counter()
+
+    compile_s = t1 - t0
+    sample_s = t2 - t1
+    total_s = t2 - t0
+
+    summ = az.summary(idata, var_names=["mu", "tau"], kind="all", round_to="none")
+
+    free_vars = [rv.name for rv in model.free_RVs]
+    ess_vars = list(dict.fromkeys(free_vars + ["theta"]))
+    ess = az.ess(idata, var_names=ess_vars, method="bulk")
+    ess_bulk_min = float(min(float(ess[v].min()) for v in ess_vars))
+
+    rhat = az.rhat(idata, var_names=ess_vars)
+    r_hat_max = float(max(float(rhat[v].max()) for v in ess_vars))
+
+    divergences = int(idata.sample_stats["diverging"].sum())
+
+    # Gradient evaluations: one per leapfrog step (n_steps), summed over all
+    # chains; warm-up included when nutpie stored it (save_warmup=True default).
+    n_grad_evals = None
+    n_grad_evals_scope = None
+    if "n_steps" in idata.sample_stats:
+        kept = int(idata.sample_stats["n_steps"].sum())
+        n_grad_evals = kept
+        n_grad_evals_scope = "kept_draws_only"
+        if hasattr(idata, "warmup_sample_stats") and (
+            "n_steps" in idata.warmup_sample_stats
+        ):
+            n_grad_evals = kept + int(idata.warmup_sample_stats["n_steps"].sum())
+            n_grad_evals_scope = "tuning_plus_draws"
+
+    out = {
+        "model": "eight_schools_centered" if args.centered else "eight_schools_noncentered",
+        "draws": DRAWS,
+        "tune": TUNE,
+        "chains": CHAINS,
+        "seed": SEED,
+        "cores_used": default_cores(CHAINS),
+        "compile_s": compile_s,
+        "sample_s": sample_s,
+        "total_s": total_s,
+        "mu_mean": float(summ.loc["mu", "mean"]),
+        "mu_sd": float(summ.loc["mu", "sd"]),
+        "mu_ess_bulk": float(summ.loc["mu", "ess_bulk"]),
+        "mu_r_hat": float(summ.loc["mu", "r_hat"]),
+        "tau_mean": float(summ.loc["tau", "mean"]),
+        "tau_sd": float(summ.loc["tau", "sd"]),
+        "tau_ess_bulk": float(summ.loc["tau", "ess_bulk"]),
+        "tau_r_hat": float(summ.loc["tau", "r_hat"]),
+        "divergences": divergences,
+        "ess_bulk_min": ess_bulk_min,
+        "ess_bulk_min_over": ess_vars,
+        "r_hat_max": r_hat_max,
+        "ess_per_s": ess_bulk_min / total_s,
+        "ess_per_s_sampling": ess_bulk_min / sample_s,
+        "n_grad_evals": n_grad_evals,
+        "n_grad_evals_scope": n_grad_evals_scope,
+        "grad_evals_per_s": (n_grad_evals / sample_s) if n_grad_evals else None,
+        "nutpie_version": nutpie.__version__,
+        "pymc_version": pm.__version__,
+        "numpy_version": np.__version__,
+        "arviz_version": az.__version__,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "cpu_count": os.cpu_count(),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
