@@ -28,6 +28,10 @@ struct Cli {
     /// Sample with NUTS instead of fitting ADVI.
     #[arg(long)]
     nuts: bool,
+    /// With --nuts: save the trace (posterior and sample_stats) as .npz
+    /// (read it with scripts/arviz_trace.py).
+    #[arg(long)]
+    save: Option<std::path::PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -49,7 +53,7 @@ fn main() -> Result<()> {
     print!("{m}");
 
     if cli.nuts {
-        return sample_nuts(&m, cli.seed, cli.centered);
+        return sample_nuts(&m, cli.seed, cli.centered, cli.save.as_deref());
     }
     let (approx, fit_s) = {
         let t = std::time::Instant::now();
@@ -73,12 +77,16 @@ fn main() -> Result<()> {
 }
 
 /// NUTS: the summary with R-hat and ESS, and a JSON line.
-fn sample_nuts(m: &Model, seed: u64, centered: bool) -> Result<()> {
+fn sample_nuts(m: &Model, seed: u64, centered: bool, save: Option<&std::path::Path>) -> Result<()> {
     let t = std::time::Instant::now();
     let trace = m.sample(Nuts::new().seed(seed))?;
     let total_s = t.elapsed().as_secs_f64();
     let summary = trace.summary()?;
     print!("{summary}");
+    if let Some(path) = save {
+        trace.save_npz(path)?;
+        println!("trace written to {}", path.display());
+    }
     let row = |name: &str| summary.rows.iter().find(|r| r.name == name);
     let (mu, tau) = (row("mu").unwrap(), row("tau").unwrap());
     let mcmc: Vec<&Mcmc> = summary

@@ -109,7 +109,15 @@ fn a_seed_reproduces_every_chain() {
     assert!(mu.iter().zip(&tw).all(|(m, t)| *t == 2.0 * m));
     // The two chains differ (their own streams).
     assert_ne!(&mu[..100], &mu[100..]);
-    assert_eq!(a.stats().len(), 3);
+    assert_eq!(a.stats().len(), 4);
+    // Depth d: at most 2^d - 1 steps, more than 2^(d-1) - 1.
+    let (steps, depth) = (&a.stats()[2].1, &a.stats()[3].1);
+    for (n, d) in steps.iter_f64().zip(depth.iter_f64()) {
+        assert!(
+            n <= 2f64.powf(d) - 1.0 && n > 2f64.powf(d - 1.0) - 1.0,
+            "{n} steps, depth {d}"
+        );
+    }
 }
 
 #[test]

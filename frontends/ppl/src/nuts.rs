@@ -203,6 +203,12 @@ struct ChainOut {
     n_steps: Vec<f64>,
 }
 
+/// The depth of a tree of `n` leapfrog steps: a full tree of depth d has
+/// 2^d - 1 steps, one that stopped early fewer.
+fn tree_depth(n: u64) -> f64 {
+    (u64::BITS - n.leading_zeros()) as f64
+}
+
 fn run_chain(
     model: &Model,
     vars: &[FreeVar],
@@ -268,9 +274,9 @@ fn run_chain(
 impl Model {
     /// Draw from the posterior with NUTS (PyMC's `pm.sample`): a trace of
     /// `chains x draws` constrained values of every free variable and
-    /// deterministic, with sample statistics `diverging`, `step_size` and
-    /// `n_steps` (leapfrog steps per draw). Free discrete variables are an
-    /// error, as for ADVI.
+    /// deterministic, with sample statistics `diverging`, `step_size`,
+    /// `n_steps` (leapfrog steps per draw) and `tree_depth`. Free discrete
+    /// variables are an error, as for ADVI.
     pub fn sample(&self, nuts: Nuts) -> Result<Trace> {
         self.check()?;
         self.check_continuous()?;
@@ -325,6 +331,14 @@ impl Model {
             ("diverging".to_string(), stat(|o| &o.diverging)),
             ("step_size".to_string(), stat(|o| &o.step_size)),
             ("n_steps".to_string(), stat(|o| &o.n_steps)),
+            (
+                "tree_depth".to_string(),
+                Tensor::vector(
+                    outs.iter()
+                        .flat_map(|o| o.n_steps.iter().map(|&n| tree_depth(n as u64)))
+                        .collect::<Vec<f64>>(),
+                ),
+            ),
         ];
         Trace::with_chains(nuts.chains, nuts.draws, vars_out, stats)
     }

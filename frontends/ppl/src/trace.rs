@@ -174,16 +174,23 @@ impl Trace {
         Tensor::new(out, &t.shape()[1..])
     }
     /// Save as `.npz` with a leading chain axis, `(chains, draws, ...)` per
-    /// variable: `arviz.from_dict({"posterior": dict(np.load(path))})`
-    /// reads it.
+    /// variable; sample statistics are stored as `sample_stats/<name>`.
+    /// `scripts/arviz_trace.py` reads both groups into ArviZ (for a trace
+    /// without statistics, `az.from_dict({"posterior": dict(np.load(path))})`).
     pub fn save_npz(&self, path: impl AsRef<Path>) -> Result<()> {
+        let stats = self
+            .stats
+            .iter()
+            .map(|(n, t)| (format!("sample_stats/{n}"), t));
         let with_chain: Vec<(String, Tensor)> = self
             .vars
             .iter()
+            .map(|(n, t)| (n.clone(), t))
+            .chain(stats)
             .map(|(n, t)| {
                 let mut s = vec![self.chains, self.draws / self.chains];
                 s.extend_from_slice(&t.shape()[1..]);
-                Ok((n.clone(), t.clone().reshape(&s)?))
+                Ok((n, t.clone().reshape(&s)?))
             })
             .collect::<Result<_>>()?;
         let refs: Vec<(&str, &Tensor)> = with_chain.iter().map(|(n, t)| (n.as_str(), t)).collect();
