@@ -11,6 +11,7 @@
 use clap::Parser;
 use theon::ppl::*;
 use theon::prelude::*;
+use theon_examples::stats::final_avg_loss;
 
 /// The eight-schools hierarchical model by ADVI.
 #[derive(Parser)]
@@ -60,17 +61,16 @@ fn main() -> Result<()> {
         let a = m.fit(cli.iters, Advi::new().seed(cli.seed).progressbar(false))?;
         (a, t.elapsed().as_secs_f64())
     };
-    let trace = approx.sample(2000)?;
-    print!("{}", trace.summary()?);
-    let get = |name: &str| -> Result<(f64, f64)> {
-        let row = trace.summary()?.rows.into_iter().find(|r| r.name == name);
-        let r = row.ok_or_else(|| Error::model(format!("no row {name}")))?;
-        Ok((r.mean, r.sd))
-    };
-    let ((mu_m, mu_sd), (tau_m, tau_sd)) = (get("mu")?, get("tau")?);
+    let summary = approx.sample(2000)?.summary()?;
+    print!("{summary}");
+    let (mu, tau) = (summary.row("mu")?, summary.row("tau")?);
     println!(
-        "{{\"centered\": {}, \"mu_mean\": {mu_m:.3}, \"mu_sd\": {mu_sd:.3}, \"tau_mean\": {tau_m:.3}, \"tau_sd\": {tau_sd:.3}, \"fit_s\": {fit_s:.3}, \"final_avg_loss\": {:.3}}}",
+        "{{\"centered\": {}, \"mu_mean\": {:.3}, \"mu_sd\": {:.3}, \"tau_mean\": {:.3}, \"tau_sd\": {:.3}, \"fit_s\": {fit_s:.3}, \"final_avg_loss\": {:.3}}}",
         cli.centered,
+        mu.mean,
+        mu.sd,
+        tau.mean,
+        tau.sd,
         final_avg_loss(approx.hist())
     );
     Ok(())
@@ -87,8 +87,7 @@ fn sample_nuts(m: &Model, seed: u64, centered: bool, save: Option<&std::path::Pa
         trace.save_npz(path)?;
         println!("trace written to {}", path.display());
     }
-    let row = |name: &str| summary.rows.iter().find(|r| r.name == name);
-    let (mu, tau) = (row("mu").unwrap(), row("tau").unwrap());
+    let (mu, tau) = (summary.row("mu")?, summary.row("tau")?);
     let mcmc: Vec<&Mcmc> = summary
         .rows
         .iter()
@@ -109,9 +108,4 @@ fn sample_nuts(m: &Model, seed: u64, centered: bool, save: Option<&std::path::Pa
         ess_min / total_s
     );
     Ok(())
-}
-
-fn final_avg_loss(hist: &[f64]) -> f64 {
-    let tail = &hist[hist.len().saturating_sub(1000)..];
-    tail.iter().sum::<f64>() / tail.len().max(1) as f64
 }

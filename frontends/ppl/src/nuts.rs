@@ -120,16 +120,24 @@ impl CpuLogpFunc for Density {
         position: &[f64],
         gradient: &mut [f64],
     ) -> std::result::Result<f64, DensityError> {
-        let x = Tensor::vector(position.to_vec()).cast(self.dtype);
-        self.f
-            .call_into(&[x], &mut self.outs)
-            .map_err(|e| DensityError::Call(e.to_string()))?;
-        let lp = self.outs[0].to_f64_vec()[0];
-        let g = self.outs[1].to_f64_vec();
-        if !lp.is_finite() || g.iter().any(|v| !v.is_finite()) {
+        // Once per leapfrog step: one argument tensor, results read in place.
+        let x = Tensor::vector(position.to_vec());
+        let x = if self.dtype == DType::F64 {
+            x
+        } else {
+            x.cast(self.dtype)
+        };
+        let call = |e: Error| DensityError::Call(e.to_string());
+        self.f.call_into(&[x], &mut self.outs).map_err(call)?;
+        let lp = self.outs[0].item::<f64>().map_err(call)?;
+        let mut finite = lp.is_finite();
+        for (g, v) in gradient.iter_mut().zip(self.outs[1].iter_f64()) {
+            *g = v;
+            finite &= v.is_finite();
+        }
+        if !finite {
             return Err(DensityError::NonFinite);
         }
-        gradient.copy_from_slice(&g);
         Ok(lp)
     }
 

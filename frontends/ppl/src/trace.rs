@@ -119,9 +119,16 @@ impl Trace {
         if !(prob > 0.0 && prob <= 1.0) {
             return Err(Error::value(format!("hdi: prob = {prob} is not in (0, 1]")));
         }
-        let lo = self.moment(name, |v| hdi_sorted(&sorted(v), prob).0)?;
-        let hi = self.moment(name, |v| hdi_sorted(&sorted(v), prob).1)?;
-        Ok((lo, hi))
+        let t = self.get(name)?;
+        let (lo, hi): (Vec<f64>, Vec<f64>) = self
+            .columns(name, t)?
+            .iter()
+            .map(|v| hdi_sorted(&sorted(v), prob))
+            .unzip();
+        Ok((
+            Tensor::new(lo, &t.shape()[1..])?,
+            Tensor::new(hi, &t.shape()[1..])?,
+        ))
     }
     /// One row per scalar element of every variable: mean, sd (ddof = 1, as
     /// ArviZ), and the 94% HDI, and with several chains the MCMC columns
@@ -131,14 +138,11 @@ impl Trace {
         let mut rows = vec![];
         for (name, t) in &self.vars {
             let shape = &t.shape()[1..];
-            let per = t.len() / self.draws.max(1);
-            let v = t.to_f64_vec();
-            for i in 0..per {
-                let x: Vec<f64> = (0..self.draws).map(|d| v[d * per + i]).collect();
+            for (i, x) in self.columns(name, t)?.iter().enumerate() {
                 let n = x.len() as f64;
                 let mean = x.iter().sum::<f64>() / n;
                 let var = x.iter().map(|a| (a - mean) * (a - mean)).sum::<f64>() / (n - 1.0);
-                let (lo, hi) = hdi_sorted(&sorted(&x), 0.94);
+                let (lo, hi) = hdi_sorted(&sorted(x), 0.94);
                 let mcmc = (self.chains > 1).then(|| {
                     let chains: Vec<&[f64]> = x.chunks(per_chain).collect();
                     use crate::diagnostics as d;
@@ -163,15 +167,19 @@ impl Trace {
     }
     fn moment(&self, name: &str, f: impl Fn(&[f64]) -> f64) -> Result<Tensor> {
         let t = self.get(name)?;
+        let out: Vec<f64> = self.columns(name, t)?.iter().map(|v| f(v)).collect();
+        Tensor::new(out, &t.shape()[1..])
+    }
+    /// Every scalar element's draws (of variable `name`, values `t`).
+    fn columns(&self, name: &str, t: &Tensor) -> Result<Vec<Vec<f64>>> {
         if self.draws == 0 {
             return Err(Error::value(format!("'{name}': a trace without draws")));
         }
         let per = t.len() / self.draws;
         let v = t.to_f64_vec();
-        let out: Vec<f64> = (0..per)
-            .map(|i| f(&(0..self.draws).map(|d| v[d * per + i]).collect::<Vec<_>>()))
-            .collect();
-        Tensor::new(out, &t.shape()[1..])
+        Ok((0..per)
+            .map(|i| (0..self.draws).map(|d| v[d * per + i]).collect())
+            .collect())
     }
     /// Save as `.npz` with a leading chain axis, `(chains, draws, ...)` per
     /// variable; sample statistics are stored as `sample_stats/<name>`.
@@ -225,6 +233,16 @@ pub struct Mcmc {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
     pub rows: Vec<SummaryRow>,
+}
+
+impl Summary {
+    /// The row of `name` (`"mu"`, `"w[0, 1]"`), or an error listing none.
+    pub fn row(&self, name: &str) -> Result<&SummaryRow> {
+        self.rows
+            .iter()
+            .find(|r| r.name == name)
+            .ok_or_else(|| Error::model(format!("the summary has no row '{name}'")))
+    }
 }
 
 impl fmt::Display for Summary {

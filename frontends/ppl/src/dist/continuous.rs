@@ -229,25 +229,6 @@ impl Continuous {
         }
     }
 
-    /// The value's shape implied by the parameters (event axis included).
-    pub(crate) fn param_shapes(&self) -> Vec<Vec<Option<usize>>> {
-        match self {
-            // chol's last axis is the column index; its rows match mu.
-            Continuous::MvNormal { mu, chol } => {
-                let c = chol.static_shape();
-                vec![
-                    mu.static_shape().to_vec(),
-                    c[..c.len().saturating_sub(1)].to_vec(),
-                ]
-            }
-            _ => self
-                .named_params()
-                .iter()
-                .map(|(_, v)| v.static_shape().to_vec())
-                .collect(),
-        }
-    }
-
     /// A starting value in the support: the mode or mean where it is a
     /// constant, else a point inside.
     pub fn default_init(&self, shape: &[usize], dtype: DType) -> Result<Tensor> {

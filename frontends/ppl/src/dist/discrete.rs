@@ -134,21 +134,6 @@ impl Discrete {
         }
     }
 
-    /// The parameters' shapes, for the value's (Categorical's category
-    /// axis dropped: one value per probability vector).
-    pub(crate) fn param_shapes(&self) -> Vec<Vec<Option<usize>>> {
-        self.named_params()
-            .iter()
-            .map(|(_, v)| {
-                let s = v.static_shape();
-                match self {
-                    Discrete::Categorical { .. } => s[..s.len().saturating_sub(1)].to_vec(),
-                    _ => s.to_vec(),
-                }
-            })
-            .collect()
-    }
-
     /// Parameters given as expressions are checked as PyMC's
     /// `check_parameters` does: a value outside the parameter space gives
     /// -inf (a finite or positive log-mass there is something an optimizer

@@ -218,12 +218,15 @@ impl Dist {
     /// Shape of a value implied by the parameters (event axis included;
     /// Categorical's category axis excluded: its values are scalars).
     pub fn param_shape(&self) -> Result<theon_runtime::Dims<Option<usize>>> {
-        let shapes = match self {
-            Dist::Continuous(d) => d.param_shapes(),
-            Dist::Discrete(d) => d.param_shapes(),
-        };
-        let refs: Vec<&[Option<usize>]> = shapes.iter().map(|s| s.as_slice()).collect();
-        theon_compiler::types::broadcast_shapes(self.name(), &refs)
+        let shapes: Vec<&[Option<usize>]> = self
+            .named_params()
+            .into_iter()
+            .map(|(name, p)| {
+                let s = p.static_shape();
+                &s[..s.len().saturating_sub(self.extra_axes(name))]
+            })
+            .collect();
+        theon_compiler::types::broadcast_shapes(self.name(), &shapes)
     }
 
     /// Zeros of the value's shape the parameters imply, as an expression
@@ -232,13 +235,9 @@ impl Dist {
         let mut zeros = vec![];
         for (name, p) in self.named_params() {
             let z = p.zeros_like();
-            zeros.push(match (self, name) {
-                // One value per probability vector / per row of the factor.
-                (Dist::Discrete(Discrete::Categorical { .. }), _)
-                | (Dist::Continuous(Continuous::MvNormal { .. }), "chol") => {
-                    z.sum_axes(&[-1], false)?
-                }
-                _ => z,
+            zeros.push(match self.extra_axes(name) {
+                0 => z,
+                _ => z.sum_axes(&[-1], false)?,
             });
         }
         let mut it = zeros.into_iter();
@@ -246,6 +245,17 @@ impl Dist {
             .next()
             .ok_or_else(|| Error::model("a distribution without parameters"))?;
         it.try_fold(first, |a, b| a + b)
+    }
+
+    /// Trailing axes a parameter has beyond the value's shape: Categorical's
+    /// category axis (one value per probability vector) and the column
+    /// axis of MvNormal's factor (its rows match the value's last axis).
+    fn extra_axes(&self, param: &str) -> usize {
+        match (self, param) {
+            (Dist::Discrete(Discrete::Categorical { .. }), _)
+            | (Dist::Continuous(Continuous::MvNormal { .. }), "chol") => 1,
+            _ => 0,
+        }
     }
 
     /// A sensible starting value in the support (PyMC's initial point):
