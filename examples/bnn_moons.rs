@@ -6,6 +6,11 @@
 //! cargo run --release --example bnn_moons -- [--data DIR] [--seed N]
 //!     [--iters N] [--minibatch-iters N] [--optimizer NAME] [--obj-n-mc N]
 //!     [--start-sigma X|pymc] [--dtype f32|f64] [--out DIR] [--no-plots]
+//!     [--nuts] [--nuts-draws N] [--nuts-tune N]
+//!
+//! With `--nuts` the network is also sampled with NUTS (the notebook's
+//! "we could now just run a MCMC sampler like NUTS"), and its predictive
+//! is compared with ADVI's (nuts_vs_advi.png).
 //!
 //! The last line of output is a JSON summary of the timings and accuracies.
 
@@ -67,6 +72,15 @@ struct Cli {
     /// (e.g. data/moons); by default the moons are generated.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Also sample the posterior with NUTS (4 chains) and compare.
+    #[arg(long)]
+    nuts: bool,
+    /// NUTS draws kept per chain.
+    #[arg(long, default_value_t = 1000)]
+    nuts_draws: usize,
+    /// NUTS tuning draws per chain.
+    #[arg(long, default_value_t = 1000)]
+    nuts_tune: usize,
 }
 
 fn run() -> Result<()> {
@@ -96,7 +110,7 @@ fn run() -> Result<()> {
             )));
         }
     };
-    let (out, plots, data_dir) = (cli.out, !cli.no_plots, cli.data);
+    let (out, plots, data_dir) = (cli.out.clone(), !cli.no_plots, cli.data.clone());
     let mut summary = Summary::default();
 
     // Data: the notebook's make_moons(noise=0.2, n=1000), scaled, split 50/50.
@@ -235,8 +249,47 @@ fn run() -> Result<()> {
         |p| theon_examples::stats::accuracy(&classify(&mean_over_draws(p)), &split.y_test),
     )?;
 
+    let test_pts = points(&split.x_test);
+    let gm = mean_over_draws(&grid_probs);
+    let gs = std_over_draws(&grid_probs, &gm);
+    if cli.nuts {
+        let nuts = Nuts::new()
+            .draws(cli.nuts_draws)
+            .tune(cli.nuts_tune)
+            .seed(seed);
+        let on_grid = NutsRun::new(model, &bnn, nuts, (&xs, &grid))?;
+        let acc = on_grid.accuracy(&x_test, &split.y_test)?;
+        on_grid.report(acc, &mut summary);
+        if plots {
+            let ns = std_over_draws(&on_grid.grid_probs, &mean_over_draws(&on_grid.grid_probs));
+            let smax = gs.iter().chain(&ns).cloned().fold(0.0, f64::max);
+            let panel = |title: String, values| plot::Panel {
+                title,
+                values,
+                points: &test_pts,
+                labels: &y_test,
+            };
+            plot::panels(
+                &out.join("nuts_vs_advi.png"),
+                "Uncertainty (std of the predicted probability): ADVI vs NUTS",
+                &[
+                    panel(
+                        format!("ADVI (accuracy {:.1}%)", summary.accuracy * 100.0),
+                        &gs,
+                    ),
+                    panel(format!("NUTS (accuracy {:.1}%)", acc * 100.0), &ns),
+                ],
+                2,
+                g,
+                (-3.0, 3.0),
+                (0.0, smax),
+                ColorMap::Sequential,
+                "std",
+            )?;
+        }
+    }
+
     if plots {
-        let test_pts = points(&split.x_test);
         plot::line(
             &out.join("loss.png"),
             "ADVI: negative ELBO",
@@ -257,8 +310,6 @@ fn run() -> Result<()> {
             &wrong,
             "predicted class",
         )?;
-        let gm = mean_over_draws(&grid_probs);
-        let gs = std_over_draws(&grid_probs, &gm);
         let range = (-3.0, 3.0);
         let (pm, sm) = (
             "Posterior predictive mean probability",
@@ -305,4 +356,91 @@ fn run() -> Result<()> {
     }
     println!("{}", summary.json());
     Ok(())
+}
+
+/// The network sampled with NUTS: the trace, its cost and its predictive
+/// on the grid.
+struct NutsRun<'a> {
+    model: &'a Model,
+    bnn: &'a theon_examples::models::MoonsBnn,
+    trace: Trace,
+    total_s: f64,
+    xs: &'a Var,
+    grid_probs: Tensor,
+}
+
+impl<'a> NutsRun<'a> {
+    fn new(
+        model: &'a Model,
+        bnn: &'a theon_examples::models::MoonsBnn,
+        nuts: Nuts,
+        (xs, grid): (&'a Var, &Tensor),
+    ) -> Result<NutsRun<'a>> {
+        let (trace, total_s) = timed(|| model.sample(nuts));
+        let trace = trace?;
+        let mut run = NutsRun {
+            model,
+            bnn,
+            trace,
+            total_s,
+            xs,
+            grid_probs: Tensor::scalar(0.0),
+        };
+        run.grid_probs = run.predict(grid)?;
+        Ok(run)
+    }
+
+    /// P(class 1) at every point of `x`, for 500 draws spread over the chains.
+    fn predict(&self, x: &Tensor) -> Result<Tensor> {
+        let node = self
+            .trace
+            .sample_node(self.model, &self.bnn.p, Some(500.min(self.trace.draws)))?
+            .replace(&self.bnn.input, self.xs)?;
+        Ok(function(&[self.xs], &[&node])?.call(&[x])?.remove(0))
+    }
+
+    fn accuracy(&self, x: &Tensor, y: &Tensor) -> Result<f64> {
+        let p = self.predict(x)?;
+        Ok(theon_examples::stats::accuracy(
+            &classify(&mean_over_draws(&p)),
+            y,
+        ))
+    }
+
+    /// Print the NUTS line and add its figures to the JSON summary.
+    fn report(&self, accuracy: f64, summary: &mut Summary) {
+        let t = &self.trace;
+        let (ess, rhat) = match t.summary() {
+            Ok(s) => (s.ess_bulk_min(), s.r_hat_max()),
+            Err(_) => (f64::NAN, f64::NAN),
+        };
+        let run = t.run.unwrap_or_default();
+        println!(
+            "NUTS: {} chains x {} draws in {:.2} s (compile {:.3} s, sampling {:.2} s), {} divergences, min bulk ESS {:.0}, max R-hat {:.3}, {:.0} gradients/s; Accuracy = {:.1}%",
+            t.chains,
+            t.draws / t.chains,
+            self.total_s,
+            run.compile_s,
+            run.sampling_s,
+            t.divergences(),
+            ess,
+            rhat,
+            run.gradient_evals as f64 / run.sampling_s,
+            accuracy * 100.0
+        );
+        summary.extra.extend([
+            ("nuts_accuracy", accuracy),
+            ("nuts_divergences", t.divergences() as f64),
+            ("nuts_ess_bulk_min", ess),
+            ("nuts_r_hat_max", rhat),
+            ("nuts_s", self.total_s),
+            ("nuts_sampling_s", run.sampling_s),
+            ("nuts_ess_per_s", ess / self.total_s),
+            ("nuts_ess_per_s_sampling", ess / run.sampling_s),
+            (
+                "nuts_grad_evals_per_s",
+                run.gradient_evals as f64 / run.sampling_s,
+            ),
+        ]);
+    }
 }

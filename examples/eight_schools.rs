@@ -88,24 +88,20 @@ fn sample_nuts(m: &Model, seed: u64, centered: bool, save: Option<&std::path::Pa
         println!("trace written to {}", path.display());
     }
     let (mu, tau) = (summary.row("mu")?, summary.row("tau")?);
-    let mcmc: Vec<&Mcmc> = summary
-        .rows
-        .iter()
-        .filter_map(|r| r.mcmc.as_ref())
-        .collect();
-    let ess_min = mcmc
-        .iter()
-        .map(|c| c.ess_bulk)
-        .fold(f64::INFINITY, f64::min);
-    let rhat_max = mcmc.iter().map(|c| c.r_hat).fold(0.0, f64::max);
+    let (ess_min, rhat_max) = (summary.ess_bulk_min(), summary.r_hat_max());
+    let run = trace.run.unwrap_or_default();
     println!(
-        "{{\"sampler\": \"nuts\", \"centered\": {centered}, \"mu_mean\": {:.3}, \"mu_sd\": {:.3}, \"tau_mean\": {:.3}, \"tau_sd\": {:.3}, \"divergences\": {}, \"ess_bulk_min\": {ess_min:.1}, \"r_hat_max\": {rhat_max:.3}, \"ess_per_s\": {:.1}, \"total_s\": {total_s:.3}}}",
+        "{{\"sampler\": \"nuts\", \"centered\": {centered}, \"mu_mean\": {:.3}, \"mu_sd\": {:.3}, \"tau_mean\": {:.3}, \"tau_sd\": {:.3}, \"divergences\": {}, \"ess_bulk_min\": {ess_min:.1}, \"r_hat_max\": {rhat_max:.3}, \"ess_per_s\": {:.1}, \"ess_per_s_sampling\": {:.1}, \"grad_evals_per_s_sampling\": {:.0}, \"compile_s\": {:.4}, \"sampling_s\": {:.4}, \"total_s\": {total_s:.3}}}",
         mu.mean,
         mu.sd,
         tau.mean,
         tau.sd,
         trace.divergences(),
-        ess_min / total_s
+        ess_min / total_s,
+        ess_min / run.sampling_s,
+        run.gradient_evals as f64 / run.sampling_s,
+        run.compile_s,
+        run.sampling_s,
     );
     Ok(())
 }

@@ -3,8 +3,8 @@
 posterior group and each variable's mean. Usage: python3 scripts/arviz_trace.py target/bnn_moons/trace.npz
 
 Each array is (chain, draw, ...); members named `sample_stats/<name>` (NUTS
-traces: diverging, step_size, n_steps, tree_depth) form the sample_stats
-group. ArviZ 1.x takes the groups as one dict,
+traces: diverging, step_size, n_steps, tree_depth, energy, mean_tree_accept)
+form the sample_stats group; `energy` is what ArviZ's `bfmi` reads. ArviZ 1.x takes the groups as one dict,
 `az.from_dict({"posterior": ...})`; ArviZ 0.x took keyword groups,
 `az.from_dict(posterior=...)` (and would read the 1.x form as one variable
 named "posterior"), so the version decides.
@@ -38,4 +38,6 @@ if __name__ == "__main__":
         print(name, float(values.mean()))
     if "sample_stats" in data.groups():
         print("divergences", int(data.sample_stats["diverging"].sum()))
+        if "energy" in data.sample_stats:
+            print("bfmi per chain", az.bfmi(data))
         print(az.summary(data, kind="diagnostics"))

@@ -109,7 +109,7 @@ fn a_seed_reproduces_every_chain() {
     assert!(mu.iter().zip(&tw).all(|(m, t)| *t == 2.0 * m));
     // The two chains differ (their own streams).
     assert_ne!(&mu[..100], &mu[100..]);
-    assert_eq!(a.stats().len(), 4);
+    assert_eq!(a.stats().len(), 6);
     // Depth d: at most 2^d - 1 steps, more than 2^(d-1) - 1.
     let (steps, depth) = (&a.stats()[2].1, &a.stats()[3].1);
     for (n, d) in steps.iter_f64().zip(depth.iter_f64()) {
@@ -130,4 +130,164 @@ fn discrete_free_variables_and_empty_requests_are_errors() {
     m.normal("x", 0.0, 1.0, ()).unwrap();
     assert!(m.sample(Nuts::new().draws(0)).is_err());
     assert!(m.sample(Nuts::new().chains(0)).is_err());
+    let e = m.sample(Nuts::new().target_accept(1.0)).unwrap_err();
+    assert!(e.message().contains("target_accept"), "{e}");
+    let e = m.sample(Nuts::new().max_depth(0)).unwrap_err();
+    assert!(e.message().contains("max_depth"), "{e}");
+}
+
+/// A statistic of a trace by name.
+fn stat(t: &Trace, name: &str) -> Vec<f64> {
+    t.stats()
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no statistic {name}"))
+        .1
+        .to_f64_vec()
+}
+
+#[test]
+fn energy_and_acceptance_statistics_follow_the_target() {
+    // x ~ Normal(0, 1) in 5-d: energy = -logp + |p|^2 / 2 >= -logp(x) at the
+    // draw (the kinetic part is non-negative), and the acceptance
+    // statistic averages near the target the step size was tuned for.
+    let run = |target: f64| {
+        let m = Model::new();
+        m.normal("x", 0.0, 1.0, [5]).unwrap();
+        m.sample(
+            Nuts::new()
+                .draws(400)
+                .tune(400)
+                .chains(2)
+                .seed(2)
+                .target_accept(target),
+        )
+        .unwrap()
+    };
+    let t = run(0.8);
+    let x = t.get("x").unwrap().to_f64_vec();
+    let energy = stat(&t, "energy");
+    let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+    for (k, e) in energy.iter().enumerate() {
+        let neg_logp: f64 = x[5 * k..5 * k + 5]
+            .iter()
+            .map(|v| 0.5 * v * v + half_log_2pi)
+            .sum();
+        assert!(
+            *e >= neg_logp - 1e-9,
+            "draw {k}: energy {e} < -logp {neg_logp}"
+        );
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let accept = stat(&t, "mean_tree_accept");
+    assert!(accept.iter().all(|a| (0.0..=1.0).contains(a)));
+    assert!(
+        (mean(&accept) - 0.8).abs() < 0.1,
+        "mean accept {}",
+        mean(&accept)
+    );
+    // Every kept draw's leapfrog steps are gradient evaluations, and the
+    // tuning draws add more.
+    let kept: f64 = stat(&t, "n_steps").iter().sum();
+    let run = t.run.unwrap();
+    assert!(
+        run.gradient_evals as f64 > kept,
+        "{} vs {kept}",
+        run.gradient_evals
+    );
+    assert!(run.compile_s > 0.0 && run.sampling_s > 0.0);
+    // A higher target means smaller steps.
+    let step = |t: &Trace| mean(&stat(t, "step_size"));
+    let high = run(0.95);
+    assert!(step(&high) < step(&t), "{} vs {}", step(&high), step(&t));
+    assert!(mean(&stat(&high, "mean_tree_accept")) > 0.88);
+}
+
+#[test]
+fn a_low_rank_mass_matrix_recovers_a_strongly_correlated_gaussian() {
+    // Correlation 0.99: the diagonal mass matrix cannot undo it, the
+    // low-rank one can; both must be right, low rank in fewer steps.
+    let cov = Tensor::new(vec![1.0, 0.99, 0.99, 1.0], &[2, 2]).unwrap();
+    let run = |low_rank| {
+        let m = Model::new();
+        m.mv_normal_cov("x", vec![0.0, 0.0], &cov).unwrap();
+        m.sample(
+            Nuts::new()
+                .draws(1000)
+                .tune(1000)
+                .chains(2)
+                .seed(4)
+                .low_rank(low_rank),
+        )
+        .unwrap()
+    };
+    for low_rank in [false, true] {
+        let t = run(low_rank);
+        let x = t.get("x").unwrap().to_f64_vec();
+        let n = t.draws as f64;
+        let (a, b): (Vec<f64>, Vec<f64>) = x.chunks(2).map(|p| (p[0], p[1])).unzip();
+        let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+        let cab = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - ma) * (y - mb))
+            .sum::<f64>()
+            / n;
+        assert!((cab - 0.99).abs() < 0.15, "low_rank {low_rank}: cov {cab}");
+    }
+    let steps = |t: &Trace| stat(t, "n_steps").iter().sum::<f64>();
+    let (diag, low) = (run(false), run(true));
+    assert!(
+        steps(&low) < steps(&diag),
+        "{} vs {}",
+        steps(&low),
+        steps(&diag)
+    );
+}
+
+#[test]
+fn the_trace_predictive_evaluates_an_expression_at_every_draw() {
+    // mu ~ Normal(0, 5), s ~ HalfNormal(1); y = mu + s * x for a data input
+    // x, evaluated by one vectorized function and by hand per draw.
+    let m = Model::new();
+    let mu = m.normal("mu", 0.0, 5.0, ()).unwrap();
+    let s = m.half_normal("s", 1.0, ()).unwrap();
+    let x = m.data("x", Tensor::vector(vec![1.0, -2.0, 0.5])).unwrap();
+    m.normal("obs", &mu, 1.0, ())
+        .unwrap()
+        .observed(Tensor::vector(vec![0.3, 1.1]));
+    let y = (mu.var() + (s.var() * &x).unwrap()).unwrap();
+    let t = m
+        .sample(Nuts::new().draws(50).tune(50).chains(2).seed(5))
+        .unwrap();
+    let xs = Var::input("xs", TensorType::new(DType::F64, vec![None]));
+    let node = t
+        .sample_node(&m, &y, Some(25))
+        .unwrap()
+        .replace(&x, &xs)
+        .unwrap();
+    let f = function(&[&xs], &[&node]).unwrap();
+    let new_x = [4.0, 0.0, -1.0, 2.5];
+    let out = f.call(&[Tensor::vector(new_x.to_vec())]).unwrap().remove(0);
+    assert_eq!(out.shape(), &[25, 4]);
+    let (mus, ss) = (
+        t.get("mu").unwrap().to_f64_vec(),
+        t.get("s").unwrap().to_f64_vec(),
+    );
+    let got = out.to_f64_vec();
+    for k in 0..25 {
+        // Evenly spaced over the 100 draws of both chains: draw 4k.
+        let d = 4 * k;
+        for (j, xv) in new_x.iter().enumerate() {
+            let want = mus[d] + ss[d] * xv;
+            assert!((got[4 * k + j] - want).abs() < 1e-12, "draw {d}, x {xv}");
+        }
+    }
+    assert!(t.sample_node(&m, &y, Some(101)).is_err());
+    assert!(t.sample_node(&m, &y, Some(0)).is_err());
+    // A trace without the model's variables names the missing one.
+    let other = Model::new();
+    let z = other.normal("z", 0.0, 1.0, ()).unwrap();
+    let e = t.sample_node(&other, z.var(), None).unwrap_err();
+    assert!(e.message().contains("'z'"), "{e}");
 }

@@ -257,7 +257,7 @@ fn grid_plot(
     path: &Path,
     title: &str,
     n: usize,
-    (lo, hi): (f64, f64),
+    range: (f64, f64),
     cell: &dyn Fn(usize) -> RGBColor,
     marker: &dyn Fn(i64) -> (RGBColor, RGBColor),
     points: &[[f64; 2]],
@@ -266,62 +266,111 @@ fn grid_plot(
 ) -> Result<()> {
     let root = canvas(path, (820, 680))?;
     let (main, side) = root.split_horizontally(700);
-    let mut chart = ChartBuilder::on(&main)
-        .caption(title, (FAMILY, 22))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
-        .build_cartesian_2d(lo..hi, lo..hi)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("x₁")
-        .y_desc("x₂")
-        .label_style((FAMILY, 14))
-        .draw()
-        .map_err(err)?;
-    let h = (hi - lo) / n as f64;
-    chart
-        .draw_series((0..n * n).map(|q| {
-            let (x, y) = (lo + (q % n) as f64 * h, lo + (q / n) as f64 * h);
-            Rectangle::new([(x, y), (x + h, y + h)], cell(q).filled())
-        }))
-        .map_err(err)?;
-    let mut classes = labels.to_vec();
-    classes.sort_unstable();
-    classes.dedup();
-    for c in classes {
-        let (fill, edge) = marker(c);
+    let grid = Grid {
+        n,
+        range,
+        cell,
+        marker,
+        points,
+        labels,
+    };
+    grid.draw(&main, title, 22, 3, true)?;
+    color_bar(&side, &bar)?;
+    root.present().map_err(err)
+}
+
+/// What one grid chart shows.
+struct Grid<'a> {
+    n: usize,
+    range: (f64, f64),
+    cell: &'a dyn Fn(usize) -> RGBColor,
+    marker: &'a dyn Fn(i64) -> (RGBColor, RGBColor),
+    points: &'a [[f64; 2]],
+    labels: &'a [i64],
+}
+
+impl Grid<'_> {
+    /// Draw into `area` with a caption of `font` px, points of `radius`,
+    /// axis descriptions and a legend when `legend`.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        title: &str,
+        font: u32,
+        radius: i32,
+        legend: bool,
+    ) -> Result<()> {
+        let (lo, hi) = self.range;
+        let n = self.n;
+        let mut chart = ChartBuilder::on(area)
+            .caption(title, (FAMILY, font))
+            .margin(if legend { 12 } else { 4 })
+            .x_label_area_size(if legend { 40 } else { 0 })
+            .y_label_area_size(if legend { 50 } else { 0 })
+            .build_cartesian_2d(lo..hi, lo..hi)
+            .map_err(err)?;
+        if legend {
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_desc("x₁")
+                .y_desc("x₂")
+                .label_style((FAMILY, 14))
+                .draw()
+                .map_err(err)?;
+        }
+        let h = (hi - lo) / n as f64;
         chart
-            .draw_series(
-                points
-                    .iter()
-                    .zip(labels)
-                    .filter(|(_, l)| **l == c)
-                    .map(move |(p, _)| {
-                        EmptyElement::at((p[0], p[1]))
-                            + Circle::new((0, 0), 3, fill.filled())
-                            + Circle::new((0, 0), 3, edge.stroke_width(1))
-                    }),
-            )
-            .map_err(err)?
-            .label(format!("test points, class {c}"))
-            .legend(move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + Circle::new((0, 0), 4, fill.filled())
-                    + Circle::new((0, 0), 4, edge.stroke_width(1))
-            });
+            .draw_series((0..n * n).map(|q| {
+                let (x, y) = (lo + (q % n) as f64 * h, lo + (q / n) as f64 * h);
+                Rectangle::new([(x, y), (x + h, y + h)], (self.cell)(q).filled())
+            }))
+            .map_err(err)?;
+        let mut classes = self.labels.to_vec();
+        classes.sort_unstable();
+        classes.dedup();
+        for c in classes {
+            let (fill, edge) = (self.marker)(c);
+            let series = chart
+                .draw_series(
+                    self.points
+                        .iter()
+                        .zip(self.labels)
+                        .filter(|(_, l)| **l == c)
+                        .map(move |(p, _)| {
+                            EmptyElement::at((p[0], p[1]))
+                                + Circle::new((0, 0), radius, fill.filled())
+                                + Circle::new((0, 0), radius, edge.stroke_width(1))
+                        }),
+                )
+                .map_err(err)?;
+            if legend {
+                series
+                    .label(format!("test points, class {c}"))
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + Circle::new((0, 0), 4, fill.filled())
+                            + Circle::new((0, 0), 4, edge.stroke_width(1))
+                    });
+            }
+        }
+        if legend {
+            chart
+                .configure_series_labels()
+                .label_font((FAMILY, 13))
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK)
+                .position(SeriesLabelPosition::UpperLeft)
+                .draw()
+                .map_err(err)?;
+        }
+        Ok(())
     }
-    chart
-        .configure_series_labels()
-        .label_font((FAMILY, 13))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()
-        .map_err(err)?;
-    let mut side_chart = ChartBuilder::on(&side)
+}
+
+/// A vertical colour bar from `bar.lo` to `bar.hi`.
+fn color_bar<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, bar: &ColorBar) -> Result<()> {
+    let mut side_chart = ChartBuilder::on(area)
         .margin_top(52)
         .margin_bottom(52)
         .margin_right(8)
@@ -352,6 +401,79 @@ fn grid_plot(
             )
         }))
         .map_err(err)?;
+    Ok(())
+}
+
+/// One panel of [`panels`]: values on an `n x n` grid (row-major, x
+/// fastest) and the points drawn on top.
+pub struct Panel<'a> {
+    pub title: String,
+    pub values: &'a [f64],
+    pub points: &'a [[f64; 2]],
+    pub labels: &'a [i64],
+}
+
+/// Surfaces side by side, `cols` per row, on one colour scale from `vmin`
+/// to `vmax` with one colour bar: the same quantity from several models or
+/// tasks, comparable at a glance.
+#[allow(clippy::too_many_arguments)]
+pub fn panels(
+    path: &Path,
+    title: &str,
+    panels: &[Panel],
+    cols: usize,
+    n: usize,
+    range: (f64, f64),
+    (vmin, vmax): (f64, f64),
+    cmap: ColorMap,
+    bar_label: &str,
+) -> Result<()> {
+    if let Some(p) = panels.iter().find(|p| p.values.len() != n * n) {
+        return Err(Error::shape(format!(
+            "plotting '{}': {} values for a {n} x {n} grid",
+            p.title,
+            p.values.len()
+        )));
+    }
+    let cols = cols.clamp(1, panels.len().max(1));
+    let rows = panels.len().div_ceil(cols).max(1);
+    let cell_px = if cols <= 2 { 520 } else { 230 };
+    let (w, h) = (cols as u32 * cell_px + 130, rows as u32 * cell_px + 50);
+    let root = canvas(path, (w, h))?;
+    let root = root.titled(title, (FAMILY, 24)).map_err(err)?;
+    let (main, side) = root.split_horizontally(cols as u32 * cell_px);
+    let scale = |v: f64| (v - vmin) / (vmax - vmin).max(1e-12);
+    let marker = |c: i64| match c {
+        0 => (WHITE, BLACK),
+        1 => (BLACK, WHITE),
+        c => (class_color(c), BLACK),
+    };
+    let big = cols <= 2;
+    for (area, p) in main.split_evenly((rows, cols)).iter().zip(panels) {
+        let cell = |q: usize| cmap.at(scale(p.values[q]));
+        let grid = Grid {
+            n,
+            range,
+            cell: &cell,
+            marker: &marker,
+            points: p.points,
+            labels: p.labels,
+        };
+        grid.draw(
+            area,
+            &p.title,
+            if big { 20 } else { 14 },
+            if big { 3 } else { 2 },
+            big,
+        )?;
+    }
+    let bar = ColorBar {
+        lo: vmin,
+        hi: vmax,
+        label: bar_label,
+        color: &|t| cmap.at(t),
+    };
+    color_bar(&side, &bar)?;
     root.present().map_err(err)
 }
 

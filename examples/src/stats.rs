@@ -72,6 +72,8 @@ pub struct Summary {
     pub accuracy: f64,
     pub mb_fit_s: f64,
     pub mb_accuracy: f64,
+    /// Further figures of optional parts (NUTS), appended to the JSON.
+    pub extra: Vec<(&'static str, f64)>,
 }
 
 impl Summary {
@@ -130,8 +132,16 @@ impl Summary {
     }
 
     pub fn json(&self) -> String {
+        let extra: String = self
+            .extra
+            .iter()
+            .map(|(k, v)| match v.is_finite() {
+                true => format!(", \"{k}\": {v:.4}"),
+                false => format!(", \"{k}\": null"),
+            })
+            .collect();
         format!(
-            "{{\"compile_s\": {:.4}, \"fit_s\": {:.4}, \"us_per_step\": {:.2}, \"final_avg_loss\": {:.3}, \"sample_5000_s\": {:.4}, \"ppc_slow_ms\": {:.2}, \"ppc_fast_ms\": {:.3}, \"grid_ms\": {:.2}, \"accuracy\": {:.4}, \"mb_fit_s\": {:.4}, \"mb_accuracy\": {:.4}}}",
+            "{{\"compile_s\": {:.4}, \"fit_s\": {:.4}, \"us_per_step\": {:.2}, \"final_avg_loss\": {:.3}, \"sample_5000_s\": {:.4}, \"ppc_slow_ms\": {:.2}, \"ppc_fast_ms\": {:.3}, \"grid_ms\": {:.2}, \"accuracy\": {:.4}, \"mb_fit_s\": {:.4}, \"mb_accuracy\": {:.4}{extra}}}",
             self.compile_s,
             self.fit_s,
             self.us_per_step,

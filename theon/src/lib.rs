@@ -78,6 +78,29 @@ pub use theon_compiler as compiler;
 /// ```
 pub use theon_ppl as ppl;
 
+/// Networks layer by layer on a model (theon-nn): Lasagne-style
+/// `Sequential` with priors per layer, groups and hierarchical priors.
+///
+/// ```
+/// use theon::nn;
+/// use theon::ppl::*;
+/// use theon::prelude::*;
+///
+/// # fn main() -> Result<()> {
+/// let m = Model::new();
+/// let x = m.data("x", Tensor::new(vec![0.5, -1.0, 2.0, 0.0], &[2, 2])?)?;
+/// let net = nn::Sequential::new(&m, "net")
+///     .prior(nn::Prior::learned(nn::Scale::HalfNormal(1.0)))
+///     .dense(3, nn::Relu)?
+///     .dense(1, nn::Sigmoid)?;
+/// let p = net.forward(&x)?.squeeze(&[-1])?;
+/// m.bernoulli("y", &p)?.observed(Tensor::vector(vec![1.0, 0.0]));
+/// assert!(m.var("net.dense0.w_raw").is_ok() && m.var("net.dense0.w_scale").is_ok());
+/// # Ok(())
+/// # }
+/// ```
+pub use theon_nn as nn;
+
 /// Tensors, dtypes, kernels and file formats (theon-runtime).
 ///
 /// ```

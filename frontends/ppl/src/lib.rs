@@ -5,6 +5,7 @@
 pub mod advi;
 pub mod diagnostics;
 pub mod dist;
+pub mod map;
 pub mod minibatch;
 pub mod model;
 mod model_print;
@@ -19,9 +20,10 @@ pub use advi::{
     FullRankAdvi, Inference, Optimizer, Size,
 };
 pub use dist::{Continuous, Discrete, Dist, IntoParam, Prob, Support};
+pub use map::MapEstimate;
 pub use minibatch::minibatch;
 pub use model::{Model, Observed, Rv, Shape};
 pub use nuts::Nuts;
 pub use ppc::{sample_posterior_predictive, sample_prior_predictive};
-pub use trace::{Mcmc, Summary, SummaryRow, Trace};
+pub use trace::{Mcmc, McmcRun, Summary, SummaryRow, Trace};
 pub use transform::Transform;

@@ -2,12 +2,15 @@
 //! posterior draw in a trace, draw the observed variables from their
 //! distributions given the draw — one compiled call per draw (the
 //! notebook's slow path; `Approximation::sample_node` is the fast one).
-//! And `sample_prior_predictive`: ancestral draws of the whole model.
+//! And `sample_prior_predictive`: ancestral draws of the whole model; and
+//! `Trace::sample_node`, the compiled, vectorized predictive over the
+//! draws of an MCMC trace.
 
 use crate::model::{Model, RvKind};
 use crate::trace::Trace;
 use theon_tensor::{
     Error, RandomStream, Result, Tensor, Unused, Var, clone_replace_with, constant, function,
+    vectorize,
 };
 
 /// PyMC's `sample_prior_predictive`: `draws` joint draws of every free
@@ -121,4 +124,50 @@ pub fn sample_posterior_predictive(
             .collect::<Result<_>>()?;
         f.call(&args)
     })
+}
+
+impl Trace {
+    /// `expr` at `draws` of the trace's draws (evenly spaced over all
+    /// chains; every draw with `None`): each free variable of `model` is
+    /// replaced by its draws, giving one vectorized expression with a
+    /// leading axis of draws (batched products, no per-draw loop). The
+    /// MCMC twin of `Approximation::sample_node`: combine it with
+    /// `Var::replace` to predict on new inputs, and compile it once.
+    pub fn sample_node(&self, model: &Model, expr: &Var, draws: Option<usize>) -> Result<Var> {
+        let n = draws.unwrap_or(self.draws);
+        if n == 0 || n > self.draws {
+            return Err(Error::value(format!(
+                "sample_node: {n} draws from a trace of {}",
+                self.draws
+            )));
+        }
+        // Evenly spaced: draw k * total / n, the first of each stretch.
+        let picks: Vec<usize> = (0..n).map(|k| k * self.draws / n).collect();
+        let repl: Vec<(Var, Var)> = model
+            .free_vars()
+            .into_iter()
+            .map(|(name, v)| {
+                let rows: Vec<Tensor> = picks
+                    .iter()
+                    .map(|&k| self.draw(&name, k))
+                    .collect::<Result<_>>()?;
+                let t = Tensor::stack(&rows)?.cast(v.dtype());
+                let fits = t.shape()[1..].len() == v.rank()
+                    && v.static_shape()
+                        .iter()
+                        .zip(&t.shape()[1..])
+                        .all(|(s, d)| s.is_none_or(|s| s == *d));
+                if !fits {
+                    return Err(Error::shape(format!(
+                        "sample_node: the trace's draws of '{name}' have shape {:?}, the model's variable is {}",
+                        &t.shape()[1..],
+                        v.ty()
+                    )));
+                }
+                Ok((v, constant(t)))
+            })
+            .collect::<Result<_>>()?;
+        let size = constant(Tensor::scalar(n as i64));
+        Ok(vectorize(std::slice::from_ref(expr), &repl, &size)?.remove(0))
+    }
 }

@@ -13,8 +13,20 @@ pub struct Trace {
     /// Independent chains (1 for ADVI and predictive draws).
     pub chains: usize,
     vars: Vec<(String, Tensor)>,
-    /// Per-draw sampler statistics (NUTS: `diverging`, `step_size`, `n_steps`).
+    /// Per-draw sampler statistics (NUTS: `diverging`, `step_size`, ...).
     stats: Vec<(String, Tensor)>,
+    /// How the MCMC run that made the trace went (`None` for other draws).
+    pub run: Option<McmcRun>,
+}
+
+/// The cost of an MCMC run: gradient evaluations (leapfrog steps, tuning
+/// included) and wall-clock seconds spent compiling and sampling (the
+/// slowest chain's, as chains run in parallel).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct McmcRun {
+    pub gradient_evals: u64,
+    pub compile_s: f64,
+    pub sampling_s: f64,
 }
 
 impl Trace {
@@ -49,6 +61,7 @@ impl Trace {
             chains: chains.max(1),
             vars,
             stats,
+            run: None,
         })
     }
 
@@ -242,6 +255,24 @@ impl Summary {
             .iter()
             .find(|r| r.name == name)
             .ok_or_else(|| Error::model(format!("the summary has no row '{name}'")))
+    }
+    /// The smallest bulk ESS over all rows (NaN without MCMC columns):
+    /// the number that decides how far a run's estimates can be trusted.
+    pub fn ess_bulk_min(&self) -> f64 {
+        self.mcmc()
+            .map(|m| m.ess_bulk)
+            .reduce(f64::min)
+            .unwrap_or(f64::NAN)
+    }
+    /// The largest R-hat over all rows (NaN without MCMC columns).
+    pub fn r_hat_max(&self) -> f64 {
+        self.mcmc()
+            .map(|m| m.r_hat)
+            .reduce(f64::max)
+            .unwrap_or(f64::NAN)
+    }
+    fn mcmc(&self) -> impl Iterator<Item = &Mcmc> {
+        self.rows.iter().filter_map(|r| r.mcmc.as_ref())
     }
 }
 

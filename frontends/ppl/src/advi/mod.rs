@@ -153,6 +153,23 @@ fn entry_name(family: &Family, vars: &[FreeVar], param: usize, flat: usize) -> S
     }
 }
 
+/// Updates that write nothing unless the loss and every new value are
+/// finite (x * 0 sums to 0 exactly then, to NaN otherwise), so a diverging
+/// step leaves parameters and optimizer state as they were; and the flag
+/// `finite` saying whether they were written.
+pub(crate) fn finite_guard(loss: &Var, updates: &[(Var, Var)]) -> Result<(Var, Vec<(Var, Var)>)> {
+    let mut zero = (loss * 0.0)?;
+    for (_, new) in updates {
+        zero = (zero + (new * 0.0)?.sum()?)?;
+    }
+    let ok = zero.equal(0.0)?.named("finite");
+    let guarded = updates
+        .iter()
+        .map(|(t, new)| Ok((t.clone(), where_(&ok, new, t)?)))
+        .collect::<Result<_>>()?;
+    Ok((ok, guarded))
+}
+
 /// A prepared fit (PyMC's inference object): the compiled step and the
 /// approximation it trains. `fit` may be called again to continue; after
 /// an error the approximation and the optimizer keep their last finite
@@ -201,18 +218,7 @@ impl Model {
         let params = family.params();
         let grads = grad(&loss, &params)?;
         let updates = method.optimizer.updates(&params, &grads)?;
-        // The step writes nothing unless the loss and every new value are
-        // finite (x * 0 sums to 0 exactly then, to NaN otherwise), so a
-        // diverging step leaves parameters and optimizer state as they were.
-        let mut zero = (&loss * 0.0)?;
-        for (_, new) in &updates {
-            zero = (zero + (new * 0.0)?.sum()?)?;
-        }
-        let ok = zero.equal(0.0)?.named("finite");
-        let guarded: Vec<(Var, Var)> = updates
-            .iter()
-            .map(|(t, new)| Ok((t.clone(), where_(&ok, new, t)?)))
-            .collect::<Result<_>>()?;
+        let (ok, guarded) = finite_guard(&loss, &updates)?;
         let ups: Vec<(&Var, &Var)> = guarded.iter().map(|(a, b)| (a, b)).collect();
         let step = compile(theon_tensor::NO_INPUTS, &[&loss, &ok])
             .options(method.options.clone())

@@ -1,0 +1,405 @@
+//! The layer API (`theon::nn`): names and shapes, a layer network's
+//! log-density equal to the hand-written network's, the priors'
+//! log-densities by hand, groups against a per-group evaluation, errors
+//! that name the layer; and `find_map` against closed-form modes.
+
+use theon::nn;
+use theon::ppl::*;
+use theon::prelude::*;
+
+const LN_2PI: f64 = 1.8378770664093453;
+
+/// The model's log-density at its initial point, and the point.
+fn logp_at_init(m: &Model) -> (f64, Vec<(String, Tensor)>) {
+    let free = m.free_vars();
+    let inputs: Vec<&Var> = free.iter().map(|(_, v)| v).collect();
+    let f = function(&inputs, &[&m.logp().unwrap()]).unwrap();
+    let point = m.initial_point().unwrap();
+    let args: Vec<Tensor> = point.iter().map(|(_, t)| t.clone()).collect();
+    (f.call(&args).unwrap()[0].item::<f64>().unwrap(), point)
+}
+
+fn norm_logpdf(x: f64, sd: f64) -> f64 {
+    -0.5 * (x / sd).powi(2) - sd.ln() - 0.5 * LN_2PI
+}
+
+fn moons_like() -> (Tensor, Tensor) {
+    let x = Tensor::new(
+        vec![0.3, -1.2, 1.5, 0.4, -0.7, 0.9, 0.0, 2.1, -1.8, -0.3],
+        &[5, 2],
+    )
+    .unwrap();
+    let y = Tensor::vector(vec![1.0, 0.0, 1.0, 1.0, 0.0]);
+    (x, y)
+}
+
+#[test]
+fn layers_are_named_and_shaped_from_the_input() {
+    let m = Model::new();
+    let x = Var::input("x", TensorType::new(DType::F64, vec![None, Some(3)]));
+    let net = nn::Sequential::new(&m, "net")
+        .dense(4, nn::Tanh)
+        .unwrap()
+        .bias(false)
+        .dense(2, nn::Softmax)
+        .unwrap();
+    let p = net.forward(&x).unwrap();
+    assert_eq!(p.static_shape().to_vec(), [None, Some(2)]);
+    let names: Vec<String> = m.free_vars().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["net.dense0.w", "net.dense0.b", "net.dense1.w"]);
+    let shape = |n: &str| m.var(n).unwrap().static_shape().to_vec();
+    assert_eq!(shape("net.dense0.w"), [Some(3), Some(4)]);
+    assert_eq!(shape("net.dense0.b"), [Some(4)]);
+    assert_eq!(shape("net.dense1.w"), [Some(4), Some(2)]);
+    // A second application reuses the weights; a wrong width names the layer.
+    let before = m.free_vars().len();
+    let x2 = Var::input("x2", TensorType::new(DType::F64, vec![Some(7), Some(3)]));
+    assert_eq!(
+        net.forward(&x2).unwrap().static_shape().to_vec(),
+        [Some(7), Some(2)]
+    );
+    assert_eq!(m.free_vars().len(), before);
+    let bad = Var::input("bad", TensorType::new(DType::F64, vec![None, Some(5)]));
+    let e = net.forward(&bad).unwrap_err();
+    assert!(
+        e.message()
+            .contains("net.dense0: input has 5 features, the layer was built for 3"),
+        "{e}"
+    );
+    // No layers after the first application; no zero-unit layers; a dense
+    // layer on an unflattened input says to flatten.
+    assert!(net.clone().dense(1, nn::Identity).is_err());
+    assert!(nn::Sequential::new(&m, "z").dense(0, nn::Relu).is_err());
+    let img = Var::input(
+        "img",
+        TensorType::new(DType::F64, vec![None, Some(2), Some(2)]),
+    );
+    let e = nn::Sequential::new(&Model::new(), "c")
+        .dense(2, nn::Relu)
+        .unwrap()
+        .forward(&img)
+        .unwrap_err();
+    assert!(e.message().contains("flatten"), "{e}");
+}
+
+#[test]
+fn flatten_feeds_a_dense_layer_every_feature() {
+    let m = Model::new();
+    let img = Var::input(
+        "img",
+        TensorType::new(DType::F64, vec![None, Some(2), Some(3)]),
+    );
+    let net = nn::Sequential::new(&m, "net")
+        .flatten()
+        .unwrap()
+        .dense(1, nn::Identity)
+        .unwrap();
+    let out = net.forward(&img).unwrap();
+    assert_eq!(
+        m.var("net.dense0.w").unwrap().static_shape().to_vec(),
+        [Some(6), Some(1)]
+    );
+    // out = flatten(img) · w + b at the initial point, by hand.
+    let point = m.initial_point().unwrap();
+    let (w, b) = (point[0].1.to_f64_vec(), point[1].1.to_f64_vec());
+    let free = m.free_vars();
+    let f = function(&[&img, &free[0].1, &free[1].1], &[&out]).unwrap();
+    let data: Vec<f64> = (0..12).map(|k| k as f64 * 0.25 - 1.0).collect();
+    let got = f
+        .call(&[
+            Tensor::new(data.clone(), &[2, 2, 3]).unwrap(),
+            point[0].1.clone(),
+            point[1].1.clone(),
+        ])
+        .unwrap()[0]
+        .to_f64_vec();
+    for r in 0..2 {
+        let want: f64 = (0..6).map(|k| data[6 * r + k] * w[k]).sum::<f64>() + b[0];
+        assert!((got[r] - want).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn the_notebook_network_by_layers_has_the_hand_written_log_density() {
+    let (x, y) = moons_like();
+    // By layers: 2-5-5-1 tanh, no biases, Normal(0, 1), the notebook's randn start.
+    let m = Model::new();
+    let xd = m.data("x", x.clone()).unwrap();
+    let net = nn::Sequential::new(&m, "net")
+        .bias(false)
+        .init(nn::Init::Normal(1.0))
+        .seed(3)
+        .dense(5, nn::Tanh)
+        .unwrap()
+        .dense(5, nn::Tanh)
+        .unwrap()
+        .dense(1, nn::Sigmoid)
+        .unwrap();
+    let p = net.forward(&xd).unwrap().squeeze(&[-1]).unwrap();
+    m.bernoulli("out", &p).unwrap().observed(y.clone());
+    let (lp_layers, point) = logp_at_init(&m);
+    // By hand, started at the same point.
+    let h = Model::new();
+    let xh = h.data("x", x).unwrap();
+    let shapes: [&[usize]; 3] = [&[2, 5], &[5, 5], &[5, 1]];
+    let w: Vec<Rv> = shapes
+        .iter()
+        .enumerate()
+        .map(|(k, s)| {
+            h.normal(&format!("w{k}"), 0.0, 1.0, *s)
+                .unwrap()
+                .init(point[k].1.clone())
+        })
+        .collect();
+    let ph = xh
+        .dot(w[0].var())
+        .unwrap()
+        .tanh()
+        .dot(w[1].var())
+        .unwrap()
+        .tanh()
+        .dot(w[2].var())
+        .unwrap()
+        .sigmoid()
+        .squeeze(&[-1])
+        .unwrap();
+    h.bernoulli("out", &ph).unwrap().observed(y);
+    let (lp_hand, _) = logp_at_init(&h);
+    assert_eq!(lp_layers, lp_hand);
+    // Seeded: the same seed starts at the same point, another elsewhere.
+    let start = |seed| {
+        let m = Model::new();
+        let x = Var::input("x", TensorType::new(DType::F64, vec![None, Some(2)]));
+        nn::Sequential::new(&m, "n")
+            .seed(seed)
+            .dense(3, nn::Tanh)
+            .unwrap()
+            .forward(&x)
+            .unwrap();
+        m.initial_point().unwrap()[0].1.to_f64_vec()
+    };
+    assert_eq!(start(1), start(1));
+    assert_ne!(start(1), start(2));
+    // Glorot: sd sqrt(2 / (2 + 3)); the sample sd of 6 draws is loose, so
+    // check the scale through a large layer instead.
+    let m = Model::new();
+    let x = Var::input("x", TensorType::new(DType::F64, vec![None, Some(200)]));
+    nn::Sequential::new(&m, "n")
+        .dense(300, nn::Tanh)
+        .unwrap()
+        .forward(&x)
+        .unwrap();
+    let w = m.initial_point().unwrap()[0].1.to_f64_vec();
+    let sd = (w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64).sqrt();
+    let want = (2.0f64 / 500.0).sqrt();
+    assert!((sd / want - 1.0).abs() < 0.02, "sd {sd} vs {want}");
+}
+
+#[test]
+fn learned_and_hierarchical_priors_have_their_log_densities() {
+    // Learned per-layer scale, non-centred: raw ~ N(0, 1), s ~ HalfNormal(2).
+    let m = Model::new();
+    let x = Var::input("x", TensorType::new(DType::F64, vec![None, Some(2)]));
+    nn::Sequential::new(&m, "net")
+        .prior(nn::Prior::learned(nn::Scale::HalfNormal(2.0)))
+        .bias(false)
+        .dense(3, nn::Tanh)
+        .unwrap()
+        .forward(&x)
+        .unwrap();
+    let (lp, point) = logp_at_init(&m);
+    let names: Vec<&str> = point.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["net.dense0.w_scale", "net.dense0.w_raw"]);
+    let s = point[0].1.item::<f64>().unwrap();
+    let want = (norm_logpdf(s, 2.0) + 2f64.ln())
+        + point[1]
+            .1
+            .iter_f64()
+            .map(|r| norm_logpdf(r, 1.0))
+            .sum::<f64>();
+    assert!((lp - want).abs() < 1e-12, "{lp} vs {want}");
+
+    // Per unit, centred: w ~ Normal(0, s[j]) column by column.
+    let m = Model::new();
+    nn::Sequential::new(&m, "net")
+        .prior(
+            nn::Prior::learned(nn::Scale::HalfCauchy(1.0))
+                .per_unit()
+                .centered(),
+        )
+        .bias(false)
+        .dense(3, nn::Tanh)
+        .unwrap()
+        .forward(&x)
+        .unwrap();
+    let free = m.free_vars();
+    assert_eq!(
+        m.var("net.dense0.w_scale").unwrap().static_shape().to_vec(),
+        [Some(3)]
+    );
+    let inputs: Vec<&Var> = free.iter().map(|(_, v)| v).collect();
+    let f = function(&inputs, &[&m.logp().unwrap()]).unwrap();
+    let s = vec![0.5, 1.5, 3.0];
+    let w: Vec<f64> = (0..6).map(|k| 0.3 * k as f64 - 0.7).collect();
+    let lp = f
+        .call(&[
+            Tensor::vector(s.clone()),
+            Tensor::new(w.clone(), &[2, 3]).unwrap(),
+        ])
+        .unwrap()[0]
+        .item::<f64>()
+        .unwrap();
+    // HalfCauchy(1): log(2 / (π (1 + s²))).
+    let mut want: f64 = s
+        .iter()
+        .map(|v| (2.0 / (std::f64::consts::PI * (1.0 + v * v))).ln())
+        .sum();
+    for (k, wv) in w.iter().enumerate() {
+        want += norm_logpdf(*wv, s[k % 3]);
+    }
+    assert!((lp - want).abs() < 1e-12, "{lp} vs {want}");
+
+    // Hierarchical over 4 groups: mean ~ N(0, 1), group sd ~ HalfNormal(1),
+    // raw ~ N(0, 1); each group's weights = mean + sd * raw.
+    let m = Model::new();
+    let xg = Var::input(
+        "xg",
+        TensorType::new(DType::F64, vec![Some(4), None, Some(2)]),
+    );
+    let net = nn::Sequential::new(&m, "net")
+        .groups(4)
+        .prior(nn::Prior::hierarchical(nn::Scale::HalfNormal(1.0)))
+        .bias(false)
+        .dense(3, nn::Identity)
+        .unwrap();
+    let out = net.forward(&xg).unwrap();
+    assert_eq!(out.static_shape().to_vec(), [Some(4), None, Some(3)]);
+    let (lp, point) = logp_at_init(&m);
+    let names: Vec<&str> = point.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "net.dense0.w_mean",
+            "net.dense0.w_group_sd",
+            "net.dense0.w_raw"
+        ]
+    );
+    let want = point[0]
+        .1
+        .iter_f64()
+        .map(|v| norm_logpdf(v, 1.0))
+        .sum::<f64>()
+        + norm_logpdf(point[1].1.item::<f64>().unwrap(), 1.0)
+        + 2f64.ln()
+        + point[2]
+            .1
+            .iter_f64()
+            .map(|v| norm_logpdf(v, 1.0))
+            .sum::<f64>();
+    assert!((lp - want).abs() < 1e-12, "{lp} vs {want}");
+    // A hierarchical prior without groups is an error naming the weights.
+    let e = nn::Sequential::new(&Model::new(), "h")
+        .prior(nn::Prior::hierarchical(nn::Scale::HalfNormal(1.0)))
+        .dense(2, nn::Tanh)
+        .unwrap()
+        .forward(&x)
+        .unwrap_err();
+    assert!(
+        e.message().contains("h.dense0.w") && e.message().contains("groups"),
+        "{e}"
+    );
+    // Bad prior parameters are errors when the layer is added.
+    let e = nn::Sequential::new(&Model::new(), "q")
+        .prior(nn::Prior::normal(-1.0))
+        .dense(2, nn::Tanh)
+        .unwrap_err();
+    assert!(e.message().contains("q.dense0"), "{e}");
+}
+
+#[test]
+fn groups_apply_each_groups_own_weights() {
+    // 3 separate networks 2 -> 2 (identity) on [3, 4, 2]: group g's output
+    // is x[g] · w[g] + b[g].
+    let m = Model::new();
+    let x = Var::input(
+        "x",
+        TensorType::new(DType::F64, vec![Some(3), Some(4), Some(2)]),
+    );
+    let net = nn::Sequential::new(&m, "sep")
+        .groups(3)
+        .dense(2, nn::Identity)
+        .unwrap();
+    let out = net.forward(&x).unwrap();
+    let free = m.free_vars();
+    let w: Vec<f64> = (0..12).map(|k| (k as f64 - 5.5) * 0.1).collect();
+    let b: Vec<f64> = (0..6).map(|k| k as f64 * 0.5).collect();
+    let xs: Vec<f64> = (0..24).map(|k| (k as f64).sin()).collect();
+    let f = function(&[&x, &free[0].1, &free[1].1], &[&out]).unwrap();
+    let got = f
+        .call(&[
+            Tensor::new(xs.clone(), &[3, 4, 2]).unwrap(),
+            Tensor::new(w.clone(), &[3, 2, 2]).unwrap(),
+            Tensor::new(b.clone(), &[3, 1, 2]).unwrap(),
+        ])
+        .unwrap()[0]
+        .to_f64_vec();
+    for g in 0..3 {
+        for r in 0..4 {
+            for j in 0..2 {
+                let want = (0..2)
+                    .map(|i| xs[g * 8 + r * 2 + i] * w[g * 4 + i * 2 + j])
+                    .sum::<f64>()
+                    + b[g * 2 + j];
+                assert!((got[g * 8 + r * 2 + j] - want).abs() < 1e-12);
+            }
+        }
+    }
+    let bad = Var::input(
+        "b",
+        TensorType::new(DType::F64, vec![Some(5), None, Some(2)]),
+    );
+    let e = net.forward(&bad).unwrap_err();
+    assert!(e.message().contains("3 groups"), "{e}");
+}
+
+#[test]
+fn find_map_reaches_the_closed_form_modes() {
+    // mu ~ Normal(0, 10), y_i ~ Normal(mu, 1): mode sum(y) / (n + 1/100).
+    // s ~ HalfNormal(1), z_i ~ Normal(0, s): the mode of the density of s
+    // itself (no Jacobian) solves s^4 + n s^2 - S = 0, S = sum z^2.
+    let y = [1.2, 0.7, 2.3, 1.9];
+    let z = [0.5, -1.5, 2.0, 1.0, -0.5];
+    let m = Model::new();
+    let mu = m.normal("mu", 0.0, 10.0, ()).unwrap();
+    m.normal("y", &mu, 1.0, ())
+        .unwrap()
+        .observed(Tensor::vector(y.to_vec()));
+    let s = m.half_normal("s", 1.0, ()).unwrap();
+    m.normal("z", 0.0, &s, ())
+        .unwrap()
+        .observed(Tensor::vector(z.to_vec()));
+    let map = m
+        .find_map(3000, Optimizer::adam().with_learning_rate(0.05))
+        .unwrap();
+    let mu_hat = y.iter().sum::<f64>() / (y.len() as f64 + 0.01);
+    let (n, ss) = (z.len() as f64, z.iter().map(|v| v * v).sum::<f64>());
+    let s_hat = ((-n + (n * n + 4.0 * ss).sqrt()) / 2.0).sqrt();
+    let got_mu = map.value("mu").unwrap().item::<f64>().unwrap();
+    let got_s = map.value("s").unwrap().item::<f64>().unwrap();
+    assert!((got_mu - mu_hat).abs() < 1e-4, "{got_mu} vs {mu_hat}");
+    assert!((got_s - s_hat).abs() < 1e-4, "{got_s} vs {s_hat}");
+    // The loss fell to -logp at the mode.
+    assert!(map.hist().last().unwrap() < &map.hist()[0]);
+    // node: an expression at the estimate.
+    let twice = function(
+        theon::prelude::NO_INPUTS,
+        &[&map.node(&(mu.var() * 2.0).unwrap()).unwrap()],
+    )
+    .unwrap()
+    .call::<Tensor>(&[])
+    .unwrap()[0]
+        .item::<f64>()
+        .unwrap();
+    assert_eq!(twice, 2.0 * got_mu);
+    assert!(map.value("nope").is_err());
+}
