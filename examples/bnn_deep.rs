@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use theon::ppl::*;
 use theon::prelude::*;
 use theon_examples::data;
-use theon_examples::models::{DEEP_LAYERS, deep_bnn};
+use theon_examples::models::{DEEP_SCALES, deep_bnn};
 use theon_examples::plot::{self, ColorMap};
 use theon_examples::stats::{
     Summary, accuracy, argmax_rows, mean_over_draws, points, trace_moments,
@@ -253,11 +253,7 @@ fn run() -> Result<()> {
             &test_pts,
             &y_test,
         )?;
-        let sds: Vec<String> = DEEP_LAYERS
-            .iter()
-            .map(|name| format!("sd_{name}"))
-            .collect();
-        let groups = trace_moments(&trace, sds.iter().map(String::as_str))?;
+        let groups = trace_moments(&trace, DEEP_SCALES)?;
         plot::error_bars(
             &out.join("scales.png"),
             "Posterior of the layers' prior scales (mean ± std)",

@@ -340,7 +340,7 @@ fn run() -> Result<()> {
             &test_pts,
             &y_test,
         )?;
-        let groups = trace_moments(&trace, MOONS_LAYERS.iter().map(|(name, _)| *name))?;
+        let groups = trace_moments(&trace, MOONS_LAYERS)?;
         plot::error_bars(
             &out.join("weights.png"),
             "Posterior of the weights (mean ± std)",

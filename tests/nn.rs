@@ -66,16 +66,28 @@ fn layers_are_named_and_shaped_from_the_input() {
             .contains("net.dense0: input has 5 features, the layer was built for 3"),
         "{e}"
     );
-    // No layers after the first application; no zero-unit layers; a dense
-    // layer on an unflattened input says to flatten.
+    // No layers after the first application; no zero-unit layers.
     assert!(net.clone().dense(1, nn::Identity).is_err());
     assert!(nn::Sequential::new(&m, "z").dense(0, nn::Relu).is_err());
+    // Without groups a dense layer maps the last axis, as Keras' does; with
+    // groups an unflattened input says to flatten.
     let img = Var::input(
         "img",
         TensorType::new(DType::F64, vec![None, Some(2), Some(2)]),
     );
-    let e = nn::Sequential::new(&Model::new(), "c")
-        .dense(2, nn::Relu)
+    let out = nn::Sequential::new(&Model::new(), "c")
+        .dense(3, nn::Relu)
+        .unwrap()
+        .forward(&img)
+        .unwrap();
+    assert_eq!(out.static_shape().to_vec(), [None, Some(2), Some(3)]);
+    let img = Var::input(
+        "img",
+        TensorType::new(DType::F64, vec![Some(2), None, Some(2), Some(2)]),
+    );
+    let e = nn::Sequential::new(&Model::new(), "g")
+        .groups(2)
+        .dense(3, nn::Relu)
         .unwrap()
         .forward(&img)
         .unwrap_err();
@@ -402,4 +414,68 @@ fn find_map_reaches_the_closed_form_modes() {
         .unwrap();
     assert_eq!(twice, 2.0 * got_mu);
     assert!(map.value("nope").is_err());
+}
+
+#[test]
+fn the_hierarchical_network_beats_separate_and_pooled_networks_on_one_seed() {
+    // The example's recipe, shortened: 18 rotated two-moons tasks (seed 0),
+    // 3000 ADVI steps per model, 200 predictive draws.
+    use theon_examples::data::rotated_moons;
+    use theon_examples::models::{Pooling, task_bnn};
+    let data = rotated_moons(18, 100, 0.3, 0).unwrap();
+    let xs = Var::input(
+        "xs",
+        TensorType::new(DType::F64, vec![Some(18), None, Some(2)]),
+    );
+    let accuracy = |pooling| {
+        let bnn = task_bnn(pooling, &data.x_train, &data.y_train, 0).unwrap();
+        let approx = bnn
+            .model
+            .fit(
+                3000,
+                Advi::new()
+                    .seed(0)
+                    .optimizer(Optimizer::adam().with_learning_rate(0.01))
+                    .start_sigma(0.1)
+                    .progressbar(false),
+            )
+            .unwrap();
+        let node = approx
+            .sample_node(&bnn.p, 200)
+            .unwrap()
+            .replace(&bnn.input, &xs)
+            .unwrap();
+        let p = function(&[&xs], &[&node])
+            .unwrap()
+            .call(&[&data.x_test])
+            .unwrap()
+            .remove(0);
+        assert_eq!(p.shape(), &[200, 18, 50]);
+        let (p, y) = (p.to_f64_vec(), data.y_test.to_f64_vec());
+        let hits = (0..18 * 50)
+            .filter(|&k| {
+                let m = (0..200).map(|d| p[d * 900 + k]).sum::<f64>() / 200.0;
+                (m > 0.5) == (y[k] > 0.5)
+            })
+            .count();
+        hits as f64 / 900.0
+    };
+    let (sep, pooled, hier) = (
+        accuracy(Pooling::Separate),
+        accuracy(Pooling::Pooled),
+        accuracy(Pooling::Hierarchical),
+    );
+    assert!(
+        hier > sep + 0.02 && sep > pooled,
+        "hierarchical {hier}, separate {sep}, pooled {pooled}"
+    );
+}
+
+#[test]
+fn the_hierarchical_model_prints_as_pymc_would() {
+    use theon_examples::data::rotated_moons;
+    use theon_examples::models::{Pooling, task_bnn};
+    let data = rotated_moons(18, 100, 0.3, 0).unwrap();
+    let bnn = task_bnn(Pooling::Hierarchical, &data.x_train, &data.y_train, 0).unwrap();
+    insta::assert_snapshot!(bnn.model.to_string());
 }

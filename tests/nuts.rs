@@ -189,13 +189,13 @@ fn energy_and_acceptance_statistics_follow_the_target() {
     // Every kept draw's leapfrog steps are gradient evaluations, and the
     // tuning draws add more.
     let kept: f64 = stat(&t, "n_steps").iter().sum();
-    let run = t.run.unwrap();
+    let cost = t.run.unwrap();
     assert!(
-        run.gradient_evals as f64 > kept,
+        cost.gradient_evals as f64 > kept,
         "{} vs {kept}",
-        run.gradient_evals
+        cost.gradient_evals
     );
-    assert!(run.compile_s > 0.0 && run.sampling_s > 0.0);
+    assert!(cost.compile_s > 0.0 && cost.sampling_s > 0.0);
     // A higher target means smaller steps.
     let step = |t: &Trace| mean(&stat(t, "step_size"));
     let high = run(0.95);

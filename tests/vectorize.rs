@@ -85,3 +85,40 @@ fn vectorized_random_graphs_match_a_loop_over_the_batch() {
         .unwrap();
     assert!(checked.get() > 150, "{} graphs checked", checked.get());
 }
+
+#[test]
+fn an_n_d_dot_with_batched_weights_matches_a_loop() {
+    // dot([3, r, 2], w[2, 4]) reshapes through w's shape; batching w must
+    // keep that shape arithmetic per element (a regression: the shape was
+    // treated as batched).
+    let x = Var::input(
+        "x",
+        TensorType::new(DType::F64, vec![Some(3), None, Some(2)]),
+    );
+    let w = Var::input("w", TensorType::fixed(DType::F64, &[2, 4]));
+    let wb = Var::input("wb", TensorType::fixed(DType::F64, &[5, 2, 4]));
+    let y = x.dot(&w).unwrap();
+    let n = Var::constant(Tensor::scalar(5i64));
+    let yb = vectorize(std::slice::from_ref(&y), &[(w.clone(), wb.clone())], &n)
+        .unwrap()
+        .remove(0);
+    let fb = function(&[&x, &wb], &[&yb]).unwrap();
+    let f = function(&[&x, &w], &[&y]).unwrap();
+    let xv = Tensor::new(
+        (0..18).map(|k| (k as f64 * 0.7).sin()).collect::<Vec<_>>(),
+        &[3, 3, 2],
+    )
+    .unwrap();
+    let wv = Tensor::new(
+        (0..40).map(|k| (k as f64 * 0.3).cos()).collect::<Vec<_>>(),
+        &[5, 2, 4],
+    )
+    .unwrap();
+    let got = fb.call(&[&xv, &wv]).unwrap().remove(0);
+    assert_eq!(got.shape(), &[5, 3, 3, 4]);
+    let got = got.to_f64_vec();
+    for b in 0..5 {
+        let want = f.call(&[xv.clone(), wv.index_axis0(b).unwrap()]).unwrap()[0].to_f64_vec();
+        assert_eq!(&got[b * 36..(b + 1) * 36], want.as_slice());
+    }
+}

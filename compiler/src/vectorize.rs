@@ -72,7 +72,10 @@ pub fn vectorize(outputs: &[Var], replace: &[(Var, Var)], size: &Var) -> Result<
             if let Some(n) = v.name() {
                 nv.set_name(&n);
             }
-            (nv, true)
+            // A batched value's shape is every element's shape: the same
+            // for all, so not batched (ops on it, like N-d `dot`'s shape
+            // arithmetic, stay per element).
+            (nv, !matches!(v.op(), Op::Shape))
         } else if ins.iter().zip(v.inputs()).all(|((a, _), b)| a.same(b)) {
             (v.clone(), false)
         } else {

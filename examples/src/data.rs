@@ -146,3 +146,55 @@ pub fn read_split(dir: &Path) -> Result<Split> {
     }
     Ok(s)
 }
+
+/// The tasks of the hierarchical network (Wiecki, "Hierarchical Bayesian
+/// Neural Networks with Informative Priors", 2018): `tasks` two-moons sets
+/// of `n` points with `noise`, each standardized and rotated by its own
+/// angle ~ Normal(0, 90°); the first half of each task's (shuffled) rows
+/// train, the rest test. Inputs are `[tasks, rows, 2]`, labels
+/// `[tasks, rows]` (as f64 0/1), and the angles in degrees.
+pub struct Tasks {
+    pub x_train: Tensor,
+    pub y_train: Tensor,
+    pub x_test: Tensor,
+    pub y_test: Tensor,
+    pub angles: Vec<f64>,
+}
+
+pub fn rotated_moons(tasks: usize, n: usize, noise: f64, seed: u64) -> Result<Tasks> {
+    if tasks == 0 || n < 2 {
+        return Err(Error::value(format!(
+            "rotated_moons: needs at least one task and two points, got {tasks} and {n}"
+        )));
+    }
+    let angles: Vec<f64> = Tensor::randn(DType::F64, &[tasks], seed ^ 0x0a76_1e5)
+        .to_f64_vec()
+        .iter()
+        .map(|z| z * 90.0)
+        .collect();
+    let half = n / 2;
+    let (mut xtr, mut ytr, mut xte, mut yte) = (vec![], vec![], vec![], vec![]);
+    for (t, deg) in angles.iter().enumerate() {
+        let (mut x, y) = moons(n, noise, seed.wrapping_mul(1000).wrapping_add(t as u64))?;
+        standardize(&mut x);
+        // Rows times the rotation matrix [[c, -s], [s, c]], as the post.
+        let (s, c) = deg.to_radians().sin_cos();
+        for (k, (p, label)) in x.iter().zip(&y).enumerate() {
+            let r = [p[0] * c + p[1] * s, -p[0] * s + p[1] * c];
+            let (xs, ys) = if k < half {
+                (&mut xtr, &mut ytr)
+            } else {
+                (&mut xte, &mut yte)
+            };
+            xs.extend(r);
+            ys.push(*label as f64);
+        }
+    }
+    Ok(Tasks {
+        x_train: Tensor::new(xtr, &[tasks, half, 2])?,
+        y_train: Tensor::new(ytr, &[tasks, half])?,
+        x_test: Tensor::new(xte, &[tasks, n - half, 2])?,
+        y_test: Tensor::new(yte, &[tasks, n - half])?,
+        angles,
+    })
+}

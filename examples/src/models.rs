@@ -1,5 +1,6 @@
 //! The examples' models, shared with the benchmarks.
 
+use theon::nn;
 use theon::ppl::*;
 use theon::prelude::*;
 
@@ -13,9 +14,8 @@ pub struct MoonsBnn {
     pub p: Var,
 }
 
-/// Weight shapes of the notebook's 2-5-5-1 network.
-pub const MOONS_LAYERS: [(&str, &[usize]); 3] =
-    [("w_in_1", &[2, 5]), ("w_1_2", &[5, 5]), ("w_2_out", &[5])];
+/// The notebook network's weights, as the layer API names them.
+pub const MOONS_LAYERS: [&str; 3] = ["net.dense0.w", "net.dense1.w", "net.dense2.w"];
 
 /// Build the notebook's model. Initial weights are seeded standard normal
 /// draws (the notebook's `np.random.randn`). With `batch`, the data enter as
@@ -41,23 +41,15 @@ pub fn moons_bnn(
             (mb[0].clone(), mb[1].clone())
         }
     };
-    let mut w = vec![];
-    for (k, (name, shape)) in MOONS_LAYERS.iter().enumerate() {
-        let init = Tensor::randn(
-            dtype,
-            shape,
-            init_seed.wrapping_mul(31).wrapping_add(k as u64),
-        );
-        w.push(model.normal(name, 0.0, 1.0, *shape)?.init(init));
-    }
-    let p = x
-        .dot(&w[0])?
-        .tanh()
-        .dot(&w[1])?
-        .tanh()
-        .dot(&w[2])?
-        .sigmoid()
-        .named("p");
+    // Initial weights: seeded standard normal draws (the notebook's randn).
+    let net = nn::Sequential::new(&model, "net")
+        .bias(false)
+        .init(nn::Init::Normal(1.0))
+        .seed(init_seed)
+        .dense(5, nn::Tanh)?
+        .dense(5, nn::Tanh)?
+        .dense(1, nn::Sigmoid)?;
+    let p = net.forward(&x)?.squeeze(&[-1])?.named("p");
     model.bernoulli("out", &p)?.observed(&y).total_size(n);
     model.check()?;
     Ok(MoonsBnn { model, input: x, p })
@@ -74,8 +66,12 @@ pub struct DeepBnn {
     pub probs: Var,
 }
 
-/// Names of the deep network's layers' weights.
-pub const DEEP_LAYERS: [&str; 3] = ["w0", "w1", "w2"];
+/// Names of the deep network's layers' prior scales.
+pub const DEEP_SCALES: [&str; 3] = [
+    "net.dense0.w_scale",
+    "net.dense1.w_scale",
+    "net.dense2.w_scale",
+];
 
 pub fn deep_bnn(
     x_train: &Tensor,
@@ -97,32 +93,16 @@ pub fn deep_bnn(
             (mb[0].clone(), mb[1].clone())
         }
     };
-    let sizes = [x_train.shape()[1], hidden, hidden, classes];
-    let mut act = x.clone();
-    for (layer, name) in DEEP_LAYERS.iter().enumerate() {
-        let (fan_in, fan_out) = (sizes[layer], sizes[layer + 1]);
-        // One prior scale per layer, shared by its weights: sd ~ HalfNormal(1).
-        let scale = model.half_normal(&format!("sd_{name}"), 1.0, ())?;
-        // Initial weights: seeded normal draws scaled by 1/sqrt(fan_in).
-        let init = Tensor::randn(
-            DType::F64,
-            &[fan_in, fan_out],
-            seed.wrapping_mul(97).wrapping_add(layer as u64),
-        );
-        let init = Tensor::new(
-            init.to_f64_vec()
-                .iter()
-                .map(|v| v / (fan_in as f64).sqrt())
-                .collect::<Vec<_>>(),
-            &[fan_in, fan_out],
-        )?;
-        let w = model
-            .normal(name, 0.0, &scale, [fan_in, fan_out])?
-            .init(init);
-        let b = model.normal(&format!("b{layer}"), 0.0, 1.0, [fan_out])?;
-        let z = (act.dot(&w)? + &*b)?;
-        act = if layer < 2 { z.tanh() } else { z };
-    }
+    // One prior scale per layer, shared by its weights: sd ~ HalfNormal(1);
+    // biases ~ Normal(0, 1); weights start at LeCun-scaled normal draws.
+    let net = nn::Sequential::new(&model, "net")
+        .prior(nn::Prior::learned(nn::Scale::HalfNormal(1.0)).centered())
+        .init(nn::Init::LeCun)
+        .seed(seed)
+        .dense(hidden, nn::Tanh)?
+        .dense(hidden, nn::Tanh)?
+        .dense(classes, nn::Identity)?;
+    let act = net.forward(&x)?;
     let logits = act;
     model
         .categorical_logit("out", &logits)?
@@ -134,5 +114,68 @@ pub fn deep_bnn(
         model,
         input: x,
         probs,
+    })
+}
+
+/// How the tasks of the hierarchical example share their networks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pooling {
+    /// One independent network per task.
+    Separate,
+    /// One network for all tasks.
+    Pooled,
+    /// One network per task, tied to shared weights with learned
+    /// per-layer group scales (non-centred).
+    Hierarchical,
+}
+
+impl Pooling {
+    pub const ALL: [Pooling; 3] = [Pooling::Separate, Pooling::Pooled, Pooling::Hierarchical];
+    pub fn name(self) -> &'static str {
+        match self {
+            Pooling::Separate => "separate",
+            Pooling::Pooled => "pooled",
+            Pooling::Hierarchical => "hierarchical",
+        }
+    }
+}
+
+/// The 2-5-5-1 tanh network (no biases, as in the post) over `[tasks,
+/// rows, 2]` inputs, Bernoulli likelihood on the logits.
+pub struct TaskBnn {
+    pub model: Model,
+    /// The `x` data container (`[tasks, rows, 2]`).
+    pub input: Var,
+    /// P(class 1), `[tasks, rows]`.
+    pub p: Var,
+}
+
+pub fn task_bnn(pooling: Pooling, x: &Tensor, y: &Tensor, seed: u64) -> Result<TaskBnn> {
+    let model = Model::new();
+    let tasks = x.shape()[0];
+    let xd = model.data("x", x.clone())?;
+    let net = nn::Sequential::new(&model, "net")
+        .bias(false)
+        .init(nn::Init::Normal(1.0))
+        .seed(seed);
+    let net = match pooling {
+        Pooling::Pooled => net,
+        Pooling::Separate => net.groups(tasks),
+        Pooling::Hierarchical => net
+            .groups(tasks)
+            .prior(nn::Prior::hierarchical(nn::Scale::HalfNormal(1.0))),
+    };
+    let net = net
+        .dense(5, nn::Tanh)?
+        .dense(5, nn::Tanh)?
+        .dense(1, nn::Identity)?;
+    let logits = net.forward(&xd)?.squeeze(&[-1])?;
+    model.bernoulli_logit("out", &logits)?.observed(y.clone());
+    model.check()?;
+    let p = logits.sigmoid().named("p");
+    Ok(TaskBnn {
+        model,
+        input: xd,
+        p,
     })
 }

@@ -413,7 +413,8 @@ pub struct Panel<'a> {
     pub labels: &'a [i64],
 }
 
-/// Surfaces side by side, `cols` per row, on one colour scale from `vmin`
+/// Surfaces side by side, `cols` per row (a panel without values is left
+/// blank), on one colour scale from `vmin`
 /// to `vmax` with one colour bar: the same quantity from several models or
 /// tasks, comparable at a glance.
 #[allow(clippy::too_many_arguments)]
@@ -428,7 +429,11 @@ pub fn panels(
     cmap: ColorMap,
     bar_label: &str,
 ) -> Result<()> {
-    if let Some(p) = panels.iter().find(|p| p.values.len() != n * n) {
+    // An empty panel (no values) is a blank cell.
+    if let Some(p) = panels
+        .iter()
+        .find(|p| !p.values.is_empty() && p.values.len() != n * n)
+    {
         return Err(Error::shape(format!(
             "plotting '{}': {} values for a {n} x {n} grid",
             p.title,
@@ -450,6 +455,9 @@ pub fn panels(
     };
     let big = cols <= 2;
     for (area, p) in main.split_evenly((rows, cols)).iter().zip(panels) {
+        if p.values.is_empty() {
+            continue;
+        }
         let cell = |q: usize| cmap.at(scale(p.values[q]));
         let grid = Grid {
             n,

@@ -289,22 +289,28 @@ impl Sequential {
         Ok(h)
     }
 
-    /// The feature size of a dense layer's input.
+    /// The feature size of a dense layer's input: its last axis. Without
+    /// groups, axes before it are batch axes (as Keras' and PyTorch's
+    /// dense layers); with groups the input is `[groups, rows, features]`.
     fn features(&self, h: &Var, layer: &str) -> Result<usize> {
         let lead = self.lead();
         let shape = h.static_shape();
-        if shape.len() != lead + 1 {
+        let fits = match self.groups {
+            Some(_) => shape.len() == lead + 1,
+            None => shape.len() > lead,
+        };
+        if !fits {
             return Err(Error::shape(format!(
-                "{layer}: a dense layer takes {} axis of features, the input is {} (add .flatten() before it)",
-                if lead == 2 {
-                    "[groups, rows] and one"
+                "{layer}: a dense layer takes {}, the input is {} (add .flatten() before it)",
+                if self.groups.is_some() {
+                    "[groups, rows, features]"
                 } else {
-                    "rows and one"
+                    "rows and features"
                 },
                 h.ty()
             )));
         }
-        shape[lead].ok_or_else(|| {
+        shape[shape.len() - 1].ok_or_else(|| {
             Error::shape(format!(
                 "{layer}: the input's feature axis has no static size ({}); give the input a fixed number of features",
                 h.ty()
