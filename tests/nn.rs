@@ -479,3 +479,34 @@ fn the_hierarchical_model_prints_as_pymc_would() {
     let bnn = task_bnn(Pooling::Hierarchical, &data.x_train, &data.y_train, 0).unwrap();
     insta::assert_snapshot!(bnn.model.to_string());
 }
+
+#[test]
+fn a_two_layer_network_is_a_product_a_bias_add_and_an_activation_per_layer() {
+    use theon::compiler::rewrite::Rewrites;
+    use theon::compiler::{Mode, PrintOptions};
+    let m = Model::new();
+    let x = tensor_with_shape("x", DType::F64, &[None, Some(2)]);
+    let net = nn::Sequential::new(&m, "net")
+        .dense(3, nn::Tanh)
+        .unwrap()
+        .dense(1, nn::Sigmoid)
+        .unwrap();
+    let p = net.forward(&x).unwrap();
+    let free = m.free_vars();
+    let mut inputs: Vec<&Var> = vec![&x];
+    inputs.extend(free.iter().map(|(_, v)| v));
+    let written = compile(&inputs, &[&p])
+        .rewrites(Rewrites::None)
+        .mode(Mode::Interpret)
+        .build()
+        .unwrap();
+    let optimized = compile(&inputs, &[&p])
+        .mode(Mode::Interpret)
+        .build()
+        .unwrap();
+    insta::assert_snapshot!(format!(
+        "as written:\n{}\nafter the rewrites:\n{}",
+        written.debugprint(PrintOptions { types: true }),
+        optimized.debugprint(PrintOptions { types: true })
+    ));
+}

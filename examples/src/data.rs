@@ -167,7 +167,7 @@ pub fn rotated_moons(tasks: usize, n: usize, noise: f64, seed: u64) -> Result<Ta
             "rotated_moons: needs at least one task and two points, got {tasks} and {n}"
         )));
     }
-    let angles: Vec<f64> = Tensor::randn(DType::F64, &[tasks], seed ^ 0x0a76_1e5)
+    let angles: Vec<f64> = Tensor::randn(DType::F64, &[tasks], seed ^ 0x00a7_61e5)
         .to_f64_vec()
         .iter()
         .map(|z| z * 90.0)

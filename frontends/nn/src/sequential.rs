@@ -206,7 +206,7 @@ impl Sequential {
             )));
         }
         let lead = self.lead();
-        if x.rank() <= lead - 1 {
+        if x.rank() <= lead {
             return Err(Error::shape(format!(
                 "{}: the input must have {} leading axes and features, got {}",
                 self.name,
