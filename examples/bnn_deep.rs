@@ -128,7 +128,15 @@ fn run() -> Result<()> {
     };
 
     // Full batch: the data as Data containers, one compiled step.
-    let net = deep_bnn(&split.x_train, &split.y_train, hidden, k, None, seed)?;
+    let net = deep_bnn(
+        &split.x_train,
+        &split.y_train,
+        hidden,
+        k,
+        None,
+        seed,
+        DType::F64,
+    )?;
     let approx = summary.fit(&net.model, method(), iters)?;
     let (trace, sample_s) = timed(|| approx.sample(5_000));
     let trace = trace?;
@@ -202,7 +210,15 @@ fn run() -> Result<()> {
     );
 
     // Minibatch ADVI, predicting on all test points by replacing the batch.
-    let mb = deep_bnn(&split.x_train, &split.y_train, hidden, k, Some(batch), seed)?;
+    let mb = deep_bnn(
+        &split.x_train,
+        &split.y_train,
+        hidden,
+        k,
+        Some(batch),
+        seed,
+        DType::F64,
+    )?;
     summary.minibatch(
         &format!("batch {batch}"),
         || mb.model.fit(mb_iters, method()),

@@ -43,29 +43,27 @@ N(0, 1) priors the chains can also hop between the symmetric modes through
 the region near zero, in which case R-hat stays moderate.) Test accuracy is
 invariant to these symmetries.
 
-Thread settings: BLAS/OpenMP pools are pinned to one thread below (before
-NumPy is imported). nutpie itself runs chains on native threads; its default
-`cores` (min(chains, os.cpu_count())) is kept and reported as "cores_used".
+Thread settings: BLAS/OpenMP pools are pinned to one thread by importing
+nutpie_common (next to this script) before NumPy. nutpie itself runs chains
+on native threads; its default `cores` (min(chains, os.cpu_count())) is kept
+and reported as "cores_used".
 """
 
 import os
+import sys
 
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMBA_NUM_THREADS",
-):
-    os.environ.setdefault(_var, "1")
+# The shared helpers live next to this script; make them importable from any
+# working directory. nutpie_common pins the thread pools on import, so it
+# must come before NumPy.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nutpie_common  # noqa: E402
 
-import argparse
-import json
-import time
-import warnings
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
 
-import numpy as np
+import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA_DIR = os.path.normpath(os.path.join(HERE, "..", "..", "data", "moons"))
@@ -126,15 +124,6 @@ def predict_proba(posterior, x):
     return p.mean(axis=0)
 
 
-def default_cores(chains: int) -> int:
-    """Replicates nutpie.sample's default for cores=None."""
-    try:
-        available = os.process_cpu_count()  # Python >= 3.13
-    except AttributeError:
-        available = os.cpu_count()
-    return min(chains, int(available))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=DRAWS)
@@ -169,31 +158,18 @@ def main():
     sample_s = t2 - t1
     total_s = t2 - t0
 
-    ess = az.ess(idata, var_names=WEIGHTS, method="bulk")
-    ess_bulk_min = float(min(float(ess[v].min()) for v in WEIGHTS))
-
-    rhat = az.rhat(idata, var_names=WEIGHTS)
-    r_hat_max = float(max(float(rhat[v].max()) for v in WEIGHTS))
-
-    divergences = int(idata.sample_stats["diverging"].sum())
+    stats = nutpie_common.run_stats(idata, WEIGHTS)
+    ess_bulk_min = stats["ess_bulk_min"]
+    r_hat_max = stats["r_hat_max"]
+    divergences = stats["divergences"]
 
     # Leapfrog steps (= gradient evaluations): nutpie's per-draw `n_steps`,
     # summed over all chains; tuning added when nutpie stored it
     # (save_warmup=True default -> idata.warmup_sample_stats).
-    n_steps = None
-    n_steps_scope = None
-    n_steps_draws = None
-    n_steps_tuning = None
-    if "n_steps" in idata.sample_stats:
-        n_steps_draws = int(idata.sample_stats["n_steps"].sum())
-        n_steps = n_steps_draws
-        n_steps_scope = "kept_draws_only"
-        if hasattr(idata, "warmup_sample_stats") and (
-            "n_steps" in idata.warmup_sample_stats
-        ):
-            n_steps_tuning = int(idata.warmup_sample_stats["n_steps"].sum())
-            n_steps = n_steps_draws + n_steps_tuning
-            n_steps_scope = "tuning_plus_draws"
+    n_steps = stats["n_steps"]
+    n_steps_scope = stats["n_steps_scope"]
+    n_steps_draws = stats["n_steps_draws"]
+    n_steps_tuning = stats["n_steps_tuning"]
 
     p_test = predict_proba(idata.posterior, x_test)
     test_accuracy = float(np.mean((p_test > 0.5) == (y_test > 0.5)))
@@ -206,7 +182,7 @@ def main():
         "tune": args.tune,
         "chains": args.chains,
         "seed": args.seed,
-        "cores_used": default_cores(args.chains),
+        "cores_used": nutpie_common.default_cores(args.chains),
         "compile_s": compile_s,
         "sample_s": sample_s,
         "total_s": total_s,

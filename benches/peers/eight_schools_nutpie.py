@@ -10,29 +10,27 @@ Times (a) nutpie.compile_pymc_model(model) and (b) nutpie.sample(...) with
 draws=1000, tune=1000, chains=4, seed=0, then prints ONE JSON line with
 summary statistics, divergences, min bulk ESS and gradient-evaluation counts.
 
-Thread settings: BLAS/OpenMP pools are pinned to one thread below (before
-NumPy is imported). nutpie itself runs chains on native threads; its default
-`cores` (min(chains, os.cpu_count())) is kept and reported as "cores_used".
+Thread settings: BLAS/OpenMP pools are pinned to one thread by importing
+nutpie_common (next to this script) before NumPy. nutpie itself runs chains
+on native threads; its default `cores` (min(chains, os.cpu_count())) is kept
+and reported as "cores_used".
 """
 
 import os
+import sys
 
-for _var in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "NUMBA_NUM_THREADS",
-):
-    os.environ.setdefault(_var, "1")
+# The shared helpers live next to this script; make them importable from any
+# working directory. nutpie_common pins the thread pools on import, so it
+# must come before NumPy.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nutpie_common  # noqa: E402
 
-import argparse
-import json
-import time
-import warnings
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
 
-import numpy as np
+import numpy as np  # noqa: E402
 
 Y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
 SIGMA = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
@@ -56,15 +54,6 @@ def build_model(centered: bool):
             theta = pm.Deterministic("theta", mu + tau * theta_t)
         pm.Normal("y", mu=theta, sigma=SIGMA, observed=Y)
     return model
-
-
-def default_cores(chains: int) -> int:
-    """Replicates nutpie.sample's default for cores=None."""
-    try:
-        available = os.process_cpu_count()  # Python >= 3.13
-    except AttributeError:
-        available = os.cpu_count()
-    return min(chains, int(available))
 
 
 def main():
@@ -103,27 +92,15 @@ def main():
 
     free_vars = [rv.name for rv in model.free_RVs]
     ess_vars = list(dict.fromkeys(free_vars + ["theta"]))
-    ess = az.ess(idata, var_names=ess_vars, method="bulk")
-    ess_bulk_min = float(min(float(ess[v].min()) for v in ess_vars))
-
-    rhat = az.rhat(idata, var_names=ess_vars)
-    r_hat_max = float(max(float(rhat[v].max()) for v in ess_vars))
-
-    divergences = int(idata.sample_stats["diverging"].sum())
+    stats = nutpie_common.run_stats(idata, ess_vars)
+    ess_bulk_min = stats["ess_bulk_min"]
+    r_hat_max = stats["r_hat_max"]
+    divergences = stats["divergences"]
 
     # Gradient evaluations: one per leapfrog step (n_steps), summed over all
     # chains; warm-up included when nutpie stored it (save_warmup=True default).
-    n_grad_evals = None
-    n_grad_evals_scope = None
-    if "n_steps" in idata.sample_stats:
-        kept = int(idata.sample_stats["n_steps"].sum())
-        n_grad_evals = kept
-        n_grad_evals_scope = "kept_draws_only"
-        if hasattr(idata, "warmup_sample_stats") and (
-            "n_steps" in idata.warmup_sample_stats
-        ):
-            n_grad_evals = kept + int(idata.warmup_sample_stats["n_steps"].sum())
-            n_grad_evals_scope = "tuning_plus_draws"
+    n_grad_evals = stats["n_steps"]
+    n_grad_evals_scope = stats["n_steps_scope"]
 
     out = {
         "model": "eight_schools_centered" if args.centered else "eight_schools_noncentered",
@@ -131,7 +108,7 @@ def main():
         "tune": TUNE,
         "chains": CHAINS,
         "seed": SEED,
-        "cores_used": default_cores(CHAINS),
+        "cores_used": nutpie_common.default_cores(CHAINS),
         "compile_s": compile_s,
         "sample_s": sample_s,
         "total_s": total_s,

@@ -80,9 +80,11 @@ pub fn deep_bnn(
     classes: usize,
     batch: Option<usize>,
     seed: u64,
+    dtype: DType,
 ) -> Result<DeepBnn> {
-    let model = Model::new();
+    let model = Model::with_dtype(dtype)?;
     let n = x_train.shape()[0];
+    let x_train = &x_train.cast(dtype);
     let (x, y) = match batch {
         None => (
             model.data("x", x_train.clone())?,
