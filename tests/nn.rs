@@ -87,6 +87,7 @@ fn layers_are_named_and_shaped_from_the_input() {
     );
     let e = nn::Sequential::new(&Model::new(), "g")
         .groups(2)
+        .unwrap()
         .dense(3, nn::Relu)
         .unwrap()
         .forward(&img)
@@ -280,6 +281,7 @@ fn learned_and_hierarchical_priors_have_their_log_densities() {
     );
     let net = nn::Sequential::new(&m, "net")
         .groups(4)
+        .unwrap()
         .prior(nn::Prior::hierarchical(nn::Scale::HalfNormal(1.0)))
         .bias(false)
         .dense(3, nn::Identity)
@@ -339,6 +341,7 @@ fn groups_apply_each_groups_own_weights() {
     );
     let net = nn::Sequential::new(&m, "sep")
         .groups(3)
+        .unwrap()
         .dense(2, nn::Identity)
         .unwrap();
     let out = net.forward(&x).unwrap();
@@ -509,4 +512,114 @@ fn a_two_layer_network_is_a_product_a_bias_add_and_an_activation_per_layer() {
         written.debugprint(PrintOptions { types: true }),
         optimized.debugprint(PrintOptions { types: true })
     ));
+}
+
+#[test]
+fn a_network_is_checked_whole_before_any_variable_is_made() {
+    // A hierarchical layer without groups fails before the first layer's
+    // weights enter the model; retrying gives the same error, no duplicate.
+    let m = Model::new();
+    let x = Var::input("x", TensorType::new(DType::F64, vec![None, Some(2)]));
+    let net = nn::Sequential::new(&m, "net")
+        .dense(5, nn::Tanh)
+        .unwrap()
+        .prior(nn::Prior::hierarchical(nn::Scale::HalfNormal(1.0)))
+        .dense(1, nn::Identity)
+        .unwrap();
+    for _ in 0..2 {
+        let e = net.forward(&x).unwrap_err();
+        assert!(
+            e.message().contains("net.dense1.w") && e.message().contains("groups"),
+            "{e}"
+        );
+        assert!(m.free_vars().is_empty());
+    }
+    // Clones that grow different layers are different networks: the
+    // second one's weights would reuse the names, which the model refuses.
+    let m = Model::new();
+    let base = nn::Sequential::new(&m, "net").dense(5, nn::Tanh).unwrap();
+    let a = base.clone().dense(1, nn::Sigmoid).unwrap();
+    let b = base.clone().dense(3, nn::Softmax).unwrap();
+    assert_eq!(
+        a.forward(&x).unwrap().static_shape().to_vec(),
+        [None, Some(1)]
+    );
+    let e = b.forward(&x).unwrap_err();
+    assert!(e.message().contains("net.dense0.w"), "{e}");
+    // A built network takes no new groups or layers; bad settings are
+    // errors naming the layer.
+    assert!(a.clone().groups(2).is_err());
+    assert!(a.clone().dense(2, nn::Tanh).is_err());
+    let e = nn::Sequential::new(&m, "q")
+        .init(nn::Init::Normal(f64::NAN))
+        .dense(2, nn::Tanh)
+        .unwrap_err();
+    assert!(e.message().contains("q.dense0"), "{e}");
+    let e = nn::Sequential::new(&Model::new(), "c")
+        .prior(nn::Prior::custom(|m, name, _| {
+            Ok(m.normal(name, 0.0, 1.0, [2, 1])?.var().clone())
+        }))
+        .dense(4, nn::Tanh)
+        .unwrap()
+        .forward(&x)
+        .unwrap_err();
+    assert!(e.message().contains("custom prior"), "{e}");
+}
+
+#[test]
+fn learned_and_hierarchical_weights_compose_as_documented() {
+    // Non-centred learned scale: w = s * raw. Hierarchical: w_g = mean +
+    // sd * raw_g. The outputs at chosen values, against sums by hand.
+    let x = Var::input("x", TensorType::new(DType::F64, vec![None, Some(2)]));
+    let m = Model::new();
+    let out = nn::Sequential::new(&m, "n")
+        .prior(nn::Prior::learned(nn::Scale::HalfNormal(1.0)))
+        .bias(false)
+        .dense(2, nn::Identity)
+        .unwrap()
+        .forward(&x)
+        .unwrap();
+    let free = m.free_vars();
+    let f = function(&[&x, &free[0].1, &free[1].1], &[&out]).unwrap();
+    let raw = [0.5, -1.0, 2.0, 0.25];
+    let got = f
+        .call(&[
+            Tensor::new(vec![1.0, 3.0], &[1, 2]).unwrap(),
+            Tensor::scalar(2.0),
+            Tensor::new(raw.to_vec(), &[2, 2]).unwrap(),
+        ])
+        .unwrap()[0]
+        .to_f64_vec();
+    let want = [2.0 * (raw[0] + 3.0 * raw[2]), 2.0 * (raw[1] + 3.0 * raw[3])];
+    assert_eq!(got, want);
+
+    let m = Model::new();
+    let xg = Var::input(
+        "xg",
+        TensorType::new(DType::F64, vec![Some(2), Some(1), Some(1)]),
+    );
+    let out = nn::Sequential::new(&m, "h")
+        .groups(2)
+        .unwrap()
+        .prior(nn::Prior::hierarchical(nn::Scale::HalfNormal(1.0)))
+        .bias(false)
+        .dense(1, nn::Identity)
+        .unwrap()
+        .forward(&xg)
+        .unwrap();
+    let free = m.free_vars();
+    let inputs: Vec<&Var> = std::iter::once(&xg)
+        .chain(free.iter().map(|(_, v)| v))
+        .collect();
+    let f = function(&inputs, &[&out]).unwrap();
+    let got = f
+        .call(&[
+            Tensor::new(vec![2.0, -1.0], &[2, 1, 1]).unwrap(),
+            Tensor::new(vec![0.5], &[1, 1]).unwrap(),
+            Tensor::scalar(3.0),
+            Tensor::new(vec![1.0, -2.0], &[2, 1, 1]).unwrap(),
+        ])
+        .unwrap()[0]
+        .to_f64_vec();
+    assert_eq!(got, [2.0 * (0.5 + 3.0 * 1.0), -(0.5 + 3.0 * -2.0)]);
 }

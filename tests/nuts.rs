@@ -287,3 +287,36 @@ fn the_trace_predictive_evaluates_an_expression_at_every_draw() {
     let e = t.sample_node(&other, z.var(), None).unwrap_err();
     assert!(e.message().contains("'z'"), "{e}");
 }
+
+#[test]
+fn summary_extremes_propagate_nan_and_huge_requests_are_errors() {
+    let row = |r_hat: f64, ess: f64| SummaryRow {
+        name: "x".into(),
+        mean: 0.0,
+        sd: 1.0,
+        hdi_3: -1.0,
+        hdi_97: 1.0,
+        mcmc: Some(Mcmc {
+            mcse_mean: 0.1,
+            ess_bulk: ess,
+            ess_tail: ess,
+            r_hat,
+        }),
+    };
+    let s = Summary {
+        rows: vec![row(1.01, 400.0), row(1.2, 50.0)],
+    };
+    assert_eq!((s.r_hat_max(), s.ess_bulk_min()), (1.2, 50.0));
+    let s = Summary {
+        rows: vec![row(1.01, 400.0), row(f64::NAN, f64::NAN), row(1.2, 50.0)],
+    };
+    assert!(s.r_hat_max().is_nan() && s.ess_bulk_min().is_nan());
+    let m = Model::new();
+    m.normal("x", 0.0, 1.0, ()).unwrap();
+    let e = m.sample(Nuts::new().tune(usize::MAX)).unwrap_err();
+    assert!(e.message().contains("overflow"), "{e}");
+    let e = m
+        .sample(Nuts::new().draws(usize::MAX / 2).chains(4))
+        .unwrap_err();
+    assert!(e.message().contains("overflow"), "{e}");
+}

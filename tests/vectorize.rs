@@ -122,3 +122,31 @@ fn an_n_d_dot_with_batched_weights_matches_a_loop() {
         assert_eq!(&got[b * 36..(b + 1) * 36], want.as_slice());
     }
 }
+
+#[test]
+fn a_draw_shaped_like_a_batched_value_draws_per_element() {
+    // y = mu + noise(shape of mu): batching mu must give every batch
+    // element its own noise, not one draw shared by all.
+    let mu = Var::input("mu", TensorType::fixed(DType::F64, &[3]));
+    let mub = Var::input("mub", TensorType::fixed(DType::F64, &[4, 3]));
+    let rng = RandomStream::named("noise", 1);
+    let y = (&mu + rng.normal(mu.shape(), DType::F64).unwrap()).unwrap();
+    let n = Var::constant(Tensor::scalar(4i64));
+    let yb = vectorize(std::slice::from_ref(&y), &[(mu.clone(), mub.clone())], &n)
+        .unwrap()
+        .remove(0);
+    let f = function(&[&mub], &[&yb]).unwrap();
+    let out = f
+        .call(&[Tensor::zeros(DType::F64, &[4, 3])])
+        .unwrap()
+        .remove(0);
+    assert_eq!(out.shape(), &[4, 3]);
+    let v = out.to_f64_vec();
+    for b in 1..4 {
+        assert_ne!(
+            &v[0..3],
+            &v[3 * b..3 * b + 3],
+            "batch element {b} repeats element 0's noise"
+        );
+    }
+}

@@ -51,6 +51,9 @@ pub fn vectorize(outputs: &[Var], replace: &[(Var, Var)], size: &Var) -> Result<
         )));
     }
     let mut memo: HashMap<VarId, (Var, bool)> = HashMap::new();
+    // Unbatched values computed from a batched value's shape: per-element
+    // shapes. A random draw of such a shape still draws per element.
+    let mut from_shape: std::collections::HashSet<VarId> = std::collections::HashSet::new();
     for (old, new) in replace {
         let want = old.rank() + 1;
         if new.rank() != want || new.dtype() != old.dtype() {
@@ -67,7 +70,9 @@ pub fn vectorize(outputs: &[Var], replace: &[(Var, Var)], size: &Var) -> Result<
             continue;
         }
         let ins: Vec<(Var, bool)> = v.inputs().iter().map(|i| memo[&i.id()].clone()).collect();
-        let out = if ins.iter().any(|(_, b)| *b) {
+        let shape_derived = v.inputs().iter().any(|i| from_shape.contains(&i.id()));
+        let draws_per_element = shape_derived && matches!(v.op(), Op::Random { .. });
+        let out = if ins.iter().any(|(_, b)| *b) || draws_per_element {
             let nv = batch_rule(&v, &ins, size)?;
             if let Some(n) = v.name() {
                 nv.set_name(&n);
@@ -75,12 +80,23 @@ pub fn vectorize(outputs: &[Var], replace: &[(Var, Var)], size: &Var) -> Result<
             // A batched value's shape is every element's shape: the same
             // for all, so not batched (ops on it, like N-d `dot`'s shape
             // arithmetic, stay per element).
-            (nv, !matches!(v.op(), Op::Shape))
+            let is_shape = matches!(v.op(), Op::Shape);
+            if is_shape {
+                from_shape.insert(v.id());
+            }
+            (nv, !is_shape)
         } else if ins.iter().zip(v.inputs()).all(|((a, _), b)| a.same(b)) {
+            if shape_derived {
+                from_shape.insert(v.id());
+            }
             (v.clone(), false)
         } else {
             let refs: Vec<&Var> = ins.iter().map(|(x, _)| x).collect();
-            (Var::apply(v.op().clone(), &refs)?, false)
+            let nv = Var::apply(v.op().clone(), &refs)?;
+            if shape_derived {
+                from_shape.insert(v.id());
+            }
+            (nv, false)
         };
         memo.insert(v.id(), out);
     }

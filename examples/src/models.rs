@@ -162,9 +162,9 @@ pub fn task_bnn(pooling: Pooling, x: &Tensor, y: &Tensor, seed: u64) -> Result<T
         .seed(seed);
     let net = match pooling {
         Pooling::Pooled => net,
-        Pooling::Separate => net.groups(tasks),
+        Pooling::Separate => net.groups(tasks)?,
         Pooling::Hierarchical => net
-            .groups(tasks)
+            .groups(tasks)?
             .prior(nn::Prior::hierarchical(nn::Scale::HalfNormal(1.0))),
     };
     let net = net

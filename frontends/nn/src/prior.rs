@@ -219,6 +219,16 @@ pub(crate) fn weights(
                 .init(init);
             Ok((mean.var() + (raw.var() * &s)?)?.named(name))
         }
-        Prior::Custom(f) => f(model, name, shape),
+        Prior::Custom(f) => {
+            let w = f(model, name, shape)?;
+            let want: Vec<Option<usize>> = shape.iter().map(|&d| Some(d)).collect();
+            if w.static_shape().to_vec() != want {
+                return Err(Error::shape(format!(
+                    "{name}: the custom prior returned {}, the layer needs shape {shape:?}",
+                    w.ty()
+                )));
+            }
+            Ok(w)
+        }
     }
 }

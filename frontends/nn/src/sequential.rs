@@ -20,6 +20,8 @@ enum Kind {
         prior: Prior,
         bias_sd: f64,
         init: Init,
+        /// Weight tensor k of this layer starts from stream `seed * 31 + k`.
+        seed: u64,
     },
     Flatten,
     Activation(Activation),
@@ -40,10 +42,14 @@ struct Params {
     fan_in: usize,
 }
 
-/// A network built layer by layer on a model: weights are random
-/// variables named `<net>.<layer>.w` / `.b` with the prior in force when
-/// the layer was added. Settings (`prior`, `bias`, `init`, ...) apply to
-/// the layers added after them.
+/// A network built layer by layer on a model. Each dense layer's weights
+/// `<net>.<layer>.w` and bias `.b` come from random variables of the model
+/// with the prior in force when the layer was added (the weights are the
+/// variable itself under a fixed or centred prior, an expression of
+/// `.w_raw`, `.w_scale`, `.w_mean`, `.w_group_sd` otherwise). Settings
+/// (`prior`, `bias`, `init`, `seed`, ...) apply to the layers added after
+/// them; `groups` applies to the whole network. A clone shares the built
+/// weights; adding a layer or groups to a clone makes a new network.
 #[derive(Clone)]
 pub struct Sequential {
     model: Model,
@@ -81,9 +87,18 @@ impl Sequential {
     /// `g` networks of the same architecture side by side: the input is
     /// `[g, rows, features]`, every weight gets a leading axis of `g`
     /// (batched products), and `Prior::Hierarchical` ties them together.
-    pub fn groups(mut self, g: usize) -> Sequential {
+    pub fn groups(mut self, g: usize) -> Result<Sequential> {
+        if g == 0 {
+            return Err(Error::value(format!(
+                "{}: groups must be positive",
+                self.name
+            )));
+        }
+        self.refuse_if_built("groups")?;
         self.groups = Some(g);
-        self
+        // A new architecture: a clone's built weights are not its own.
+        self.built = Arc::new(Mutex::new(None));
+        Ok(self)
     }
     /// The weights' prior for the layers added next.
     pub fn prior(mut self, p: Prior) -> Sequential {
@@ -105,8 +120,8 @@ impl Sequential {
         self.init = init;
         self
     }
-    /// The seed of the initial values (weight tensor k draws from stream
-    /// `seed * 31 + k`).
+    /// The seed of the initial values of the layers added next (the k-th
+    /// weight tensor of the network draws from stream `seed * 31 + k`).
     pub fn seed(mut self, seed: u64) -> Sequential {
         self.seed = seed;
         self
@@ -126,15 +141,22 @@ impl Sequential {
         format!("{}.{kind}{k}", self.name)
     }
 
-    fn push(mut self, kind_name: &str, kind: Kind) -> Result<Sequential> {
+    fn refuse_if_built(&self, what: &str) -> Result<()> {
         if self.built.lock().map(|b| b.is_some()).unwrap_or(true) {
             return Err(Error::model(format!(
-                "{}: layers cannot be added after the network has been applied",
+                "{}: {what} cannot change after the network has been applied",
                 self.name
             )));
         }
+        Ok(())
+    }
+
+    fn push(mut self, kind_name: &str, kind: Kind) -> Result<Sequential> {
+        self.refuse_if_built("the layers")?;
         let name = self.layer_name(kind_name);
         self.layers.push(Layer { name, kind });
+        // A new architecture: clones taken before this share nothing with it.
+        self.built = Arc::new(Mutex::new(None));
         Ok(self)
     }
 
@@ -153,6 +175,7 @@ impl Sequential {
                 self.bias_sd
             )));
         }
+        self.init.check(&name)?;
         let kind = Kind::Dense {
             units,
             act,
@@ -160,6 +183,7 @@ impl Sequential {
             prior: self.prior.clone(),
             bias_sd: self.bias_sd,
             init: self.init,
+            seed: self.seed,
         };
         self.push("dense", kind)
     }
@@ -196,8 +220,9 @@ impl Sequential {
     }
 
     /// The network applied to `x` (`[rows, features...]`, or `[groups,
-    /// rows, features...]` with groups). The first call creates the
-    /// weights from `x`'s feature size; later calls check it.
+    /// rows, features...]` with groups). The first call checks every layer
+    /// against `x`'s static shape, then creates the weights; later calls
+    /// check the feature sizes and reuse them.
     pub fn forward(&self, x: &Var) -> Result<Var> {
         if self.layers.is_empty() {
             return Err(Error::model(format!(
@@ -208,10 +233,10 @@ impl Sequential {
         let lead = self.lead();
         if x.rank() <= lead {
             return Err(Error::shape(format!(
-                "{}: the input must have {} leading axes and features, got {}",
+                "{}: the input must have {} and features, got {}",
                 self.name,
                 if lead == 2 {
-                    "group and row"
+                    "group and row axes"
                 } else {
                     "a row axis"
                 },
@@ -226,51 +251,39 @@ impl Sequential {
                 self.name
             )));
         }
+        // Every layer's input features, checked before anything is made.
+        let fan_ins = self.plan(x)?;
         let mut guard = self
             .built
             .lock()
             .map_err(|_| Error::model(format!("{}: a previous build panicked", self.name)))?;
-        let first = guard.is_none();
-        let mut params: Vec<Option<Params>> = guard
-            .clone()
-            .unwrap_or_else(|| vec![None; self.layers.len()]);
+        let params: Vec<Option<Params>> = match guard.as_ref() {
+            Some(p) => {
+                for ((layer, p), f) in self.layers.iter().zip(p).zip(&fan_ins) {
+                    if let (Some(p), Some(f)) = (p, f)
+                        && p.fan_in != *f
+                    {
+                        return Err(Error::shape(format!(
+                            "{}: input has {f} features, the layer was built for {}",
+                            layer.name, p.fan_in
+                        )));
+                    }
+                }
+                p.clone()
+            }
+            None => {
+                let built = self.build(&fan_ins)?;
+                *guard = Some(built.clone());
+                built
+            }
+        };
+        drop(guard);
         let mut h = x.clone();
-        let mut weight_index = 0u64;
-        for (layer, slot) in self.layers.iter().zip(params.iter_mut()) {
-            h = match &layer.kind {
-                Kind::Activation(a) => a.apply(&h)?,
-                Kind::Flatten => self.flatten_input(&h, &layer.name)?,
-                Kind::Dense {
-                    units,
-                    act,
-                    bias,
-                    prior,
-                    bias_sd,
-                    init,
-                } => {
-                    let features = self.features(&h, &layer.name)?;
-                    let p = match slot {
-                        Some(p) => {
-                            if p.fan_in != features {
-                                return Err(Error::shape(format!(
-                                    "{}: input has {features} features, the layer was built for {}",
-                                    layer.name, p.fan_in
-                                )));
-                            }
-                            p.clone()
-                        }
-                        None => {
-                            let p = self.build_dense(
-                                &layer.name,
-                                (features, *units),
-                                (*bias, prior, *bias_sd, *init),
-                                self.seed.wrapping_mul(31).wrapping_add(weight_index),
-                            )?;
-                            *slot = Some(p.clone());
-                            p
-                        }
-                    };
-                    weight_index += 1;
+        for (layer, p) in self.layers.iter().zip(&params) {
+            h = match (&layer.kind, p) {
+                (Kind::Activation(a), _) => a.apply(&h)?,
+                (Kind::Flatten, _) => self.flatten_input(&h, &layer.name)?,
+                (Kind::Dense { act, .. }, Some(p)) => {
                     let z = match self.groups {
                         Some(_) => h.matmul(&p.w)?,
                         None => h.dot(&p.w)?,
@@ -281,64 +294,93 @@ impl Sequential {
                     };
                     act.apply(&z)?
                 }
+                (Kind::Dense { .. }, None) => {
+                    return Err(Error::model(format!(
+                        "{}: the layer has no weights",
+                        layer.name
+                    )));
+                }
             };
-        }
-        if first {
-            *guard = Some(params);
         }
         Ok(h)
     }
 
-    /// The feature size of a dense layer's input: its last axis. Without
-    /// groups, axes before it are batch axes (as Keras' and PyTorch's
-    /// dense layers); with groups the input is `[groups, rows, features]`.
-    fn features(&self, h: &Var, layer: &str) -> Result<usize> {
+    /// Walk `x`'s static shape through the layers: each dense layer's
+    /// input features (`None` for other layers), or the first error.
+    fn plan(&self, x: &Var) -> Result<Vec<Option<usize>>> {
         let lead = self.lead();
-        let shape = h.static_shape();
-        let fits = match self.groups {
-            Some(_) => shape.len() == lead + 1,
-            None => shape.len() > lead,
-        };
-        if !fits {
-            return Err(Error::shape(format!(
-                "{layer}: a dense layer takes {}, the input is {} (add .flatten() before it)",
-                if self.groups.is_some() {
-                    "[groups, rows, features]"
-                } else {
-                    "rows and features"
-                },
-                h.ty()
-            )));
+        let mut shape: Vec<Option<usize>> = x.static_shape().to_vec();
+        let mut out = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            match &layer.kind {
+                Kind::Activation(_) => out.push(None),
+                Kind::Flatten => {
+                    if shape.len() <= lead {
+                        return Err(Error::shape(format!(
+                            "{}: nothing to flatten in a rank-{} input",
+                            layer.name,
+                            shape.len()
+                        )));
+                    }
+                    let n = flat_size(&shape[lead..], &layer.name)?;
+                    shape.truncate(lead);
+                    shape.push(Some(n));
+                    out.push(None);
+                }
+                Kind::Dense { units, prior, .. } => {
+                    if matches!(prior, Prior::Hierarchical { .. }) && self.groups.is_none() {
+                        return Err(Error::model(format!(
+                            "{}.w: a hierarchical prior needs a network with groups (Sequential::groups)",
+                            layer.name
+                        )));
+                    }
+                    let f = features(&shape, self.groups.is_some(), lead, &layer.name)?;
+                    let last = shape.len() - 1;
+                    shape[last] = Some(*units);
+                    out.push(Some(f));
+                }
+            }
         }
-        shape[shape.len() - 1].ok_or_else(|| {
-            Error::shape(format!(
-                "{layer}: the input's feature axis has no static size ({}); give the input a fixed number of features",
-                h.ty()
-            ))
-        })
+        Ok(out)
+    }
+
+    /// Create every dense layer's random variables.
+    fn build(&self, fan_ins: &[Option<usize>]) -> Result<Vec<Option<Params>>> {
+        let mut weight_index = 0u64;
+        self.layers
+            .iter()
+            .zip(fan_ins)
+            .map(|(layer, f)| match (&layer.kind, f) {
+                (
+                    Kind::Dense {
+                        units,
+                        bias,
+                        prior,
+                        bias_sd,
+                        init,
+                        seed,
+                        ..
+                    },
+                    Some(fan_in),
+                ) => {
+                    let stream = seed.wrapping_mul(31).wrapping_add(weight_index);
+                    weight_index += 1;
+                    self.build_dense(
+                        &layer.name,
+                        (*fan_in, *units),
+                        (*bias, prior, *bias_sd, *init),
+                        stream,
+                    )
+                    .map(Some)
+                }
+                _ => Ok(None),
+            })
+            .collect()
     }
 
     fn flatten_input(&self, h: &Var, layer: &str) -> Result<Var> {
         let lead = self.lead();
-        let shape = h.static_shape();
-        if shape.len() < lead + 1 {
-            return Err(Error::shape(format!(
-                "{layer}: nothing to flatten in {}",
-                h.ty()
-            )));
-        }
-        let mut n = 1usize;
-        for d in &shape[lead..] {
-            let d = d.ok_or_else(|| {
-                Error::shape(format!(
-                    "{layer}: the input's feature axes need static sizes, got {}",
-                    h.ty()
-                ))
-            })?;
-            n = n
-                .checked_mul(d)
-                .ok_or_else(|| Error::shape(format!("{layer}: {} features overflow", h.ty())))?;
-        }
+        let n = flat_size(&h.static_shape()[lead..], layer)?;
         let keep = h.shape().slice_axis(0, 0..lead as i64)?;
         let feat = Var::constant(Tensor::vector(vec![n as i64]));
         h.reshape(Var::concatenate(&[keep, feat], 0)?)
@@ -392,4 +434,53 @@ impl std::fmt::Debug for Sequential {
             .field("layers", &self.layers)
             .finish()
     }
+}
+
+/// The feature size of a dense layer's input of static `shape`: its last
+/// axis. Without groups, axes before it are batch axes (as Keras' and
+/// PyTorch's dense layers); with groups the input is `[groups, rows,
+/// features]`.
+fn features(shape: &[Option<usize>], grouped: bool, lead: usize, layer: &str) -> Result<usize> {
+    let fits = if grouped {
+        shape.len() == lead + 1
+    } else {
+        shape.len() > lead
+    };
+    let dims = || {
+        shape
+            .iter()
+            .map(|d| d.map_or("?".to_string(), |d| d.to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !fits {
+        return Err(Error::shape(format!(
+            "{layer}: a dense layer takes {}, the input is [{}] (add .flatten() before it)",
+            if grouped {
+                "[groups, rows, features]"
+            } else {
+                "rows and features"
+            },
+            dims()
+        )));
+    }
+    shape[shape.len() - 1].ok_or_else(|| {
+        Error::shape(format!(
+            "{layer}: the input's feature axis has no static size ([{}]); give the input a fixed number of features",
+            dims()
+        ))
+    })
+}
+
+/// The product of static feature sizes, checked.
+fn flat_size(dims: &[Option<usize>], layer: &str) -> Result<usize> {
+    dims.iter().try_fold(1usize, |n, d| {
+        let d = d.ok_or_else(|| {
+            Error::shape(format!(
+                "{layer}: the input's feature axes need static sizes"
+            ))
+        })?;
+        n.checked_mul(d)
+            .ok_or_else(|| Error::shape(format!("{layer}: the number of features overflows")))
+    })
 }

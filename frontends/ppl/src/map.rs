@@ -29,7 +29,8 @@ impl Model {
     /// The posterior mode by `steps` steps of `optimizer` on the negative
     /// log posterior density, starting at the initial point: the Bayesian
     /// network's ordinary twin, trained as a point estimate. A step whose
-    /// loss or new values are not finite stops with an error naming it.
+    /// loss or new values are not finite stops with an error naming it
+    /// (nothing is returned then).
     pub fn find_map(&self, steps: usize, optimizer: Optimizer) -> Result<MapEstimate> {
         self.check()?;
         self.check_continuous()?;
@@ -88,7 +89,7 @@ fn run(step: &Function, steps: usize) -> Result<Vec<f64>> {
         let (loss, finite) = (outs[0].item::<f64>()?, outs[1].item::<bool>()?);
         if !finite {
             return Err(Error::non_finite(format!(
-                "find_map step {i}: the loss is {loss}; the values are left at their last finite state"
+                "find_map step {i}: the loss is {loss} (not finite); lower the learning rate or check the model"
             )));
         }
         hist.push(loss);
@@ -109,7 +110,8 @@ impl MapEstimate {
     pub fn values(&self) -> &[(String, Tensor)] {
         &self.values
     }
-    /// The negative log posterior density after each step.
+    /// The negative log posterior density at each step, evaluated before
+    /// that step's update.
     pub fn hist(&self) -> &[f64] {
         &self.hist
     }

@@ -102,6 +102,13 @@ impl Nuts {
         if self.draws == 0 || self.chains == 0 {
             return Err(Error::value("sample: draws and chains must be positive"));
         }
+        let total = self.tune.checked_add(self.draws);
+        if total.is_none() || self.chains.checked_mul(self.draws).is_none() {
+            return Err(Error::value(format!(
+                "sample: {} chains of {} tuning + {} draws overflow",
+                self.chains, self.tune, self.draws
+            )));
+        }
         if !(self.target_accept > 0.0 && self.target_accept < 1.0) {
             return Err(Error::value(format!(
                 "sample: target_accept must lie in (0, 1), got {}",

@@ -142,7 +142,9 @@ impl Trace {
             )));
         }
         // Evenly spaced: draw k * total / n, the first of each stretch.
-        let picks: Vec<usize> = (0..n).map(|k| k * self.draws / n).collect();
+        let picks: Vec<usize> = (0..n)
+            .map(|k| (k as u128 * self.draws as u128 / n as u128) as usize)
+            .collect();
         let repl: Vec<(Var, Var)> = model
             .free_vars()
             .into_iter()

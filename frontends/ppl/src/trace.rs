@@ -256,24 +256,32 @@ impl Summary {
             .find(|r| r.name == name)
             .ok_or_else(|| Error::model(format!("the summary has no row '{name}'")))
     }
-    /// The smallest bulk ESS over all rows (NaN without MCMC columns):
-    /// the number that decides how far a run's estimates can be trusted.
+    /// The smallest bulk ESS over all rows: the number that decides how
+    /// far a run's estimates can be trusted. NaN without MCMC columns or
+    /// when any row's is NaN (a constant variable).
     pub fn ess_bulk_min(&self) -> f64 {
-        self.mcmc()
-            .map(|m| m.ess_bulk)
-            .reduce(f64::min)
-            .unwrap_or(f64::NAN)
+        nan_or(self.mcmc().map(|m| m.ess_bulk), f64::min)
     }
-    /// The largest R-hat over all rows (NaN without MCMC columns).
+    /// The largest R-hat over all rows (NaN as for `ess_bulk_min`).
     pub fn r_hat_max(&self) -> f64 {
-        self.mcmc()
-            .map(|m| m.r_hat)
-            .reduce(f64::max)
-            .unwrap_or(f64::NAN)
+        nan_or(self.mcmc().map(|m| m.r_hat), f64::max)
     }
     fn mcmc(&self) -> impl Iterator<Item = &Mcmc> {
         self.rows.iter().filter_map(|r| r.mcmc.as_ref())
     }
+}
+
+/// `pick` over `xs`, NaN if `xs` is empty or holds a NaN (`f64::min` and
+/// `f64::max` would skip it).
+fn nan_or(xs: impl Iterator<Item = f64>, pick: fn(f64, f64) -> f64) -> f64 {
+    xs.reduce(|a, b| {
+        if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            pick(a, b)
+        }
+    })
+    .unwrap_or(f64::NAN)
 }
 
 impl fmt::Display for Summary {
