@@ -7,7 +7,7 @@
 //! task is predicted with one vectorized function per model.
 //!
 //! cargo run --release --example bnn_hierarchical -- [--seed N] [--iters N]
-//!     [--no-nuts] [--nuts-draws N] [--nuts-tune N] [--chains N] [--out DIR]
+//!     [--kl-warmup N] [--no-nuts] [--nuts-draws N] [--nuts-tune N] [--chains N] [--out DIR]
 //!     [--no-plots]
 //!
 //! The last line of output is a JSON summary.
@@ -47,6 +47,9 @@ struct Cli {
     /// q's starting sigma.
     #[arg(long, default_value_t = 0.1)]
     start_sigma: f64,
+    /// KL warm-up steps for ADVI (0: off).
+    #[arg(long, default_value_t = 2000)]
+    kl_warmup: usize,
     /// Skip NUTS.
     #[arg(long)]
     no_nuts: bool,
@@ -155,6 +158,7 @@ fn run() -> Result<()> {
             .optimizer(Optimizer::adam().with_learning_rate(cli.learning_rate))
             .start_sigma(cli.start_sigma)
             .obj_n_mc(cli.obj_n_mc)
+            .kl_warmup(cli.kl_warmup)
             .progressbar(false);
         let (fit, secs) = timed(|| -> Result<Fitted> {
             let approx = bnn.model.fit(cli.iters, method)?;

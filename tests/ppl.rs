@@ -1463,3 +1463,36 @@ fn a_replacement_of_the_wrong_width_is_reported_by_its_name() {
         );
     }
 }
+
+#[test]
+fn kl_warmup_weights_the_prior_and_entropy_terms_linearly() {
+    // A model without data: the loss is all KL part, logq - logp. With a
+    // negligible learning rate q does not move and the seed fixes the draws, so
+    // step k of a warm-up over 4 steps is min(1, (k + 1) / 4) times the
+    // plain loss of step k.
+    let run = |warmup| {
+        let m = Model::new();
+        m.normal("x", 1.0, 2.0, [3]).unwrap();
+        m.half_normal("s", 1.0, ()).unwrap();
+        m.fit(
+            8,
+            Advi::new()
+                .seed(5)
+                .optimizer(Optimizer::sgd(1e-300))
+                .kl_warmup(warmup)
+                .progressbar(false),
+        )
+        .unwrap()
+        .hist()
+        .to_vec()
+    };
+    let (plain, warm) = (run(0), run(4));
+    for (k, (p, w)) in plain.iter().zip(&warm).enumerate() {
+        let beta = ((k + 1) as f64 / 4.0).min(1.0);
+        assert!(
+            (w - beta * p).abs() < 1e-12 * p.abs().max(1.0),
+            "step {k}: {w} vs {beta} * {p}"
+        );
+    }
+    assert_ne!(plain[0], warm[0]);
+}

@@ -38,6 +38,7 @@ pub struct Advi {
     callbacks: Vec<Box<dyn Callback>>,
     options: CompileOptions,
     start_sigma: Option<f64>,
+    kl_warmup: usize,
 }
 
 /// Full-rank ADVI (PyMC's `pm.FullRankADVI`): a Cholesky factor captures
@@ -71,7 +72,18 @@ impl Advi {
             callbacks: vec![],
             options: CompileOptions::default(),
             start_sigma: None,
+            kl_warmup: 0,
         }
+    }
+    /// KL warm-up (Bowman et al. 2016, Sønderby et al. 2016): for the first
+    /// `steps` steps the prior and entropy terms of the loss are weighted
+    /// by beta rising linearly from 1/steps to 1, so the likelihood shapes
+    /// q before the prior pulls it in; from then on the loss is the
+    /// negative ELBO. Off (0) by default; `hist` holds the weighted loss
+    /// during the warm-up.
+    pub fn kl_warmup(mut self, steps: usize) -> Self {
+        self.kl_warmup = steps;
+        self
     }
     /// The standard deviation q starts with for every variable
     /// (unconstrained space). PyMC's start: ln 2 mean-field, 1 full-rank.
@@ -214,10 +226,20 @@ impl Model {
             Family::mean_field(&vars, &init, dt, method.start_sigma)
         };
         let rng = RandomStream::named("advi", method.seed);
-        let loss = objective(self, &family, &vars, &rng, method.obj_n_mc)?;
+        let beta = (method.kl_warmup > 0).then(|| {
+            theon_tensor::shared(
+                "kl_beta",
+                Tensor::scalar(1.0 / method.kl_warmup as f64).cast(dt),
+            )
+        });
+        let loss = objective(self, &family, &vars, &rng, method.obj_n_mc, beta.as_ref())?;
         let params = family.params();
         let grads = grad(&loss, &params)?;
-        let updates = method.optimizer.updates(&params, &grads)?;
+        let mut updates = method.optimizer.updates(&params, &grads)?;
+        if let Some(b) = &beta {
+            let step = 1.0 / method.kl_warmup as f64;
+            updates.push((b.clone(), (b + step)?.minimum(1.0)?));
+        }
         let (ok, guarded) = finite_guard(&loss, &updates)?;
         let ups: Vec<(&Var, &Var)> = guarded.iter().map(|(a, b)| (a, b)).collect();
         let step = compile(theon_tensor::NO_INPUTS, &[&loss, &ok])
@@ -385,6 +407,7 @@ fn objective(
     vars: &[FreeVar],
     rng: &RandomStream,
     n_mc: usize,
+    kl_weight: Option<&Var>,
 ) -> Result<Var> {
     let (varlogp, datalogp) = model.logp_terms()?;
     let un = unconstrained(vars, model.dtype())?;
@@ -398,7 +421,11 @@ fn objective(
         None => clone_replace_with(&terms, &repl, Unused::Ignore)?,
         Some(n) => vectorize(&terms, &repl, n)?,
     };
-    let loss = (((logq - &terms[1])? - &terms[0])? - &terms[2])?;
+    // -ELBO = KL part (logq - log prior - log Jacobian) - log likelihood.
+    let loss = match kl_weight {
+        None => (((logq - &terms[1])? - &terms[0])? - &terms[2])?,
+        Some(b) => ((((logq - &terms[0])? - &terms[2])? * b)? - &terms[1])?,
+    };
     Ok(if size.is_some() { loss.mean()? } else { loss }.named("loss"))
 }
 
@@ -438,7 +465,7 @@ mod tests {
         let init = unconstrained_init(&model, &vars).unwrap();
         let family = Family::mean_field(&vars, &init, DType::F64, None);
         let rng = RandomStream::named("fd", 3);
-        let loss = objective(&model, &family, &vars, &rng, 1).unwrap();
+        let loss = objective(&model, &family, &vars, &rng, 1, None).unwrap();
         let params = family.params();
         let grads = grad(&loss, &params).unwrap();
         let mut outs = vec![&loss];
