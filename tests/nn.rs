@@ -623,3 +623,27 @@ fn learned_and_hierarchical_weights_compose_as_documented() {
         .to_f64_vec();
     assert_eq!(got, [2.0 * (0.5 + 3.0 * 1.0), -(0.5 + 3.0 * -2.0)]);
 }
+
+#[test]
+fn a_layer_start_can_be_overridden_through_the_model() {
+    let m = Model::new();
+    let x = Var::input("x", TensorType::new(DType::F64, vec![None, Some(2)]));
+    nn::Sequential::new(&m, "net")
+        .dense(2, nn::Tanh)
+        .unwrap()
+        .forward(&x)
+        .unwrap();
+    let w = Tensor::new(vec![0.1, 0.2, 0.3, 0.4], &[2, 2]).unwrap();
+    m.set_initial("net.dense0.w", w.clone()).unwrap();
+    assert_eq!(m.initial_point().unwrap()[0].1, w);
+    let e = m
+        .set_initial("net.dense0.w", Tensor::vector(vec![1.0]))
+        .unwrap_err();
+    assert!(e.message().contains("net.dense0.w"), "{e}");
+    let e = m.set_initial("net.dense9.w", w).unwrap_err();
+    assert!(e.message().contains("net.dense9.w"), "{e}");
+    let e = m
+        .set_initial("net.dense0.b", Tensor::vector(vec![f64::NAN, 0.0]))
+        .unwrap_err();
+    assert!(e.message().contains("non-finite"), "{e}");
+}

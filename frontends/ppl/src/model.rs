@@ -542,6 +542,31 @@ impl Model {
         self.lock().potentials.clone()
     }
 
+    /// Set the initial value of the free variable `name` (PyMC's
+    /// `initvals`): where ADVI's q and NUTS's chains start. The value must
+    /// have the variable's shape and be finite. This is how a layer's
+    /// start made by `theon::nn` is overridden.
+    pub fn set_initial(&self, name: &str, value: impl Into<Tensor>) -> Result<()> {
+        let found = {
+            let st = self.lock();
+            st.rvs
+                .iter()
+                .position(|r| r.name == name)
+                .map(|i| (i, st.rvs[i].var.clone()))
+        };
+        let Some((index, var)) = found else {
+            return Err(Error::model(format!(
+                "set_initial: the model has no free variable '{name}'"
+            )));
+        };
+        Rv {
+            model: self.clone(),
+            index,
+            var,
+        }
+        .set_init(value.into())
+    }
+
     /// A variable (free, observed, deterministic or data) by name.
     pub fn var(&self, name: &str) -> Result<Var> {
         let st = self.lock();

@@ -468,7 +468,8 @@ impl Run<'_> {
 impl Model {
     /// Draw from the posterior with NUTS (PyMC's `pm.sample`): a trace of
     /// `chains x draws` constrained values of every free variable and
-    /// deterministic, with the sample statistics of [`STATS`] and the
+    /// deterministic, with the sample statistics (diverging, step_size,
+    /// n_steps, tree_depth, energy, mean_tree_accept) and the
     /// cost of the run (`Trace::run`: gradient evaluations, compile and
     /// sampling seconds).
     /// Free discrete variables are an error, as for ADVI.
