@@ -134,9 +134,7 @@ def main():
 
     warnings.filterwarnings("ignore")
 
-    import arviz as az
     import nutpie
-    import pymc as pm
 
     x_train, y_train, x_test, y_test = load_split()
     model = build_model(x_train, y_train)
@@ -199,12 +197,7 @@ def main():
         "grad_evals_per_s_sampling": (n_steps / sample_s) if n_steps else None,
         "test_accuracy": test_accuracy,
         "train_accuracy": train_accuracy,
-        "nutpie_version": nutpie.__version__,
-        "pymc_version": pm.__version__,
-        "numpy_version": np.__version__,
-        "arviz_version": az.__version__,
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "cpu_count": os.cpu_count(),
+        **nutpie_common.environment(),
     }
     print(json.dumps(out))
 

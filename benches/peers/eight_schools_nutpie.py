@@ -67,7 +67,6 @@ def main():
 
     import arviz as az
     import nutpie
-    import pymc as pm
 
     model = build_model(args.centered)
 
@@ -129,12 +128,7 @@ def main():
         "n_grad_evals": n_grad_evals,
         "n_grad_evals_scope": n_grad_evals_scope,
         "grad_evals_per_s": (n_grad_evals / sample_s) if n_grad_evals else None,
-        "nutpie_version": nutpie.__version__,
-        "pymc_version": pm.__version__,
-        "numpy_version": np.__version__,
-        "arviz_version": az.__version__,
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "cpu_count": os.cpu_count(),
+        **nutpie_common.environment(),
     }
     print(json.dumps(out))
 

@@ -89,3 +89,20 @@ def run_stats(idata, var_names) -> dict:
         "n_steps_draws": n_steps_draws,
         "n_steps_tuning": n_steps_tuning,
     }
+
+
+def environment():
+    """The versions and thread settings every peer result reports."""
+    import arviz as az
+    import numpy as np
+    import nutpie
+    import pymc as pm
+
+    return {
+        "nutpie_version": nutpie.__version__,
+        "pymc_version": pm.__version__,
+        "numpy_version": np.__version__,
+        "arviz_version": az.__version__,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "cpu_count": os.cpu_count(),
+    }
