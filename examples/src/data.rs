@@ -198,3 +198,76 @@ pub fn rotated_moons(tasks: usize, n: usize, noise: f64, seed: u64) -> Result<Ta
         angles,
     })
 }
+
+/// scikit-learn's handwritten digits (`data/digits/digits.npz`, provenance
+/// in its README): 1797 grayscale 8x8 images, pixels 0-16, labels 0-9.
+/// Returns images scaled to [0, 1] as `[n, 1, 8, 8]` (NCHW) and labels.
+pub fn digits(path: &Path) -> Result<(Tensor, Tensor)> {
+    let arrays = theon::runtime::io::read_npz(path)?;
+    let get = |name: &str| {
+        arrays
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .ok_or_else(|| Error::io(format!("{}: no array '{name}'", path.display())))
+    };
+    let (x, y) = (get("x")?, get("y")?);
+    let n = y.len();
+    if x.shape() != [n, 64] || y.rank() != 1 {
+        return Err(Error::shape(format!(
+            "{}: expected x [n, 64] and y [n], got {:?} and {:?}",
+            path.display(),
+            x.shape(),
+            y.shape()
+        )));
+    }
+    let pixels = x.to_f64_vec();
+    if let Some(bad) = pixels.iter().find(|p| !(0.0..=16.0).contains(*p)) {
+        return Err(Error::value(format!(
+            "{}: pixel value {bad} outside 0-16",
+            path.display()
+        )));
+    }
+    let labels = y.to_vec::<i64>();
+    if let Some(bad) = labels.iter().find(|l| !(0..10).contains(*l)) {
+        return Err(Error::value(format!(
+            "{}: label {bad} outside 0-9",
+            path.display()
+        )));
+    }
+    let x = Tensor::new(
+        pixels.iter().map(|p| p / 16.0).collect::<Vec<f64>>(),
+        &[n, 1, 8, 8],
+    )?;
+    Ok((x, Tensor::vector(labels)))
+}
+
+/// Row indices split into (train, test) with `test_fraction` of every
+/// class in the test part (rounded per class), each class's rows chosen
+/// by a seeded shuffle: scikit-learn's stratified `train_test_split` in
+/// spirit (not its exact rows).
+pub fn stratified_split(
+    labels: &[i64],
+    test_fraction: f64,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !(0.0..=1.0).contains(&test_fraction) {
+        return Err(Error::value(format!(
+            "stratified_split: test_fraction must lie in [0, 1], got {test_fraction}"
+        )));
+    }
+    let order = permutation(labels.len(), seed)?;
+    let mut classes: Vec<i64> = labels.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    let (mut train, mut test) = (vec![], vec![]);
+    for c in classes {
+        let rows: Vec<usize> = order.iter().copied().filter(|&i| labels[i] == c).collect();
+        let n_test = (rows.len() as f64 * test_fraction).round() as usize;
+        test.extend_from_slice(&rows[..n_test]);
+        train.extend_from_slice(&rows[n_test..]);
+    }
+    train.sort_unstable();
+    test.sort_unstable();
+    Ok((train, test))
+}
