@@ -2,7 +2,6 @@
 //! digits (counts, pixel sums and one image checked against the values
 //! the generator printed) and the stratified split.
 
-use theon::prelude::*;
 use theon_examples::data::{digits, stratified_split};
 
 fn digits_path() -> std::path::PathBuf {
