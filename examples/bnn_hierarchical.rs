@@ -19,6 +19,7 @@ use theon::prelude::*;
 use theon_examples::data::{Tasks, rotated_moons};
 use theon_examples::models::{Pooling, TaskBnn, task_bnn};
 use theon_examples::plot::{self, ColorMap};
+use theon_examples::stats::mean_over_draws;
 use theon_examples::timing::timed;
 
 fn main() {
@@ -91,20 +92,16 @@ impl Fitted {
 
 /// Per-task accuracy of the mean predicted probability.
 fn task_accuracy(probs: &Tensor, y: &Tensor) -> Vec<f64> {
-    let (tasks, rows) = (y.shape()[0], y.shape()[1]);
-    let draws = probs.shape()[0];
-    let p = probs.to_f64_vec();
+    let rows = y.shape()[1];
+    let mean = mean_over_draws(probs);
     let y = y.to_f64_vec();
-    (0..tasks)
-        .map(|t| {
-            let hits = (0..rows)
-                .filter(|&r| {
-                    let m = (0..draws)
-                        .map(|d| p[(d * tasks + t) * rows + r])
-                        .sum::<f64>()
-                        / draws as f64;
-                    (m > 0.5) == (y[t * rows + r] > 0.5)
-                })
+    mean.chunks(rows)
+        .zip(y.chunks(rows))
+        .map(|(m, y)| {
+            let hits = m
+                .iter()
+                .zip(y)
+                .filter(|(m, y)| (**m > 0.5) == (**y > 0.5))
                 .count();
             hits as f64 / rows as f64
         })
@@ -278,15 +275,9 @@ fn decision_surfaces(
                 .predict
                 .call(&[Tensor::new(x, &[tasks, rows, 2])?])?
                 .remove(0);
-            let draws = p.shape()[0];
-            let v = p.to_f64_vec();
-            for (t, o) in out.iter_mut().enumerate() {
-                o.extend((0..chunk.len()).map(|k| {
-                    (0..draws)
-                        .map(|d| v[(d * tasks + t) * rows + k])
-                        .sum::<f64>()
-                        / draws as f64
-                }));
+            let mean = mean_over_draws(&p);
+            for (o, m) in out.iter_mut().zip(mean.chunks(rows)) {
+                o.extend_from_slice(&m[..chunk.len()]);
             }
         }
         Ok(out)

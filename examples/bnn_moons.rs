@@ -360,47 +360,38 @@ fn run() -> Result<()> {
 
 /// The network sampled with NUTS: the trace, its cost and its predictive
 /// on the grid.
-struct NutsRun<'a> {
-    model: &'a Model,
-    bnn: &'a theon_examples::models::MoonsBnn,
+struct NutsRun {
     trace: Trace,
     total_s: f64,
-    xs: &'a Var,
+    /// P(class 1) for new inputs, at 500 draws spread over the chains.
+    predict: Function,
     grid_probs: Tensor,
 }
 
-impl<'a> NutsRun<'a> {
+impl NutsRun {
     fn new(
-        model: &'a Model,
-        bnn: &'a theon_examples::models::MoonsBnn,
+        model: &Model,
+        bnn: &theon_examples::models::MoonsBnn,
         nuts: Nuts,
-        (xs, grid): (&'a Var, &Tensor),
-    ) -> Result<NutsRun<'a>> {
+        (xs, grid): (&Var, &Tensor),
+    ) -> Result<NutsRun> {
         let (trace, total_s) = timed(|| model.sample(nuts));
         let trace = trace?;
-        let mut run = NutsRun {
-            model,
-            bnn,
+        let node = trace
+            .sample_node(model, &bnn.p, Some(500.min(trace.draws)))?
+            .replace(&bnn.input, xs)?;
+        let predict = function(&[xs], &[&node])?;
+        let grid_probs = predict.call(&[grid])?.remove(0);
+        Ok(NutsRun {
             trace,
             total_s,
-            xs,
-            grid_probs: Tensor::scalar(0.0),
-        };
-        run.grid_probs = run.predict(grid)?;
-        Ok(run)
-    }
-
-    /// P(class 1) at every point of `x`, for 500 draws spread over the chains.
-    fn predict(&self, x: &Tensor) -> Result<Tensor> {
-        let node = self
-            .trace
-            .sample_node(self.model, &self.bnn.p, Some(500.min(self.trace.draws)))?
-            .replace(&self.bnn.input, self.xs)?;
-        Ok(function(&[self.xs], &[&node])?.call(&[x])?.remove(0))
+            predict,
+            grid_probs,
+        })
     }
 
     fn accuracy(&self, x: &Tensor, y: &Tensor) -> Result<f64> {
-        let p = self.predict(x)?;
+        let p = self.predict.call(&[x])?.remove(0);
         Ok(theon_examples::stats::accuracy(
             &classify(&mean_over_draws(&p)),
             y,

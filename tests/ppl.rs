@@ -1496,3 +1496,28 @@ fn kl_warmup_weights_the_prior_and_entropy_terms_linearly() {
     }
     assert_ne!(plain[0], warm[0]);
 }
+
+#[test]
+fn a_sigmoid_behind_a_squeeze_is_still_taken_as_the_logit() {
+    // p = sigmoid(z)[:, 0] (what a dense layer of one unit gives): the
+    // Bernoulli density must come from z, exact where sigmoid saturates.
+    let m = Model::new();
+    let z = m
+        .data("z", Tensor::new(vec![800.0, -3.0], &[2, 1]).unwrap())
+        .unwrap();
+    let p = z.sigmoid().squeeze(&[-1]).unwrap();
+    m.bernoulli("y", &p)
+        .unwrap()
+        .observed(Tensor::vector(vec![0.0, 1.0]));
+    assert!(m.to_string().contains("logit_p="), "{m}");
+    let lp = function(theon::prelude::NO_INPUTS, &[&m.logp().unwrap()])
+        .unwrap()
+        .call::<Tensor>(&[])
+        .unwrap()[0]
+        .item::<f64>()
+        .unwrap();
+    // log(1 - sigmoid(800)) = -800 - log1p(e^-800) = -800 in f64, and
+    // log sigmoid(-3) = -ln(1 + e^3); the p form would give -inf.
+    let exact = -800.0 - (1.0 + 3f64.exp()).ln();
+    assert!((lp - exact).abs() < 1e-9, "{lp} vs {exact}");
+}

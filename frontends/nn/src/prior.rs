@@ -115,6 +115,12 @@ impl Prior {
         }
     }
 
+    /// Whether the prior ties groups together (only a network with groups
+    /// can use it).
+    pub(crate) fn needs_groups(&self) -> bool {
+        matches!(self, Prior::Hierarchical { .. })
+    }
+
     pub(crate) fn check(&self, layer: &str) -> Result<()> {
         let positive = |what: &str, v: f64| {
             if v > 0.0 && v.is_finite() {
@@ -163,16 +169,17 @@ impl Scale {
 /// The weights `name` of `shape` (`[groups, fan_in, fan_out]` with groups,
 /// `[fan_in, fan_out]` without) under `prior`, starting at `init` (of
 /// `shape`; under a learned scale starting at 1, the raw weights start
-/// there; the hierarchical prior's shared weights start at 0).
+/// there; the hierarchical prior's shared weights start at 0). The
+/// network has checked `needs_groups` already.
 pub(crate) fn weights(
     model: &Model,
     prior: &Prior,
     name: &str,
     shape: &[usize],
-    groups: Option<usize>,
     init: Tensor,
 ) -> Result<Var> {
     let one = shape[shape.len() - 1];
+    let groups = (shape.len() == 3).then(|| shape[0]);
     let dt = model.dtype();
     match prior {
         Prior::Normal(sd) => Ok(model
@@ -202,11 +209,6 @@ pub(crate) fn weights(
             }
         }
         Prior::Hierarchical { mean_sd, scale } => {
-            let Some(_) = groups else {
-                return Err(Error::model(format!(
-                    "{name}: a hierarchical prior needs a network with groups (Sequential::groups)"
-                )));
-            };
             // Start where separate networks start: shared weights 0, each
             // group's own draw (measured: better ADVI fits than starting
             // every group at the shared weights, see docs/nn.md).

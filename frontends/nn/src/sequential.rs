@@ -328,13 +328,13 @@ impl Sequential {
                     out.push(None);
                 }
                 Kind::Dense { units, prior, .. } => {
-                    if matches!(prior, Prior::Hierarchical { .. }) && self.groups.is_none() {
+                    if prior.needs_groups() && self.groups.is_none() {
                         return Err(Error::model(format!(
                             "{}.w: a hierarchical prior needs a network with groups (Sequential::groups)",
                             layer.name
                         )));
                     }
-                    let f = features(&shape, self.groups.is_some(), lead, &layer.name)?;
+                    let f = features(&shape, self.groups.is_some(), &layer.name)?;
                     let last = shape.len() - 1;
                     shape[last] = Some(*units);
                     out.push(Some(f));
@@ -400,14 +400,7 @@ impl Sequential {
             None => vec![fan_in, fan_out],
         };
         let start = init.draw(&shape, (fan_in, fan_out), dt, seed)?;
-        let w = prior::weights(
-            &self.model,
-            prior,
-            &format!("{layer}.w"),
-            &shape,
-            self.groups,
-            start,
-        )?;
+        let w = prior::weights(&self.model, prior, &format!("{layer}.w"), &shape, start)?;
         let b = if bias {
             // Biases broadcast over the rows: [out], or [groups, 1, out].
             let b_shape: Vec<usize> = match self.groups {
@@ -440,11 +433,12 @@ impl std::fmt::Debug for Sequential {
 /// axis. Without groups, axes before it are batch axes (as Keras' and
 /// PyTorch's dense layers); with groups the input is `[groups, rows,
 /// features]`.
-fn features(shape: &[Option<usize>], grouped: bool, lead: usize, layer: &str) -> Result<usize> {
+fn features(shape: &[Option<usize>], grouped: bool, layer: &str) -> Result<usize> {
+    // Rows (and groups) before the features.
     let fits = if grouped {
-        shape.len() == lead + 1
+        shape.len() == 3
     } else {
-        shape.len() > lead
+        shape.len() >= 2
     };
     let dims = || {
         shape

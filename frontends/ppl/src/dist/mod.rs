@@ -27,12 +27,29 @@ pub enum Prob {
 impl Prob {
     /// A probability expression; `sigmoid(z)` is taken as the logit `z`
     /// (the same density, computed from z directly and always valid, so
-    /// it needs no [0, 1] check).
+    /// it needs no [0, 1] check), also under shape-only ops
+    /// (`sigmoid(z).squeeze(..)` is `z.squeeze(..)`'s logit).
     pub fn from_p(p: Var) -> Prob {
-        if *p.op() == theon_compiler::Op::Unary(theon_compiler::UnaryOp::Sigmoid) {
-            return Prob::Logit(p.inputs()[0].clone());
+        match logit_of(&p) {
+            Some(z) => Prob::Logit(z),
+            None => Prob::P(p),
         }
-        Prob::P(p)
+    }
+}
+
+/// `z` when `p` is `sigmoid(z)` behind any number of dimshuffles and
+/// reshapes (rebuilt on `z`).
+fn logit_of(p: &Var) -> Option<Var> {
+    use theon_compiler::{Op, UnaryOp};
+    match p.op() {
+        Op::Unary(UnaryOp::Sigmoid) => Some(p.inputs()[0].clone()),
+        Op::DimShuffle(_) | Op::Reshape => {
+            let mut inputs = p.inputs().to_vec();
+            inputs[0] = logit_of(&inputs[0])?;
+            let refs: Vec<&Var> = inputs.iter().collect();
+            Var::apply(p.op().clone(), &refs).ok()
+        }
+        _ => None,
     }
 }
 
