@@ -156,18 +156,9 @@ def main():
     sample_s = t2 - t1
     total_s = t2 - t0
 
+    # ESS, R-hat, divergences and leapfrog steps (= gradient evaluations,
+    # tuning included when nutpie stored it).
     stats = nutpie_common.run_stats(idata, WEIGHTS)
-    ess_bulk_min = stats["ess_bulk_min"]
-    r_hat_max = stats["r_hat_max"]
-    divergences = stats["divergences"]
-
-    # Leapfrog steps (= gradient evaluations): nutpie's per-draw `n_steps`,
-    # summed over all chains; tuning added when nutpie stored it
-    # (save_warmup=True default -> idata.warmup_sample_stats).
-    n_steps = stats["n_steps"]
-    n_steps_scope = stats["n_steps_scope"]
-    n_steps_draws = stats["n_steps_draws"]
-    n_steps_tuning = stats["n_steps_tuning"]
 
     p_test = predict_proba(idata.posterior, x_test)
     test_accuracy = float(np.mean((p_test > 0.5) == (y_test > 0.5)))
@@ -184,17 +175,11 @@ def main():
         "compile_s": compile_s,
         "sample_s": sample_s,
         "total_s": total_s,
-        "ess_bulk_min": ess_bulk_min,
+        **stats,
         "ess_bulk_min_over": WEIGHTS,
-        "ess_per_s": ess_bulk_min / total_s,
-        "ess_per_s_sampling": ess_bulk_min / sample_s,
-        "r_hat_max": r_hat_max,
-        "divergences": divergences,
-        "n_steps": n_steps,
-        "n_steps_scope": n_steps_scope,
-        "n_steps_draws": n_steps_draws,
-        "n_steps_tuning": n_steps_tuning,
-        "grad_evals_per_s_sampling": (n_steps / sample_s) if n_steps else None,
+        "ess_per_s": stats["ess_bulk_min"] / total_s,
+        "ess_per_s_sampling": stats["ess_bulk_min"] / sample_s,
+        "grad_evals_per_s_sampling": (stats["n_steps"] / sample_s) if stats["n_steps"] else None,
         "test_accuracy": test_accuracy,
         "train_accuracy": train_accuracy,
         **nutpie_common.environment(),
