@@ -23,7 +23,7 @@ pub mod vectorize;
 pub use call::InputSpec;
 pub use codegen::{CpuLevel, JitOptions, OptLevel, StepKind};
 pub use expr::custom::CustomImpl;
-pub use expr::{DimArg, IntoShape, Operand, RandomStream, Var, VarId};
+pub use expr::{Conv2d, DimArg, IntoShape, Operand, Padding, Pool2d, RandomStream, Var, VarId};
 pub use function::{CompileOptions, Function, FunctionSpec, Mode, ProfileReport, StepProfile};
 pub use grad::{Disconnected, GradCheck, VerifyGrad, grad, hessian, jacobian, verify_grad};
 pub use graph::{Graph, NodeId, PrintOptions, Value};

@@ -223,6 +223,44 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
             op,
             "a batched triangular factor is not supported (batch the right-hand sides)",
         )),
+        // The kernels take one leading batch axis on x, w and gy; the
+        // operand whose shape the result takes is lifted when only others
+        // are batched.
+        Op::Conv2d { role, .. } => {
+            if v.inputs().iter().any(|i| i.rank() == 5) {
+                return Err(err(op, "the convolution is batched already"));
+            }
+            let like = match role {
+                crate::op::ConvRole::Forward => None,
+                crate::op::ConvRole::GradInput => Some(0),
+                crate::op::ConvRole::GradKernel => Some(1),
+            };
+            let parts: Vec<Var> = (0..ins.len())
+                .map(|i| {
+                    if !batched(i) && Some(i) == like {
+                        lift(x(i), size)
+                    } else {
+                        Ok(x(i).clone())
+                    }
+                })
+                .collect::<Result<_>>()?;
+            let refs: Vec<&Var> = parts.iter().collect();
+            Var::apply(op.clone(), &refs)
+        }
+        // Pooling treats every leading axis alike.
+        Op::Pool2d { .. } => Var::apply(op.clone(), &[x(0)]),
+        Op::Pool2dGrad { .. } => {
+            let both: Vec<Var> = (0..2)
+                .map(|i| {
+                    if batched(i) {
+                        Ok(x(i).clone())
+                    } else {
+                        lift(x(i), size)
+                    }
+                })
+                .collect::<Result<_>>()?;
+            Var::apply(op.clone(), &[&both[0], &both[1]])
+        }
         Op::Gemm(_) => Err(err(
             op,
             "GEMM nodes exist only in compiled graphs; vectorize the expression instead",

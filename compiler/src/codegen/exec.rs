@@ -7,9 +7,11 @@
 use super::layout::Layout;
 use crate::graph::{Graph, NodeId};
 use crate::interp;
-use crate::op::{Op, RandomDist, SliceSpec};
+use crate::op::{ConvCall, ConvRole, Op, PoolKind, RandomDist, SliceSpec};
 use crate::types::TensorType;
+use theon_runtime::kernels::im2col;
 use theon_runtime::kernels::layout::{broadcast_strides, contiguous_strides, for_each_offset};
+use theon_runtime::kernels::pool::{self, Pool2dGeom};
 use theon_runtime::random::RngState;
 use theon_runtime::{DType, Element, Error, Float, Result, Tensor, convert, random};
 
@@ -67,6 +69,14 @@ enum Kind {
         draw: u64,
         params: Vec<Vec<usize>>,
     },
+    /// A convolution op through the im2col kernels.
+    Conv { role: ConvRole, call: ConvCall },
+    /// Pooling (`grad`: its input gradient).
+    Pool {
+        kind: PoolKind,
+        grad: bool,
+        geom: Pool2dGeom,
+    },
     /// Evaluate with the interpreter (allocates).
     Interpret {
         op: Op,
@@ -113,6 +123,24 @@ macro_rules! by_dtype {
                 type $T = f64;
                 $body
             }
+        }
+    };
+}
+
+/// Run `$body` with `$T` the Rust type of a float dtype (type inference
+/// admits only floats where this is used).
+macro_rules! by_float {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            d => return Err(Error::dtype(format!("expected a float operand, got {d}"))),
         }
     };
 }
@@ -239,6 +267,19 @@ impl NodeExec {
                         offsets_of(&outs[0].shape, &broadcast_strides(&p.shape, &outs[0].shape))
                     })
                     .collect::<Result<_>>()?,
+            },
+            Op::Conv2d { role, spec } => Kind::Conv {
+                role: *role,
+                call: spec
+                    .call(&ins[0].shape, &ins[1].shape)
+                    .ok_or_else(|| Error::shape("conv2d: the output size does not fit"))?,
+            },
+            Op::Pool2d { kind, spec } | Op::Pool2dGrad { kind, spec } => Kind::Pool {
+                kind: *kind,
+                grad: matches!(op, Op::Pool2dGrad { .. }),
+                geom: spec
+                    .geom(&ins[0].shape)
+                    .ok_or_else(|| Error::shape("pool2d: the output size does not fit"))?,
             },
             _ => Kind::Interpret {
                 op: op.clone(),
@@ -386,6 +427,46 @@ impl NodeExec {
                         }
                     }
                 }
+                Kind::Conv { role, call } => by_float!(outs[0].dtype, T => {
+                    let [lx, lw, ly] = call.geom.lens();
+                    let lens = [lx, lw, ly];
+                    let out_at = match role {
+                        ConvRole::Forward => 2,
+                        ConvRole::GradInput => 0,
+                        ConvRole::GradKernel => 1,
+                    };
+                    let o = bufs.slice_mut::<T>(&outs[0]);
+                    for b in 0..call.batch {
+                        let part = |i: usize| -> &[T] {
+                            let at = b * call.step[i];
+                            &bufs.slice::<T>(&ins[i])[at..at + lens[i]]
+                        };
+                        let at = b * call.step[out_at];
+                        let dst = &mut o[at..at + lens[out_at]];
+                        let g = &call.geom;
+                        let ok = match role {
+                            ConvRole::Forward => im2col::forward_into(g, part(0), part(1), dst),
+                            ConvRole::GradInput => im2col::grad_input_into(g, part(1), part(2), dst),
+                            ConvRole::GradKernel => im2col::grad_kernel_into(g, part(0), part(2), dst),
+                        };
+                        if !ok {
+                            return Err(Error::shape(format!("{}: operand sizes disagree with the plan", self.label)));
+                        }
+                    }
+                }),
+                Kind::Pool { kind, grad, geom } => by_float!(outs[0].dtype, T => {
+                    let x = bufs.slice::<T>(&ins[0]);
+                    let o = bufs.slice_mut::<T>(&outs[0]);
+                    let ok = match (kind, grad) {
+                        (PoolKind::Max, false) => pool::max_into(geom, x, o),
+                        (PoolKind::Avg, false) => pool::avg_into(geom, x, o),
+                        (PoolKind::Max, true) => pool::max_grad_into(geom, x, bufs.slice::<T>(&ins[1]), o),
+                        (PoolKind::Avg, true) => pool::avg_grad_into(geom, bufs.slice::<T>(&ins[1]), o),
+                    };
+                    if !ok {
+                        return Err(Error::shape(format!("{}: operand sizes disagree with the plan", self.label)));
+                    }
+                }),
                 Kind::Interpret {
                     op,
                     static_ins,

@@ -7,6 +7,7 @@
 //! `Var`s. Every builder method infers the output type at once, so shape and
 //! dtype errors surface where the expression is written.
 
+mod conv;
 pub mod custom;
 mod elementwise;
 mod linalg;
@@ -14,6 +15,7 @@ mod random;
 mod reduce;
 mod shape;
 
+pub use conv::{Conv2d, Padding, Pool2d};
 pub use elementwise::Operand;
 pub use random::RandomStream;
 pub use shape::{DimArg, IntoShape};

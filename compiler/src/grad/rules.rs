@@ -4,7 +4,7 @@
 //! caller sums them back (`fit_to`).
 
 use crate::expr::Var;
-use crate::op::{BinaryOp, Op, ReduceOp, UnaryOp};
+use crate::op::{BinaryOp, ConvRole, Op, PoolKind, ReduceOp, UnaryOp};
 use theon_runtime::{DType, Error, Result, Tensor};
 
 /// `g * d` where a zero `g` gives exactly zero even if `d` is inf or NaN:
@@ -230,6 +230,57 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
                 gb
             };
             vec![Some(ga), Some(gb)]
+        }
+        Op::Conv2d { role, spec } => {
+            // All three ops are bilinear in their two read operands, so each
+            // pullback is another of the three (the shape-only operand gets none).
+            let conv =
+                |role: ConvRole, ins: &[&Var]| Var::apply(Op::Conv2d { role, spec: *spec }, ins);
+            match role {
+                ConvRole::Forward => vec![
+                    Some(conv(ConvRole::GradInput, &[x(0), x(1), g])?),
+                    Some(conv(ConvRole::GradKernel, &[x(0), x(1), g])?),
+                ],
+                ConvRole::GradInput => vec![
+                    None,
+                    Some(conv(ConvRole::GradKernel, &[g, x(1), x(2)])?),
+                    Some(conv(ConvRole::Forward, &[g, x(1)])?),
+                ],
+                ConvRole::GradKernel => vec![
+                    Some(conv(ConvRole::GradInput, &[x(0), g, x(2)])?),
+                    None,
+                    Some(conv(ConvRole::Forward, &[x(0), g])?),
+                ],
+            }
+        }
+        Op::Pool2d { kind, spec } => vec![Some(Var::apply(
+            Op::Pool2dGrad {
+                kind: *kind,
+                spec: *spec,
+            },
+            &[x(0), g],
+        )?)],
+        // Average pooling's gradient is linear in gy; its adjoint is the pooling.
+        Op::Pool2dGrad {
+            kind: PoolKind::Avg,
+            spec,
+        } => vec![
+            None,
+            Some(Var::apply(
+                Op::Pool2d {
+                    kind: PoolKind::Avg,
+                    spec: *spec,
+                },
+                &[g],
+            )?),
+        ],
+        Op::Pool2dGrad {
+            kind: PoolKind::Max,
+            ..
+        } => {
+            return Err(Error::graph(
+                "the second derivative of max_pool2d is not implemented (use avg_pool2d, or a strided conv2d)",
+            ));
         }
         Op::SolveTriangular { trans } => {
             // z = L^-1 b: gb = L^-T g and gL = -tril(gb z^T) (transposed:

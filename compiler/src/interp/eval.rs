@@ -105,6 +105,11 @@ pub fn eval(
         Op::MatMul => one(matmul(ins[0], ins[1], out_dtype, &shape0)?),
         Op::SolveTriangular { trans } => one(solve_triangular(ins[0], ins[1], *trans, out_dtype)?),
         Op::Gemm(g) => one(gemm_eval(g, ins, out_dtype, &shape0)?),
+        Op::Conv2d { role, spec } => one(super::conv::conv_eval(*role, spec, ins, &shape0)?),
+        Op::Pool2d { kind, spec } => one(super::conv::pool_eval(*kind, spec, false, ins, &shape0)?),
+        Op::Pool2dGrad { kind, spec } => {
+            one(super::conv::pool_eval(*kind, spec, true, ins, &shape0)?)
+        }
         Op::DimShuffle(order) => one(dimshuffle(ins[0], order, &shape0)?),
         Op::Reshape | Op::StopGradient => one(ins[0].clone().reshape(&shape0)?),
         // Its check is type inference at the concrete shape (check_runtime).

@@ -3,6 +3,7 @@
 //! tested against, and as a debugging mode (`Mode::Interpret`).
 
 mod backend;
+mod conv;
 mod eval;
 pub mod scalar;
 

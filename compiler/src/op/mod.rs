@@ -50,6 +50,9 @@ macro_rules! op_family {
     };
 }
 
+mod conv;
+pub use conv::{ConvCall, ConvRole, ConvSpec, PoolKind, PoolSpec};
+
 op_family! {
     /// Elementwise functions of one argument.
     pub enum UnaryOp {
@@ -442,6 +445,23 @@ pub enum Op {
         trans: bool,
     },
 
+    // ---- convolution and pooling (see `conv`) ---------------------------------
+    /// Inputs x, w (and gy for the adjoints); see `ConvRole`.
+    Conv2d {
+        role: ConvRole,
+        spec: ConvSpec,
+    },
+    /// Pooling over the last two axes of x (rank >= 2).
+    Pool2d {
+        kind: PoolKind,
+        spec: PoolSpec,
+    },
+    /// Inputs x, gy: the gradient of pooling's input.
+    Pool2dGrad {
+        kind: PoolKind,
+        spec: PoolSpec,
+    },
+
     // ---- shape and data movement ------------------------------------------------
     /// Output axis `i` is input axis `order[i]`, or a new size-1 axis for
     /// `None`; input axes left out must be statically 1 (they are dropped).
@@ -520,6 +540,9 @@ impl Op {
             Op::MatMul => "MatMul".into(),
             Op::Gemm(_) => "Gemm".into(),
             Op::SolveTriangular { .. } => "SolveTriangular".into(),
+            Op::Conv2d { role, .. } => camel(role.name()),
+            Op::Pool2d { kind, .. } => format!("{}Pool2d", camel(kind.name())),
+            Op::Pool2dGrad { kind, .. } => format!("{}Pool2dGrad", camel(kind.name())),
             Op::DimShuffle(order) => dimshuffle_name(order).into(),
             Op::Reshape => "Reshape".into(),
             Op::BroadcastTo => "BroadcastTo".into(),
@@ -567,6 +590,8 @@ impl Op {
                 )
             }
             Op::SolveTriangular { trans: true } => "L^T".into(),
+            Op::Conv2d { spec, .. } => spec.to_string(),
+            Op::Pool2d { spec, .. } | Op::Pool2dGrad { spec, .. } => spec.to_string(),
             Op::Argmax { axis, keepdims } => format!(
                 "axis={}{}",
                 axis.map_or("None".into(), |a| a.to_string()),

@@ -16,10 +16,10 @@ mod inputs;
 pub use builder::{FunctionBuilder, NO_INPUTS, compile, function};
 pub use inputs::*;
 pub use theon_compiler::{
-    BinaryOp, CompileOptions, CpuLevel, DType, DimArg, Error, ErrorKind, Function, Graph,
-    IntoShape, JitOptions, Mode, Operand, OptLevel, PrintOptions, RandomStream, ReduceOp, Result,
-    Rewrites, SharedVar, SliceSpec, StepKind, Tensor, TensorType, Trace as RewriteTrace, UnaryOp,
-    Unused, Var,
+    BinaryOp, CompileOptions, Conv2d, CpuLevel, DType, DimArg, Error, ErrorKind, Function, Graph,
+    IntoShape, JitOptions, Mode, Operand, OptLevel, Padding, Pool2d, PrintOptions, RandomStream,
+    ReduceOp, Result, Rewrites, SharedVar, SliceSpec, StepKind, Tensor, TensorType,
+    Trace as RewriteTrace, UnaryOp, Unused, Var,
 };
 pub use theon_compiler::{
     Disconnected, GradCheck, VerifyGrad, hessian, jacobian, vectorize, verify_grad,

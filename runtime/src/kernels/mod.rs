@@ -4,8 +4,11 @@
 //! beat generated code (GEMM, data movement). They take slices and shapes,
 //! not graph ops: the compiler decides what each op means.
 
+pub mod conv;
 pub mod gemm;
+pub mod im2col;
 pub mod layout;
 pub mod map;
 pub mod movement;
+pub mod pool;
 pub mod reduce;

@@ -7,6 +7,7 @@
 //! the JIT's planner both use it, so shape errors read the same everywhere.
 //! Error messages here do not name the op: callers prefix it.
 
+mod conv;
 mod elementwise;
 mod index;
 mod linalg;
@@ -230,6 +231,7 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
         }
         Op::Reduce { .. } | Op::Argmax { .. } => reduce::infer(op, ins),
         Op::MatMul | Op::Gemm(..) | Op::SolveTriangular { .. } => linalg::infer(op, ins),
+        Op::Conv2d { .. } | Op::Pool2d { .. } | Op::Pool2dGrad { .. } => conv::infer(op, ins),
         Op::DimShuffle(..)
         | Op::Reshape
         | Op::BroadcastTo

@@ -1,0 +1,371 @@
+//! Fast 2-d convolution for the JIT: im2col + one GEMM per chunk of images.
+//!
+//! The patches of a chunk of images are unrolled into a matrix `col`
+//! (K = C/g·kh·kw rows, one column per output pixel of every image in the
+//! chunk), so the convolution of the whole chunk is one product
+//! W (O/g × K) · col — wide enough for matrixmultiply's kernels even for
+//! 8x8 images, where one product per image (n = 64 columns) is mostly
+//! overhead. The gradients are the same product transposed (input: Wᵀ·gy,
+//! then col2im; kernel: gy·colᵀ). docs/compiler.md has the measurements
+//! against direct loops.
+//!
+//! Scratch space is one growable buffer per thread and dtype, so calls
+//! allocate only until the largest chunk has been seen. A chunk is at most
+//! `CHUNK_ELEMS` elements of `col`; an image whose own patch matrix is
+//! larger falls back to the direct loops of `conv`.
+
+use super::conv::{self, Conv2dGeom};
+use super::gemm::{GemmElem, MatView, gemm};
+use std::cell::RefCell;
+
+/// The largest patch matrix built at once (elements).
+const CHUNK_ELEMS: usize = 1 << 20;
+
+/// Float types with a per-thread scratch buffer.
+pub trait ConvElem: crate::Float + GemmElem {
+    /// Run `f` on a zeroed-or-stale scratch slice of `len` elements.
+    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+}
+
+macro_rules! conv_elem {
+    ($t:ty, $cell:ident) => {
+        thread_local! {
+            static $cell: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
+        }
+        impl ConvElem for $t {
+            fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
+                $cell.with(|cell| match cell.try_borrow_mut() {
+                    Ok(mut v) => {
+                        if v.len() < len {
+                            v.resize(len, 0.0);
+                        }
+                        f(&mut v[..len])
+                    }
+                    // Re-entered (never on the kernels' own paths): a fresh buffer.
+                    Err(_) => f(&mut vec![0.0; len]),
+                })
+            }
+        }
+    };
+}
+conv_elem!(f32, SCRATCH_F32);
+conv_elem!(f64, SCRATCH_F64);
+
+/// Rows of the patch matrix, output pixels per image, images per chunk
+/// (0: an image alone is too large, use the direct loops).
+fn plan(g: &Conv2dGeom) -> (usize, usize, usize) {
+    let k = g.cg() * g.kh * g.kw;
+    let p = g.oh * g.ow;
+    let per_image = k.saturating_mul(p).max(1);
+    (k, p, (CHUNK_ELEMS / per_image).min(g.n))
+}
+
+/// Unroll group `grp` of images [n0, n0 + nb) into `col` (k × nb·p).
+fn im2col<T: ConvElem>(g: &Conv2dGeom, x: &[T], n0: usize, nb: usize, grp: usize, col: &mut [T]) {
+    let (p, cols) = (g.oh * g.ow, nb * g.oh * g.ow);
+    let mut row = 0;
+    for c in 0..g.cg() {
+        let ci = grp * g.cg() + c;
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let dst = &mut col[row * cols..(row + 1) * cols];
+                for b in 0..nb {
+                    let plane = ((n0 + b) * g.c + ci) * g.h * g.w;
+                    for oy in 0..g.oh {
+                        let out = &mut dst[b * p + oy * g.ow..b * p + (oy + 1) * g.ow];
+                        match g.in_row(oy, i) {
+                            None => out.fill(T::ZERO),
+                            Some(r) => {
+                                let src = &x[plane + r * g.w..plane + (r + 1) * g.w];
+                                for (ox, d) in out.iter_mut().enumerate() {
+                                    *d = g.in_col(ox, j).map_or(T::ZERO, |cc| src[cc]);
+                                }
+                            }
+                        }
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// Add `col` (k × nb·p) back into the images it was unrolled from.
+fn col2im<T: ConvElem>(g: &Conv2dGeom, col: &[T], n0: usize, nb: usize, grp: usize, x: &mut [T]) {
+    let (p, cols) = (g.oh * g.ow, nb * g.oh * g.ow);
+    let mut row = 0;
+    for c in 0..g.cg() {
+        let ci = grp * g.cg() + c;
+        for i in 0..g.kh {
+            for j in 0..g.kw {
+                let src = &col[row * cols..(row + 1) * cols];
+                for b in 0..nb {
+                    let plane = ((n0 + b) * g.c + ci) * g.h * g.w;
+                    for oy in 0..g.oh {
+                        let Some(r) = g.in_row(oy, i) else { continue };
+                        let line = &src[b * p + oy * g.ow..b * p + (oy + 1) * g.ow];
+                        let dst = &mut x[plane + r * g.w..plane + (r + 1) * g.w];
+                        for (ox, &v) in line.iter().enumerate() {
+                            if let Some(cc) = g.in_col(ox, j) {
+                                dst[cc] = dst[cc] + v;
+                            }
+                        }
+                    }
+                }
+                row += 1;
+            }
+        }
+    }
+}
+
+/// The offsets of the rows of length p that group `grp` of images
+/// [n0, n0 + nb) has in y and in the product matrix z (og × nb·p).
+fn y_rows(
+    g: &Conv2dGeom,
+    n0: usize,
+    nb: usize,
+    grp: usize,
+) -> impl Iterator<Item = (usize, usize)> {
+    let (p, og, o_all) = (g.oh * g.ow, g.og(), g.o);
+    (0..og).flat_map(move |o| {
+        (0..nb).map(move |b| (((n0 + b) * o_all + grp * og + o) * p, (o * nb + b) * p))
+    })
+}
+
+/// z (og × nb·p) into its place in y.
+fn z_to_y<T: ConvElem>(g: &Conv2dGeom, z: &[T], y: &mut [T], n0: usize, nb: usize, grp: usize) {
+    let p = g.oh * g.ow;
+    for (yo, zo) in y_rows(g, n0, nb, grp) {
+        y[yo..yo + p].copy_from_slice(&z[zo..zo + p]);
+    }
+}
+
+/// y's part for a group and chunk into z (og × nb·p).
+fn y_to_z<T: ConvElem>(g: &Conv2dGeom, y: &[T], z: &mut [T], n0: usize, nb: usize, grp: usize) {
+    let p = g.oh * g.ow;
+    for (yo, zo) in y_rows(g, n0, nb, grp) {
+        z[zo..zo + p].copy_from_slice(&y[yo..yo + p]);
+    }
+}
+
+/// The chunks of images: (first, count).
+fn chunks(n: usize, per: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n)
+        .step_by(per.max(1))
+        .map(move |n0| (n0, per.min(n - n0)))
+}
+
+/// Whether the slices have the lengths `g` implies (x or gx, w or gw, y or gy).
+fn lens_ok(g: &Conv2dGeom, x: usize, w: usize, y: usize) -> bool {
+    g.lens() == [x, w, y]
+}
+
+/// y = conv(x, w) into `y`. Slices of the wrong length are a bug in the
+/// caller: the function then does nothing and returns false.
+pub fn forward_into<T: ConvElem>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) -> bool {
+    if !lens_ok(g, x.len(), w.len(), y.len()) {
+        return false;
+    }
+    let (k, p, per) = plan(g);
+    if per == 0 {
+        conv::forward_into(g, x, w, y);
+        return true;
+    }
+    let og = g.og();
+    let mut ok = true;
+    T::with_scratch((k + og) * per * p, |s| {
+        let (col, z) = s.split_at_mut(k * per * p);
+        for (n0, nb) in chunks(g.n, per) {
+            let cols = nb * p;
+            for grp in 0..g.groups {
+                im2col(g, x, n0, nb, grp, col);
+                ok &= gemm(
+                    og,
+                    k,
+                    cols,
+                    T::ONE,
+                    w,
+                    MatView::row_major(grp * og * k, k),
+                    col,
+                    MatView::row_major(0, cols),
+                    T::ZERO,
+                    z,
+                    MatView::row_major(0, cols),
+                );
+                z_to_y(g, z, y, n0, nb, grp);
+            }
+        }
+    });
+    ok
+}
+
+/// The gradient of x into `gx`, given w and the gradient `gy` of y.
+pub fn grad_input_into<T: ConvElem>(g: &Conv2dGeom, w: &[T], gy: &[T], gx: &mut [T]) -> bool {
+    if !lens_ok(g, gx.len(), w.len(), gy.len()) {
+        return false;
+    }
+    let (k, p, per) = plan(g);
+    if per == 0 {
+        conv::grad_input_into(g, w, gy, gx);
+        return true;
+    }
+    gx.fill(T::ZERO);
+    let og = g.og();
+    let mut ok = true;
+    T::with_scratch((k + og) * per * p, |s| {
+        let (col, z) = s.split_at_mut(k * per * p);
+        for (n0, nb) in chunks(g.n, per) {
+            let cols = nb * p;
+            for grp in 0..g.groups {
+                y_to_z(g, gy, z, n0, nb, grp);
+                ok &= gemm(
+                    k,
+                    og,
+                    cols,
+                    T::ONE,
+                    w,
+                    MatView::row_major(grp * og * k, k).transposed(),
+                    z,
+                    MatView::row_major(0, cols),
+                    T::ZERO,
+                    col,
+                    MatView::row_major(0, cols),
+                );
+                col2im(g, col, n0, nb, grp, gx);
+            }
+        }
+    });
+    ok
+}
+
+/// The gradient of w into `gw`, given x and the gradient `gy` of y.
+pub fn grad_kernel_into<T: ConvElem>(g: &Conv2dGeom, x: &[T], gy: &[T], gw: &mut [T]) -> bool {
+    if !lens_ok(g, x.len(), gw.len(), gy.len()) {
+        return false;
+    }
+    let (k, p, per) = plan(g);
+    if per == 0 {
+        conv::grad_kernel_into(g, x, gy, gw);
+        return true;
+    }
+    let og = g.og();
+    let mut ok = true;
+    T::with_scratch((k + og) * per * p, |s| {
+        let (col, z) = s.split_at_mut(k * per * p);
+        for (ci, (n0, nb)) in chunks(g.n, per).enumerate() {
+            let cols = nb * p;
+            for grp in 0..g.groups {
+                im2col(g, x, n0, nb, grp, col);
+                y_to_z(g, gy, z, n0, nb, grp);
+                ok &= gemm(
+                    og,
+                    cols,
+                    k,
+                    T::ONE,
+                    z,
+                    MatView::row_major(0, cols),
+                    col,
+                    MatView::row_major(0, cols).transposed(),
+                    if ci == 0 { T::ZERO } else { T::ONE },
+                    gw,
+                    MatView::row_major(grp * og * k, k),
+                );
+            }
+        }
+    });
+    if g.n == 0 {
+        gw.fill(T::ZERO);
+    }
+    ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A geometry with the output sizes its padding, stride and dilation give.
+    #[allow(clippy::too_many_arguments)]
+    fn geom(
+        n: usize,
+        c: usize,
+        hw: [usize; 2],
+        o: usize,
+        k: [usize; 2],
+        stride: [usize; 2],
+        pad: [[usize; 2]; 2],
+        dilation: [usize; 2],
+        groups: usize,
+    ) -> Conv2dGeom {
+        let out = |a: usize| {
+            (hw[a] + pad[a][0] + pad[a][1] - dilation[a] * (k[a] - 1) - 1) / stride[a] + 1
+        };
+        Conv2dGeom {
+            n,
+            c,
+            h: hw[0],
+            w: hw[1],
+            o,
+            kh: k[0],
+            kw: k[1],
+            oh: out(0),
+            ow: out(1),
+            stride,
+            pad: [pad[0][0], pad[1][0]],
+            dilation,
+            groups,
+        }
+    }
+
+    fn values(len: usize, seed: u64) -> Vec<f64> {
+        (0..len)
+            .map(|i| (((i as u64 + 1) * 2654435761 + seed * 97) % 1000) as f64 / 500.0 - 1.0)
+            .collect()
+    }
+
+    fn close(a: &[f64], b: &[f64]) {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-12 * (1.0 + y.abs()), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn matches_the_direct_loops() {
+        let cases = [
+            geom(3, 2, [5, 6], 4, [3, 3], [1, 1], [[1, 1], [1, 1]], [1, 1], 1),
+            geom(2, 4, [7, 5], 6, [2, 3], [2, 1], [[0, 1], [2, 0]], [1, 2], 2),
+            geom(1, 3, [4, 4], 3, [1, 1], [1, 1], [[0, 0], [0, 0]], [1, 1], 3),
+            // Several chunks: 144 × 1024 patch entries per image.
+            geom(
+                10,
+                16,
+                [32, 32],
+                2,
+                [3, 3],
+                [1, 1],
+                [[1, 1], [1, 1]],
+                [1, 1],
+                1,
+            ),
+        ];
+        for g in cases {
+            let [lx, lw, ly] = g.lens();
+            let (x, w, gy) = (values(lx, 1), values(lw, 2), values(ly, 3));
+            let mut y = vec![f64::NAN; ly];
+            assert!(forward_into(&g, &x, &w, &mut y));
+            close(&y, &conv::forward(&g, &x, &w));
+            let mut gx = vec![f64::NAN; lx];
+            assert!(grad_input_into(&g, &w, &gy, &mut gx));
+            close(&gx, &conv::grad_input(&g, &w, &gy));
+            let mut gw = vec![f64::NAN; lw];
+            assert!(grad_kernel_into(&g, &x, &gy, &mut gw));
+            close(&gw, &conv::grad_kernel(&g, &x, &gy));
+        }
+        let g = cases_bad();
+        assert!(!forward_into(&g, &[0.0; 3], &[0.0; 1], &mut [0.0; 1]));
+    }
+
+    fn cases_bad() -> Conv2dGeom {
+        geom(1, 1, [2, 2], 1, [1, 1], [1, 1], [[0, 0], [0, 0]], [1, 1], 1)
+    }
+}
