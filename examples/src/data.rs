@@ -271,3 +271,23 @@ pub fn stratified_split(
     test.sort_unstable();
     Ok((train, test))
 }
+
+/// The rows `idx` of `t` (along its first axis), in that order.
+pub fn take_rows(t: &Tensor, idx: &[usize]) -> Result<Tensor> {
+    let n = *t
+        .shape()
+        .first()
+        .ok_or_else(|| Error::shape("take_rows: the tensor needs a row axis"))?;
+    let row: usize = t.shape()[1..].iter().product();
+    let v = t.to_f64_vec();
+    let mut out = Vec::with_capacity(idx.len() * row);
+    for &i in idx {
+        if i >= n {
+            return Err(Error::index(format!("take_rows: row {i} of {n}")));
+        }
+        out.extend_from_slice(&v[i * row..(i + 1) * row]);
+    }
+    let mut shape = t.shape().to_vec();
+    shape[0] = idx.len();
+    Ok(Tensor::new(out, &shape)?.cast(t.dtype()))
+}

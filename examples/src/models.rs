@@ -181,3 +181,51 @@ pub fn task_bnn(pooling: Pooling, x: &Tensor, y: &Tensor, seed: u64) -> Result<T
         p,
     })
 }
+
+/// The convolutional network of `bnn_digits`, on 8x8 grayscale images:
+/// conv 3x3, 8 filters, same padding, tanh -> 2x2 max pool -> conv 3x3,
+/// 16 filters, same padding, tanh -> flatten (256) -> dense 10 (logits),
+/// Categorical likelihood on minibatches with `total_size`.
+pub struct DigitsCnn {
+    pub model: Model,
+    /// The minibatch of images the network reads (replace it to predict).
+    pub input: Var,
+    /// Class probabilities (rows x 10).
+    pub probs: Var,
+}
+
+/// Build the digits network with `prior` on every layer's weights (biases
+/// Normal(0, 1)), Glorot starts seeded by `seed`, minibatches of `batch`.
+pub fn digits_cnn(
+    x_train: &Tensor,
+    y_train: &Tensor,
+    batch: usize,
+    prior: nn::Prior,
+    seed: u64,
+    dtype: DType,
+) -> Result<DigitsCnn> {
+    let model = Model::with_dtype(dtype)?;
+    let n = x_train.shape()[0];
+    let mb = minibatch(&[&x_train.cast(dtype), y_train], batch, seed ^ 0xd161)?;
+    let same = Conv2d::new().padding(Padding::Same);
+    let net = nn::Sequential::new(&model, "net")
+        .prior(prior)
+        .seed(seed)
+        .conv2d_with(8, 3, same, nn::Tanh)?
+        .max_pool2d(Pool2d::new(2))?
+        .conv2d_with(16, 3, same, nn::Tanh)?
+        .flatten()?
+        .dense(10, nn::Identity)?;
+    let logits = net.forward(&mb[0])?;
+    model
+        .categorical_logit("out", &logits)?
+        .observed(&mb[1])
+        .total_size(n);
+    model.check()?;
+    let probs = logits.softmax(-1)?.named("probs");
+    Ok(DigitsCnn {
+        model,
+        input: mb[0].clone(),
+        probs,
+    })
+}

@@ -9,7 +9,7 @@ use std::sync::Once;
 use theon::prelude::{Error, Result};
 
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
-const FAMILY: &str = "sans-serif";
+pub(crate) const FAMILY: &str = "sans-serif";
 
 fn font() {
     static REGISTER: Once = Once::new();
@@ -19,7 +19,7 @@ fn font() {
     });
 }
 
-fn err<E: std::fmt::Display>(e: E) -> Error {
+pub(crate) fn err<E: std::fmt::Display>(e: E) -> Error {
     Error::io(format!("plotting: {e}"))
 }
 
@@ -77,7 +77,10 @@ impl ColorMap {
     }
 }
 
-fn canvas(path: &Path, size: (u32, u32)) -> Result<DrawingArea<BitMapBackend<'_>, Shift>> {
+pub(crate) fn canvas(
+    path: &Path,
+    size: (u32, u32),
+) -> Result<DrawingArea<BitMapBackend<'_>, Shift>> {
     font();
     let root = BitMapBackend::new(path, size).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;

@@ -135,17 +135,21 @@ impl Pool2d {
 
 impl Var {
     /// 2-d convolution (cross-correlation) of `self` (N, C, H, W) by
-    /// kernels `w` (O, C/groups, kh, kw): (N, O, OH, OW). Integer operands
-    /// and mixed float widths are converted to the common float type.
+    /// kernels `w` (O, C/groups, kh, kw): (N, O, OH, OW). Either operand
+    /// may carry one more leading axis B (B convolutions side by side, as
+    /// `vectorize` makes them: the groups of a hierarchical network, the
+    /// draws of a predictive). Integer operands and mixed float widths are
+    /// converted to the common float type.
     pub fn conv2d(&self, w: &Var, opts: Conv2d) -> Result<Var> {
-        if self.rank() != 4 || w.rank() != 4 {
+        let (rx, rw) = (self.rank(), w.rank());
+        if !matches!(rx, 4 | 5) || !matches!(rw, 4 | 5) {
             return Err(Error::shape(format!(
                 "conv2d: needs an input (N, C, H, W) and a kernel (O, C/groups, kh, kw), got {} and {}",
                 self.ty(),
                 w.ty()
             )));
         }
-        let k = [w.static_shape()[2], w.static_shape()[3]];
+        let k = [w.static_shape()[rw - 2], w.static_shape()[rw - 1]];
         let span = |a: usize| -> Result<usize> {
             let k = k[a].ok_or_else(|| {
                 Error::shape(
@@ -156,7 +160,7 @@ impl Var {
                 .saturating_mul(k.saturating_sub(1))
                 .saturating_add(1))
         };
-        let len = [self.static_shape()[2], self.static_shape()[3]];
+        let len = [self.static_shape()[rx - 2], self.static_shape()[rx - 1]];
         let pad = match opts.padding {
             Padding::Same => {
                 opts.padding

@@ -166,20 +166,20 @@ impl Scale {
     }
 }
 
-/// The weights `name` of `shape` (`[groups, fan_in, fan_out]` with groups,
-/// `[fan_in, fan_out]` without) under `prior`, starting at `init` (of
-/// `shape`; under a learned scale starting at 1, the raw weights start
-/// there; the hierarchical prior's shared weights start at 0). The
-/// network has checked `needs_groups` already.
+/// The weights `name` of `shape` (with the group axis first when
+/// `grouped`) under `prior`, starting at `init` (of `shape`; under a
+/// learned scale starting at 1, the raw weights start there; the
+/// hierarchical prior's shared weights start at 0). A per-unit scale has
+/// `unit_shape` (the units' axis kept, the others 1). The network has
+/// checked `needs_groups` already.
 pub(crate) fn weights(
     model: &Model,
     prior: &Prior,
     name: &str,
-    shape: &[usize],
+    (shape, grouped): (&[usize], bool),
+    unit_shape: &[usize],
     init: Tensor,
 ) -> Result<Var> {
-    let one = shape[shape.len() - 1];
-    let groups = (shape.len() == 3).then(|| shape[0]);
     let dt = model.dtype();
     match prior {
         Prior::Normal(sd) => Ok(model
@@ -192,11 +192,10 @@ pub(crate) fn weights(
             per_unit,
             centered,
         } => {
-            let s_shape: Vec<usize> = match (per_unit, groups) {
-                (false, _) => vec![],
-                (true, None) => vec![one],
-                // Per group and unit: broadcast over the input axis.
-                (true, Some(g)) => vec![g, 1, one],
+            let s_shape: Vec<usize> = if *per_unit {
+                unit_shape.to_vec()
+            } else {
+                vec![]
             };
             let s = scale.rv(model, &format!("{name}_scale"), s_shape.as_slice())?;
             if *centered {
@@ -213,8 +212,13 @@ pub(crate) fn weights(
             // group's own draw (measured: better ADVI fits than starting
             // every group at the shared weights, see docs/nn.md).
             let mean = model
-                .normal(&format!("{name}_mean"), 0.0, *mean_sd, &shape[1..])?
-                .init(Tensor::zeros(dt, &shape[1..]));
+                .normal(
+                    &format!("{name}_mean"),
+                    0.0,
+                    *mean_sd,
+                    &shape[grouped as usize..],
+                )?
+                .init(Tensor::zeros(dt, &shape[grouped as usize..]));
             let s = scale.rv(model, &format!("{name}_group_sd"), &[])?;
             let raw = model
                 .normal(&format!("{name}_raw"), 0.0, 1.0, shape)?

@@ -8,7 +8,7 @@ use crate::init::Init;
 use crate::prior::{self, Prior};
 use std::sync::{Arc, Mutex};
 use theon_ppl::Model;
-use theon_tensor::{Error, Result, Tensor, Var};
+use theon_tensor::{Conv2d, Error, Pool2d, Result, Tensor, TensorType, Var};
 
 /// A layer as declared.
 #[derive(Clone, Debug)]
@@ -23,6 +23,22 @@ enum Kind {
         /// Weight tensor k of this layer starts from stream `seed * 31 + k`.
         seed: u64,
     },
+    /// `filters` kernels of `kernel` over the channel axis (NCHW).
+    Conv2d {
+        filters: usize,
+        kernel: [usize; 2],
+        opts: Conv2d,
+        act: Activation,
+        bias: bool,
+        prior: Prior,
+        bias_sd: f64,
+        init: Init,
+        seed: u64,
+    },
+    Pool2d {
+        max: bool,
+        opts: Pool2d,
+    },
     Flatten,
     Activation(Activation),
 }
@@ -34,11 +50,12 @@ struct Layer {
     kind: Kind,
 }
 
-/// A dense layer's random variables once built.
+/// A dense or convolutional layer's random variables once built.
 #[derive(Clone, Debug)]
 struct Params {
     w: Var,
     b: Option<Var>,
+    /// Input features (dense) or channels (convolution) it was built for.
     fan_in: usize,
 }
 
@@ -141,6 +158,18 @@ impl Sequential {
         format!("{}.{kind}{k}", self.name)
     }
 
+    /// The prior, bias prior and start a new layer takes, checked.
+    fn check_settings(&self, name: &str) -> Result<()> {
+        self.prior.check(name)?;
+        if !(self.bias_sd > 0.0 && self.bias_sd.is_finite()) {
+            return Err(Error::value(format!(
+                "{name}: the bias prior's sd must be positive and finite, got {}",
+                self.bias_sd
+            )));
+        }
+        self.init.check(name)
+    }
+
     fn refuse_if_built(&self, what: &str) -> Result<()> {
         if self.built.lock().map(|b| b.is_some()).unwrap_or(true) {
             return Err(Error::model(format!(
@@ -168,14 +197,7 @@ impl Sequential {
                 "{name}: a dense layer needs at least one unit"
             )));
         }
-        self.prior.check(&name)?;
-        if !(self.bias_sd > 0.0 && self.bias_sd.is_finite()) {
-            return Err(Error::value(format!(
-                "{name}: the bias prior's sd must be positive and finite, got {}",
-                self.bias_sd
-            )));
-        }
-        self.init.check(&name)?;
+        self.check_settings(&name)?;
         let kind = Kind::Dense {
             units,
             act,
@@ -186,6 +208,64 @@ impl Sequential {
             seed: self.seed,
         };
         self.push("dense", kind)
+    }
+
+    /// A 2-d convolution of `filters` kernels of size `kernel` x `kernel`
+    /// (stride 1, no padding: Keras' and Lasagne's defaults) and its
+    /// activation. The input is `[rows, channels, height, width]` (with
+    /// groups, `[groups, rows, ...]`); the weights `.w` are `[filters,
+    /// channels, kernel, kernel]`, the bias `.b` one per filter. Priors,
+    /// biases and starts follow the same settings as dense layers (a
+    /// per-unit scale is one per filter).
+    pub fn conv2d(self, filters: usize, kernel: usize, act: Activation) -> Result<Sequential> {
+        self.conv2d_with(filters, kernel, Conv2d::new(), act)
+    }
+
+    /// `conv2d` with stride, padding, dilation (`opts.groups` must be 1:
+    /// channel groups are not a layer option).
+    pub fn conv2d_with(
+        self,
+        filters: usize,
+        kernel: usize,
+        opts: Conv2d,
+        act: Activation,
+    ) -> Result<Sequential> {
+        let name = self.layer_name("conv");
+        if filters == 0 || kernel == 0 {
+            return Err(Error::value(format!(
+                "{name}: a convolution needs at least one filter and a kernel of size >= 1"
+            )));
+        }
+        if opts.groups != 1 {
+            return Err(Error::value(format!(
+                "{name}: channel groups (Conv2d::groups) are not a layer option; \
+                 use Sequential::groups for networks side by side"
+            )));
+        }
+        self.check_settings(&name)?;
+        let kind = Kind::Conv2d {
+            filters,
+            kernel: [kernel, kernel],
+            opts,
+            act,
+            bias: self.bias,
+            prior: self.prior.clone(),
+            bias_sd: self.bias_sd,
+            init: self.init,
+            seed: self.seed,
+        };
+        self.push("conv", kind)
+    }
+
+    /// Max pooling over the two spatial axes (`Pool2d::new(2)`: 2 x 2
+    /// windows, stride 2).
+    pub fn max_pool2d(self, opts: Pool2d) -> Result<Sequential> {
+        self.push("pool", Kind::Pool2d { max: true, opts })
+    }
+
+    /// Average pooling over the two spatial axes.
+    pub fn avg_pool2d(self, opts: Pool2d) -> Result<Sequential> {
+        self.push("pool", Kind::Pool2d { max: false, opts })
     }
 
     /// Flatten every axis after the rows' into one feature axis.
@@ -263,8 +343,12 @@ impl Sequential {
                     if let (Some(p), Some(f)) = (p, f)
                         && p.fan_in != *f
                     {
+                        let what = match layer.kind {
+                            Kind::Conv2d { .. } => "channels",
+                            _ => "features",
+                        };
                         return Err(Error::shape(format!(
-                            "{}: input has {f} features, the layer was built for {}",
+                            "{}: input has {f} {what}, the layer was built for {}",
                             layer.name, p.fan_in
                         )));
                     }
@@ -294,7 +378,17 @@ impl Sequential {
                     };
                     act.apply(&z)?
                 }
-                (Kind::Dense { .. }, None) => {
+                (Kind::Conv2d { opts, act, .. }, Some(p)) => {
+                    let z = h.conv2d(&p.w, *opts)?;
+                    let z = match &p.b {
+                        Some(b) => (z + b)?,
+                        None => z,
+                    };
+                    act.apply(&z)?
+                }
+                (Kind::Pool2d { max: true, opts }, _) => h.max_pool2d(*opts)?,
+                (Kind::Pool2d { max: false, opts }, _) => h.avg_pool2d(*opts)?,
+                (Kind::Dense { .. } | Kind::Conv2d { .. }, None) => {
                     return Err(Error::model(format!(
                         "{}: the layer has no weights",
                         layer.name
@@ -327,13 +421,31 @@ impl Sequential {
                     shape.push(Some(n));
                     out.push(None);
                 }
-                Kind::Dense { units, prior, .. } => {
-                    if prior.needs_groups() && self.groups.is_none() {
-                        return Err(Error::model(format!(
-                            "{}.w: a hierarchical prior needs a network with groups (Sequential::groups)",
-                            layer.name
-                        )));
+                Kind::Conv2d {
+                    filters,
+                    kernel,
+                    opts,
+                    prior,
+                    ..
+                } => {
+                    self.check_grouping(prior, &layer.name)?;
+                    let (c, y) = self.conv_shapes(&shape, *filters, *kernel, *opts, &layer.name)?;
+                    shape = y;
+                    out.push(Some(c));
+                }
+                Kind::Pool2d { max, opts } => {
+                    let x = self.probe(&shape, &layer.name, "pooling")?;
+                    let y = if *max {
+                        x.max_pool2d(*opts)
+                    } else {
+                        x.avg_pool2d(*opts)
                     }
+                    .map_err(|e| e.context(&layer.name))?;
+                    shape = y.static_shape().to_vec();
+                    out.push(None);
+                }
+                Kind::Dense { units, prior, .. } => {
+                    self.check_grouping(prior, &layer.name)?;
                     let f = features(&shape, self.groups.is_some(), &layer.name)?;
                     let last = shape.len() - 1;
                     shape[last] = Some(*units);
@@ -344,36 +456,120 @@ impl Sequential {
         Ok(out)
     }
 
-    /// Create every dense layer's random variables.
+    fn check_grouping(&self, prior: &Prior, layer: &str) -> Result<()> {
+        if prior.needs_groups() && self.groups.is_none() {
+            return Err(Error::model(format!(
+                "{layer}.w: a hierarchical prior needs a network with groups (Sequential::groups)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A stand-in input of static `shape` for an image layer, so that shape
+    /// inference itself walks the layer (one rule, one set of messages).
+    fn probe(&self, shape: &[Option<usize>], layer: &str, what: &str) -> Result<Var> {
+        let want = self.lead() + 3;
+        if shape.len() != want {
+            return Err(Error::shape(format!(
+                "{layer}: {what} takes [{}rows, channels, height, width], the input has rank {}",
+                if self.groups.is_some() {
+                    "groups, "
+                } else {
+                    ""
+                },
+                shape.len()
+            )));
+        }
+        Ok(Var::input(
+            layer,
+            TensorType::new(self.model.dtype(), shape.to_vec()),
+        ))
+    }
+
+    /// A convolution layer's input channels and output static shape.
+    fn conv_shapes(
+        &self,
+        shape: &[Option<usize>],
+        filters: usize,
+        kernel: [usize; 2],
+        opts: Conv2d,
+        layer: &str,
+    ) -> Result<(usize, Vec<Option<usize>>)> {
+        let x = self.probe(shape, layer, "a convolution")?;
+        let c = shape[self.lead()].ok_or_else(|| {
+            Error::shape(format!(
+                "{layer}: the input's channel axis needs a static size"
+            ))
+        })?;
+        let w = Var::input(
+            layer,
+            TensorType::fixed(
+                self.model.dtype(),
+                &self.conv_weight_shape(filters, c, kernel),
+            ),
+        );
+        let y = x.conv2d(&w, opts).map_err(|e| e.context(layer))?;
+        Ok((c, y.static_shape().to_vec()))
+    }
+
+    /// `[filters, channels, kh, kw]`, with the groups first.
+    fn conv_weight_shape(&self, filters: usize, c: usize, kernel: [usize; 2]) -> Vec<usize> {
+        self.groups
+            .into_iter()
+            .chain([filters, c, kernel[0], kernel[1]])
+            .collect()
+    }
+
+    /// Create every dense and convolution layer's random variables.
     fn build(&self, fan_ins: &[Option<usize>]) -> Result<Vec<Option<Params>>> {
         let mut weight_index = 0u64;
+        let g: Vec<usize> = self.groups.into_iter().collect();
+        let with_groups =
+            |rest: &[usize]| -> Vec<usize> { g.iter().chain(rest).copied().collect() };
         self.layers
             .iter()
             .zip(fan_ins)
-            .map(|(layer, f)| match (&layer.kind, f) {
-                (
-                    Kind::Dense {
-                        units,
-                        bias,
-                        prior,
-                        bias_sd,
-                        init,
-                        seed,
-                        ..
+            .map(|(layer, f)| {
+                let (Some(fan_in), Some(settings)) = (f, LayerSettings::of(&layer.kind)) else {
+                    return Ok(None);
+                };
+                let fan_in = *fan_in;
+                let spec = match &layer.kind {
+                    Kind::Dense { units, .. } => WeightSpec {
+                        shape: with_groups(&[fan_in, *units]),
+                        fans: (fan_in, *units),
+                        // Units are the last axis; biases broadcast over the rows.
+                        unit_shape: match self.groups {
+                            Some(_) => with_groups(&[1, *units]),
+                            None => vec![*units],
+                        },
+                        bias_shape: match self.groups {
+                            Some(_) => with_groups(&[1, *units]),
+                            None => vec![*units],
+                        },
                     },
-                    Some(fan_in),
-                ) => {
-                    let stream = seed.wrapping_mul(31).wrapping_add(weight_index);
-                    weight_index += 1;
-                    self.build_dense(
-                        &layer.name,
-                        (*fan_in, *units),
-                        (*bias, prior, *bias_sd, *init),
-                        stream,
-                    )
+                    Kind::Conv2d {
+                        filters, kernel, ..
+                    } => {
+                        let taps = kernel[0] * kernel[1];
+                        WeightSpec {
+                            shape: self.conv_weight_shape(*filters, fan_in, *kernel),
+                            // Keras' fans: kernel taps times channels in / out.
+                            fans: (fan_in * taps, filters * taps),
+                            unit_shape: with_groups(&[*filters, 1, 1, 1]),
+                            // One per filter, broadcast over rows and pixels.
+                            bias_shape: match self.groups {
+                                Some(_) => with_groups(&[1, *filters, 1, 1]),
+                                None => vec![*filters, 1, 1],
+                            },
+                        }
+                    }
+                    _ => return Ok(None),
+                };
+                let stream = settings.seed.wrapping_mul(31).wrapping_add(weight_index);
+                weight_index += 1;
+                self.build_layer(&layer.name, &spec, &settings, stream, fan_in)
                     .map(Some)
-                }
-                _ => Ok(None),
             })
             .collect()
     }
@@ -386,36 +582,89 @@ impl Sequential {
         h.reshape(Var::concatenate(&[keep, feat], 0)?)
     }
 
-    /// Create a dense layer's weights (and bias) in the model.
-    fn build_dense(
+    /// Create a layer's weights (and bias) in the model.
+    fn build_layer(
         &self,
         layer: &str,
-        (fan_in, fan_out): (usize, usize),
-        (bias, prior, bias_sd, init): (bool, &Prior, f64, Init),
+        spec: &WeightSpec,
+        settings: &LayerSettings,
         seed: u64,
+        fan_in: usize,
     ) -> Result<Params> {
         let dt = self.model.dtype();
-        let shape: Vec<usize> = match self.groups {
-            Some(g) => vec![g, fan_in, fan_out],
-            None => vec![fan_in, fan_out],
-        };
-        let start = init.draw(&shape, (fan_in, fan_out), dt, seed)?;
-        let w = prior::weights(&self.model, prior, &format!("{layer}.w"), &shape, start)?;
-        let b = if bias {
-            // Biases broadcast over the rows: [out], or [groups, 1, out].
-            let b_shape: Vec<usize> = match self.groups {
-                Some(g) => vec![g, 1, fan_out],
-                None => vec![fan_out],
-            };
+        let start = settings.init.draw(&spec.shape, spec.fans, dt, seed)?;
+        let w = prior::weights(
+            &self.model,
+            settings.prior,
+            &format!("{layer}.w"),
+            (&spec.shape, self.groups.is_some()),
+            &spec.unit_shape,
+            start,
+        )?;
+        let b = if settings.bias {
             let b = self
                 .model
-                .normal(&format!("{layer}.b"), 0.0, bias_sd, b_shape.as_slice())?
-                .init(Tensor::zeros(dt, &b_shape));
+                .normal(
+                    &format!("{layer}.b"),
+                    0.0,
+                    settings.bias_sd,
+                    spec.bias_shape.as_slice(),
+                )?
+                .init(Tensor::zeros(dt, &spec.bias_shape));
             Some(b.var().clone())
         } else {
             None
         };
         Ok(Params { w, b, fan_in })
+    }
+}
+
+/// The shapes of one layer's parameters.
+struct WeightSpec {
+    shape: Vec<usize>,
+    /// (fan-in, fan-out) for the initial values' scale.
+    fans: (usize, usize),
+    /// A per-unit scale's shape (units kept, other axes 1).
+    unit_shape: Vec<usize>,
+    bias_shape: Vec<usize>,
+}
+
+/// The settings a layer with weights took when it was added.
+struct LayerSettings<'a> {
+    bias: bool,
+    prior: &'a Prior,
+    bias_sd: f64,
+    init: Init,
+    seed: u64,
+}
+
+impl LayerSettings<'_> {
+    fn of(kind: &Kind) -> Option<LayerSettings<'_>> {
+        match kind {
+            Kind::Dense {
+                bias,
+                prior,
+                bias_sd,
+                init,
+                seed,
+                ..
+            }
+            | Kind::Conv2d {
+                bias,
+                prior,
+                bias_sd,
+                init,
+                seed,
+                ..
+            } => Some(LayerSettings {
+                bias: *bias,
+                prior,
+                bias_sd: *bias_sd,
+                init: *init,
+                seed: *seed,
+            }),
+            _ => None,
+        }
     }
 }
 

@@ -62,6 +62,17 @@ impl Conv2dGeom {
             .filter(|&c| c < self.w)
     }
 
+    /// The output columns `ox` whose tap `j` reads inside the image: a
+    /// range (empty when none does), so copies need no per-pixel test.
+    #[inline]
+    pub fn valid_cols(&self, j: usize) -> std::ops::Range<usize> {
+        let (s, off) = (self.stride[1], j * self.dilation[1]);
+        // ox·s + off − pad ∈ [0, w)  ⇔  ox ∈ [⌈(pad − off)/s⌉, ⌈(w + pad − off)/s⌉).
+        let lo = self.pad[1].saturating_sub(off).div_ceil(s);
+        let hi = (self.w + self.pad[1]).saturating_sub(off).div_ceil(s);
+        lo.min(self.ow)..hi.min(self.ow).max(lo.min(self.ow))
+    }
+
     /// Call `f(x offset, w offset, y offset)` for every product term.
     fn for_each_term(&self, mut f: impl FnMut(usize, usize, usize)) {
         let (cg, og) = (self.cg(), self.og());

@@ -35,7 +35,7 @@ impl Pool2dGeom {
     }
 
     /// The input rows and columns (half-open ranges) of output (oy, ox).
-    #[inline]
+    #[inline(always)]
     fn window(&self, oy: usize, ox: usize) -> ([usize; 2], [usize; 2]) {
         let span = |o: usize, a: usize, len: usize| {
             let start = o * self.stride[a];
@@ -48,20 +48,64 @@ impl Pool2dGeom {
         (span(oy, 0, self.h), span(ox, 1, self.w))
     }
 
+    /// Windows tile the image: no padding, stride = window (the usual
+    /// 2 x 2 pooling). Their bounds are then plain products.
+    fn tiled(&self) -> bool {
+        self.pad == [0, 0] && self.stride == self.kernel
+    }
+
     /// Call `f(plane offset, output index, rows, cols)` for every window.
+    #[inline(always)]
     fn for_each_window(&self, mut f: impl FnMut(usize, usize, [usize; 2], [usize; 2])) {
+        let tiled = self.tiled();
+        let [kh, kw] = self.kernel;
         for p in 0..self.planes {
+            let (plane, out) = (p * self.h * self.w, p * self.oh * self.ow);
             for oy in 0..self.oh {
                 for ox in 0..self.ow {
-                    let (r, c) = self.window(oy, ox);
-                    f(p * self.h * self.w, (p * self.oh + oy) * self.ow + ox, r, c);
+                    let (r, c) = if tiled {
+                        ([oy * kh, oy * kh + kh], [ox * kw, ox * kw + kw])
+                    } else {
+                        self.window(oy, ox)
+                    };
+                    f(plane, out + oy * self.ow + ox, r, c);
+                }
+            }
+        }
+    }
+
+    /// Tiled windows, row by row: `init` sets each output of a row of
+    /// windows from the window's first input row, `fold` folds in the
+    /// others — long contiguous passes instead of a loop per window.
+    #[inline(always)]
+    fn fold_rows<T: Copy>(
+        &self,
+        x: &[T],
+        y: &mut [T],
+        mut init: impl FnMut(&[T]) -> T,
+        mut fold: impl FnMut(T, &[T]) -> T,
+    ) {
+        let [kh, kw] = self.kernel;
+        let used = self.ow * kw;
+        for p in 0..self.planes {
+            let xp = &x[p * self.h * self.w..(p + 1) * self.h * self.w];
+            let yp = &mut y[p * self.oh * self.ow..(p + 1) * self.oh * self.ow];
+            for (oy, yrow) in yp.chunks_exact_mut(self.ow).enumerate() {
+                for i in 0..kh {
+                    let row = &xp[(oy * kh + i) * self.w..(oy * kh + i) * self.w + used];
+                    for (o, win) in yrow.iter_mut().zip(row.chunks_exact(kw)) {
+                        *o = if i == 0 { init(win) } else { fold(*o, win) };
+                    }
                 }
             }
         }
     }
 
     /// The input index of the window's maximum (first in row-major order,
-    /// NaN counting as maximal).
+    /// NaN counting as maximal: the first NaN wins). Branch-free updates:
+    /// which pixel wins is data, and mispredicted branches cost more than
+    /// the comparisons.
+    #[inline(always)]
     fn argmax<T: crate::Float>(
         &self,
         x: &[T],
@@ -70,19 +114,38 @@ impl Pool2dGeom {
         c: [usize; 2],
     ) -> usize {
         let mut best = plane + r[0] * self.w + c[0];
+        let mut m = x[best];
         for y in r[0]..r[1] {
-            for xx in c[0]..c[1] {
-                let i = plane + y * self.w + xx;
-                if x[best].is_nan() {
-                    return best;
-                }
-                if x[i].is_nan() || x[i] > x[best] {
-                    best = i;
-                }
+            let line = plane + y * self.w + c[0];
+            for (k, &v) in x[line..line + (c[1] - c[0])].iter().enumerate() {
+                let take = takes(m, v);
+                m = if take { v } else { m };
+                best = if take { line + k } else { best };
             }
         }
         best
     }
+
+    /// The window's maximum (NaN if it holds one).
+    #[inline(always)]
+    fn max<T: crate::Float>(&self, x: &[T], plane: usize, r: [usize; 2], c: [usize; 2]) -> T {
+        let mut m = x[plane + r[0] * self.w + c[0]];
+        for y in r[0]..r[1] {
+            let line = plane + y * self.w + c[0];
+            for &v in &x[line..line + (c[1] - c[0])] {
+                m = if takes(m, v) { v } else { m };
+            }
+        }
+        m
+    }
+}
+
+/// Whether `v` replaces the running maximum `m`: larger, or the first NaN
+/// (v != v while m == m). Non-short-circuit operators keep it branch-free.
+#[inline(always)]
+#[allow(clippy::eq_op, clippy::nonminimal_bool)]
+fn takes<T: crate::Float>(m: T, v: T) -> bool {
+    (v > m) | ((v != v) & (m == m))
 }
 
 /// Whether the slices have the lengths `g` implies.
@@ -95,7 +158,12 @@ pub fn max_into<T: crate::Float>(g: &Pool2dGeom, x: &[T], y: &mut [T]) -> bool {
     if !lens_ok(g, x.len(), y.len()) {
         return false;
     }
-    g.for_each_window(|plane, o, r, c| y[o] = x[g.argmax(x, plane, r, c)]);
+    if g.tiled() {
+        let fold = |m: T, win: &[T]| win.iter().fold(m, |m, &v| if takes(m, v) { v } else { m });
+        g.fold_rows(x, y, |win| fold(win[0], win), fold);
+        return true;
+    }
+    g.for_each_window(|plane, o, r, c| y[o] = g.max(x, plane, r, c));
     true
 }
 
@@ -103,6 +171,14 @@ pub fn max_into<T: crate::Float>(g: &Pool2dGeom, x: &[T], y: &mut [T]) -> bool {
 pub fn avg_into<T: crate::Float>(g: &Pool2dGeom, x: &[T], y: &mut [T]) -> bool {
     if !lens_ok(g, x.len(), y.len()) {
         return false;
+    }
+    if g.tiled() {
+        // Divide (not multiply by 1/count): the same rounding as the general path.
+        let count = T::from_f64((g.kernel[0] * g.kernel[1]) as f64);
+        let sum = |win: &[T]| win.iter().fold(T::ZERO, |a, &v| a + v);
+        g.fold_rows(x, y, sum, |a, win| a + sum(win));
+        y.iter_mut().for_each(|v| *v = *v / count);
+        return true;
     }
     g.for_each_window(|plane, o, r, c| {
         let mut s = T::ZERO;

@@ -39,6 +39,7 @@ pub struct Advi {
     options: CompileOptions,
     start_sigma: Option<f64>,
     kl_warmup: usize,
+    temperature: f64,
 }
 
 /// Full-rank ADVI (PyMC's `pm.FullRankADVI`): a Cholesky factor captures
@@ -73,7 +74,19 @@ impl Advi {
             options: CompileOptions::default(),
             start_sigma: None,
             kl_warmup: 0,
+            temperature: 1.0,
         }
+    }
+    /// Likelihood tempering: fit q to the tempered posterior
+    /// p(w | D)_T ∝ p(D | w)^(1/T) p(w) (a "cold posterior" for T < 1),
+    /// by weighting the prior and entropy terms of the loss by T (the
+    /// same optimum as dividing the log-likelihood by T, on the
+    /// likelihood's scale). T = 1 (the default) is the exact posterior;
+    /// `hist` holds the weighted loss. Combines with `kl_warmup`
+    /// (weight beta·T).
+    pub fn temperature(mut self, t: f64) -> Self {
+        self.temperature = t;
+        self
     }
     /// KL warm-up (Bowman et al. 2016, Sønderby et al. 2016): for the first
     /// `steps` steps the prior and entropy terms of the loss are weighted
@@ -226,13 +239,32 @@ impl Model {
             Family::mean_field(&vars, &init, dt, method.start_sigma)
         };
         let rng = RandomStream::named("advi", method.seed);
+        let t = method.temperature;
+        if !(t > 0.0 && t.is_finite()) {
+            return Err(Error::value(format!(
+                "Advi::temperature: needs a positive, finite T, got {t}"
+            )));
+        }
         let beta = (method.kl_warmup > 0).then(|| {
             theon_tensor::shared(
                 "kl_beta",
                 Tensor::scalar(1.0 / method.kl_warmup as f64).cast(dt),
             )
         });
-        let loss = objective(self, &family, &vars, &rng, method.obj_n_mc, beta.as_ref())?;
+        let kl_weight = match (&beta, t == 1.0) {
+            (None, true) => None,
+            (None, false) => Some(Var::scalar_const(t, dt)),
+            (Some(b), true) => Some(b.clone()),
+            (Some(b), false) => Some((b * t)?),
+        };
+        let loss = objective(
+            self,
+            &family,
+            &vars,
+            &rng,
+            method.obj_n_mc,
+            kl_weight.as_ref(),
+        )?;
         let params = family.params();
         let grads = grad(&loss, &params)?;
         let mut updates = method.optimizer.updates(&params, &grads)?;
