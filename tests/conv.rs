@@ -222,6 +222,26 @@ fn shape_errors_name_the_mismatch() {
         .call(&[Tensor::zeros(DType::F64, &[1, 1, 2, 2])])
         .unwrap_err();
     assert!(e.message().contains("larger than the padded input"), "{e}");
+    // Padding so large the output cannot exist: an error from either
+    // engine, not an abort in the allocator; sizes that overflow too.
+    for (pad, says) in [
+        (1usize << 40, "too many elements"),
+        (usize::MAX / 2, "overflows"),
+    ] {
+        let y = xs
+            .conv2d(&w1, Conv2d::new().padding(Padding::all(pad)))
+            .unwrap();
+        for mode in [Mode::Interpret, Mode::Jit] {
+            let f = compile(&[&xs], &[&y]).mode(mode).build().unwrap();
+            let e = f
+                .call(&[Tensor::zeros(DType::F64, &[1, 1, 4, 4])])
+                .unwrap_err();
+            assert!(
+                e.message().contains(says) && !e.message().contains("conv2d: conv2d"),
+                "{mode:?}: {e}"
+            );
+        }
+    }
 }
 
 /// Max and average pooling by definition: windows clipped to the image.
@@ -482,6 +502,127 @@ fn vectorized_convolutions_equal_a_loop_over_the_batch() {
                     &format!("output {k}, draw {b}, x batched {bx_on}, w batched {bw_on}"),
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn an_optimized_conv_layer_graph() {
+    // tanh(conv(x, w) + b), pooled, and the gradient of a loss on it: the
+    // bias add runs in place on the convolution's output and tanh as one
+    // wide-vector pass over it (kept standalone for the AVX kernels); the
+    // gradient is the pooling's adjoint, the fused tanh' and the kernel
+    // adjoint (x is data: no input adjoint).
+    let x = Var::input("x", TensorType::fixed(DType::F64, &[10, 1, 8, 8]));
+    let w = Var::input("w", TensorType::fixed(DType::F64, &[4, 1, 3, 3]));
+    let b = Var::input("b", TensorType::fixed(DType::F64, &[4, 1, 1]));
+    let h = (x.conv2d(&w, Conv2d::new().padding(Padding::Same)).unwrap() + &b)
+        .unwrap()
+        .tanh()
+        .max_pool2d(Pool2d::new(2))
+        .unwrap();
+    let loss = h.square().sum().unwrap();
+    let gw = grad(&loss, &[&w]).unwrap().remove(0);
+    let f = compile(&[&x, &w, &b], &[&loss, &gw]).build().unwrap();
+    insta::assert_snapshot!(f.debugprint(PrintOptions { types: true }));
+}
+
+mod random {
+    //! Random geometries: every combination the generators reach runs in
+    //! the interpreter and the JIT (agreeing), matches the definition, and
+    //! has finite-difference gradients.
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Sums over up to ~400 terms: at eps 1e-6 rounding in the central
+    /// difference reaches 1e-7; eps 1e-5 and these tolerances sit above
+    /// both rounding and truncation, far below a wrong adjoint's error.
+    fn random_grad_opts() -> VerifyGrad {
+        VerifyGrad {
+            eps: 1e-5,
+            rtol: 1e-5,
+            atol: 1e-6,
+            ..grad_opts()
+        }
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        (
+            1usize..3,
+            1usize..3,
+            1usize..3,
+            (3usize..8, 3usize..8),
+            (1usize..4, 1usize..4),
+            1usize..3,
+            (0usize..3, 0usize..3, 0usize..3, 0usize..3),
+            1usize..3,
+        )
+            .prop_filter_map(
+                "the kernel must fit",
+                |(n, cpg, groups, hw, k, stride, p, d)| {
+                    let case = Case {
+                        n,
+                        c: cpg * groups,
+                        hw: [hw.0, hw.1],
+                        o: groups * (1 + (hw.0 + k.0) % 2),
+                        k: [k.0, k.1],
+                        stride,
+                        pad: [[p.0, p.1], [p.2, p.3]],
+                        dilation: d,
+                        groups,
+                    };
+                    let fits = (0..2).all(|a| {
+                        case.hw[a] + case.pad[a][0] + case.pad[a][1] > d * (case.k[a] - 1)
+                    });
+                    fits.then_some(case)
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+        #[test]
+        fn random_convolutions_agree_everywhere(case in case(), seed in 0u64..1000) {
+            let x = input4("x", case.x_shape());
+            let w = input4("w", case.w_shape());
+            let y = x.conv2d(&w, case.opts()).unwrap();
+            let loss = y.tanh().square().sum().unwrap();
+            let g = grad(&loss, &[&x, &w]).unwrap();
+            let xv = Tensor::randn(DType::F64, &case.x_shape(), seed);
+            let wv = Tensor::randn(DType::F64, &case.w_shape(), seed + 1);
+            let out = eval_checked(&[&x, &w], &[&y, &g[0], &g[1]], &[xv.clone(), wv.clone()]).unwrap();
+            let (want, shape) = conv_by_definition(&case, &xv.to_f64_vec(), &wv.to_f64_vec());
+            prop_assert_eq!(out[0].shape(), &shape[..]);
+            close(&out[0].to_f64_vec(), &want, 1e-12, &format!("{case:?}"));
+            let opts = case.opts();
+            let f = |v: &[Var]| v[0].conv2d(&v[1], opts)?.tanh().square().sum();
+            verify_grad(f, &[xv, wv], &random_grad_opts()).unwrap();
+        }
+
+        #[test]
+        fn random_poolings_agree_everywhere(
+            (planes, h, w) in (1usize..4, 2usize..9, 2usize..9),
+            (k, s) in (1usize..4, 1usize..4),
+            p in 0usize..3,
+            max in any::<bool>(),
+            seed in 0u64..1000,
+        ) {
+            prop_assume!(p < k && h + 2 * p >= k && w + 2 * p >= k);
+            let x = Var::input("x", TensorType::fixed(DType::F64, &[planes, h, w]));
+            let opts = Pool2d::new(k).stride(s).padding(Padding::all(p));
+            let y = if max { x.max_pool2d(opts) } else { x.avg_pool2d(opts) }.unwrap();
+            let gx = grad(&y.square().sum().unwrap(), &[&x]).unwrap().remove(0);
+            let xv = Tensor::randn(DType::F64, &[planes, h, w], seed);
+            let out = eval_checked(&[&x], &[&y, &gx], std::slice::from_ref(&xv)).unwrap();
+            let want = pool_by_definition(&xv.to_f64_vec(), planes, [h, w], k, s, p, max);
+            close(&out[0].to_f64_vec(), &want, 1e-14, "pool");
+            // Random normals have no ties: the maximum is differentiable.
+            let f = |v: &[Var]| {
+                let y = if max { v[0].max_pool2d(opts)? } else { v[0].avg_pool2d(opts)? };
+                y.square().sum()
+            };
+            verify_grad(f, std::slice::from_ref(&xv), &random_grad_opts()).unwrap();
         }
     }
 }

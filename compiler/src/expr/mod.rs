@@ -245,6 +245,9 @@ pub fn op_label(op: &Op) -> String {
         Op::Custom(c) => c.name().to_string(),
         // A GEMM is how a matmul runs; errors speak of what the user wrote.
         Op::MatMul | Op::Gemm(_) => "matmul".into(),
+        Op::Conv2d { role, .. } => role.name().into(),
+        Op::Pool2d { kind, .. } => format!("{}_pool2d", kind.name()),
+        Op::Pool2dGrad { kind, .. } => format!("{}_pool2d_grad", kind.name()),
         _ => {
             let mut s = String::new();
             for (i, ch) in op.name().chars().enumerate() {

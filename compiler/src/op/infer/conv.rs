@@ -4,19 +4,19 @@ use super::*;
 use crate::op::{ConvRole, ConvSpec, PoolSpec};
 
 /// Both operands float and of one dtype (the kernels do not convert).
-fn same_float(what: &str, a: &TensorType, b: &TensorType) -> Result<DType> {
+fn same_float(a: &TensorType, b: &TensorType) -> Result<DType> {
     if !a.dtype.is_float() || a.dtype != b.dtype {
         return Err(Error::dtype(format!(
-            "{what}: needs float operands of one dtype, got {a} and {b}"
+            "needs float operands of one dtype, got {a} and {b}"
         )));
     }
     Ok(a.dtype)
 }
 
-fn check_spec(what: &str, stride: [usize; 2], more: &[usize]) -> Result<()> {
+fn check_spec(stride: [usize; 2], more: &[usize]) -> Result<()> {
     if stride.contains(&0) || more.contains(&0) {
         return Err(Error::value(format!(
-            "{what}: strides, dilations, groups and windows must be >= 1"
+            "strides, dilations, groups and windows must be >= 1"
         )));
     }
     Ok(())
@@ -25,20 +25,18 @@ fn check_spec(what: &str, stride: [usize; 2], more: &[usize]) -> Result<()> {
 /// The output dims of `x` (N, C, H, W) convolved by `w` (O, C/g, kh, kw);
 /// either may have a leading batch axis (one convolution per element).
 fn conv_out(spec: &ConvSpec, x: &TensorType, w: &TensorType) -> Result<Dims<Dim>> {
-    let what = "conv2d";
     check_spec(
-        what,
         spec.stride,
         &[spec.dilation[0], spec.dilation[1], spec.groups],
     )?;
     if !matches!(x.rank(), 4 | 5) || !matches!(w.rank(), 4 | 5) {
         return Err(err(format!(
-            "{what}: needs an input (N, C, H, W) and a kernel (O, C/groups, kh, kw), got {x} and {w}"
+            "needs an input (N, C, H, W) and a kernel (O, C/groups, kh, kw), got {x} and {w}"
         )));
     }
     let batch = match (x.rank() == 5, w.rank() == 5) {
         (true, true) => Some(unify(x.shape[0], w.shape[0], || {
-            format!("{what}: batch axes of {x} and {w} differ")
+            format!("batch axes of {x} and {w} differ")
         })?),
         (true, false) => Some(x.shape[0]),
         (false, true) => Some(w.shape[0]),
@@ -53,27 +51,36 @@ fn conv_out(spec: &ConvSpec, x: &TensorType, w: &TensorType) -> Result<Dims<Dim>
         && c != cg * g
     {
         return Err(err(if g == 1 {
-            format!("{what}: input has {c} channels, the kernel expects {cg}")
+            format!("input has {c} channels, the kernel expects {cg}")
         } else {
-            format!(
-                "{what}: input has {c} channels, the kernel expects {cg} per group x {g} groups"
-            )
+            format!("input has {c} channels, the kernel expects {cg} per group x {g} groups")
         }));
     }
     if let Some(o) = w.shape[0]
         && o % g != 0
     {
         return Err(err(format!(
-            "{what}: {o} output channels do not split into {g} groups"
+            "{o} output channels do not split into {g} groups"
         )));
     }
     let mut dims: Dims<Dim> = batch.into_iter().collect();
     dims.extend([x.shape[0], w.shape[0]]);
     for a in 0..2 {
         dims.push(match (x.shape[2 + a], w.shape[2 + a]) {
+            (Some(len), _)
+                if len
+                    .checked_add(spec.pad[a][0])
+                    .and_then(|v| v.checked_add(spec.pad[a][1]))
+                    .is_none_or(|v| v > isize::MAX as usize) =>
+            {
+                return Err(err(format!(
+                    "the padded input along spatial axis {a} overflows ({len} + {} + {})",
+                    spec.pad[a][0], spec.pad[a][1]
+                )));
+            }
             (Some(len), Some(k)) => Some(spec.out_len(a, len, k).ok_or_else(|| {
                 err(format!(
-                    "{what}: the kernel ({} with dilation {}) is larger than the padded input \
+                    "the kernel ({} with dilation {}) is larger than the padded input \
                      along spatial axis {a} ({len} + {} + {})",
                     k, spec.dilation[a], spec.pad[a][0], spec.pad[a][1]
                 ))
@@ -86,17 +93,14 @@ fn conv_out(spec: &ConvSpec, x: &TensorType, w: &TensorType) -> Result<Dims<Dim>
 
 /// The output dims of pooling `x` (rank >= 2, the last two axes pooled).
 fn pool_out(spec: &PoolSpec, x: &TensorType) -> Result<Dims<Dim>> {
-    let what = "pool2d";
-    check_spec(what, spec.stride, &spec.kernel)?;
+    check_spec(spec.stride, &spec.kernel)?;
     if x.rank() < 2 {
-        return Err(err(format!(
-            "{what}: needs at least two (spatial) axes, got {x}"
-        )));
+        return Err(err(format!("needs at least two (spatial) axes, got {x}")));
     }
     for a in 0..2 {
         if spec.pad[a].iter().any(|&p| p >= spec.kernel[a]) {
             return Err(Error::value(format!(
-                "{what}: padding {:?} along spatial axis {a} must be smaller than the window {}",
+                "padding {:?} along spatial axis {a} must be smaller than the window {}",
                 spec.pad[a], spec.kernel[a]
             )));
         }
@@ -105,9 +109,20 @@ fn pool_out(spec: &PoolSpec, x: &TensorType) -> Result<Dims<Dim>> {
     let mut dims: Dims<Dim> = x.shape[..r - 2].iter().copied().collect();
     for a in 0..2 {
         dims.push(match x.shape[r - 2 + a] {
+            Some(len)
+                if len
+                    .checked_add(spec.pad[a][0])
+                    .and_then(|v| v.checked_add(spec.pad[a][1]))
+                    .is_none_or(|v| v > isize::MAX as usize) =>
+            {
+                return Err(err(format!(
+                    "the padded input along spatial axis {a} overflows ({len} + {} + {})",
+                    spec.pad[a][0], spec.pad[a][1]
+                )));
+            }
             Some(len) => Some(spec.out_len(a, len).ok_or_else(|| {
                 err(format!(
-                    "{what}: the window {} is larger than the padded input along spatial axis {a} ({len})",
+                    "the window {} is larger than the padded input along spatial axis {a} ({len})",
                     spec.kernel[a]
                 ))
             })?),
@@ -118,17 +133,17 @@ fn pool_out(spec: &PoolSpec, x: &TensorType) -> Result<Dims<Dim>> {
 }
 
 /// `gy` must have the shape the forward op gives.
-fn check_gy(what: &str, gy: &TensorType, want: &Dims<Dim>) -> Result<()> {
+fn check_gy(gy: &TensorType, want: &Dims<Dim>) -> Result<()> {
     if gy.rank() != want.len() {
         return Err(err(format!(
-            "{what}: the output gradient {gy} must have shape {}",
+            "the output gradient {gy} must have shape {}",
             fmt_dims(want)
         )));
     }
     for (a, (&g, &w)) in gy.shape.iter().zip(want).enumerate() {
         unify(g, w, || {
             format!(
-                "{what}: the output gradient {gy} must have shape {} (axis {a})",
+                "the output gradient {gy} must have shape {} (axis {a})",
                 fmt_dims(want)
             )
         })?;
@@ -141,20 +156,19 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
     match op {
         Op::Conv2d { role, spec } => {
             arity(op, ins, if *role == ConvRole::Forward { 2 } else { 3 })?;
-            let dt = same_float(role.name(), ty(0), ty(1))?;
+            let dt = same_float(ty(0), ty(1))?;
             let y = conv_out(spec, ty(0), ty(1))?;
             match role {
                 ConvRole::Forward => Ok(out(TensorType::new(dt, y))),
                 ConvRole::GradInput | ConvRole::GradKernel => {
-                    same_float(role.name(), ty(0), ty(2))?;
-                    check_gy(role.name(), ty(2), &y)?;
+                    same_float(ty(0), ty(2))?;
+                    check_gy(ty(2), &y)?;
                     let like = if *role == ConvRole::GradInput { 0 } else { 1 };
                     // The result has its like-operand's shape, so a batch
                     // there must cover a batch anywhere (no summing over it).
                     if y.len() == 5 && ty(like).rank() == 4 {
                         return Err(err(format!(
-                            "{}: the operand giving the result's shape ({}) has no batch axis, but the others do",
-                            role.name(),
+                            "the operand giving the result's shape ({}) has no batch axis, but the others do",
                             ty(like)
                         )));
                     }
@@ -165,17 +179,14 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
         Op::Pool2d { spec, .. } => {
             arity(op, ins, 1)?;
             if !ty(0).dtype.is_float() {
-                return Err(Error::dtype(format!(
-                    "pool2d: needs a float input, got {}",
-                    ty(0)
-                )));
+                return Err(Error::dtype(format!("needs a float input, got {}", ty(0))));
             }
             Ok(out(TensorType::new(ty(0).dtype, pool_out(spec, ty(0))?)))
         }
         Op::Pool2dGrad { spec, .. } => {
             arity(op, ins, 2)?;
-            same_float("pool2d_grad", ty(0), ty(1))?;
-            check_gy("pool2d_grad", ty(1), &pool_out(spec, ty(0))?)?;
+            same_float(ty(0), ty(1))?;
+            check_gy(ty(1), &pool_out(spec, ty(0))?)?;
             Ok(out(ty(0).clone()))
         }
         other => Err(Error::graph(format!(
