@@ -4,7 +4,8 @@
 //! challenging data sets").
 //!
 //! cargo run --release --example bnn_digits -- [--seed N] [--steps N]
-//!     [--batch N] [--temperature T] [--lr X] [--draws N] [--dtype f32|f64]
+//!     [--batch N] [--temperature T] [--lr X] [--lr-final X] [--draws N]
+//!     [--dtype f32|f64]
 //!     [--out DIR] [--no-plots]
 //!
 //! The network (conv 3x3 x8 -> max pool 2 -> conv 3x3 x16 -> dense 10,
@@ -50,11 +51,14 @@ struct Cli {
     batch: usize,
     /// Likelihood temperature T of the stated configuration (posterior ∝
     /// likelihood^(1/T) · prior); 1 is the exact posterior.
-    #[arg(long, default_value_t = 0.03)]
+    #[arg(long, default_value_t = 0.01)]
     temperature: f64,
-    /// Adam's learning rate.
+    /// Adam's learning rate at the first step.
     #[arg(long, default_value_t = 0.01)]
     lr: f64,
+    /// The learning rate at the last step (exponential decay from --lr).
+    #[arg(long, default_value_t = 0.001)]
+    lr_final: f64,
     /// q's starting standard deviation (unconstrained space).
     #[arg(long, default_value_t = 0.01)]
     start_sigma: f64,
@@ -141,7 +145,16 @@ fn run() -> Result<()> {
         test.len(),
         cli.batch
     );
-    let adam = Optimizer::adam().with_learning_rate(cli.lr);
+    if !(cli.lr > 0.0 && cli.lr_final > 0.0 && cli.lr_final <= cli.lr) {
+        return Err(Error::value(format!(
+            "--lr {} and --lr-final {}: need 0 < lr-final <= lr",
+            cli.lr, cli.lr_final
+        )));
+    }
+    let gamma = (cli.lr_final / cli.lr).powf(1.0 / cli.steps as f64);
+    let adam = Optimizer::adam()
+        .with_learning_rate(cli.lr)
+        .with_decay(gamma);
     let xs = Var::input(
         "X",
         TensorType::new(dtype, vec![None, Some(1), Some(8), Some(8)]),

@@ -131,12 +131,13 @@ pub fn images_with_probs(path: &Path, title: &str, shown: &[Shown]) -> Result<()
             .margin(6)
             .x_label_area_size(18)
             .y_label_area_size(28)
-            .build_cartesian_2d((0..k).into_segmented(), 0f64..1f64)
+            .build_cartesian_2d(-0.5f64..k as f64 - 0.5, 0f64..1f64)
             .map_err(err)?;
         b.configure_mesh()
             .disable_x_mesh()
             .y_labels(3)
             .x_labels(k)
+            .x_label_formatter(&|v| format!("{}", v.round() as i64))
             .label_style((FAMILY, 10))
             .draw()
             .map_err(err)?;
@@ -146,13 +147,7 @@ pub fn images_with_probs(path: &Path, title: &str, shown: &[Shown]) -> Result<()
             } else {
                 RGBColor(170, 170, 170)
             };
-            Rectangle::new(
-                [
-                    (SegmentValue::Exact(c), 0.0),
-                    (SegmentValue::Exact(c + 1), p),
-                ],
-                color.filled(),
-            )
+            Rectangle::new([(c as f64 - 0.4, 0.0), (c as f64 + 0.4, p)], color.filled())
         }))
         .map_err(err)?;
     }

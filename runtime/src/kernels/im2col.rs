@@ -68,6 +68,9 @@ fn im2col<T: ConvElem>(g: &Conv2dGeom, x: &[T], n0: usize, nb: usize, grp: usize
     let (p, cols) = (g.oh * g.ow, nb * g.oh * g.ow);
     let (s, d, pad) = (g.stride[1], g.dilation[1], g.pad[1]);
     col[..g.cg() * g.kh * g.kw * cols].fill(T::ZERO);
+    // Stride 1 and output rows as wide as input rows ('same' width): an
+    // image's patch row is the image shifted, one block copy.
+    let rows_run = g.stride == [1, 1] && g.ow == g.w;
     let mut row = 0;
     for c in 0..g.cg() {
         let ci = grp * g.cg() + c;
@@ -81,6 +84,10 @@ fn im2col<T: ConvElem>(g: &Conv2dGeom, x: &[T], n0: usize, nb: usize, grp: usize
                 }
                 for b in 0..nb {
                     let plane = ((n0 + b) * g.c + ci) * g.h * g.w;
+                    if rows_run {
+                        shifted_block(g, x, plane, (i, j), &valid, &mut dst[b * p..(b + 1) * p]);
+                        continue;
+                    }
                     for oy in 0..g.oh {
                         let Some(r) = g.in_row(oy, i) else { continue };
                         let at = b * p + oy * g.ow;
@@ -98,6 +105,54 @@ fn im2col<T: ConvElem>(g: &Conv2dGeom, x: &[T], n0: usize, nb: usize, grp: usize
                 }
             }
         }
+    }
+}
+
+/// One image's patch row for tap (i, j) when stride is 1 and `ow == w`:
+/// output pixel (oy, ox) reads input offset `r(oy)·w + ox + shift`, which
+/// runs contiguously across rows, so the valid rows are one copy; the
+/// columns that fell off the image's left or right edge (they read the
+/// neighbouring row) are zeroed after. `dst` (oh·ow) is zero already.
+fn shifted_block<T: ConvElem>(
+    g: &Conv2dGeom,
+    x: &[T],
+    plane: usize,
+    (i, j): (usize, usize),
+    valid: &std::ops::Range<usize>,
+    dst: &mut [T],
+) {
+    let Some(oy0) = (0..g.oh).find(|&oy| g.in_row(oy, i).is_some()) else {
+        return;
+    };
+    let oy1 = (oy0..g.oh)
+        .find(|&oy| g.in_row(oy, i).is_none())
+        .unwrap_or(g.oh);
+    let r0 = g.in_row(oy0, i).unwrap_or(0);
+    // Source offset of block element t: start + t (may begin before the
+    // plane when the tap looks left of column 0: those are edge pixels).
+    let start = (r0 * g.w + j * g.dilation[1]) as isize - g.pad[1] as isize;
+    let len = (oy1 - oy0) * g.ow;
+    let lo = (-start).max(0) as usize;
+    let hi = len.min(((g.h * g.w) as isize - start).max(0) as usize);
+    if lo < hi {
+        let from = plane + (start + lo as isize) as usize;
+        dst[oy0 * g.ow + lo..oy0 * g.ow + hi].copy_from_slice(&x[from..from + (hi - lo)]);
+    }
+    for oy in oy0..oy1 {
+        let line = &mut dst[oy * g.ow..(oy + 1) * g.ow];
+        zero_short(&mut line[..valid.start]);
+        zero_short(&mut line[valid.end..]);
+    }
+}
+
+/// `s.fill(0)` for the one or two edge pixels of a row, without a call to
+/// memset.
+#[inline(always)]
+fn zero_short<T: ConvElem>(s: &mut [T]) {
+    match s.len() {
+        0 => {}
+        1 => s[0] = T::ZERO,
+        _ => s.fill(T::ZERO),
     }
 }
 
@@ -367,6 +422,8 @@ mod tests {
             geom(3, 2, [5, 6], 4, [3, 3], [1, 1], [[1, 1], [1, 1]], [1, 1], 1),
             geom(2, 4, [7, 5], 6, [2, 3], [2, 1], [[0, 1], [2, 0]], [1, 2], 2),
             geom(1, 3, [4, 4], 3, [1, 1], [1, 1], [[0, 0], [0, 0]], [1, 1], 3),
+            // Same width with dilation 2 and uneven padding (the block copy).
+            geom(2, 2, [5, 6], 3, [3, 3], [1, 1], [[1, 3], [3, 1]], [2, 2], 1),
             // Several chunks: 144 × 1024 patch entries per image.
             geom(
                 10,

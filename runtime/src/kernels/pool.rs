@@ -74,6 +74,30 @@ impl Pool2dGeom {
         }
     }
 
+    /// The usual 2 x 2 tiled windows: `f(output index, the four input
+    /// offsets, their values)` in row-major order within the window,
+    /// without per-window bounds arithmetic.
+    #[inline(always)]
+    fn for_each_2x2<T: Copy>(&self, x: &[T], mut f: impl FnMut(usize, [usize; 4], [T; 4])) {
+        for p in 0..self.planes {
+            let plane = p * self.h * self.w;
+            for oy in 0..self.oh {
+                let r0 = plane + 2 * oy * self.w;
+                let r1 = r0 + self.w;
+                let (a, b) = (&x[r0..r0 + 2 * self.ow], &x[r1..r1 + 2 * self.ow]);
+                let out = (p * self.oh + oy) * self.ow;
+                for ox in 0..self.ow {
+                    let c = 2 * ox;
+                    f(
+                        out + ox,
+                        [r0 + c, r0 + c + 1, r1 + c, r1 + c + 1],
+                        [a[c], a[c + 1], b[c], b[c + 1]],
+                    );
+                }
+            }
+        }
+    }
+
     /// Tiled windows, row by row: `init` sets each output of a row of
     /// windows from the window's first input row, `fold` folds in the
     /// others — long contiguous passes instead of a loop per window.
@@ -158,6 +182,13 @@ pub fn max_into<T: crate::Float>(g: &Pool2dGeom, x: &[T], y: &mut [T]) -> bool {
     if !lens_ok(g, x.len(), y.len()) {
         return false;
     }
+    if g.tiled() && g.kernel == [2, 2] {
+        g.for_each_2x2(x, |o, _, v| {
+            let pick = |m: T, v: T| if takes(m, v) { v } else { m };
+            y[o] = pick(pick(pick(v[0], v[1]), v[2]), v[3]);
+        });
+        return true;
+    }
     if g.tiled() {
         let fold = |m: T, win: &[T]| win.iter().fold(m, |m, &v| if takes(m, v) { v } else { m });
         g.fold_rows(x, y, |win| fold(win[0], win), fold);
@@ -198,6 +229,19 @@ pub fn max_grad_into<T: crate::Float>(g: &Pool2dGeom, x: &[T], gy: &[T], gx: &mu
         return false;
     }
     gx.fill(T::ZERO);
+    if g.tiled() && g.kernel == [2, 2] {
+        g.for_each_2x2(x, |o, offs, v| {
+            // The first maximum of the four (NaN first), branch-free.
+            let (mut best, mut m) = (0, v[0]);
+            for (k, &vk) in v.iter().enumerate().skip(1) {
+                let take = takes(m, vk);
+                m = if take { vk } else { m };
+                best = if take { k } else { best };
+            }
+            gx[offs[best]] = gy[o];
+        });
+        return true;
+    }
     g.for_each_window(|plane, o, r, c| {
         let i = g.argmax(x, plane, r, c);
         gx[i] = gx[i] + gy[o];

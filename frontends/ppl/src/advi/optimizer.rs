@@ -27,6 +27,14 @@ pub enum Optimizer {
         momentum: f64,
         nesterov: bool,
     },
+    /// `inner` with every parameter step scaled by gamma^t at step t
+    /// (exponential learning-rate decay; exact for Adam, SGD and adagrad,
+    /// whose steps are linear in the learning rate; for momentum the
+    /// velocity keeps the undecayed rate).
+    Decayed {
+        inner: Box<Optimizer>,
+        gamma: f64,
+    },
 }
 
 impl Default for Optimizer {
@@ -62,9 +70,23 @@ impl Optimizer {
             nesterov: false,
         }
     }
+    /// The same optimizer with its steps decaying by `gamma` per step
+    /// (`gamma = (final / initial)^(1 / steps)` decays the learning rate
+    /// from its value to `final` over `steps`).
+    pub fn with_decay(self, gamma: f64) -> Optimizer {
+        Optimizer::Decayed {
+            inner: Box::new(self),
+            gamma,
+        }
+    }
+
     /// The same optimizer with another learning rate.
     pub fn with_learning_rate(self, lr: f64) -> Optimizer {
         match self {
+            Optimizer::Decayed { inner, gamma } => Optimizer::Decayed {
+                inner: Box::new(inner.with_learning_rate(lr)),
+                gamma,
+            },
             Optimizer::AdagradWindow { epsilon, n_win, .. } => Optimizer::AdagradWindow {
                 learning_rate: lr,
                 epsilon,
@@ -144,6 +166,12 @@ impl Optimizer {
                     return Err(bad("learning_rate", learning_rate));
                 }
             }
+            Optimizer::Decayed { ref inner, gamma } => {
+                if !(gamma > 0.0 && gamma <= 1.0) {
+                    return Err(bad("decay gamma (0 < gamma <= 1)", gamma));
+                }
+                inner.check()?;
+            }
             Optimizer::Momentum {
                 learning_rate,
                 momentum,
@@ -160,6 +188,20 @@ impl Optimizer {
     /// `(shared variable, new value)` pairs that take one step.
     pub fn updates(&self, params: &[Var], grads: &[Var]) -> Result<Vec<(Var, Var)>> {
         self.check()?;
+        if let Optimizer::Decayed { inner, gamma } = self {
+            let mut ups = inner.updates(params, grads)?;
+            let dt = params
+                .first()
+                .map_or(theon_tensor::DType::F64, |p| p.dtype());
+            let scale = shared("lr_decay", Tensor::scalar(1.0).cast(dt));
+            for (p, new) in ups.iter_mut() {
+                if params.iter().any(|q| q.same(p)) {
+                    *new = (&*p + &(&scale * &(&*new - &*p)?)?)?;
+                }
+            }
+            ups.push((scale.clone(), (&scale * *gamma)?));
+            return Ok(ups);
+        }
         let mut ups = Vec::new();
         for (k, (p, g)) in params.iter().zip(grads).enumerate() {
             let shape: Vec<usize> = p
@@ -235,6 +277,7 @@ impl Optimizer {
                     ups.push((p.clone(), p1));
                     ups.push((vel, v1));
                 }
+                Optimizer::Decayed { .. } => unreachable!("handled before the loop"),
             }
         }
         Ok(ups)
