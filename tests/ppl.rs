@@ -1521,3 +1521,39 @@ fn a_sigmoid_behind_a_squeeze_is_still_taken_as_the_logit() {
     let exact = -800.0 - (1.0 + 3f64.exp()).ln();
     assert!((lp - exact).abs() < 1e-9, "{lp} vs {exact}");
 }
+
+#[test]
+fn decayed_sgd_steps_follow_the_closed_form() {
+    // loss p^2 / 2 (gradient p), SGD with rate a decaying by g per step:
+    // p_{t+1} = p_t (1 - a g^t), exactly the product over the steps.
+    let p = shared("p", Tensor::scalar(1.0));
+    let loss = (p.square() * 0.5).unwrap();
+    let g = grad(&loss, &[&p]).unwrap();
+    let (a, gamma) = (0.1, 0.9);
+    let ups = Optimizer::sgd(a)
+        .with_decay(gamma)
+        .updates(std::slice::from_ref(&p), &g)
+        .unwrap();
+    let refs: Vec<(&Var, &Var)> = ups.iter().map(|(x, y)| (x, y)).collect();
+    let step = compile(NO_INPUTS, &[&loss]).updates(&refs).build().unwrap();
+    let mut want = 1.0;
+    for t in 0..20 {
+        step.call::<Tensor>(&[]).unwrap();
+        want *= 1.0 - a * gamma.powi(t);
+    }
+    let got = p.get_value().unwrap().item::<f64>().unwrap();
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    // A decay outside (0, 1] is an error.
+    assert!(
+        Optimizer::adam()
+            .with_decay(0.0)
+            .updates(std::slice::from_ref(&p), &g)
+            .is_err()
+    );
+    assert!(
+        Optimizer::adam()
+            .with_decay(1.5)
+            .updates(std::slice::from_ref(&p), &g)
+            .is_err()
+    );
+}
