@@ -292,7 +292,7 @@ fn pooling_matches_the_definition() {
         let ym = x.max_pool2d(opts).unwrap();
         let ya = x.avg_pool2d(opts).unwrap();
         let xv = Tensor::randn(DType::F64, &[2, 3, 7, 6], 5);
-        let out = eval_checked(&[&x], &[&ym, &ya], &[xv.clone()]).unwrap();
+        let out = eval_checked(&[&x], &[&ym, &ya], std::slice::from_ref(&xv)).unwrap();
         let v = xv.to_f64_vec();
         close(
             &out[0].to_f64_vec(),

@@ -15,9 +15,9 @@ fn same_float(a: &TensorType, b: &TensorType) -> Result<DType> {
 
 fn check_spec(stride: [usize; 2], more: &[usize]) -> Result<()> {
     if stride.contains(&0) || more.contains(&0) {
-        return Err(Error::value(format!(
-            "strides, dilations, groups and windows must be >= 1"
-        )));
+        return Err(Error::value(
+            "strides, dilations, groups and windows must be >= 1",
+        ));
     }
     Ok(())
 }
