@@ -91,6 +91,28 @@ struct Fitted {
     hist: Vec<f64>,
 }
 
+impl Fitted {
+    /// Score predictive probabilities `probs` (test rows x 10).
+    fn new(
+        label: String,
+        probs: Vec<f64>,
+        labels: &[i64],
+        (fit_s, steps): (f64, usize),
+        predict_s: f64,
+        hist: &[f64],
+    ) -> Fitted {
+        Fitted {
+            label,
+            scores: scores(&probs, 10, labels, 15),
+            probs,
+            fit_s,
+            us_per_step: fit_s / steps as f64 * 1e6,
+            predict_ms: predict_s * 1e3,
+            hist: hist.to_vec(),
+        }
+    }
+}
+
 fn print_row(f: &Fitted) {
     println!(
         "{:<28} {:>8.4} {:>8.4} {:>8.4} {:>10.3} {:>9.1} {:>9.1} {:>10.1}",
@@ -107,15 +129,7 @@ fn print_row(f: &Fitted) {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    let dtype = match cli.dtype.as_str() {
-        "f64" => DType::F64,
-        "f32" => DType::F32,
-        other => {
-            return Err(Error::value(format!(
-                "--dtype {other}: expected f32 or f64"
-            )));
-        }
-    };
+    let dtype = theon_examples::flags::parse_dtype(&cli.dtype)?;
     for (flag, v) in [
         ("--steps", cli.steps),
         ("--batch", cli.batch),
@@ -185,19 +199,19 @@ fn run() -> Result<()> {
                 .expect("the predictive ran once already");
         });
         let probs = mean_over_draws(&p);
-        Ok(Fitted {
-            label: if t == 1.0 {
-                "ADVI, T = 1 (exact posterior)".into()
-            } else {
-                format!("ADVI, T = {t} (tempered)")
-            },
-            scores: scores(&probs, 10, &y_test, 15),
+        let label = if t == 1.0 {
+            "ADVI, T = 1 (exact posterior)".into()
+        } else {
+            format!("ADVI, T = {t} (tempered)")
+        };
+        Ok(Fitted::new(
+            label,
             probs,
-            fit_s,
-            us_per_step: fit_s / cli.steps as f64 * 1e6,
-            predict_ms: predict_s * 1e3,
-            hist: approx.hist().to_vec(),
-        })
+            &y_test,
+            (fit_s, cli.steps),
+            predict_s,
+            approx.hist(),
+        ))
     };
 
     println!(
@@ -234,15 +248,14 @@ fn run() -> Result<()> {
             f.call_into(&[&x_test], &mut buf)
                 .expect("the predictive ran once already");
         });
-        Fitted {
-            label: "MAP, Normal(0, 1) prior".into(),
-            scores: scores(&probs, 10, &y_test, 15),
+        Fitted::new(
+            "MAP, Normal(0, 1) prior".into(),
             probs,
-            fit_s,
-            us_per_step: fit_s / cli.steps as f64 * 1e6,
-            predict_ms: predict_s * 1e3,
-            hist: est.hist().to_vec(),
-        }
+            &y_test,
+            (fit_s, cli.steps),
+            predict_s,
+            est.hist(),
+        )
     };
     print_row(&map);
     println!(

@@ -101,15 +101,7 @@ fn run() -> Result<()> {
             ))
         })?),
     };
-    let dtype = match cli.dtype.as_str() {
-        "f64" => DType::F64,
-        "f32" => DType::F32,
-        other => {
-            return Err(Error::value(format!(
-                "--dtype {other}: expected f32 or f64"
-            )));
-        }
-    };
+    let dtype = theon_examples::flags::parse_dtype(&cli.dtype)?;
     let (out, plots, data_dir) = (cli.out.clone(), !cli.no_plots, cli.data.clone());
     let mut summary = Summary::default();
 

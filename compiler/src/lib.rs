@@ -4,6 +4,29 @@
 //! after `replace` substitutions) → rewrites → a backend (`interp`, the
 //! reference; the JIT) → `function::Function`.
 
+/// Run `$body` with `$T` the Rust type of a float dtype; other dtypes
+/// return a dtype error from the enclosing function (type inference
+/// admits only floats where this is used: convolution and pooling).
+macro_rules! by_float {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            theon_runtime::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            theon_runtime::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            d => {
+                return Err(theon_runtime::Error::dtype(format!(
+                    "expected a float operand, got {d}"
+                )))
+            }
+        }
+    };
+}
+
 pub(crate) mod call;
 pub mod codegen;
 pub mod expr;

@@ -4,6 +4,7 @@
 
 pub mod calibration;
 pub mod data;
+pub mod flags;
 pub mod models;
 pub mod plot;
 pub mod plot_classes;

@@ -127,24 +127,6 @@ macro_rules! by_dtype {
     };
 }
 
-/// Run `$body` with `$T` the Rust type of a float dtype (type inference
-/// admits only floats where this is used).
-macro_rules! by_float {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            d => return Err(Error::dtype(format!("expected a float operand, got {d}"))),
-        }
-    };
-}
-
 /// Element offsets of a strided view (a table per output element, reserved
 /// fallibly: 8 bytes per element of a possibly huge output).
 fn offsets_of(shape: &[usize], strides: &[usize]) -> Result<Vec<usize>> {

@@ -3,26 +3,7 @@
 
 use crate::op::{ConvRole, ConvSpec, PoolKind, PoolSpec};
 use theon_runtime::kernels::{conv, pool};
-use theon_runtime::{DType, Error, Float, Result, Tensor};
-
-/// Run `$body` with `$T` the Rust type of a float dtype.
-macro_rules! by_float {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            d => Err(Error::dtype(format!(
-                "convolution and pooling need floats, got {d}"
-            ))),
-        }
-    };
-}
+use theon_runtime::{Error, Float, Result, Tensor};
 
 fn geometry_error() -> Error {
     Error::shape("the convolution's output size does not fit (checked by type inference)")

@@ -248,42 +248,83 @@ fn lens_ok(g: &Conv2dGeom, x: usize, w: usize, y: usize) -> bool {
 }
 
 /// y = conv(x, w) into `y`. Slices of the wrong length are a bug in the
+/// One chunk of images and one group: where the product of the step goes.
+struct Chunk {
+    n0: usize,
+    nb: usize,
+    grp: usize,
+    /// The first chunk (accumulating steps start from zero there).
+    first: bool,
+    /// Patch rows, output channels per group, columns (nb · oh · ow).
+    k: usize,
+    og: usize,
+    cols: usize,
+}
+
+/// Whether the image-chunked path applies (else the direct loops).
+fn chunked(g: &Conv2dGeom) -> bool {
+    plan(g).2 > 0
+}
+
+/// Call `step(col, z, chunk)` for every chunk of images and group, with
+/// the per-thread scratch split into the patch matrix and the product;
+/// false if any step's product was refused (views out of bounds).
+fn for_each_chunk<T: ConvElem>(
+    g: &Conv2dGeom,
+    mut step: impl FnMut(&mut [T], &mut [T], &Chunk) -> bool,
+) -> bool {
+    let (k, p, per) = plan(g);
+    let og = g.og();
+    T::with_scratch((k + og) * per * p, |s| {
+        let (col, z) = s.split_at_mut(k * per * p);
+        let mut ok = true;
+        for (i, (n0, nb)) in chunks(g.n, per).enumerate() {
+            for grp in 0..g.groups {
+                let c = Chunk {
+                    n0,
+                    nb,
+                    grp,
+                    first: i == 0,
+                    k,
+                    og,
+                    cols: nb * p,
+                };
+                ok &= step(col, z, &c);
+            }
+        }
+        ok
+    })
+}
+
+/// y = conv(x, w) into `y`. Slices of the wrong length are a bug in the
 /// caller: the function then does nothing and returns false.
 pub fn forward_into<T: ConvElem>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) -> bool {
     if !lens_ok(g, x.len(), w.len(), y.len()) {
         return false;
     }
-    let (k, p, per) = plan(g);
-    if per == 0 {
+    if !chunked(g) {
         conv::forward_into(g, x, w, y);
         return true;
     }
-    let og = g.og();
-    let mut ok = true;
-    T::with_scratch((k + og) * per * p, |s| {
-        let (col, z) = s.split_at_mut(k * per * p);
-        for (n0, nb) in chunks(g.n, per) {
-            let cols = nb * p;
-            for grp in 0..g.groups {
-                im2col(g, x, n0, nb, grp, col);
-                ok &= gemm(
-                    og,
-                    k,
-                    cols,
-                    T::ONE,
-                    w,
-                    MatView::row_major(grp * og * k, k),
-                    col,
-                    MatView::row_major(0, cols),
-                    T::ZERO,
-                    z,
-                    MatView::row_major(0, cols),
-                );
-                z_to_y(g, z, y, n0, nb, grp);
-            }
-        }
-    });
-    ok
+    for_each_chunk(g, |col, z, c| {
+        im2col(g, x, c.n0, c.nb, c.grp, col);
+        // z (og × cols) = W_grp (og × k) · col (k × cols)
+        let ok = gemm(
+            c.og,
+            c.k,
+            c.cols,
+            T::ONE,
+            w,
+            MatView::row_major(c.grp * c.og * c.k, c.k),
+            col,
+            MatView::row_major(0, c.cols),
+            T::ZERO,
+            z,
+            MatView::row_major(0, c.cols),
+        );
+        z_to_y(g, z, y, c.n0, c.nb, c.grp);
+        ok
+    })
 }
 
 /// The gradient of x into `gx`, given w and the gradient `gy` of y.
@@ -291,38 +332,30 @@ pub fn grad_input_into<T: ConvElem>(g: &Conv2dGeom, w: &[T], gy: &[T], gx: &mut 
     if !lens_ok(g, gx.len(), w.len(), gy.len()) {
         return false;
     }
-    let (k, p, per) = plan(g);
-    if per == 0 {
+    if !chunked(g) {
         conv::grad_input_into(g, w, gy, gx);
         return true;
     }
     gx.fill(T::ZERO);
-    let og = g.og();
-    let mut ok = true;
-    T::with_scratch((k + og) * per * p, |s| {
-        let (col, z) = s.split_at_mut(k * per * p);
-        for (n0, nb) in chunks(g.n, per) {
-            let cols = nb * p;
-            for grp in 0..g.groups {
-                y_to_z(g, gy, z, n0, nb, grp);
-                ok &= gemm(
-                    k,
-                    og,
-                    cols,
-                    T::ONE,
-                    w,
-                    MatView::row_major(grp * og * k, k).transposed(),
-                    z,
-                    MatView::row_major(0, cols),
-                    T::ZERO,
-                    col,
-                    MatView::row_major(0, cols),
-                );
-                col2im(g, col, n0, nb, grp, gx);
-            }
-        }
-    });
-    ok
+    for_each_chunk(g, |col, z, c| {
+        y_to_z(g, gy, z, c.n0, c.nb, c.grp);
+        // col (k × cols) = W_grpᵀ (k × og) · z (og × cols), then back to images.
+        let ok = gemm(
+            c.k,
+            c.og,
+            c.cols,
+            T::ONE,
+            w,
+            MatView::row_major(c.grp * c.og * c.k, c.k).transposed(),
+            z,
+            MatView::row_major(0, c.cols),
+            T::ZERO,
+            col,
+            MatView::row_major(0, c.cols),
+        );
+        col2im(g, col, c.n0, c.nb, c.grp, gx);
+        ok
+    })
 }
 
 /// The gradient of w into `gw`, given x and the gradient `gy` of y.
@@ -330,40 +363,29 @@ pub fn grad_kernel_into<T: ConvElem>(g: &Conv2dGeom, x: &[T], gy: &[T], gw: &mut
     if !lens_ok(g, x.len(), gw.len(), gy.len()) {
         return false;
     }
-    let (k, p, per) = plan(g);
-    if per == 0 {
+    if !chunked(g) {
         conv::grad_kernel_into(g, x, gy, gw);
         return true;
     }
-    let og = g.og();
-    let mut ok = true;
-    T::with_scratch((k + og) * per * p, |s| {
-        let (col, z) = s.split_at_mut(k * per * p);
-        for (ci, (n0, nb)) in chunks(g.n, per).enumerate() {
-            let cols = nb * p;
-            for grp in 0..g.groups {
-                im2col(g, x, n0, nb, grp, col);
-                y_to_z(g, gy, z, n0, nb, grp);
-                ok &= gemm(
-                    og,
-                    cols,
-                    k,
-                    T::ONE,
-                    z,
-                    MatView::row_major(0, cols),
-                    col,
-                    MatView::row_major(0, cols).transposed(),
-                    if ci == 0 { T::ZERO } else { T::ONE },
-                    gw,
-                    MatView::row_major(grp * og * k, k),
-                );
-            }
-        }
-    });
-    if g.n == 0 {
-        gw.fill(T::ZERO);
-    }
-    ok
+    // (No images: `chunked` is false and the direct loops write zeros.)
+    for_each_chunk(g, |col, z, c| {
+        im2col(g, x, c.n0, c.nb, c.grp, col);
+        y_to_z(g, gy, z, c.n0, c.nb, c.grp);
+        // gW_grp (og × k) (+)= z (og × cols) · colᵀ (cols × k)
+        gemm(
+            c.og,
+            c.cols,
+            c.k,
+            T::ONE,
+            z,
+            MatView::row_major(0, c.cols),
+            col,
+            MatView::row_major(0, c.cols).transposed(),
+            if c.first { T::ZERO } else { T::ONE },
+            gw,
+            MatView::row_major(c.grp * c.og * c.k, c.k),
+        )
+    })
 }
 
 #[cfg(test)]

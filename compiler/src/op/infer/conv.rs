@@ -22,6 +22,24 @@ fn check_spec(stride: [usize; 2], more: &[usize]) -> Result<()> {
     Ok(())
 }
 
+/// A padded spatial size must fit (in isize: kernels index with it).
+fn check_padded(len: Dim, pad: [usize; 2], a: usize) -> Result<()> {
+    match len {
+        Some(len)
+            if len
+                .checked_add(pad[0])
+                .and_then(|v| v.checked_add(pad[1]))
+                .is_none_or(|v| v > isize::MAX as usize) =>
+        {
+            Err(err(format!(
+                "the padded input along spatial axis {a} overflows ({len} + {} + {})",
+                pad[0], pad[1]
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The output dims of `x` (N, C, H, W) convolved by `w` (O, C/g, kh, kw);
 /// either may have a leading batch axis (one convolution per element).
 fn conv_out(spec: &ConvSpec, x: &TensorType, w: &TensorType) -> Result<Dims<Dim>> {
@@ -66,18 +84,8 @@ fn conv_out(spec: &ConvSpec, x: &TensorType, w: &TensorType) -> Result<Dims<Dim>
     let mut dims: Dims<Dim> = batch.into_iter().collect();
     dims.extend([x.shape[0], w.shape[0]]);
     for a in 0..2 {
+        check_padded(x.shape[2 + a], spec.pad[a], a)?;
         dims.push(match (x.shape[2 + a], w.shape[2 + a]) {
-            (Some(len), _)
-                if len
-                    .checked_add(spec.pad[a][0])
-                    .and_then(|v| v.checked_add(spec.pad[a][1]))
-                    .is_none_or(|v| v > isize::MAX as usize) =>
-            {
-                return Err(err(format!(
-                    "the padded input along spatial axis {a} overflows ({len} + {} + {})",
-                    spec.pad[a][0], spec.pad[a][1]
-                )));
-            }
             (Some(len), Some(k)) => Some(spec.out_len(a, len, k).ok_or_else(|| {
                 err(format!(
                     "the kernel ({} with dilation {}) is larger than the padded input \
@@ -108,18 +116,8 @@ fn pool_out(spec: &PoolSpec, x: &TensorType) -> Result<Dims<Dim>> {
     let r = x.rank();
     let mut dims: Dims<Dim> = x.shape[..r - 2].iter().copied().collect();
     for a in 0..2 {
+        check_padded(x.shape[r - 2 + a], spec.pad[a], a)?;
         dims.push(match x.shape[r - 2 + a] {
-            Some(len)
-                if len
-                    .checked_add(spec.pad[a][0])
-                    .and_then(|v| v.checked_add(spec.pad[a][1]))
-                    .is_none_or(|v| v > isize::MAX as usize) =>
-            {
-                return Err(err(format!(
-                    "the padded input along spatial axis {a} overflows ({len} + {} + {})",
-                    spec.pad[a][0], spec.pad[a][1]
-                )));
-            }
             Some(len) => Some(spec.out_len(a, len).ok_or_else(|| {
                 err(format!(
                     "the window {} is larger than the padded input along spatial axis {a} ({len})",
