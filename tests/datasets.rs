@@ -55,3 +55,23 @@ fn a_stratified_split_keeps_each_class_share() {
     assert_ne!(stratified_split(&labels, 1.0 / 3.0, 1).unwrap().1, test);
     assert!(stratified_split(&labels, 1.5, 0).is_err());
 }
+
+#[test]
+fn calibration_scores_by_hand() {
+    // Four rows, two classes. Confidences 0.9 (right), 0.6 (wrong), 0.6
+    // (right), 1.0 (right); 10 bins: bin (0.8, 0.9] holds 0.9, bin
+    // (0.5, 0.6] the two 0.6, bin (0.9, 1.0] the 1.0.
+    let p = [0.9, 0.1, 0.4, 0.6, 0.6, 0.4, 0.0, 1.0];
+    let labels = [0, 0, 0, 1];
+    let s = theon_examples::calibration::scores(&p, 2, &labels, 10);
+    assert_eq!(s.accuracy, 0.75);
+    let nll = -(0.9f64.ln() + 0.4f64.ln() + 0.6f64.ln() + 1.0f64.ln()) / 4.0;
+    assert!((s.nll - nll).abs() < 1e-15);
+    // ECE = 1/4 |1 - 0.9| + 2/4 |0.5 - 0.6| + 1/4 |1 - 1| = 0.075.
+    assert!((s.ece - 0.075).abs() < 1e-12, "{}", s.ece);
+    assert_eq!(
+        s.bins.iter().map(|b| b.count).collect::<Vec<_>>(),
+        [0, 0, 0, 0, 0, 2, 0, 0, 1, 1]
+    );
+    assert!((s.confidence - 0.775).abs() < 1e-15);
+}

@@ -1557,3 +1557,39 @@ fn decayed_sgd_steps_follow_the_closed_form() {
             .is_err()
     );
 }
+
+#[test]
+fn tempered_advi_recovers_the_tempered_conjugate_posterior() {
+    // p(mu | y)_T ∝ p(y | mu)^(1/T) p(mu): for the Normal model the
+    // likelihood's precision is divided by T, so at T = 0.25 the posterior
+    // sd shrinks (about) twofold and the mean moves toward the data.
+    let y: Vec<f64> = (0..20)
+        .map(|i| 1.5 + ((i * 7919) % 13) as f64 / 13.0 - 0.5)
+        .collect();
+    let (s0, s, t) = (10.0, 1.0, 0.25);
+    let model = Model::new();
+    let mu = model.normal("mu", 0.0, s0, ()).unwrap();
+    model
+        .normal("y", &mu, s, ())
+        .unwrap()
+        .observed(Tensor::vector(y.clone()));
+    let prec = 1.0 / (s0 * s0) + y.len() as f64 / (t * s * s);
+    let mean = y.iter().sum::<f64>() / (t * s * s) / prec;
+    let sd = prec.powf(-0.5);
+    let approx = model
+        .fit(
+            30_000,
+            Advi::new()
+                .seed(1)
+                .obj_n_mc(10)
+                .temperature(t)
+                .progressbar(false),
+        )
+        .unwrap();
+    let m = approx.mean("mu").unwrap().item::<f64>().unwrap();
+    let sq = approx.std("mu").unwrap().item::<f64>().unwrap();
+    assert!((m - mean).abs() < 0.02 * mean.abs(), "mean {m} vs {mean}");
+    assert!((sq - sd).abs() < 0.03 * sd, "sd {sq} vs {sd}");
+    assert!(model.fit(1, Advi::new().temperature(0.0)).is_err());
+    assert!(model.fit(1, Advi::new().temperature(f64::NAN)).is_err());
+}

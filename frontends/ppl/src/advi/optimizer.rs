@@ -277,7 +277,12 @@ impl Optimizer {
                     ups.push((p.clone(), p1));
                     ups.push((vel, v1));
                 }
-                Optimizer::Decayed { .. } => unreachable!("handled before the loop"),
+                // Returned before the loop; kept as an error, not a panic.
+                Optimizer::Decayed { .. } => {
+                    return Err(Error::value(
+                        "optimizer: a decayed optimizer is expanded first",
+                    ));
+                }
             }
         }
         Ok(ups)
