@@ -254,9 +254,22 @@ fn pool_by_definition(
     p: usize,
     max: bool,
 ) -> Vec<f64> {
+    pool_padded_by_definition(x, planes, hw, k, s, [[p, p], [p, p]], max)
+}
+
+/// `pool_by_definition` with (before, after) padding per axis.
+fn pool_padded_by_definition(
+    x: &[f64],
+    planes: usize,
+    hw: [usize; 2],
+    k: usize,
+    s: usize,
+    pad: [[usize; 2]; 2],
+    max: bool,
+) -> Vec<f64> {
     let (h, w) = (hw[0], hw[1]);
-    let oh = (h + 2 * p - k) / s + 1;
-    let ow = (w + 2 * p - k) / s + 1;
+    let oh = (h + pad[0][0] + pad[0][1] - k) / s + 1;
+    let ow = (w + pad[1][0] + pad[1][1] - k) / s + 1;
     let mut y = Vec::new();
     for a in 0..planes {
         for oy in 0..oh {
@@ -265,8 +278,8 @@ fn pool_by_definition(
                 for i in 0..k {
                     for j in 0..k {
                         let (r, c) = (
-                            (oy * s + i) as i64 - p as i64,
-                            (ox * s + j) as i64 - p as i64,
+                            (oy * s + i) as i64 - pad[0][0] as i64,
+                            (ox * s + j) as i64 - pad[1][0] as i64,
                         );
                         if r >= 0 && c >= 0 && (r as usize) < h && (c as usize) < w {
                             vals.push(x[(a * h + r as usize) * w + c as usize]);
@@ -624,5 +637,128 @@ mod random {
             };
             verify_grad(f, std::slice::from_ref(&xv), &random_grad_opts()).unwrap();
         }
+    }
+}
+
+#[test]
+fn padding_after_only_and_odd_same_pooling() {
+    // Same pooling of odd sizes pads after only: the last windows hang over
+    // the image's edge (the tiled fast paths must not take them).
+    for (hw, pad, same) in [
+        ([3, 3], [[0, 1], [0, 1]], true),
+        ([7, 5], [[0, 1], [0, 1]], true),
+        ([4, 4], [[0, 1], [0, 1]], false),
+        ([5, 6], [[1, 0], [0, 1]], false),
+    ] {
+        let x = Var::input("x", TensorType::fixed(DType::F64, &[2, hw[0], hw[1]]));
+        let padding = if same {
+            Padding::Same
+        } else {
+            Padding::Explicit(pad)
+        };
+        let opts = Pool2d::new(2).padding(padding);
+        let ym = x.max_pool2d(opts).unwrap();
+        let ya = x.avg_pool2d(opts).unwrap();
+        let gm = grad(&ym.square().sum().unwrap(), &[&x]).unwrap().remove(0);
+        let xv = Tensor::randn(DType::F64, &[2, hw[0], hw[1]], 9);
+        let out = eval_checked(&[&x], &[&ym, &ya, &gm], std::slice::from_ref(&xv)).unwrap();
+        let v = xv.to_f64_vec();
+        let what = format!("{hw:?} {pad:?}");
+        close(
+            &out[0].to_f64_vec(),
+            &pool_padded_by_definition(&v, 2, hw, 2, 2, pad, true),
+            0.0,
+            &what,
+        );
+        close(
+            &out[1].to_f64_vec(),
+            &pool_padded_by_definition(&v, 2, hw, 2, 2, pad, false),
+            1e-14,
+            &what,
+        );
+        let f = |v: &[Var]| v[0].max_pool2d(opts)?.square().sum();
+        verify_grad(f, std::slice::from_ref(&xv), &grad_opts()).unwrap();
+    }
+}
+
+#[test]
+fn gradients_through_a_batch_on_one_operand_only() {
+    // Kernels with a draws axis on unbatched images (what ADVI with several
+    // draws per step builds), and the other way round: both gradients by
+    // finite differences.
+    let xv = Tensor::randn(DType::F64, &[2, 1, 5, 5], 1);
+    let wv = Tensor::randn(DType::F64, &[3, 4, 1, 2, 2], 2);
+    let f = |v: &[Var]| v[0].conv2d(&v[1], Conv2d::new())?.tanh().sum();
+    verify_grad(f, &[xv, wv], &grad_opts()).unwrap();
+    let xv = Tensor::randn(DType::F64, &[3, 2, 1, 5, 5], 3);
+    let wv = Tensor::randn(DType::F64, &[4, 1, 2, 2], 4);
+    verify_grad(f, &[xv, wv], &grad_opts()).unwrap();
+    // Vectorizing a kernel gradient whose output gradient does not depend
+    // on the draws (a constant weighting of y).
+    let x = input4("x", [2, 1, 5, 5]);
+    let w = input4("w", [4, 1, 2, 2]);
+    let c = Var::constant(Tensor::randn(DType::F64, &[2, 4, 4, 4], 5));
+    let gw = grad(
+        &(x.conv2d(&w, Conv2d::new()).unwrap() * &c)
+            .unwrap()
+            .sum()
+            .unwrap(),
+        &[&w],
+    )
+    .unwrap()
+    .remove(0);
+    let bw = Var::input("bw", TensorType::fixed(DType::F64, &[3, 4, 1, 2, 2]));
+    let size = Var::constant(Tensor::scalar(3i64));
+    let out = vectorize(std::slice::from_ref(&gw), &[(w.clone(), bw.clone())], &size).unwrap();
+    let xv = Tensor::randn(DType::F64, &[2, 1, 5, 5], 6);
+    let got = eval_checked(
+        &[&x, &bw],
+        &[&out[0]],
+        &[xv.clone(), Tensor::randn(DType::F64, &[3, 4, 1, 2, 2], 7)],
+    )
+    .unwrap();
+    let once = function(&[&x, &w], &[&gw])
+        .unwrap()
+        .call(&[xv, Tensor::zeros(DType::F64, &[4, 1, 2, 2])])
+        .unwrap();
+    // Linear in the loss: the kernel gradient does not depend on w, so every draw's equals it.
+    for b in 0..3 {
+        close(
+            &got[0].to_f64_vec()[b * 16..(b + 1) * 16],
+            &once[0].to_f64_vec(),
+            1e-12,
+            "draw",
+        );
+    }
+}
+
+#[test]
+fn pad_with_infinity_keeps_the_input_and_bad_windows_are_errors() {
+    let x = Var::constant(Tensor::vector(vec![1.0, -2.0]));
+    let y = x.pad(&[(1, 1)], f64::NEG_INFINITY).unwrap();
+    let out = function(NO_INPUTS, &[&y])
+        .unwrap()
+        .call::<Tensor>(&[])
+        .unwrap();
+    assert_eq!(
+        out[0].to_f64_vec(),
+        vec![f64::NEG_INFINITY, 1.0, -2.0, f64::NEG_INFINITY]
+    );
+    let img = input4("x", [1, 1, 4, 4]);
+    let w = input4("w", [1, 1, 3, 3]);
+    for e in [
+        img.conv2d(&w, Conv2d::new().stride(0).padding(Padding::Same))
+            .unwrap_err(),
+        img.max_pool2d(Pool2d::new(0).padding(Padding::Same))
+            .unwrap_err(),
+        img.max_pool2d(Pool2d::new(2).stride(0)).unwrap_err(),
+        Var::input("e", TensorType::fixed(DType::F64, &[1, 1, 0, 3]))
+            .max_pool2d(Pool2d::new(2).padding(Padding::all(1)))
+            .unwrap_err(),
+    ] {
+        assert!(
+            e.message().contains(">= 1") || e.message().contains("empty"),
+            "{e}"
+        );
     }
 }

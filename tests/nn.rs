@@ -867,3 +867,28 @@ fn grouped_convolution_layers_apply_each_groups_own_kernels() {
         assert_eq!(&got[g * 81..(g + 1) * 81], want.as_slice(), "group {g}");
     }
 }
+
+#[test]
+fn advi_with_several_draws_per_step_fits_a_convolutional_network() {
+    // obj_n_mc > 1 vectorizes the model over draws of the kernels before
+    // differentiating: the data stay unbatched, the kernels are batched.
+    let m = Model::new();
+    let x = m.data("x", images(6, 1)).unwrap();
+    let y = m
+        .data("y", Tensor::vector(vec![0i64, 1, 0, 1, 1, 0]))
+        .unwrap();
+    let net = nn::Sequential::new(&m, "c")
+        .conv2d(2, 3, nn::Tanh)
+        .unwrap()
+        .flatten()
+        .unwrap()
+        .dense(2, nn::Identity)
+        .unwrap();
+    let logits = net.forward(&x).unwrap();
+    m.categorical_logit("out", &logits).unwrap().observed(&y);
+    let a = m
+        .fit(50, Advi::new().obj_n_mc(3).seed(1).progressbar(false))
+        .unwrap();
+    let h = a.hist();
+    assert!(h.iter().all(|v| v.is_finite()) && h.len() == 50);
+}

@@ -223,9 +223,7 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
             op,
             "a batched triangular factor is not supported (batch the right-hand sides)",
         )),
-        // The kernels take one leading batch axis on x, w and gy; the
-        // operand whose shape the result takes is lifted when only others
-        // are batched.
+        // The kernels take one leading batch axis on x, w and gy.
         Op::Conv2d { role, .. } => {
             if v.inputs().iter().any(|i| i.rank() == 5) {
                 return Err(err(op, "the convolution is batched already"));
@@ -235,9 +233,12 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
                 crate::op::ConvRole::GradInput => Some(0),
                 crate::op::ConvRole::GradKernel => Some(1),
             };
+            // An adjoint's shape operand and gy take the batch when anything
+            // does (the forward op broadcasts an unbatched operand itself).
+            let lifts = |i: usize| like.is_some() && (Some(i) == like || i == 2);
             let parts: Vec<Var> = (0..ins.len())
                 .map(|i| {
-                    if !batched(i) && Some(i) == like {
+                    if !batched(i) && lifts(i) {
                         lift(x(i), size)
                     } else {
                         Ok(x(i).clone())

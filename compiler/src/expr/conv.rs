@@ -37,6 +37,11 @@ impl Padding {
         span: [usize; 2],
         stride: [usize; 2],
     ) -> Result<[[usize; 2]; 2]> {
+        if stride.contains(&0) || span.contains(&0) {
+            return Err(Error::value(format!(
+                "{what}: strides and windows must be >= 1, got stride {stride:?}"
+            )));
+        }
         Ok(match self {
             Padding::Valid => [[0, 0], [0, 0]],
             Padding::Explicit(p) => p,
@@ -53,7 +58,7 @@ impl Padding {
                             ))
                         })?;
                         let out = n.div_ceil(stride[a]);
-                        ((out - 1) * stride[a] + span[a]).saturating_sub(n)
+                        (out.saturating_sub(1) * stride[a] + span[a]).saturating_sub(n)
                     };
                     p[a] = [total / 2, total - total / 2];
                 }
@@ -263,9 +268,11 @@ impl Var {
         if value == 0.0 {
             return Ok(padded);
         }
-        // value + (-value) is exactly 0 inside, so x passes unchanged.
-        let outside = Var::alloc(&Var::scalar_const(value, dt), shape)?
-            .inc_slice(&specs, &Var::alloc(&Var::scalar_const(-value, dt), inner)?)?;
-        &padded + &outside
+        // Select, not add: x + value - value would lose x for an infinite
+        // or NaN value (a max-pool's -inf padding).
+        let inside = Var::zeros(shape.clone(), DType::F64)?
+            .inc_slice(&specs, &Var::ones(inner, DType::F64)?)?
+            .gt(0.5)?;
+        Var::where_(&inside, &padded, Var::scalar_const(value, dt))
     }
 }

@@ -61,6 +61,12 @@ fn reduced_count(x: &Var, axes: &[usize]) -> Result<Var> {
     Ok(n.cast(x.dtype()))
 }
 
+/// `x` repeated along a new leading axis as long as `like`'s first axis.
+fn batch_like(x: &Var, like: &Var) -> Result<Var> {
+    let shape = Var::concatenate(&[like.dim(0)?.expand_dims(0)?, x.shape()], 0)?;
+    x.expand_dims(0)?.broadcast_to(shape)
+}
+
 pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
     let ins = v.inputs();
     let x = |i: usize| &ins[i];
@@ -236,18 +242,32 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
             // pullback is another of the three (the shape-only operand gets none).
             let conv =
                 |role: ConvRole, ins: &[&Var]| Var::apply(Op::Conv2d { role, spec: *spec }, ins);
+            // An adjoint's result has its shape operand's shape; when the
+            // others carry a batch axis (draws of w, images of x) the shape
+            // operand is lifted to it, and `fit_to` sums the batch back.
+            let adjoint = |role: ConvRole, like: usize, ins: [&Var; 3]| -> Result<Var> {
+                let lifted = match ins.iter().find(|v| v.rank() == 5) {
+                    Some(b) if ins[like].rank() == 4 => Some(batch_like(ins[like], b)?),
+                    _ => None,
+                };
+                let mut ins = ins;
+                if let Some(l) = &lifted {
+                    ins[like] = l;
+                }
+                conv(role, &ins)
+            };
             match role {
                 ConvRole::Forward => vec![
-                    Some(conv(ConvRole::GradInput, &[x(0), x(1), g])?),
-                    Some(conv(ConvRole::GradKernel, &[x(0), x(1), g])?),
+                    Some(adjoint(ConvRole::GradInput, 0, [x(0), x(1), g])?),
+                    Some(adjoint(ConvRole::GradKernel, 1, [x(0), x(1), g])?),
                 ],
                 ConvRole::GradInput => vec![
                     None,
-                    Some(conv(ConvRole::GradKernel, &[g, x(1), x(2)])?),
+                    Some(adjoint(ConvRole::GradKernel, 1, [g, x(1), x(2)])?),
                     Some(conv(ConvRole::Forward, &[g, x(1)])?),
                 ],
                 ConvRole::GradKernel => vec![
-                    Some(conv(ConvRole::GradInput, &[x(0), g, x(2)])?),
+                    Some(adjoint(ConvRole::GradInput, 0, [x(0), g, x(2)])?),
                     None,
                     Some(conv(ConvRole::Forward, &[x(0), g])?),
                 ],

@@ -247,7 +247,6 @@ fn lens_ok(g: &Conv2dGeom, x: usize, w: usize, y: usize) -> bool {
     g.lens() == [x, w, y]
 }
 
-/// y = conv(x, w) into `y`. Slices of the wrong length are a bug in the
 /// One chunk of images and one group: where the product of the step goes.
 struct Chunk {
     n0: usize,

@@ -48,10 +48,14 @@ impl Pool2dGeom {
         (span(oy, 0, self.h), span(ox, 1, self.w))
     }
 
-    /// Windows tile the image: no padding, stride = window (the usual
-    /// 2 x 2 pooling). Their bounds are then plain products.
+    /// Windows tile the image: no padding, stride = window, every window
+    /// inside the image (the usual 2 x 2 pooling). Their bounds are then plain products.
     fn tiled(&self) -> bool {
-        self.pad == [0, 0] && self.stride == self.kernel
+        // Padding after (not kept here) shows as windows past the image.
+        self.pad == [0, 0]
+            && self.stride == self.kernel
+            && self.oh * self.kernel[0] <= self.h
+            && self.ow * self.kernel[1] <= self.w
     }
 
     /// Call `f(plane offset, output index, rows, cols)` for every window.

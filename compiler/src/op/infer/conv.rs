@@ -117,6 +117,11 @@ fn pool_out(spec: &PoolSpec, x: &TensorType) -> Result<Dims<Dim>> {
     let mut dims: Dims<Dim> = x.shape[..r - 2].iter().copied().collect();
     for a in 0..2 {
         check_padded(x.shape[r - 2 + a], spec.pad[a], a)?;
+        if x.shape[r - 2 + a] == Some(0) {
+            return Err(err(format!(
+                "spatial axis {a} is empty: there is nothing to pool"
+            )));
+        }
         dims.push(match x.shape[r - 2 + a] {
             Some(len) => Some(spec.out_len(a, len).ok_or_else(|| {
                 err(format!(
