@@ -65,8 +65,9 @@ struct Cli {
     /// Posterior draws for the predictive.
     #[arg(long, default_value_t = 200)]
     draws: usize,
-    /// Float type of the model: f64 or f32.
-    #[arg(long, default_value = "f64")]
+    /// Float type of the model: f32 (the default here, as in JAX and
+    /// PyTorch; the README's figures) or f64.
+    #[arg(long, default_value = "f32")]
     dtype: String,
     /// The digits archive.
     #[arg(long, default_value = "data/digits/digits.npz")]

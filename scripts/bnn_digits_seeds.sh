@@ -2,7 +2,7 @@
 # Run the digits example for seeds 0-4 and print, per seed, the stated
 # (tempered) posterior's, the exact posterior's and the MAP twin's test
 # accuracy, NLL and ECE, with their means: the README's table.
-# Usage: scripts/bnn_digits_seeds.sh [extra flags, e.g. --dtype f32]
+# Usage: scripts/bnn_digits_seeds.sh [extra flags, e.g. --dtype f64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --example bnn_digits
