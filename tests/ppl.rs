@@ -479,6 +479,12 @@ fn minibatch_rows_are_shared_between_tensors() {
 /// Normal–Normal with known sigma: the posterior of mu is Normal with
 /// precision 1/s0² + n/s² and mean (sum y / s²) / precision.
 fn conjugate_model() -> (Model, f64, f64) {
+    conjugate_model_at(1.0)
+}
+
+/// The conjugate Normal model and its posterior mean and sd at likelihood
+/// temperature `t` (p(y | mu)^(1/t) p(mu): the likelihood's precision / t).
+fn conjugate_model_at(t: f64) -> (Model, f64, f64) {
     let y: Vec<f64> = (0..20)
         .map(|i| 1.5 + ((i * 7919) % 13) as f64 / 13.0 - 0.5)
         .collect();
@@ -489,8 +495,8 @@ fn conjugate_model() -> (Model, f64, f64) {
         .normal("y", &mu, s, ())
         .unwrap()
         .observed(Tensor::vector(y.clone()));
-    let prec = 1.0 / (s0 * s0) + y.len() as f64 / (s * s);
-    let mean = y.iter().sum::<f64>() / (s * s) / prec;
+    let prec = 1.0 / (s0 * s0) + y.len() as f64 / (t * s * s);
+    let mean = y.iter().sum::<f64>() / (t * s * s) / prec;
     (model, mean, prec.powf(-0.5))
 }
 
@@ -1560,22 +1566,10 @@ fn decayed_sgd_steps_follow_the_closed_form() {
 
 #[test]
 fn tempered_advi_recovers_the_tempered_conjugate_posterior() {
-    // p(mu | y)_T ∝ p(y | mu)^(1/T) p(mu): for the Normal model the
-    // likelihood's precision is divided by T, so at T = 0.25 the posterior
-    // sd shrinks (about) twofold and the mean moves toward the data.
-    let y: Vec<f64> = (0..20)
-        .map(|i| 1.5 + ((i * 7919) % 13) as f64 / 13.0 - 0.5)
-        .collect();
-    let (s0, s, t) = (10.0, 1.0, 0.25);
-    let model = Model::new();
-    let mu = model.normal("mu", 0.0, s0, ()).unwrap();
-    model
-        .normal("y", &mu, s, ())
-        .unwrap()
-        .observed(Tensor::vector(y.clone()));
-    let prec = 1.0 / (s0 * s0) + y.len() as f64 / (t * s * s);
-    let mean = y.iter().sum::<f64>() / (t * s * s) / prec;
-    let sd = prec.powf(-0.5);
+    // At T = 0.25 the posterior sd shrinks (about) twofold and the mean
+    // moves toward the data.
+    let t = 0.25;
+    let (model, mean, sd) = conjugate_model_at(t);
     let approx = model
         .fit(
             30_000,

@@ -410,8 +410,7 @@ impl NodeExec {
                     }
                 }
                 Kind::Conv { role, call } => by_float!(outs[0].dtype, T => {
-                    let [lx, lw, ly] = call.geom.lens();
-                    let lens = [lx, lw, ly];
+                    let lens = call.geom.lens();
                     let out_at = match role {
                         ConvRole::Forward => 2,
                         ConvRole::GradInput => 0,

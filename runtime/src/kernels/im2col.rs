@@ -75,6 +75,7 @@ fn im2col<T: ConvElem>(g: &Conv2dGeom, x: &[T], n0: usize, nb: usize, grp: usize
     for c in 0..g.cg() {
         let ci = grp * g.cg() + c;
         for i in 0..g.kh {
+            let (rows, r0) = valid_rows(g, i);
             for j in 0..g.kw {
                 let valid = g.valid_cols(j);
                 let dst = &mut col[row * cols..(row + 1) * cols];
@@ -85,7 +86,14 @@ fn im2col<T: ConvElem>(g: &Conv2dGeom, x: &[T], n0: usize, nb: usize, grp: usize
                 for b in 0..nb {
                     let plane = ((n0 + b) * g.c + ci) * g.h * g.w;
                     if rows_run {
-                        shifted_block(g, x, plane, (i, j), &valid, &mut dst[b * p..(b + 1) * p]);
+                        shifted_block(
+                            g,
+                            x,
+                            plane,
+                            (&rows, r0, j),
+                            &valid,
+                            &mut dst[b * p..(b + 1) * p],
+                        );
                         continue;
                     }
                     for oy in 0..g.oh {
@@ -108,6 +116,19 @@ fn im2col<T: ConvElem>(g: &Conv2dGeom, x: &[T], n0: usize, nb: usize, grp: usize
     }
 }
 
+/// The output rows whose tap row `i` lies inside the image (a range:
+/// the input row grows with the output row) and the first one's input
+/// row; the same for every image, so found once per tap.
+fn valid_rows(g: &Conv2dGeom, i: usize) -> (std::ops::Range<usize>, usize) {
+    let Some(oy0) = (0..g.oh).find(|&oy| g.in_row(oy, i).is_some()) else {
+        return (0..0, 0);
+    };
+    let oy1 = (oy0..g.oh)
+        .find(|&oy| g.in_row(oy, i).is_none())
+        .unwrap_or(g.oh);
+    (oy0..oy1, g.in_row(oy0, i).unwrap_or(0))
+}
+
 /// One image's patch row for tap (i, j) when stride is 1 and `ow == w`:
 /// output pixel (oy, ox) reads input offset `r(oy)·w + ox + shift`, which
 /// runs contiguously across rows, so the valid rows are one copy; the
@@ -117,17 +138,11 @@ fn shifted_block<T: ConvElem>(
     g: &Conv2dGeom,
     x: &[T],
     plane: usize,
-    (i, j): (usize, usize),
+    (rows, r0, j): (&std::ops::Range<usize>, usize, usize),
     valid: &std::ops::Range<usize>,
     dst: &mut [T],
 ) {
-    let Some(oy0) = (0..g.oh).find(|&oy| g.in_row(oy, i).is_some()) else {
-        return;
-    };
-    let oy1 = (oy0..g.oh)
-        .find(|&oy| g.in_row(oy, i).is_none())
-        .unwrap_or(g.oh);
-    let r0 = g.in_row(oy0, i).unwrap_or(0);
+    let (oy0, oy1) = (rows.start, rows.end);
     // Source offset of block element t: start + t (may begin before the
     // plane when the tap looks left of column 0: those are edge pixels).
     let start = (r0 * g.w + j * g.dilation[1]) as isize - g.pad[1] as isize;
