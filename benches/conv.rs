@@ -1,7 +1,10 @@
 //! Convolution and pooling kernels at the sizes of small-image networks:
 //! im2col + GEMM (what the JIT calls) against the direct loops (the
 //! interpreter's reference), forward and both gradients, and the poolings.
-//! The comparison behind the choice in docs/compiler.md.
+//! The comparison behind the choice in docs/compiler.md. Then a conv
+//! layer through the JIT, tanh(conv(x, w) + b) and its kernel gradient,
+//! with the epilogue rewrite (bias and tanh applied to each chunk of the
+//! product in cache) and without it (two more passes over the output).
 //!
 //! cargo bench -p theon-benches --bench conv
 //!
@@ -9,6 +12,7 @@
 //! GFLOP/s (2 · N · O · OH · OW · C/g · kh · kw per product).
 
 use std::time::Instant;
+use theon::prelude::*;
 use theon::runtime::kernels::conv::{self, Conv2dGeom};
 use theon::runtime::kernels::im2col;
 use theon::runtime::kernels::pool::{self, Pool2dGeom};
@@ -137,5 +141,58 @@ fn main() {
             t[2] * 1e6,
             t[3] * 1e6
         );
+    }
+    epilogue();
+}
+
+/// A conv layer's forward value and kernel gradient through the JIT, with
+/// and without the epilogue rewrite (`conv_bias`, `conv_act`).
+fn epilogue() {
+    println!(
+        "\n{:<34} {:>11} {:>11} {:>11} {:>11} {:>7}",
+        "tanh(conv + b) (N, C, HxW, O, k)",
+        "fwd fused",
+        "fwd apart",
+        "+grad fused",
+        "+grad apart",
+        "gain"
+    );
+    for dtype in [DType::F32, DType::F64] {
+        for (n, c, hw, o, k) in [(100, 1, 8, 8, 3), (100, 8, 4, 16, 3), (100, 16, 16, 32, 3)] {
+            let x = Var::input("x", TensorType::fixed(dtype, &[n, c, hw, hw]));
+            let w = Var::input("w", TensorType::fixed(dtype, &[o, c, k, k]));
+            let b = Var::input("b", TensorType::fixed(dtype, &[o, 1, 1]));
+            let y = (x.conv2d(&w, Conv2d::new().padding(Padding::Same)).unwrap() + &b)
+                .unwrap()
+                .tanh();
+            let loss = y.square().sum().unwrap();
+            let gw = grad(&loss, &[&w]).unwrap().remove(0);
+            let args = [
+                Tensor::randn(DType::F64, &[n, c, hw, hw], 1).cast(dtype),
+                Tensor::randn(DType::F64, &[o, c, k, k], 2).cast(dtype),
+                Tensor::randn(DType::F64, &[o, 1, 1], 3).cast(dtype),
+            ];
+            let apart = || Rewrites::Except(vec!["conv_bias".into(), "conv_act".into()]);
+            let build = |outs: &[&Var], rw: Rewrites| {
+                compile(&[&x, &w, &b], outs).rewrites(rw).build().unwrap()
+            };
+            let mut t = vec![];
+            for outs in [vec![&y], vec![&loss, &gw]] {
+                for rw in [Rewrites::All, apart()] {
+                    let f = build(&outs, rw);
+                    let mut out = vec![];
+                    t.push(time(|| f.call_into(&args, &mut out).unwrap()));
+                }
+            }
+            println!(
+                "{:<34} {:>9.1}us {:>9.1}us {:>9.1}us {:>9.1}us {:>6.2}x",
+                format!("{} ({n}, {c}, {hw}x{hw}, {o}, {k})", dtype.short()),
+                t[0] * 1e6,
+                t[1] * 1e6,
+                t[2] * 1e6,
+                t[3] * 1e6,
+                t[3] / t[2]
+            );
+        }
     }
 }

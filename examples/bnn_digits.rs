@@ -160,16 +160,7 @@ fn run() -> Result<()> {
         test.len(),
         cli.batch
     );
-    if !(cli.lr > 0.0 && cli.lr_final > 0.0 && cli.lr_final <= cli.lr) {
-        return Err(Error::value(format!(
-            "--lr {} and --lr-final {}: need 0 < lr-final <= lr",
-            cli.lr, cli.lr_final
-        )));
-    }
-    let gamma = (cli.lr_final / cli.lr).powf(1.0 / cli.steps as f64);
-    let adam = Optimizer::adam()
-        .with_learning_rate(cli.lr)
-        .with_decay(gamma);
+    let adam = theon_examples::flags::decayed_adam(cli.lr, cli.lr_final, cli.steps)?;
     let xs = Var::input(
         "X",
         TensorType::new(dtype, vec![None, Some(1), Some(8), Some(8)]),

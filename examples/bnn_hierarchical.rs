@@ -7,6 +7,7 @@
 //! task is predicted with one vectorized function per model.
 //!
 //! cargo run --release --example bnn_hierarchical -- [--seed N] [--iters N]
+//!     [--learning-rate X] [--lr-final X]
 //!     [--kl-warmup N] [--no-nuts] [--nuts-draws N] [--nuts-tune N] [--chains N] [--out DIR]
 //!     [--no-plots]
 //!
@@ -42,6 +43,10 @@ struct Cli {
     /// ADVI's Adam learning rate.
     #[arg(long, default_value_t = 0.01)]
     learning_rate: f64,
+    /// The learning rate at the last step (exponential decay from
+    /// --learning-rate; by default none).
+    #[arg(long)]
+    lr_final: Option<f64>,
     /// Monte Carlo draws per ELBO gradient.
     #[arg(long, default_value_t = 1)]
     obj_n_mc: usize,
@@ -152,7 +157,11 @@ fn run() -> Result<()> {
             .sum();
         let method = Advi::new()
             .seed(seed)
-            .optimizer(Optimizer::adam().with_learning_rate(cli.learning_rate))
+            .optimizer(theon_examples::flags::decayed_adam(
+                cli.learning_rate,
+                cli.lr_final.unwrap_or(cli.learning_rate),
+                cli.iters,
+            )?)
             .start_sigma(cli.start_sigma)
             .obj_n_mc(cli.obj_n_mc)
             .kl_warmup(cli.kl_warmup)

@@ -519,13 +519,113 @@ fn vectorized_convolutions_equal_a_loop_over_the_batch() {
     }
 }
 
+/// The conv epilogue rewrite: act(conv(x, w) + b) is one `Conv2dBiasAct`
+/// step at every CPU level and in both float types, with the values of the
+/// ops it stands for (the interpreter running them as written); biases
+/// shaped (O, 1, 1), (1, O, 1, 1), per batch item (B, 1, O, 1, 1) and
+/// none; a bias that varies along the pixels and an activation without a
+/// wide kernel (relu) stay separate ops, with the same values.
+#[test]
+fn the_conv_epilogue_equals_the_ops_it_replaces() {
+    type Act = fn(&Var) -> Var;
+    let acts: [(&str, Act, bool); 4] = [
+        ("tanh", |v| v.tanh(), true),
+        ("sigmoid", |v| v.sigmoid(), true),
+        ("identity", |v| v.clone(), true), // fuses the bias alone
+        ("relu", |v| v.maximum(0.0).unwrap(), false),
+    ];
+    // (x, w, bias shape or none, whether the whole epilogue fuses)
+    type Shapes = (Vec<usize>, Vec<usize>, Option<Vec<usize>>, bool);
+    let shapes: Vec<Shapes> = vec![
+        (
+            vec![5, 3, 8, 8],
+            vec![4, 3, 3, 3],
+            Some(vec![4, 1, 1]),
+            true,
+        ),
+        (
+            vec![2, 4, 6, 7],
+            vec![6, 2, 3, 2],
+            Some(vec![1, 6, 1, 1]),
+            true,
+        ),
+        (
+            vec![3, 2, 1, 6, 6],
+            vec![3, 4, 1, 3, 3],
+            Some(vec![3, 1, 4, 1, 1]),
+            true,
+        ),
+        (
+            vec![3, 2, 1, 6, 6],
+            vec![4, 1, 3, 3],
+            Some(vec![4, 1, 1]),
+            true,
+        ),
+        (vec![5, 3, 8, 8], vec![4, 3, 3, 3], None, true),
+        (
+            vec![2, 1, 6, 6],
+            vec![2, 1, 3, 3],
+            Some(vec![2, 6, 6]),
+            false,
+        ),
+    ];
+    for level in CpuLevel::supported() {
+        for dtype in [DType::F64, DType::F32] {
+            for (k, (xs, ws, bs, fuses)) in shapes.iter().enumerate() {
+                for (name, act, wide) in acts {
+                    let what = format!("{level:?} {dtype} case {k} {name}");
+                    let x = Var::input("x", TensorType::fixed(dtype, xs));
+                    let w = Var::input("w", TensorType::fixed(dtype, ws));
+                    let b =
+                        Var::input("b", TensorType::fixed(dtype, bs.as_deref().unwrap_or(&[1])));
+                    let opts = Conv2d::new()
+                        .padding(Padding::Same)
+                        .groups(xs[xs.len() - 3] / ws[ws.len() - 3]);
+                    let z = x.conv2d(&w, opts).unwrap();
+                    let z = if bs.is_some() { (z + &b).unwrap() } else { z };
+                    let y = act(&z);
+                    let args = [
+                        Tensor::randn(DType::F64, xs, 1).cast(dtype),
+                        Tensor::randn(DType::F64, ws, 2).cast(dtype),
+                        Tensor::randn(DType::F64, bs.as_deref().unwrap_or(&[1]), 3).cast(dtype),
+                    ];
+                    let mut jit_opts = CompileOptions::default();
+                    jit_opts.jit.cpu = Some(level);
+                    let jit = compile(&[&x, &w, &b], &[&y])
+                        .options(jit_opts)
+                        .build()
+                        .unwrap();
+                    let reference = compile(&[&x, &w, &b], &[&y])
+                        .mode(Mode::Interpret)
+                        .rewrites(Rewrites::None)
+                        .build()
+                        .unwrap();
+                    let printed = jit.debugprint(PrintOptions::default());
+                    let fused_all = !printed.contains("Add")
+                        && if name == "identity" {
+                            printed.contains("Conv2dBiasAct")
+                        } else {
+                            printed.contains(&format!("act={name}"))
+                        };
+                    let expect = *fuses && wide && (bs.is_some() || name != "identity");
+                    assert_eq!(fused_all, expect, "{what}:\n{printed}");
+                    let got = jit.call(&args).unwrap().remove(0).to_f64_vec();
+                    let want = reference.call(&args).unwrap().remove(0).to_f64_vec();
+                    let tol = if dtype == DType::F64 { 1e-12 } else { 1e-5 };
+                    close(&got, &want, tol, &what);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn an_optimized_conv_layer_graph() {
     // tanh(conv(x, w) + b), pooled, and the gradient of a loss on it: the
-    // bias add runs in place on the convolution's output and tanh as one
-    // wide-vector pass over it (kept standalone for the AVX kernels); the
-    // gradient is the pooling's adjoint, the fused tanh' and the kernel
-    // adjoint (x is data: no input adjoint).
+    // bias add and tanh join the convolution as its epilogue (applied to
+    // each chunk of the product while it is in cache); the gradient is
+    // the pooling's adjoint, the fused tanh' and the kernel adjoint (x is
+    // data: no input adjoint).
     let x = Var::input("x", TensorType::fixed(DType::F64, &[10, 1, 8, 8]));
     let w = Var::input("w", TensorType::fixed(DType::F64, &[4, 1, 3, 3]));
     let b = Var::input("b", TensorType::fixed(DType::F64, &[4, 1, 1]));

@@ -69,6 +69,13 @@ fn cases() -> Vec<Case> {
     let xs = vec_(&[-1.5, 0.25, 2.0]);
     let ys = vec_(&[0.5, -2.0, 3.0]);
     let ints = Tensor::vector(vec![3i64, -4, 7]);
+    // A convolution with a per-channel bias (2 images, 1 -> 2 channels).
+    let img = Var::input("img", TensorType::fixed(DType::F64, &[2, 1, 4, 4]));
+    let ker = Var::input("ker", TensorType::fixed(DType::F64, &[2, 1, 3, 3]));
+    let bias = Var::input("bias", TensorType::fixed(DType::F64, &[2, 1, 1]));
+    let img_v = Tensor::randn(DType::F64, &[2, 1, 4, 4], 11);
+    let ker_v = Tensor::randn(DType::F64, &[2, 1, 3, 3], 12);
+    let bias_v = Tensor::new(vec![0.5, -1.5], &[2, 1, 1]).unwrap();
     // Two known columns (logsumexp_expand needs the reduced size).
     let m2 = tensor_with_shape("m2", DType::F64, &[None, Some(2)]);
     let mat = Tensor::new(
@@ -334,6 +341,18 @@ fn cases() -> Vec<Case> {
             vec![m.clone(), w.clone(), x.clone()],
             m.dot(&w).unwrap() + &x,
             vec![mat.clone(), mat2.clone(), vec_(&[1.0, 2.0, 3.0, 4.0])],
+        ),
+        case(
+            "conv_bias",
+            vec![img.clone(), ker.clone(), bias.clone()],
+            img.conv2d(&ker, Conv2d::new()).unwrap() + &bias,
+            vec![img_v.clone(), ker_v.clone(), bias_v.clone()],
+        ),
+        case(
+            "conv_act",
+            vec![img.clone(), ker.clone()],
+            Ok(img.conv2d(&ker, Conv2d::new()).unwrap().tanh()),
+            vec![img_v.clone(), ker_v.clone()],
         ),
         case(
             "logsumexp_expand",

@@ -262,9 +262,9 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
                 .collect::<Result<_>>()?;
             Var::apply(op.clone(), &[&both[0], &both[1]])
         }
-        Op::Gemm(_) => Err(err(
+        Op::Gemm(_) | Op::Conv2dBiasAct { .. } => Err(err(
             op,
-            "GEMM nodes exist only in compiled graphs; vectorize the expression instead",
+            "nodes made by the rewrites exist only in compiled graphs; vectorize the expression instead",
         )),
         Op::DimShuffle(order) => {
             let mut o = vec![Some(0)];

@@ -5,10 +5,12 @@
 //! integer matmul) run through the interpreter's kernels instead.
 
 use super::layout::Layout;
+use super::math::{self, slice::SliceFn};
 use crate::graph::{Graph, NodeId};
 use crate::interp;
-use crate::op::{ConvCall, ConvRole, Op, PoolKind, RandomDist, SliceSpec};
+use crate::op::{ConvCall, ConvRole, ConvSpec, Op, PoolKind, RandomDist, SliceSpec};
 use crate::types::TensorType;
+use theon_runtime::kernels::conv::Epilogue;
 use theon_runtime::kernels::im2col;
 use theon_runtime::kernels::layout::{broadcast_strides, contiguous_strides, for_each_offset};
 use theon_runtime::kernels::pool::{self, Pool2dGeom};
@@ -69,8 +71,15 @@ enum Kind {
         draw: u64,
         params: Vec<Vec<usize>>,
     },
-    /// A convolution op through the im2col kernels.
-    Conv { role: ConvRole, call: ConvCall },
+    /// A convolution op through the im2col kernels; a forward one may
+    /// add a bias (batch item b's at `b · bias step`) and apply an
+    /// activation kernel to its output (`Conv2dBiasAct`).
+    Conv {
+        role: ConvRole,
+        call: ConvCall,
+        bias: Option<usize>,
+        act: Option<SliceFn>,
+    },
     /// Pooling (`grad`: its input gradient).
     Pool {
         kind: PoolKind,
@@ -164,13 +173,47 @@ fn slice_table(shape: &[usize], specs: &[SliceSpec]) -> Result<(Vec<usize>, Vec<
     Ok((table, out_shape))
 }
 
+/// The convolution's kernel call at the operands' concrete shapes.
+fn conv_call(spec: &ConvSpec, ins: &[Operand]) -> Result<ConvCall> {
+    spec.call(&ins[0].shape, &ins[1].shape)
+        .ok_or_else(|| Error::shape("conv2d: the output size does not fit"))
+}
+
+/// How far apart the batch items' biases lie in a bias of shape `b`
+/// broadcast to the output `y` (channel axis contiguous, every other axis
+/// but the batch one broadcast); checked against the bias's length.
+fn bias_step(b: &[usize], y: &[usize], call: &ConvCall) -> Result<usize> {
+    let strides = broadcast_strides(b, y);
+    let r = y.len();
+    let per_channel = (0..r).all(|k| {
+        y[k] <= 1
+            || if k == r - 3 {
+                strides[k] == 1
+            } else {
+                strides[k] == 0 || (r == 5 && k == 0)
+            }
+    });
+    let step = if r == 5 { strides[0] } else { 0 };
+    let need = (call.batch.max(1) - 1)
+        .checked_mul(step)
+        .and_then(|v| v.checked_add(call.geom.o));
+    if !per_channel || need.is_none_or(|n| n > b.iter().product()) {
+        return Err(Error::shape(format!(
+            "conv2d: a bias of shape {b:?} does not vary along the channels of {y:?} only"
+        )));
+    }
+    Ok(step)
+}
+
 impl NodeExec {
-    /// Prepare step `pos` for concrete `shapes` (per value id).
+    /// Prepare step `pos` for concrete `shapes` (per value id); `cpu` is
+    /// the code's level (for the wide-math kernels a step calls).
     pub fn prepare(
         g: &Graph,
         layout: &Layout,
         n: NodeId,
         shapes: &[Vec<usize>],
+        cpu: super::cpu::CpuLevel,
     ) -> Result<NodeExec> {
         let operand = |v: crate::graph::Value| {
             let i = layout.vid[&v];
@@ -252,10 +295,33 @@ impl NodeExec {
             },
             Op::Conv2d { role, spec } => Kind::Conv {
                 role: *role,
-                call: spec
-                    .call(&ins[0].shape, &ins[1].shape)
-                    .ok_or_else(|| Error::shape("conv2d: the output size does not fit"))?,
+                call: conv_call(spec, &ins)?,
+                bias: None,
+                act: None,
             },
+            Op::Conv2dBiasAct { spec, act } => {
+                let call = conv_call(spec, &ins)?;
+                let act = act
+                    .map(|a| {
+                        math::slice::host_kernel(a, outs[0].dtype, cpu).ok_or_else(|| {
+                            Error::compile(format!(
+                                "conv2d: no {} kernel for its epilogue",
+                                a.name()
+                            ))
+                        })
+                    })
+                    .transpose()?;
+                let bias = ins
+                    .get(2)
+                    .map(|b| bias_step(&b.shape, &outs[0].shape, &call))
+                    .transpose()?;
+                Kind::Conv {
+                    role: ConvRole::Forward,
+                    call,
+                    bias,
+                    act,
+                }
+            }
             Op::Pool2d { kind, spec } | Op::Pool2dGrad { kind, spec } => Kind::Pool {
                 kind: *kind,
                 grad: matches!(op, Op::Pool2dGrad { .. }),
@@ -277,9 +343,6 @@ impl NodeExec {
         })
     }
 
-    /// Run the step. `rng` is (seed, counter) of the random stream whose
-    /// state buffer is input 0 of a random node.
-    ///
     /// Run the step.
     ///
     /// # Safety
@@ -409,7 +472,12 @@ impl NodeExec {
                         }
                     }
                 }
-                Kind::Conv { role, call } => by_float!(outs[0].dtype, T => {
+                Kind::Conv {
+                    role,
+                    call,
+                    bias,
+                    act,
+                } => by_float!(outs[0].dtype, T => {
                     let lens = call.geom.lens();
                     let out_at = match role {
                         ConvRole::Forward => 2,
@@ -426,7 +494,26 @@ impl NodeExec {
                         let dst = &mut o[at..at + lens[out_at]];
                         let g = &call.geom;
                         let ok = match role {
-                            ConvRole::Forward => im2col::forward_into(g, part(0), part(1), dst),
+                            ConvRole::Forward => {
+                                let bias = bias.map(|step| {
+                                    let at = b * step;
+                                    &bufs.slice::<T>(&ins[2])[at..at + g.o]
+                                });
+                                let act = act.map(|k| {
+                                    move |z: &mut [T]| {
+                                        // SAFETY (in the block above): `k` is the kernel for
+                                        // the output's dtype, which is T; z holds z.len()
+                                        // elements, rewritten in place (exact aliasing is
+                                        // allowed).
+                                        k(z.as_ptr() as *const u8, z.as_mut_ptr() as *mut u8, z.len() as u64)
+                                    }
+                                });
+                                let ep = Epilogue {
+                                    bias,
+                                    act: act.as_ref().map(|f| f as &dyn Fn(&mut [T])),
+                                };
+                                im2col::forward_with(g, part(0), part(1), dst, &ep)
+                            }
                             ConvRole::GradInput => im2col::grad_input_into(g, part(1), part(2), dst),
                             ConvRole::GradKernel => im2col::grad_kernel_into(g, part(0), part(2), dst),
                         };

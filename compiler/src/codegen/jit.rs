@@ -150,7 +150,7 @@ impl Backend for JitFunction {
                 .iter()
                 .map(|k| *k == StepKind::Exec)
                 .collect();
-            let built = Plan::build(lay, g, &a, &s, &runs, signature.clone())
+            let built = Plan::build(lay, g, &a, &s, &runs, self.code.cpu, signature.clone())
                 .map_err(|e| e.context(format!("function '{name}'")))?;
             plans.truncate(PLANS - 1);
             plans.insert(0, built);

@@ -90,13 +90,15 @@ pub fn broadcast_concrete(shapes: &[&[usize]]) -> Vec<usize> {
 
 impl Plan {
     /// Build the plan for a call's arguments and shared values.
-    /// `runs_exec[pos]` says which steps are run-time steps.
+    /// `runs_exec[pos]` says which steps are run-time steps; `cpu` is the
+    /// code's level.
     pub fn build(
         layout: &Layout,
         g: &Graph,
         args: &[&Tensor],
         shared: &[&Tensor],
         runs_exec: &[bool],
+        cpu: super::cpu::CpuLevel,
         signature: Vec<i64>,
     ) -> Result<Plan> {
         let nv = layout.vals.len();
@@ -257,7 +259,7 @@ impl Plan {
             .enumerate()
             .map(|(pos, &n)| {
                 if runs_exec[pos] {
-                    NodeExec::prepare(g, layout, n, &shapes).map(Some)
+                    NodeExec::prepare(g, layout, n, &shapes, cpu).map(Some)
                 } else {
                     Ok(None)
                 }

@@ -3,8 +3,8 @@
 
 use super::scalar;
 use crate::op::{
-    FusedOutput, FusedProgram, GemmSpec, Instr, Op, RandomDist, ReduceOp, SliceSpec, UnaryOp,
-    check_runtime,
+    BinaryOp, ConvRole, FusedOutput, FusedProgram, GemmSpec, Instr, Op, RandomDist, ReduceOp,
+    SliceSpec, UnaryOp, check_runtime,
 };
 use crate::types::{OutType, TensorType};
 use theon_runtime::kernels::{gemm, map, movement, reduce};
@@ -106,6 +106,17 @@ pub fn eval(
         Op::SolveTriangular { trans } => one(solve_triangular(ins[0], ins[1], *trans, out_dtype)?),
         Op::Gemm(g) => one(gemm_eval(g, ins, out_dtype, &shape0)?),
         Op::Conv2d { role, spec } => one(super::conv::conv_eval(*role, spec, ins, &shape0)?),
+        Op::Conv2dBiasAct { spec, act } => {
+            // The ops it stands for, one after the other.
+            let mut y = super::conv::conv_eval(ConvRole::Forward, spec, &ins[..2], &shape0)?;
+            if let Some(b) = ins.get(2) {
+                y = binary(BinaryOp::Add, &y, b, &shape0);
+            }
+            one(match act {
+                Some(a) => unary(*a, &y),
+                None => y,
+            })
+        }
         Op::Pool2d { kind, spec } => one(super::conv::pool_eval(*kind, spec, false, ins, &shape0)?),
         Op::Pool2dGrad { kind, spec } => {
             one(super::conv::pool_eval(*kind, spec, true, ins, &shape0)?)

@@ -451,6 +451,15 @@ pub enum Op {
         role: ConvRole,
         spec: ConvSpec,
     },
+    /// Inputs x, w and optionally b: `act(conv2d(x, w) + b)` in one step,
+    /// the bias and activation applied while the product is in cache.
+    /// Made by the rewrite `conv_epilogue` after differentiation (it has
+    /// no gradient); b varies along the output channel (and a batch axis)
+    /// only.
+    Conv2dBiasAct {
+        spec: ConvSpec,
+        act: Option<UnaryOp>,
+    },
     /// Pooling over the last two axes of x (rank >= 2).
     Pool2d {
         kind: PoolKind,
@@ -541,6 +550,7 @@ impl Op {
             Op::Gemm(_) => "Gemm".into(),
             Op::SolveTriangular { .. } => "SolveTriangular".into(),
             Op::Conv2d { role, .. } => camel(role.name()),
+            Op::Conv2dBiasAct { .. } => "Conv2dBiasAct".into(),
             Op::Pool2d { kind, .. } => format!("{}Pool2d", camel(kind.name())),
             Op::Pool2dGrad { kind, .. } => format!("{}Pool2dGrad", camel(kind.name())),
             Op::DimShuffle(order) => dimshuffle_name(order).into(),
@@ -591,6 +601,10 @@ impl Op {
             }
             Op::SolveTriangular { trans: true } => "L^T".into(),
             Op::Conv2d { spec, .. } => spec.to_string(),
+            Op::Conv2dBiasAct { spec, act } => match act {
+                Some(a) => format!("{spec}, act={}", a.name()),
+                None => spec.to_string(),
+            },
             Op::Pool2d { spec, .. } | Op::Pool2dGrad { spec, .. } => spec.to_string(),
             Op::Argmax { axis, keepdims } => format!(
                 "axis={}{}",

@@ -5,6 +5,7 @@
 //! | canonicalize | merge, constant folding, algebraic identities, one normal form |
 //! | stabilize    | unstable log/exp forms become log1p, softplus, log_sigmoid ... |
 //! | specialize   | matrix products become GEMM calls with folded transposes/scales|
+//! |              | convolutions take their bias and activation (`conv_epilogue`)  |
 //! | fuse         | elementwise chains (and their reductions) become one loop      |
 //! | memory       | in-place outputs and in-place shared-variable updates          |
 //!
@@ -14,6 +15,7 @@
 //! them as they happen).
 
 pub mod canonicalize;
+pub mod conv_epilogue;
 pub mod fuse;
 pub mod global;
 pub mod patch;

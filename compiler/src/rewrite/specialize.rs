@@ -1,6 +1,7 @@
 //! specialize: matrix products become GEMM calls with transposes, scalings
 //! and a bias add folded in (`alpha * op(A) op(B) + beta * C`); logsumexp
-//! becomes the max-shifted form that compiles to vector loops.
+//! becomes the max-shifted form that compiles to vector loops; a
+//! convolution takes its bias and activation (`conv_epilogue`).
 
 use super::patch::{Patch, Ref};
 use super::util::{scalar_const, single_use};
@@ -286,7 +287,7 @@ fn f32_reduce_in_f64(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
 
 pub fn rewrites() -> Vec<LocalRewrite> {
     use LocalRewrite as L;
-    vec![
+    let mut v = vec![
         L::code("matmul_to_gemm", |op| *op == Op::MatMul, matmul_to_gemm),
         L::code(
             "gemm_transpose",
@@ -334,5 +335,7 @@ pub fn rewrites() -> Vec<LocalRewrite> {
             },
             f32_reduce_in_f64,
         ),
-    ]
+    ];
+    v.extend(super::conv_epilogue::rewrites());
+    v
 }

@@ -105,6 +105,62 @@ impl Conv2dGeom {
     }
 }
 
+/// A function applied in place to a run of elements.
+pub type InPlace<'a, T> = &'a dyn Fn(&mut [T]);
+
+/// What a forward convolution applies to its output while the output is
+/// still in cache: a bias per output channel, then a function over runs
+/// of elements (the activation; the JIT passes its wide-math kernel).
+pub struct Epilogue<'a, T> {
+    /// One value per output channel (`o` of them).
+    pub bias: Option<&'a [T]>,
+    pub act: Option<InPlace<'a, T>>,
+}
+
+impl<T: crate::Float> Epilogue<'_, T> {
+    /// Nothing: the plain convolution.
+    pub fn none() -> Self {
+        Epilogue {
+            bias: None,
+            act: None,
+        }
+    }
+
+    /// Whether the bias has one value per output channel of `g`.
+    pub fn fits(&self, g: &Conv2dGeom) -> bool {
+        self.bias.is_none_or(|b| b.len() == g.o)
+    }
+
+    /// Apply to `z`: rows of `len` elements, row r belonging to output
+    /// channel `o0 + r` (the caller keeps `o0 + rows <= o`).
+    pub fn apply_rows(&self, z: &mut [T], o0: usize, len: usize) {
+        if len == 0 {
+            return;
+        }
+        if let Some(b) = self.bias {
+            for (row, &v) in z.chunks_exact_mut(len).zip(&b[o0..]) {
+                for e in row {
+                    *e = *e + v;
+                }
+            }
+        }
+        if let Some(f) = self.act {
+            f(z);
+        }
+    }
+
+    /// Apply to a whole output y (N, O, OH, OW) of `g`.
+    pub fn apply_nchw(&self, g: &Conv2dGeom, y: &mut [T]) {
+        let per_image = g.o * g.oh * g.ow;
+        if per_image == 0 {
+            return;
+        }
+        for image in y.chunks_exact_mut(per_image) {
+            self.apply_rows(image, 0, g.oh * g.ow);
+        }
+    }
+}
+
 /// y = conv(x, w), direct loops, into `y` (overwritten).
 pub fn forward_into<T: crate::Float>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) {
     y.fill(T::ZERO);

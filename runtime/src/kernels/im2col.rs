@@ -14,7 +14,7 @@
 //! `CHUNK_ELEMS` elements of `col`; an image whose own patch matrix is
 //! larger falls back to the direct loops of `conv`.
 
-use super::conv::{self, Conv2dGeom};
+use super::conv::{self, Conv2dGeom, Epilogue};
 use super::gemm::{GemmElem, MatView, gemm};
 use std::cell::RefCell;
 
@@ -313,11 +313,25 @@ fn for_each_chunk<T: ConvElem>(
 /// y = conv(x, w) into `y`. Slices of the wrong length are a bug in the
 /// caller: the function then does nothing and returns false.
 pub fn forward_into<T: ConvElem>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) -> bool {
-    if !lens_ok(g, x.len(), w.len(), y.len()) {
+    forward_with(g, x, w, y, &Epilogue::none())
+}
+
+/// y = ep(conv(x, w)) into `y`: the epilogue runs on each chunk's product
+/// before it is scattered into y, while it is in cache (one pass fewer
+/// over y than a separate bias add and activation, two fewer than both).
+pub fn forward_with<T: ConvElem>(
+    g: &Conv2dGeom,
+    x: &[T],
+    w: &[T],
+    y: &mut [T],
+    ep: &Epilogue<T>,
+) -> bool {
+    if !lens_ok(g, x.len(), w.len(), y.len()) || !ep.fits(g) {
         return false;
     }
     if !chunked(g) {
         conv::forward_into(g, x, w, y);
+        ep.apply_nchw(g, y);
         return true;
     }
     for_each_chunk(g, |col, z, c| {
@@ -336,6 +350,7 @@ pub fn forward_into<T: ConvElem>(g: &Conv2dGeom, x: &[T], w: &[T], y: &mut [T]) 
             z,
             MatView::row_major(0, c.cols),
         );
+        ep.apply_rows(&mut z[..c.og * c.cols], c.grp * c.og, c.cols);
         z_to_y(g, z, y, c.n0, c.nb, c.grp);
         ok
     })
@@ -439,6 +454,21 @@ mod tests {
         }
     }
 
+    /// Several chunks: 144 × 1024 patch entries per image.
+    fn several_chunks() -> Conv2dGeom {
+        geom(
+            10,
+            16,
+            [32, 32],
+            2,
+            [3, 3],
+            [1, 1],
+            [[1, 1], [1, 1]],
+            [1, 1],
+            1,
+        )
+    }
+
     fn values(len: usize, seed: u64) -> Vec<f64> {
         (0..len)
             .map(|i| (((i as u64 + 1) * 2654435761 + seed * 97) % 1000) as f64 / 500.0 - 1.0)
@@ -460,18 +490,7 @@ mod tests {
             geom(1, 3, [4, 4], 3, [1, 1], [1, 1], [[0, 0], [0, 0]], [1, 1], 3),
             // Same width with dilation 2 and uneven padding (the block copy).
             geom(2, 2, [5, 6], 3, [3, 3], [1, 1], [[1, 3], [3, 1]], [2, 2], 1),
-            // Several chunks: 144 × 1024 patch entries per image.
-            geom(
-                10,
-                16,
-                [32, 32],
-                2,
-                [3, 3],
-                [1, 1],
-                [[1, 1], [1, 1]],
-                [1, 1],
-                1,
-            ),
+            several_chunks(),
         ];
         for g in cases {
             let [lx, lw, ly] = g.lens();
@@ -488,6 +507,52 @@ mod tests {
         }
         let g = cases_bad();
         assert!(!forward_into(&g, &[0.0; 3], &[0.0; 1], &mut [0.0; 1]));
+    }
+
+    /// The epilogue adds channel o's bias to every output pixel of channel
+    /// o and then applies the activation, on the chunked path (groups,
+    /// several chunks) and on the direct loops' (an image too large to
+    /// unroll); a bias of the wrong length is refused.
+    #[test]
+    fn the_epilogue_is_bias_then_activation() {
+        let cases = [
+            geom(3, 4, [5, 6], 6, [3, 3], [1, 1], [[1, 1], [1, 1]], [1, 1], 2),
+            several_chunks(),
+            geom(
+                1,
+                64,
+                [64, 64],
+                2,
+                [3, 3],
+                [1, 1],
+                [[1, 1], [1, 1]],
+                [1, 1],
+                1,
+            ),
+        ];
+        let tanh = |z: &mut [f64]| z.iter_mut().for_each(|v| *v = v.tanh());
+        // Under miri only the small case (the large ones take hours there).
+        for g in cases.into_iter().take(if cfg!(miri) { 1 } else { 3 }) {
+            let [lx, lw, ly] = g.lens();
+            let (x, w, bias) = (values(lx, 4), values(lw, 5), values(g.o, 6));
+            let plain = conv::forward(&g, &x, &w);
+            let p = g.oh * g.ow;
+            let want: Vec<f64> = (0..ly)
+                .map(|i| (plain[i] + bias[i / p % g.o]).tanh())
+                .collect();
+            let ep = Epilogue {
+                bias: Some(&bias),
+                act: Some(&tanh),
+            };
+            let mut y = vec![f64::NAN; ly];
+            assert!(forward_with(&g, &x, &w, &mut y, &ep));
+            close(&y, &want);
+            let short = Epilogue {
+                bias: Some(&bias[1..]),
+                act: None,
+            };
+            assert!(!forward_with(&g, &x, &w, &mut y, &short));
+        }
     }
 
     fn cases_bad() -> Conv2dGeom {

@@ -122,6 +122,9 @@ pub struct Compiled {
     pub disasm: Option<String>,
     /// Per-step times when profiling. Boxed: the code holds its address.
     pub profile: Option<Box<rt::Profile>>,
+    /// The CPU level the code was generated for (run-time steps pick
+    /// their wide-math kernels at it too).
+    pub cpu: super::cpu::CpuLevel,
 }
 
 fn isa(opt: OptLevel) -> Result<OwnedTargetIsa> {
@@ -429,6 +432,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         ir,
         disasm,
         profile,
+        cpu,
     })
 }
 

@@ -166,6 +166,36 @@ pub fn kernel(op: UnaryOp, dtype: DType, level: CpuLevel) -> Option<SliceFn> {
     }
 }
 
+/// Portable builds of the same loop (no target features), for Rust
+/// callers at the portable level or on other architectures.
+unsafe extern "C" fn portable_f64<const OP: u8>(src: *const u8, dst: *mut u8, n: u64) {
+    // SAFETY: forwarded contract.
+    unsafe { run::<ScalarF64, 4, OP>(src, dst, n) }
+}
+unsafe extern "C" fn portable_f32<const OP: u8>(src: *const u8, dst: *mut u8, n: u64) {
+    // SAFETY: forwarded contract.
+    unsafe { run::<ScalarF32, 8, OP>(src, dst, n) }
+}
+
+/// The kernel for Rust code running inside a call (run-time steps such as
+/// a convolution's epilogue): the level's kernel, or at the portable
+/// level (and off x86) the same math compiled for any target; generated
+/// code emits that inline instead. Same results bit for bit.
+pub fn host_kernel(op: UnaryOp, dtype: DType, level: CpuLevel) -> Option<SliceFn> {
+    if let Some(k) = kernel(op, dtype, level) {
+        return Some(k);
+    }
+    use std::sync::OnceLock;
+    static PORTABLE: OnceLock<([SliceFn; OPS.len()], [SliceFn; OPS.len()])> = OnceLock::new();
+    let (t64, t32) = PORTABLE.get_or_init(|| (row!(portable_f64), row!(portable_f32)));
+    let k = index(op) as usize;
+    match dtype {
+        DType::F64 => t64.get(k).copied(),
+        DType::F32 => t32.get(k).copied(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,13 +224,12 @@ mod tests {
             let u = (state >> 11) as f64 / (1u64 << 53) as f64;
             xs.push((u - 0.5) * 2.0 * 10f64.powf((state % 7) as f64 - 3.0));
         }
-        // Every level this machine supports (portable has no kernels).
-        let levels: Vec<CpuLevel> = CpuLevel::supported()
-            .into_iter()
-            .filter(|l| *l != CpuLevel::Portable)
-            .collect();
+        // Every level this machine supports (portable: the host kernels;
+        // generated code has none there).
+        let levels = CpuLevel::supported();
         for (&level, &op) in levels.iter().flat_map(|l| OPS.iter().map(move |o| (l, o))) {
             assert!(kernel(op, DType::F64, CpuLevel::Portable).is_none());
+            let kernel = host_kernel;
             for n in [xs.len(), 1, 5, 17] {
                 let src = &xs[..n];
                 let k64 = kernel(op, DType::F64, level).unwrap();

@@ -154,6 +154,35 @@ fn check_gy(gy: &TensorType, want: &Dims<Dim>) -> Result<()> {
     Ok(())
 }
 
+/// A bias for the output `y` ((B,) N, O, OH, OW) that varies along the
+/// channel axis only (and along the batch axis, if y has one): its sizes,
+/// aligned from the right, are O on the channel axis, the batch size or 1
+/// on the batch axis and statically 1 elsewhere.
+fn check_channel_bias(b: &TensorType, y: &[Dim]) -> Result<()> {
+    let (yr, br) = (y.len(), b.rank());
+    let channel = y[yr - 3];
+    let ok = br <= yr
+        && channel.is_some()
+        && b.shape.iter().enumerate().all(|(k, &d)| {
+            let axis = yr - br + k;
+            if axis == yr - 3 {
+                d == channel
+            } else if yr == 5 && axis == 0 {
+                d == Some(1) || d == y[0]
+            } else {
+                d == Some(1)
+            }
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(err(format!(
+            "the bias {b} must vary along the output channels ({}) only",
+            fmt_dims(y)
+        )))
+    }
+}
+
 pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
     let ty = |i: usize| &ins[i].ty;
     match op {
@@ -178,6 +207,32 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
                     Ok(out(ty(like).clone()))
                 }
             }
+        }
+        Op::Conv2dBiasAct { spec, act } => {
+            if !matches!(ins.len(), 2 | 3) {
+                return Err(err(format!(
+                    "takes x, w and optionally a bias, got {} operands",
+                    ins.len()
+                )));
+            }
+            let dt = same_float(ty(0), ty(1))?;
+            let y = conv_out(spec, ty(0), ty(1))?;
+            if ins.len() == 3 {
+                same_float(ty(0), ty(2))?;
+                check_channel_bias(ty(2), &y)?;
+            }
+            let y = TensorType::new(dt, y);
+            if let Some(a) = act {
+                let z = OutType::new(y.clone());
+                let t = elementwise::infer(&Op::Unary(*a), &[&z])?;
+                if t[0].ty.dtype != dt {
+                    return Err(Error::dtype(format!(
+                        "the activation {} changes the dtype",
+                        a.name()
+                    )));
+                }
+            }
+            Ok(out(y))
         }
         Op::Pool2d { spec, .. } => {
             arity(op, ins, 1)?;

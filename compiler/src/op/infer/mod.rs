@@ -231,7 +231,10 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
         }
         Op::Reduce { .. } | Op::Argmax { .. } => reduce::infer(op, ins),
         Op::MatMul | Op::Gemm(..) | Op::SolveTriangular { .. } => linalg::infer(op, ins),
-        Op::Conv2d { .. } | Op::Pool2d { .. } | Op::Pool2dGrad { .. } => conv::infer(op, ins),
+        Op::Conv2d { .. }
+        | Op::Conv2dBiasAct { .. }
+        | Op::Pool2d { .. }
+        | Op::Pool2dGrad { .. } => conv::infer(op, ins),
         Op::DimShuffle(..)
         | Op::Reshape
         | Op::BroadcastTo
