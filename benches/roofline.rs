@@ -6,7 +6,9 @@
 //! and f32, at every CPU level this machine supports, and prints us per
 //! step, achieved GFLOP/s and the fraction of the machine's peak (its best
 //! level's: matrix products use the widest kernels at every level, so a
-//! lower level's own peak would not bound them).
+//! lower level's own peak would not bound them). Each step is timed on
+//! one thread (the % of peak) and again with every core (`JitOptions::
+//! threads`), with the speedup.
 //!
 //! cargo bench -p theon-benches --bench roofline [-- --quick]
 //!
@@ -159,10 +161,11 @@ fn step_flops(n: usize, sizes: &[usize]) -> f64 {
 
 /// Median seconds per ADVI step (after warm-up steps), within about
 /// `budget` of stepping.
-fn time_step(model: &Model, level: CpuLevel, budget: Duration) -> Result<f64> {
+fn time_step(model: &Model, level: CpuLevel, threads: usize, budget: Duration) -> Result<f64> {
     let options = CompileOptions {
         jit: JitOptions {
             cpu: Some(level),
+            threads: Some(threads),
             ..JitOptions::default()
         },
         ..CompileOptions::default()
@@ -199,7 +202,9 @@ fn peak_rss_mib() -> Option<f64> {
 fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     let levels = CpuLevel::supported();
-    println!("roofline: one core, full-batch ADVI steps (Adam), median of repeated steps");
+    println!(
+        "roofline: full-batch ADVI steps (Adam), median of repeated steps; one thread, then every core"
+    );
     let mut peaks = vec![];
     for &level in levels.iter().rev() {
         let (p64, p32) = (peak_gflops(level, false), peak_gflops(level, true));
@@ -218,23 +223,38 @@ fn main() -> Result<()> {
     if !quick {
         shapes.extend([(512, 750), (512, 10_000)]);
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "\n{:<26} {:<8} {:>5} {:>12} {:>9} {:>7}",
-        "network", "level", "dtype", "us/step", "GFLOP/s", "% peak"
+        "\n{:<26} {:<8} {:>5} {:>12} {:>9} {:>7} {:>16} {:>8}",
+        "network",
+        "level",
+        "dtype",
+        "us/step",
+        "GFLOP/s",
+        "% peak",
+        format!("us, {cores} threads"),
+        "speedup"
     );
     let (_, top64, top32) = peaks[0];
     for &(level, _, _) in &peaks {
         for dtype in [DType::F64, DType::F32] {
             let peak = if dtype == DType::F64 { top64 } else { top32 };
             let row = |name: String, model: &Model, flops: f64, budget| -> Result<()> {
-                let s = time_step(model, level, budget)?;
+                let s = time_step(model, level, 1, budget)?;
                 let g = flops / s / 1e9;
+                let many = if cores > 1 {
+                    time_step(model, level, cores, budget)?
+                } else {
+                    s
+                };
                 println!(
-                    "{name:<26} {:<8} {:>5} {:>12.1} {g:>9.2} {:>6.1}%",
+                    "{name:<26} {:<8} {:>5} {:>12.1} {g:>9.2} {:>6.1}% {:>16.1} {:>7.2}x",
                     level.name(),
                     dtype.to_string(),
                     s * 1e6,
-                    100.0 * g / peak
+                    100.0 * g / peak,
+                    many * 1e6,
+                    s / many
                 );
                 Ok(())
             };

@@ -79,6 +79,40 @@ fn steady_state_calls_allocate_nothing() {
     }
     let during = ALLOCS.load(Ordering::Relaxed) - before;
     assert_eq!(during, 0, "{during} allocations alternating two shapes");
+    // Threaded calls: a wide-math pass large enough to be split across two
+    // threads (the pool starts at the first call) allocates nothing. (A
+    // product that goes to matrixmultiply allocates that crate's packing
+    // buffer in every call, one per thread's part: its own behaviour,
+    // docs/compiler.md.)
+    let u = vector("u");
+    let mut opts = CompileOptions::default();
+    opts.jit.threads = Some(2);
+    let big = compile(&[&u], &[&u.tanh()]).options(opts).build().unwrap();
+    assert_eq!(
+        big.steps()
+            .unwrap()
+            .iter()
+            .filter(|k| **k == StepKind::WideMath)
+            .count(),
+        1
+    );
+    let tu = Tensor::randn(DType::F64, &[1 << 17], 5);
+    let mut out_big = Vec::new();
+    for _ in 0..2 {
+        big.call_into(&[&tu], &mut out_big).unwrap();
+    }
+    let before = ALLOCS.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        big.call_into(&[&tu], &mut out_big).unwrap();
+    }
+    let during = ALLOCS.load(Ordering::Relaxed) - before;
+    assert_eq!(during, 0, "{during} allocations in 100 threaded calls");
+    let got = out_big[0].to_f64_vec();
+    let input = tu.to_f64_vec();
+    for k in [0, 1 << 16, (1 << 17) - 1] {
+        assert!((got[k] - input[k].tanh()).abs() < 1e-15);
+    }
+
     let want = |x: f64, n: f64| n * (2.0 * x + 1.0).tanh();
     assert!((out_a[0].item::<f64>().unwrap() - want(0.25, 100.0)).abs() < 1e-12);
     assert!((out_b[0].item::<f64>().unwrap() - want(-0.5, 300.0)).abs() < 1e-12);

@@ -11,6 +11,7 @@ pub(crate) mod plan;
 pub(crate) mod region;
 pub(crate) mod rt;
 pub mod small_gemm;
+pub mod threads;
 
 pub use cpu::CpuLevel;
 pub(crate) use jit::JitFunction;

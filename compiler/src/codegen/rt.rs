@@ -141,11 +141,14 @@ pub unsafe extern "C" fn theon_rt_region(ctx: *const CallCtx<'static>, r: i64, c
 
 macro_rules! gemm_fn {
     ($name:ident, $t:ty, $f:path) => {
-        /// `c <- alpha a.b + beta c` with element strides (matrixmultiply).
+        /// `c <- alpha a.b + beta c` with element strides (matrixmultiply),
+        /// split over the rows (or columns) of c across `threads` threads
+        /// when the product is large (`threads::gemm_parts`).
         ///
         /// # Safety
         /// The pointers with the given sizes and strides must address valid
-        /// memory; generated code passes buffers the plan sized for them.
+        /// memory, and c must not overlap a or b; generated code passes
+        /// buffers the plan sized for them.
         #[allow(clippy::too_many_arguments)]
         pub unsafe extern "C" fn $name(
             m: i64,
@@ -162,34 +165,107 @@ macro_rules! gemm_fn {
             c: *mut $t,
             rsc: i64,
             csc: i64,
+            threads: i64,
         ) {
             if m <= 0 || n <= 0 {
                 return;
             }
-            // SAFETY: the caller's contract.
-            unsafe {
-                $f(
-                    m as usize,
-                    k as usize,
-                    n as usize,
-                    alpha,
-                    a,
-                    rsa as isize,
-                    csa as isize,
-                    b,
-                    rsb as isize,
-                    csb as isize,
-                    beta,
-                    c,
-                    rsc as isize,
-                    csc as isize,
-                )
+            let (m, k, n) = (m as usize, k.max(0) as usize, n as usize);
+            let (rsa, csa, rsb, csb, rsc, csc) = (
+                rsa as isize,
+                csa as isize,
+                rsb as isize,
+                csb as isize,
+                rsc as isize,
+                csc as isize,
+            );
+            // Addresses cross threads as integers (raw pointers are not Send).
+            let (pa, pb, pc) = (a as usize, b as usize, c as usize);
+            // Rows [r0, r1) and columns [c0, c1) of c.
+            let block = |r0: usize, r1: usize, c0: usize, c1: usize| {
+                let (a, b, c) = (pa as *const $t, pb as *const $t, pc as *mut $t);
+                // SAFETY: the caller's contract; the block lies inside c
+                // (and its rows of a, columns of b), and blocks of one call
+                // are disjoint, so threads write separate elements.
+                unsafe {
+                    $f(
+                        r1 - r0,
+                        k,
+                        c1 - c0,
+                        alpha,
+                        a.offset(r0 as isize * rsa),
+                        rsa,
+                        csa,
+                        b.offset(c0 as isize * csb),
+                        rsb,
+                        csb,
+                        beta,
+                        c.offset(r0 as isize * rsc + c0 as isize * csc),
+                        rsc,
+                        csc,
+                    )
+                }
+            };
+            let threads = threads.max(1) as usize;
+            let flops = m.saturating_mul(n).saturating_mul(k).saturating_mul(2);
+            let by_rows = m >= n;
+            let parts = super::threads::gemm_parts(threads, flops, m.max(n));
+            if parts <= 1 {
+                return block(0, m, 0, n);
             }
+            super::threads::run_parts(threads, parts, &|p| {
+                // Bounds at multiples of 32 rows (columns): every kernel's
+                // register tile divides 32, so each block is tiled exactly
+                // as the whole product and an element is computed by the
+                // same full or edge tile either way.
+                let r = super::threads::part_range(m.max(n), parts, p, 32);
+                if by_rows {
+                    block(r.start, r.end, 0, n)
+                } else {
+                    block(0, m, r.start, r.end)
+                }
+            });
         }
     };
 }
 gemm_fn!(theon_rt_gemm_f64, f64, matrixmultiply::dgemm);
 gemm_fn!(theon_rt_gemm_f32, f32, matrixmultiply::sgemm);
+
+/// A wide-math slice kernel over `n` elements of `size` bytes, split across
+/// `threads` threads when the pass is large (`threads::wide_parts`).
+///
+/// # Safety
+/// `kernel` is a `SliceFn`; `src` and `dst` hold `n` elements of its
+/// type (`size` bytes each) and are equal or disjoint.
+pub unsafe extern "C" fn theon_rt_wide(
+    kernel: usize,
+    src: usize,
+    dst: usize,
+    n: i64,
+    size: i64,
+    threads: i64,
+) {
+    // SAFETY: generated code passes the address of a slice kernel.
+    let k = unsafe { std::mem::transmute::<usize, super::math::slice::SliceFn>(kernel) };
+    let (n, size, threads) = (
+        n.max(0) as usize,
+        size.max(0) as usize,
+        threads.max(1) as usize,
+    );
+    let parts = super::threads::wide_parts(threads, n);
+    super::threads::run_parts(threads, parts, &|p| {
+        let r = super::threads::wide_range(n, parts, p);
+        // SAFETY: the caller's contract; parts are disjoint ranges of
+        // the buffers, and a kernel handles any count (tails included).
+        unsafe {
+            k(
+                (src + r.start * size) as *const u8,
+                (dst + r.start * size) as *mut u8,
+                r.len() as u64,
+            )
+        }
+    });
+}
 
 /// log |Γ(x)| for generated code.
 pub extern "C" fn theon_lgamma(x: f64) -> f64 {

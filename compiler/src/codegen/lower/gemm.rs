@@ -408,6 +408,7 @@ impl GemmStep {
             e.q(self.out.rs),
         );
         let csc = e.fb.ins().iconst(types::I64, 1);
+        let threads = e.fb.ins().iconst(types::I64, e.threads as i64);
         let alpha = float_const(e, self.alpha, self.dtype, Lanes::scalar());
         let beta = float_const(
             e,
@@ -418,7 +419,7 @@ impl GemmStep {
         e.fb.ins().call(
             f,
             &[
-                m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, out, rsc, csc,
+                m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, out, rsc, csc, threads,
             ],
         );
     }

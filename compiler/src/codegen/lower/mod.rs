@@ -59,6 +59,10 @@ pub struct JitOptions {
     /// The CPU level the wide kernels use; `None`: `THEON_CPU`, else the
     /// machine's best (see `CpuLevel::resolve`).
     pub cpu: Option<super::cpu::CpuLevel>,
+    /// Threads for large products and wide-math passes; `None`:
+    /// `THEON_NUM_THREADS`, else every core (`codegen/threads.rs`). Results
+    /// are the same whatever the count.
+    pub threads: Option<usize>,
 }
 
 impl Default for JitOptions {
@@ -70,6 +74,7 @@ impl Default for JitOptions {
             profile: false,
             wide_math: true,
             cpu: None,
+            threads: None,
         }
     }
 }
@@ -182,6 +187,9 @@ pub struct Emitter<'a, 'f> {
     fail: Block,
     /// What the wide kernels may use (`Portable`: none of them).
     pub cpu: super::cpu::CpuLevel,
+    /// Threads for large products and wide-math passes.
+    pub threads: usize,
+    wide: FuncRef,
 }
 
 impl Emitter<'_, '_> {
@@ -265,6 +273,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     } else {
         super::cpu::CpuLevel::Portable
     };
+    let threads = super::threads::resolve(opts.threads)?;
     let isa = isa(opts.opt_level)?;
     let cc = isa.default_call_conv();
     let frontend_config = isa.frontend_config();
@@ -274,6 +283,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     jb.symbol("theon_rt_gemm_f32", rt::theon_rt_gemm_f32 as *const u8);
     jb.symbol("theon_rt_tick", rt::theon_rt_tick as *const u8);
     jb.symbol("theon_rt_region", rt::theon_rt_region as *const u8);
+    jb.symbol("theon_rt_wide", rt::theon_rt_wide as *const u8);
     let mut module = JITModule::new(jb);
     let ce = |e: cranelift_module::ModuleError| Error::compile(e.to_string());
 
@@ -290,6 +300,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
             cc,
             &[
                 i64t, i64t, i64t, ft, i64t, i64t, i64t, i64t, i64t, i64t, ft, i64t, i64t, i64t,
+                i64t,
             ],
             None,
         )
@@ -299,6 +310,13 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         .map_err(ce)?;
     let gemm32_id = module
         .declare_function("theon_rt_gemm_f32", Linkage::Import, &gemm_sig(types::F32))
+        .map_err(ce)?;
+    let wide_id = module
+        .declare_function(
+            "theon_rt_wide",
+            Linkage::Import,
+            &ptr_sig(cc, &[i64t; 6], None),
+        )
         .map_err(ce)?;
     let tick_id = module
         .declare_function(
@@ -332,6 +350,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         let exec = module.declare_func_in_func(exec_id, fb.func);
         let gemm_f64 = module.declare_func_in_func(gemm64_id, fb.func);
         let gemm_f32 = module.declare_func_in_func(gemm32_id, fb.func);
+        let wide = module.declare_func_in_func(wide_id, fb.func);
         let start = fb.create_block();
         fb.append_block_params_for_function_params(start);
         fb.switch_to_block(start);
@@ -355,6 +374,8 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
             gemm_f32,
             fail,
             cpu,
+            threads,
+            wide,
         };
         let order = e.layout.order.clone();
         let tick = profile.as_ref().map(|p| {
@@ -446,13 +467,21 @@ fn lower_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
         let n_el = e.q(len);
         let (sb, db) = (e.layout.buf_of[src], e.layout.buf_of[dst]);
         let (sp, dp) = (e.buf_ptr(sb), e.buf_ptr(db));
-        let sig = e.fb.import_signature(ptr_sig(
-            e.call_conv,
-            &[types::I64, types::I64, types::I64],
-            None,
-        ));
         let f = e.fb.ins().iconst(types::I64, kernel as usize as i64);
-        e.fb.ins().call_indirect(sig, f, &[sp, dp, n_el]);
+        if e.threads > 1 {
+            // Through Rust, which splits large passes across threads.
+            let size = e.layout.ty[dst].dtype.size_of() as i64;
+            let size = e.fb.ins().iconst(types::I64, size);
+            let threads = e.fb.ins().iconst(types::I64, e.threads as i64);
+            e.fb.ins().call(e.wide, &[f, sp, dp, n_el, size, threads]);
+        } else {
+            let sig = e.fb.import_signature(ptr_sig(
+                e.call_conv,
+                &[types::I64, types::I64, types::I64],
+                None,
+            ));
+            e.fb.ins().call_indirect(sig, f, &[sp, dp, n_el]);
+        }
         return StepKind::WideMath;
     }
     if let Some((program, inputs)) = program_of(g, n) {
