@@ -6,10 +6,12 @@
 
 use super::layout::Layout;
 use super::math::{self, slice::SliceFn};
+use super::threads;
 use crate::graph::{Graph, NodeId};
 use crate::interp;
 use crate::op::{ConvCall, ConvRole, ConvSpec, Op, PoolKind, RandomDist, SliceSpec};
 use crate::types::TensorType;
+use std::sync::atomic::{AtomicBool, Ordering};
 use theon_runtime::kernels::conv::Epilogue;
 use theon_runtime::kernels::im2col;
 use theon_runtime::kernels::layout::{broadcast_strides, contiguous_strides, for_each_offset};
@@ -20,6 +22,8 @@ use theon_runtime::{DType, Element, Error, Float, Result, Tensor, convert, rando
 /// One prepared step.
 pub struct NodeExec {
     label: String,
+    /// Threads the step may split its work across (`codegen/threads.rs`).
+    threads: usize,
     ins: Vec<Operand>,
     outs: Vec<Operand>,
     kind: Kind,
@@ -207,13 +211,15 @@ fn bias_step(b: &[usize], y: &[usize], call: &ConvCall) -> Result<usize> {
 
 impl NodeExec {
     /// Prepare step `pos` for concrete `shapes` (per value id); `cpu` is
-    /// the code's level (for the wide-math kernels a step calls).
+    /// the code's level (for the wide-math kernels a step calls) and
+    /// `threads` its thread count.
     pub fn prepare(
         g: &Graph,
         layout: &Layout,
         n: NodeId,
         shapes: &[Vec<usize>],
         cpu: super::cpu::CpuLevel,
+        threads: usize,
     ) -> Result<NodeExec> {
         let operand = |v: crate::graph::Value| {
             let i = layout.vid[&v];
@@ -337,6 +343,7 @@ impl NodeExec {
         };
         Ok(NodeExec {
             label: interp::node_label(g, n),
+            threads,
             ins,
             outs,
             kind,
@@ -484,16 +491,24 @@ impl NodeExec {
                         ConvRole::GradInput => 0,
                         ConvRole::GradKernel => 1,
                     };
-                    let o = bufs.slice_mut::<T>(&outs[0]);
-                    for b in 0..call.batch {
+                    // Batch items are independent convolutions writing
+                    // separate parts of the output: large batches split
+                    // across threads (each has its own im2col scratch).
+                    let out_base = bufs.0[outs[0].buf];
+                    let ok = AtomicBool::new(true);
+                    let item = |b: usize| {
                         let part = |i: usize| -> &[T] {
                             let at = b * call.step[i];
                             &bufs.slice::<T>(&ins[i])[at..at + lens[i]]
                         };
+                        // Item b's part of the output, made from the address
+                        // so that threads hold disjoint slices (the plan sized
+                        // the buffer for `batch` items of lens[out_at]; a batch
+                        // above 1 always steps the output).
                         let at = b * call.step[out_at];
-                        let dst = &mut o[at..at + lens[out_at]];
+                        let dst = std::slice::from_raw_parts_mut((out_base as *mut T).add(at), lens[out_at]);
                         let g = &call.geom;
-                        let ok = match role {
+                        let done = match role {
                             ConvRole::Forward => {
                                 let bias = bias.map(|step| {
                                     let at = b * step;
@@ -517,9 +532,21 @@ impl NodeExec {
                             ConvRole::GradInput => im2col::grad_input_into(g, part(1), part(2), dst),
                             ConvRole::GradKernel => im2col::grad_kernel_into(g, part(0), part(2), dst),
                         };
-                        if !ok {
-                            return Err(Error::shape(format!("{}: operand sizes disagree with the plan", self.label)));
+                        if !done {
+                            ok.store(false, Ordering::Relaxed);
                         }
+                    };
+                    let g = &call.geom;
+                    let flops = 2usize
+                        .saturating_mul(call.batch)
+                        .saturating_mul(g.lens()[2])
+                        .saturating_mul(g.cg() * g.kh * g.kw);
+                    let parts = threads::gemm_parts(self.threads, flops, call.batch);
+                    threads::run_parts(self.threads, parts, &|p| {
+                        threads::part_range(call.batch, parts, p, 1).for_each(&item)
+                    });
+                    if !ok.load(Ordering::Relaxed) {
+                        return Err(Error::shape(format!("{}: operand sizes disagree with the plan", self.label)));
                     }
                 }),
                 Kind::Pool { kind, grad, geom } => by_float!(outs[0].dtype, T => {

@@ -150,8 +150,16 @@ impl Backend for JitFunction {
                 .iter()
                 .map(|k| *k == StepKind::Exec)
                 .collect();
-            let built = Plan::build(lay, g, &a, &s, &runs, self.code.cpu, signature.clone())
-                .map_err(|e| e.context(format!("function '{name}'")))?;
+            let built = Plan::build(
+                lay,
+                g,
+                &a,
+                &s,
+                &runs,
+                (self.code.cpu, self.code.threads),
+                signature.clone(),
+            )
+            .map_err(|e| e.context(format!("function '{name}'")))?;
             plans.truncate(PLANS - 1);
             plans.insert(0, built);
         }

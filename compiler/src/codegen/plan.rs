@@ -90,15 +90,15 @@ pub fn broadcast_concrete(shapes: &[&[usize]]) -> Vec<usize> {
 
 impl Plan {
     /// Build the plan for a call's arguments and shared values.
-    /// `runs_exec[pos]` says which steps are run-time steps; `cpu` is the
-    /// code's level.
+    /// `runs_exec[pos]` says which steps are run-time steps; `cpu` and
+    /// `threads` are the code's level and thread count.
     pub fn build(
         layout: &Layout,
         g: &Graph,
         args: &[&Tensor],
         shared: &[&Tensor],
         runs_exec: &[bool],
-        cpu: super::cpu::CpuLevel,
+        (cpu, threads): (super::cpu::CpuLevel, usize),
         signature: Vec<i64>,
     ) -> Result<Plan> {
         let nv = layout.vals.len();
@@ -259,7 +259,7 @@ impl Plan {
             .enumerate()
             .map(|(pos, &n)| {
                 if runs_exec[pos] {
-                    NodeExec::prepare(g, layout, n, &shapes, cpu).map(Some)
+                    NodeExec::prepare(g, layout, n, &shapes, cpu, threads).map(Some)
                 } else {
                     Ok(None)
                 }

@@ -130,6 +130,9 @@ pub struct Compiled {
     /// The CPU level the code was generated for (run-time steps pick
     /// their wide-math kernels at it too).
     pub cpu: super::cpu::CpuLevel,
+    /// The thread count the code was generated for (run-time steps split
+    /// their work with it too).
+    pub threads: usize,
 }
 
 fn isa(opt: OptLevel) -> Result<OwnedTargetIsa> {
@@ -454,6 +457,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         disasm,
         profile,
         cpu,
+        threads,
     })
 }
 
