@@ -539,7 +539,7 @@ impl NodeExec {
                     let g = &call.geom;
                     let flops = 2usize
                         .saturating_mul(call.batch)
-                        .saturating_mul(g.lens()[2])
+                        .saturating_mul(lens[2])
                         .saturating_mul(g.cg() * g.kh * g.kw);
                     let parts = threads::gemm_parts(self.threads, flops, call.batch);
                     threads::run_parts(self.threads, parts, &|p| {

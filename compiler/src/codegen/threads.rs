@@ -155,7 +155,7 @@ pub fn run_parts(threads: usize, parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let Some(pool) = pool(threads.min(MAX_THREADS)) else {
         return serial();
     };
-    let Ok(_running) = pool.run.try_lock() else {
+    let Ok(_one_job) = pool.run.try_lock() else {
         return serial();
     };
     // SAFETY: only the lifetime is erased; this function returns after

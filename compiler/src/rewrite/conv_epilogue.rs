@@ -8,16 +8,12 @@
 use super::util::single_use;
 use super::{Ctx, LocalRewrite, Patch, Ref};
 use crate::graph::{Graph, NodeId, Value};
-use crate::op::{BinaryOp, ConvRole, ConvSpec, Op, UnaryOp};
+use crate::op::{BinaryOp, ConvRole, ConvSpec, Op};
 
 /// A convolution whose epilogue is still free: the plain forward op, or a
-/// fused one without bias (`want_bias`) or without activation. Returns its
-/// spec, its operands and its activation.
-fn open_conv(
-    g: &Graph,
-    v: Value,
-    want_bias: bool,
-) -> Option<(ConvSpec, Vec<Value>, Option<UnaryOp>)> {
+/// fused one without bias (`want_bias`) or without activation (neither
+/// has an activation yet). Returns its spec and operands.
+fn open_conv(g: &Graph, v: Value, want_bias: bool) -> Option<(ConvSpec, Vec<Value>)> {
     if !single_use(g, v) {
         return None;
     }
@@ -26,11 +22,8 @@ fn open_conv(
         Op::Conv2d {
             role: ConvRole::Forward,
             spec,
-        } => Some((*spec, ins, None)),
-        Op::Conv2dBiasAct { spec, act } if want_bias && ins.len() == 2 && act.is_none() => {
-            Some((*spec, ins, None))
-        }
-        Op::Conv2dBiasAct { spec, act: None } if !want_bias => Some((*spec, ins, None)),
+        } => Some((*spec, ins)),
+        Op::Conv2dBiasAct { spec, act: None } if !want_bias || ins.len() == 2 => Some((*spec, ins)),
         _ => None,
     }
 }
@@ -40,12 +33,10 @@ fn open_conv(
 /// bias that does not fit leaves the graph as it is).
 fn conv_bias(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     let (a, b) = (g.input(n, 0), g.input(n, 1));
-    let (conv, bias) = if open_conv(g, a, true).is_some() {
-        (a, b)
-    } else {
-        (b, a)
+    let (conv, bias, (spec, ins)) = match open_conv(g, a, true) {
+        Some(c) => (a, b, c),
+        None => (b, a, open_conv(g, b, true)?),
     };
-    let (spec, ins, act) = open_conv(g, conv, true)?;
     if g.ty(bias).dtype != g.ty(conv).dtype
         || g.ty(bias).rank() > g.ty(conv).rank()
         || g.depends_on(bias, conv.node)
@@ -56,7 +47,7 @@ fn conv_bias(g: &Graph, n: NodeId, _: &Ctx) -> Option<Patch> {
     refs.push(bias.into());
     Some(Patch::with(
         Value::of(n),
-        Op::Conv2dBiasAct { spec, act },
+        Op::Conv2dBiasAct { spec, act: None },
         &refs,
     ))
 }
@@ -68,7 +59,7 @@ fn conv_act(g: &Graph, n: NodeId, ctx: &Ctx) -> Option<Patch> {
     if !ctx.backend.wide_math.contains(u) || g.ty(x).dtype != g.ty(Value::of(n)).dtype {
         return None;
     }
-    let (spec, ins, _) = open_conv(g, x, false)?;
+    let (spec, ins) = open_conv(g, x, false)?;
     let refs: Vec<Ref> = ins.into_iter().map(Ref::Old).collect();
     Some(Patch::with(
         Value::of(n),
