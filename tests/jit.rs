@@ -532,6 +532,107 @@ fn batch_regions_run_chunk_by_chunk() {
     );
 }
 
+/// Batch regions split their chunks across threads, each thread with its
+/// own tables and internal buffers: the results are bit for bit those of
+/// one thread, at every CPU level, and agree with the interpreter.
+#[test]
+fn batch_regions_do_not_depend_on_the_thread_count() {
+    for dtype in [DType::F64, DType::F32] {
+        let x = Var::input("x", TensorType::new(dtype, vec![None, Some(3)]));
+        let w1 = Var::input("w1", TensorType::new(dtype, vec![None, Some(3), Some(8)]));
+        let w2 = Var::input("w2", TensorType::new(dtype, vec![None, Some(8), Some(2)]));
+        let b = Var::input("b", TensorType::new(dtype, vec![None, Some(1), Some(8)]));
+        let h = (x.matmul(&w1).unwrap() + &b).unwrap().tanh();
+        let y = h.matmul(&w2).unwrap().sigmoid();
+        let inputs = [&x, &w1, &w2, &b];
+        let interp = compile(&inputs, &[&y])
+            .mode(Mode::Interpret)
+            .build()
+            .unwrap();
+        // 11 draws of 3000 rows: several chunks of a few draws (and an odd
+        // split); 2 draws: fewer chunks than threads.
+        for (draws, rows) in [(11usize, 3000usize), (2, 5000), (1, 100)] {
+            let args = [
+                Tensor::randn(DType::F64, &[rows, 3], 1).cast(dtype),
+                Tensor::randn(DType::F64, &[draws, 3, 8], 2).cast(dtype),
+                Tensor::randn(DType::F64, &[draws, 8, 2], 3).cast(dtype),
+                Tensor::randn(DType::F64, &[draws, 1, 8], 4).cast(dtype),
+            ];
+            let want = interp.call(&args).unwrap();
+            for level in CpuLevel::supported() {
+                let run = |threads: usize| {
+                    let mut opts = CompileOptions::default();
+                    opts.jit.cpu = Some(level);
+                    opts.jit.threads = Some(threads);
+                    let f = compile(&inputs, &[&y]).options(opts).build().unwrap();
+                    let out = f.call(&args).unwrap().remove(0);
+                    // Twice: the tables are restored after a threaded region.
+                    assert_eq!(f.call(&args).unwrap()[0], out);
+                    (out, f.region_chunks())
+                };
+                let (one, chunks) = run(1);
+                if draws == 11 {
+                    assert!(chunks[0].1 < 11, "several chunks: {chunks:?}");
+                }
+                for threads in [2, 3] {
+                    let (got, _) = run(threads);
+                    let bits = |t: &Tensor| -> Vec<u64> {
+                        t.to_f64_vec().iter().map(|v| v.to_bits()).collect()
+                    };
+                    assert_eq!(
+                        bits(&got),
+                        bits(&one),
+                        "{dtype} {level:?} {draws} draws, {threads} threads"
+                    );
+                }
+                assert_agree(&want[0], &one, &format!("{dtype} {level:?} {draws} draws"));
+            }
+        }
+    }
+}
+
+/// A region input that is a view moving another axis to the front (its
+/// rows are not the buffer's rows) must not be moved chunk by chunk as if
+/// they were.
+#[test]
+fn batch_regions_read_permuted_views_whole() {
+    let x = Var::input("x", TensorType::new(DType::F64, vec![None, Some(3)]));
+    // Stored [4, 3, draws]; the network reads it as [draws, 3, 4].
+    let w1_t = Var::input(
+        "w1_t",
+        TensorType::new(DType::F64, vec![Some(4), Some(3), None]),
+    );
+    let w2 = Var::input(
+        "w2",
+        TensorType::new(DType::F64, vec![None, Some(4), Some(2)]),
+    );
+    let b_t = Var::input(
+        "b_t",
+        TensorType::new(DType::F64, vec![Some(4), Some(1), None]),
+    );
+    let w1 = w1_t.permute(&[2, 1, 0]).unwrap();
+    let b = b_t.permute(&[2, 1, 0]).unwrap();
+    let h = (x.matmul(&w1).unwrap() + &b).unwrap().tanh();
+    let y = h.matmul(&w2).unwrap().sigmoid();
+    let inputs = [&x, &w1_t, &w2, &b_t];
+    let f = function(&inputs, &[&y]).unwrap();
+    for draws in [9usize, 40] {
+        let args = [
+            Tensor::randn(DType::F64, &[3000, 3], 1),
+            Tensor::randn(DType::F64, &[4, 3, draws], 2),
+            Tensor::randn(DType::F64, &[draws, 4, 2], 3),
+            Tensor::randn(DType::F64, &[4, 1, draws], 4),
+        ];
+        let want = eval_checked(&inputs, &[&y], &args).unwrap();
+        assert_eq!(f.call(&args).unwrap()[0], want[0], "{draws} draws");
+        let chunks = f.region_chunks();
+        assert!(
+            chunks.iter().all(|c| c.0 == draws && c.1 < draws),
+            "chunked: {chunks:?}"
+        );
+    }
+}
+
 /// Random graphs at every CPU level this machine supports (forced lower
 /// with `JitOptions::cpu`, as `THEON_CPU` does): the JIT agrees with the
 /// interpreter at each, so the AVX2 and portable paths are tested on an
@@ -605,6 +706,8 @@ fn results_do_not_depend_on_the_thread_count() {
         let b = Var::input("b", TensorType::fixed(dtype, &[200, 150]));
         let bias = Var::input("bias", TensorType::fixed(dtype, &[150]));
         let wide = Var::input("wide", TensorType::fixed(dtype, &[40, 300]));
+        let row = Var::input("row", TensorType::new(dtype, vec![Some(1), None]));
+        let long = Var::input("long", TensorType::new(dtype, vec![None]));
         let p = a.dot(&b).unwrap();
         let outs = [
             (&p + &bias).unwrap().tanh(),
@@ -612,6 +715,10 @@ fn results_do_not_depend_on_the_thread_count() {
             // n > m: the split goes along the columns.
             wide.dot(&a).unwrap().sigmoid(),
             p.exp().sum().unwrap(),
+            // Large elementwise loops split by rows: a row broadcast along
+            // the split axis, and a vector (rows of one element).
+            ((&a * &row).unwrap() - &a.sin()).unwrap(),
+            ((&long * &long).unwrap() + 1.0).unwrap().sqrt(),
         ];
         let refs: Vec<&Var> = outs.iter().collect();
         let small = |shape: &[usize], seed: u64| {
@@ -627,8 +734,10 @@ fn results_do_not_depend_on_the_thread_count() {
             small(&[200, 150], 2),
             Tensor::randn(DType::F64, &[150], 3).cast(dtype),
             small(&[40, 300], 4),
+            small(&[1, 200], 5),
+            small(&[40001], 6),
         ];
-        let inputs = [&a, &b, &bias, &wide];
+        let inputs = [&a, &b, &bias, &wide, &row, &long];
         let interp = compile(&inputs, &refs)
             .mode(Mode::Interpret)
             .build()
@@ -640,7 +749,11 @@ fn results_do_not_depend_on_the_thread_count() {
                 opts.jit.cpu = Some(level);
                 opts.jit.threads = Some(threads);
                 let f = compile(&inputs, &refs).options(opts).build().unwrap();
-                f.call(&args).unwrap()
+                let out = f.call(&args).unwrap();
+                // The large elementwise loops ran as split regions.
+                let split = f.region_chunks().iter().filter(|(t, c)| c < t).count();
+                assert_eq!(split >= 2, threads > 1, "{threads} threads: {split} split");
+                out
             };
             let one = run(1);
             for threads in [2, 3] {

@@ -87,31 +87,76 @@ fn steady_state_calls_allocate_nothing() {
     let u = vector("u");
     let mut opts = CompileOptions::default();
     opts.jit.threads = Some(2);
-    let big = compile(&[&u], &[&u.tanh()]).options(opts).build().unwrap();
+    // Also a large elementwise loop (split by rows) and a batch region
+    // whose chunks run on both threads.
+    let xr = Var::input("xr", TensorType::new(DType::F64, vec![None, Some(3)]));
+    let w1 = Var::input(
+        "w1",
+        TensorType::new(DType::F64, vec![None, Some(3), Some(4)]),
+    );
+    let w2 = Var::input(
+        "w2",
+        TensorType::new(DType::F64, vec![None, Some(4), Some(2)]),
+    );
+    let batched = xr.matmul(&w1).unwrap().tanh().matmul(&w2).unwrap();
+    let square = ((&u * &u).unwrap() + 1.0).unwrap();
+    let big = compile(&[&u, &xr, &w1, &w2], &[&u.tanh(), &square, &batched])
+        .options(opts)
+        .build()
+        .unwrap();
     assert_eq!(
         big.steps()
             .unwrap()
             .iter()
             .filter(|k| **k == StepKind::WideMath)
             .count(),
-        1
+        2,
+        "u's tanh and the network's"
     );
     let tu = Tensor::randn(DType::F64, &[1 << 17], 5);
+    let (txr, tw1, tw2) = (
+        Tensor::randn(DType::F64, &[2000, 3], 6),
+        Tensor::randn(DType::F64, &[16, 3, 4], 7),
+        Tensor::randn(DType::F64, &[16, 4, 2], 8),
+    );
+    let big_args = [&tu, &txr, &tw1, &tw2];
     let mut out_big = Vec::new();
     for _ in 0..2 {
-        big.call_into(&[&tu], &mut out_big).unwrap();
+        big.call_into(&big_args, &mut out_big).unwrap();
     }
+    let chunks = big.region_chunks();
+    assert_eq!(
+        chunks.iter().filter(|(total, chunk)| chunk < total).count(),
+        2,
+        "a chunked batch region and a split loop: {chunks:?}"
+    );
     let before = ALLOCS.load(Ordering::Relaxed);
     for _ in 0..100 {
-        big.call_into(&[&tu], &mut out_big).unwrap();
+        big.call_into(&big_args, &mut out_big).unwrap();
     }
     let during = ALLOCS.load(Ordering::Relaxed) - before;
     assert_eq!(during, 0, "{during} allocations in 100 threaded calls");
     let got = out_big[0].to_f64_vec();
     let input = tu.to_f64_vec();
+    let squares = out_big[1].to_f64_vec();
     for k in [0, 1 << 16, (1 << 17) - 1] {
         assert!((got[k] - input[k].tanh()).abs() < 1e-15);
+        assert_eq!(squares[k], input[k] * input[k] + 1.0);
     }
+    // One entry of the batched network, by hand: draw 15, row 1999.
+    let (x, w1v, w2v) = (txr.to_f64_vec(), tw1.to_f64_vec(), tw2.to_f64_vec());
+    let h: Vec<f64> = (0..4)
+        .map(|j| {
+            (0..3)
+                .map(|i| x[1999 * 3 + i] * w1v[15 * 12 + i * 4 + j])
+                .sum::<f64>()
+                .tanh()
+        })
+        .collect();
+    let y: f64 = (0..4).map(|j| h[j] * w2v[15 * 8 + j * 2 + 1]).sum();
+    let net = out_big[2].to_f64_vec();
+    assert_eq!(out_big[2].shape(), &[16, 2000, 2]);
+    assert!((net[(15 * 2000 + 1999) * 2 + 1] - y).abs() < 1e-12);
 
     let want = |x: f64, n: f64| n * (2.0 * x + 1.0).tanh();
     assert!((out_a[0].item::<f64>().unwrap() - want(0.25, 100.0)).abs() < 1e-12);

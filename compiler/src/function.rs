@@ -293,8 +293,10 @@ impl Function {
         self.jit().map(|j| j.steps())
     }
 
-    /// For each batch region (see `MemoryPlan::regions`): the leading
-    /// extent and the chunk length of the last call's plan (JIT mode).
+    /// For each batch region (see `MemoryPlan::regions`), then each large
+    /// elementwise loop compiled to split across threads: the leading
+    /// extent and the chunk length of the last call's plan (JIT mode). A
+    /// split loop that ran on one thread has one chunk.
     pub fn region_chunks(&self) -> Vec<(usize, usize)> {
         self.jit().map(|j| j.region_chunks()).unwrap_or_default()
     }

@@ -96,8 +96,8 @@ impl JitFunction {
                 .collect();
         Some((p.calls.load(std::sync::atomic::Ordering::Relaxed), ns))
     }
-    /// (leading extent, chunk length) of each batch region in the plan of
-    /// the last call (empty before the first call).
+    /// (leading extent, chunk length) of each batch region and split loop
+    /// in the plan of the last call (empty before the first call).
     pub fn region_chunks(&self) -> Vec<(usize, usize)> {
         let Ok(st) = self.state.lock(true, &|| "the plan cache".into()) else {
             return vec![];
@@ -156,6 +156,7 @@ impl Backend for JitFunction {
                 &a,
                 &s,
                 &runs,
+                &self.code.region_exec,
                 (self.code.cpu, self.code.threads),
                 signature.clone(),
             )
@@ -205,8 +206,18 @@ impl Backend for JitFunction {
             bufs: plan.ptrs.as_mut_ptr(),
             n_bufs: plan.ptrs.len(),
             dims: plan.dims.as_mut_ptr(),
+            n_dims: plan.dims.len(),
             regions: plan.regions.as_mut_ptr(),
             n_regions: plan.regions.len(),
+            // Profiled calls keep regions on one thread: the profile times
+            // steps by the clock between them.
+            threads: if self.code.profile.is_some() {
+                1
+            } else {
+                self.code.threads
+            },
+            parts: plan.parts.as_mut_ptr(),
+            n_parts: plan.parts.len(),
             error: RefCell::new(None),
         };
         let frame = Frame {

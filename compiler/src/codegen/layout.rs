@@ -220,7 +220,7 @@ impl Layout {
         layout.regions = mem
             .regions
             .iter()
-            .map(|r| super::region::RegionLayout::new(g, &layout, r.clone()))
+            .map(|r| super::region::RegionLayout::new(g, &layout, r.clone(), false))
             .collect();
         layout
     }
@@ -228,10 +228,11 @@ impl Layout {
     /// A quantity: constant if `known`, else a dims-table entry.
     pub fn q(&mut self, known: Option<i64>, expr: QExpr) -> Q {
         // A size counting a batch region's leading axis changes per chunk:
-        // it must be read from the table even when known.
+        // it must be read from the table even when known. (A split loop
+        // reads only its own loop's sizes.)
         let per_chunk = expr.mask & 1 != 0
             && self.regions.iter().any(|r| match expr.of {
-                ShapeOf::Value(v) => r.carries(v),
+                ShapeOf::Value(v) => !r.split && r.carries(v),
                 ShapeOf::Loop(pos) => r.steps.contains(&pos),
             });
         if let (Some(k), false) = (known, per_chunk) {

@@ -6,7 +6,7 @@
 
 use super::exec::NodeExec;
 use super::layout::{BufKind, Layout, QExpr, ShapeOf};
-use super::region::RegionPlan;
+use super::region::{PartTables, RegionPlan};
 use crate::graph::{Graph, Value};
 use crate::interp;
 use crate::op::{Op, check_runtime};
@@ -33,6 +33,8 @@ pub struct Plan {
     pub execs: Vec<Option<NodeExec>>,
     /// How each batch region runs for these shapes.
     pub regions: Vec<RegionPlan>,
+    /// Tables of the extra threads chunked regions run on.
+    pub parts: Vec<PartTables>,
 }
 
 /// The shape signature of a call: argument shapes, shared-variable shapes,
@@ -90,14 +92,17 @@ pub fn broadcast_concrete(shapes: &[&[usize]]) -> Vec<usize> {
 
 impl Plan {
     /// Build the plan for a call's arguments and shared values.
-    /// `runs_exec[pos]` says which steps are run-time steps; `cpu` and
-    /// `threads` are the code's level and thread count.
+    /// `runs_exec[pos]` says which steps are run-time steps and
+    /// `region_exec[r]` which regions hold one; `cpu` and `threads` are
+    /// the code's level and thread count.
+    #[allow(clippy::too_many_arguments)]
     pub fn build(
         layout: &Layout,
         g: &Graph,
         args: &[&Tensor],
         shared: &[&Tensor],
         runs_exec: &[bool],
+        region_exec: &[bool],
         (cpu, threads): (super::cpu::CpuLevel, usize),
         signature: Vec<i64>,
     ) -> Result<Plan> {
@@ -202,8 +207,32 @@ impl Plan {
         let regions: Vec<RegionPlan> = layout
             .regions
             .iter()
-            .map(|r| RegionPlan::build(r, layout, &shapes, &loops, &dims, &mut bytes))
+            .zip(region_exec)
+            .map(|(r, &exec)| {
+                RegionPlan::build(
+                    r,
+                    (exec, threads),
+                    layout,
+                    &shapes,
+                    &loops,
+                    &dims,
+                    &mut bytes,
+                )
+            })
             .collect();
+        // Chunked regions may run on `threads` threads: each extra one
+        // gets its own tables and internal buffers.
+        let chunked = regions.iter().filter(|r| r.chunked);
+        let extra = chunked
+            .clone()
+            .map(|r| r.chunks().min(threads))
+            .max()
+            .unwrap_or(1)
+            .saturating_sub(1);
+        let scratch = chunked.map(|r| r.scratch_bytes).max().unwrap_or(0);
+        let parts = (0..extra)
+            .map(|_| PartTables::new(layout.bufs.len(), dims.len(), scratch))
+            .collect::<Result<_>>()?;
         // A batch region runs its steps once per chunk: every buffer it
         // touches lives from the region's first step to its last.
         let mut live: Vec<(usize, usize)> = layout.bufs.iter().map(|b| (b.first, b.last)).collect();
@@ -274,6 +303,7 @@ impl Plan {
             bytes,
             execs,
             regions,
+            parts,
         })
     }
 }

@@ -9,6 +9,10 @@
 //! shrink to one chunk (which is what keeps them in cache). The plan
 //! checks at each new shape signature that the region's values really
 //! share one leading extent; if not, the region runs as a single chunk.
+//! The chunks may run on several threads (`rt::theon_rt_region`), each
+//! extra one with a copy of the tables and its own internal buffers
+//! (`PartTables`). A large elementwise loop outside regions is a one-step
+//! "split" region: one chunk per thread, nothing to keep in cache.
 
 use super::layout::{BufKind, Layout, ShapeOf};
 use crate::graph::{Graph, Value};
@@ -32,10 +36,13 @@ pub struct RegionLayout {
     pub internal: Vec<usize>,
     /// Every buffer the region's steps read or write.
     pub touched: Vec<usize>,
+    /// A single elementwise loop made a region only to split it across
+    /// threads when large (one chunk per thread, nothing kept in cache).
+    pub split: bool,
 }
 
 impl RegionLayout {
-    pub fn new(g: &Graph, layout: &Layout, steps: Range<usize>) -> RegionLayout {
+    pub fn new(g: &Graph, layout: &Layout, steps: Range<usize>, split: bool) -> RegionLayout {
         let in_region = |pos: usize| steps.contains(&pos);
         let mut produced = vec![];
         let mut inputs = vec![];
@@ -81,6 +88,7 @@ impl RegionLayout {
             inputs,
             internal,
             touched,
+            split,
         }
     }
 
@@ -103,6 +111,11 @@ pub struct RegionPlan {
     pub dims: Vec<(usize, i64, i64)>,
     /// (buffer, bytes per leading index, address at the region's start).
     pub bufs: Vec<(usize, usize, usize)>,
+    /// Where each internal buffer goes in a thread's scratch (`PartTables`):
+    /// (buffer, byte offset), one chunk each, disjoint.
+    pub scratch: Vec<(usize, usize)>,
+    /// Bytes of scratch a thread needs for this region.
+    pub scratch_bytes: usize,
 }
 
 impl RegionPlan {
@@ -114,10 +127,13 @@ impl RegionPlan {
         }
     }
 
-    /// The chunked plan when the concrete shapes allow it. `bytes` are the
-    /// buffers' full sizes; internal ones are shrunk to a chunk here.
+    /// The chunked plan when the concrete shapes allow it (and the region
+    /// holds no run-time step); `threads` sizes a split loop's chunks.
+    /// `bytes` are the buffers' full sizes; internal ones are shrunk to a
+    /// chunk here.
     pub fn build(
         region: &RegionLayout,
+        (runs_exec, threads): (bool, usize),
         layout: &Layout,
         shapes: &[Vec<usize>],
         loops: &[Vec<usize>],
@@ -132,6 +148,11 @@ impl RegionPlan {
         let Some(&first) = region.produced.first() else {
             return single(1);
         };
+        if runs_exec {
+            // A run-time step reads the call's own tables with the full
+            // shapes it was prepared for.
+            return single(shapes[first].first().copied().unwrap_or(1));
+        }
         let Some(&total) = shapes[first].first() else {
             return single(1);
         };
@@ -165,11 +186,26 @@ impl RegionPlan {
                 return single(total);
             }
         }
-        // Chunk length: internal buffers of one chunk within CHUNK_BYTES.
+        // Chunk length: internal buffers of one chunk within CHUNK_BYTES;
+        // a split loop: one chunk per thread when it is large (the
+        // threshold of the wide-math passes).
         let per_row: usize = region.internal.iter().map(|&b| bytes[b] / total).sum();
-        let chunk = (CHUNK_BYTES / per_row.max(1)).clamp(1, total);
+        let chunk = if region.split {
+            let elements: usize = shapes[first].iter().product();
+            if threads > 1 && elements >= super::threads::WIDE_MIN {
+                total.div_ceil(threads)
+            } else {
+                total
+            }
+        } else {
+            (CHUNK_BYTES / per_row.max(1)).clamp(1, total)
+        };
+        let mut scratch = vec![];
+        let mut scratch_bytes = 0;
         for &b in &region.internal {
             bytes[b] = bytes[b] / total * chunk;
+            scratch.push((b, scratch_bytes));
+            scratch_bytes += bytes[b].div_ceil(SCRATCH_ALIGN) * SCRATCH_ALIGN;
         }
         // Sizes counting the leading axis of a moving value or a region loop.
         let moving_value = |v: usize| {
@@ -201,15 +237,31 @@ impl RegionPlan {
             chunked: true,
             dims: dims_patch,
             bufs,
+            scratch,
+            scratch_bytes,
         }
     }
 
-    /// Point the tables at chunk `c` (`c == 0` also records the addresses).
+    /// Record the moving buffers' addresses from the call's tables, before
+    /// any chunk is entered.
     ///
     /// # Safety
-    /// `dims` and `ptrs` are the call's tables, long enough for every entry
-    /// this plan names, and no one else reads or writes them meanwhile.
-    pub unsafe fn enter_chunk(&mut self, c: usize, dims: *mut i64, ptrs: *mut usize) {
+    /// `ptrs` is the call's buffer table, long enough for every buffer this
+    /// plan names.
+    pub unsafe fn record(&mut self, ptrs: *const usize) {
+        for (b, _, base) in &mut self.bufs {
+            // SAFETY: b indexes the buffer table (see the contract).
+            *base = unsafe { *ptrs.add(*b) };
+        }
+    }
+
+    /// Point a copy of the call's tables at chunk `c` (after `record`).
+    ///
+    /// # Safety
+    /// `dims` and `ptrs` are the call's tables or a copy of them, long
+    /// enough for every entry this plan names, and no one else reads or
+    /// writes them meanwhile.
+    pub unsafe fn enter_chunk(&self, c: usize, dims: *mut i64, ptrs: *mut usize) {
         if !self.chunked {
             return;
         }
@@ -219,21 +271,17 @@ impl RegionPlan {
             // SAFETY: k indexes the dims table (see the contract).
             unsafe { *dims.add(k) = unit * len };
         }
-        for (b, stride, base) in &mut self.bufs {
-            if c == 0 {
-                // SAFETY: b indexes the buffer table.
-                *base = unsafe { *ptrs.add(*b) };
-            }
+        for &(b, stride, base) in &self.bufs {
             // SAFETY: as above; the address stays inside the buffer, whose
             // size the plan checked (start < total rows of `stride` bytes).
-            unsafe { *ptrs.add(*b) = *base + start * *stride };
+            unsafe { *ptrs.add(b) = base + start * stride };
         }
     }
 
     /// Restore the tables after the last chunk.
     ///
     /// # Safety
-    /// As for `enter_chunk`, after at least one chunk ran.
+    /// As for `enter_chunk`, after `record`.
     pub unsafe fn leave(&self, dims: *mut i64, ptrs: *mut usize) {
         if !self.chunked {
             return;
@@ -246,5 +294,63 @@ impl RegionPlan {
             // SAFETY: see the contract.
             unsafe { *ptrs.add(b) = base };
         }
+    }
+}
+
+/// Alignment of internal buffers in a thread's scratch (a cache line).
+const SCRATCH_ALIGN: usize = 64;
+
+/// What one extra thread runs a region's chunks with: its own copy of the
+/// call's tables and room for the region's internal buffers. Allocated
+/// with the plan, so a threaded region allocates nothing per call.
+pub struct PartTables {
+    pub bufs: Vec<usize>,
+    pub dims: Vec<i64>,
+    scratch: Vec<u64>,
+}
+
+impl PartTables {
+    pub fn new(n_bufs: usize, n_dims: usize, scratch_bytes: usize) -> theon_runtime::Result<Self> {
+        use theon_runtime::alloc::try_vec;
+        Ok(PartTables {
+            bufs: try_vec(n_bufs, 0usize)?,
+            dims: try_vec(n_dims, 0i64)?,
+            scratch: try_vec((scratch_bytes + SCRATCH_ALIGN) / 8, 0u64)?,
+        })
+    }
+
+    /// Copy the call's tables (as they are before the region's first
+    /// chunk) and point the region's internal buffers at this scratch.
+    /// False if the tables or the scratch do not fit (a plan built for
+    /// other shapes).
+    ///
+    /// # Safety
+    /// `dims` and `ptrs` address the call's tables of `n_dims` and `n_bufs`
+    /// entries, and nothing writes them meanwhile.
+    #[must_use]
+    pub unsafe fn copy_for(
+        &mut self,
+        region: &RegionPlan,
+        (dims, n_dims): (*const i64, usize),
+        (ptrs, n_bufs): (*const usize, usize),
+    ) -> bool {
+        if n_dims != self.dims.len()
+            || n_bufs != self.bufs.len()
+            || region.scratch_bytes + SCRATCH_ALIGN > self.scratch.len() * 8
+        {
+            return false;
+        }
+        // SAFETY: see the contract.
+        unsafe {
+            self.dims
+                .copy_from_slice(std::slice::from_raw_parts(dims, n_dims));
+            self.bufs
+                .copy_from_slice(std::slice::from_raw_parts(ptrs, n_bufs));
+        }
+        let base = (self.scratch.as_mut_ptr() as usize).div_ceil(SCRATCH_ALIGN) * SCRATCH_ALIGN;
+        for &(b, offset) in &region.scratch {
+            self.bufs[b] = base + offset;
+        }
+        true
     }
 }

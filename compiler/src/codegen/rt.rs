@@ -3,11 +3,11 @@
 //! error).
 
 use super::exec::{Buffers, NodeExec};
-use super::region::RegionPlan;
+use super::region::{PartTables, RegionPlan};
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Instant;
 use theon_runtime::Error;
 
@@ -62,8 +62,14 @@ pub struct CallCtx<'a> {
     pub bufs: *mut usize,
     pub n_bufs: usize,
     pub dims: *mut i64,
+    pub n_dims: usize,
     pub regions: *mut RegionPlan,
     pub n_regions: usize,
+    /// Threads a chunked region may run on, and the tables of the extra
+    /// ones (the plan's `parts`).
+    pub threads: usize,
+    pub parts: *mut PartTables,
+    pub n_parts: usize,
     pub error: RefCell<Option<Error>>,
 }
 
@@ -107,37 +113,146 @@ pub unsafe extern "C" fn theon_rt_exec(ctx: *const CallCtx<'static>, pos: u32) -
     }
 }
 
-/// Batch region `r`: `c == -1` returns the number of chunks, `c >= 0`
-/// points the tables at chunk `c`, `c == -2` restores them.
+/// A batch region's steps, generated as a function of their own.
+pub type RegionBody = unsafe extern "C" fn(*const Frame) -> i32;
+
+/// Run batch region `r`: its `body` once per chunk, in order on this
+/// thread, or in contiguous runs of chunks on up to `ctx.threads` threads
+/// (each extra thread with its own copy of the tables and its own internal
+/// buffers; every chunk writes only its own rows, so the results do not
+/// depend on the split). Returns the body's first non-zero code.
 ///
 /// # Safety
-/// `ctx` points to the live context of the running call; `r` is one of its
-/// plan's regions; chunks are entered in order and left once.
-pub unsafe extern "C" fn theon_rt_region(ctx: *const CallCtx<'static>, r: i64, c: i64) -> i64 {
+/// `ctx` and `frame` are the running call's; `r` is one of its plan's
+/// regions and `body` that region's generated function.
+pub unsafe extern "C" fn theon_rt_region(
+    ctx: *const CallCtx<'static>,
+    r: i64,
+    body: RegionBody,
+    frame: *const Frame,
+) -> i32 {
     // SAFETY: the caller passes the frame's context, alive for the whole call.
     let ctx = unsafe { &*ctx };
+    let internal = |what: String| {
+        *ctx.error.borrow_mut() = Some(Error::compile(format!("internal error: {what}")));
+        3
+    };
     if r < 0 || r as usize >= ctx.n_regions {
-        return 0;
+        return internal(format!("no batch region {r}"));
     }
     // SAFETY: r < n_regions; only this function touches the regions during
-    // the native call, one at a time.
+    // the native call, one region at a time.
     let region = unsafe { &mut *ctx.regions.add(r as usize) };
-    match c {
-        -1 => region.chunks() as i64,
-        -2 => {
-            if region.chunks() > 0 {
-                // SAFETY: the tables are the call's; nothing else uses them now.
-                unsafe { region.leave(ctx.dims, ctx.bufs) };
+    let chunks = region.chunks();
+    let parts = ctx.threads.min(ctx.n_parts + 1).min(chunks);
+    if !region.chunked || parts <= 1 {
+        // SAFETY: the tables are the call's and nothing else uses them now;
+        // chunks are entered in order, then the tables restored.
+        return unsafe {
+            region.record(ctx.bufs);
+            let mut rc = 0;
+            for c in 0..chunks {
+                region.enter_chunk(c, ctx.dims, ctx.bufs);
+                rc = body(frame);
+                if rc != 0 {
+                    break;
+                }
             }
-            0
+            region.leave(ctx.dims, ctx.bufs);
+            rc
+        };
+    }
+    // SAFETY: as above; the parts' tables are the plan's, n_parts of them,
+    // each as long as the call's tables (`Plan::build`), and they are
+    // copied before any chunk rewrites the call's tables.
+    unsafe {
+        region.record(ctx.bufs);
+        for p in 0..parts - 1 {
+            let tables = &mut *ctx.parts.add(p);
+            if !tables.copy_for(region, (ctx.dims, ctx.n_dims), (ctx.bufs, ctx.n_bufs)) {
+                region.leave(ctx.dims, ctx.bufs);
+                return internal(format!("batch region {r}: a thread's tables do not fit"));
+            }
         }
-        c => {
-            // SAFETY: as above; c counts up from 0 below chunks().
-            unsafe { region.enter_chunk(c as usize, ctx.dims, ctx.bufs) };
-            0
+    }
+    let view = PartsView {
+        ctx,
+        frame,
+        body,
+        region: &*region,
+        chunks,
+        parts,
+        first_error: AtomicI32::new(0),
+    };
+    let ran = catch_unwind(AssertUnwindSafe(|| {
+        super::threads::run_parts(ctx.threads, parts, &|p| view.run(p))
+    }));
+    let rc = view.first_error.load(Ordering::Relaxed);
+    // SAFETY: every part has finished; the call's tables are ours again.
+    unsafe { region.leave(ctx.dims, ctx.bufs) };
+    match ran {
+        Ok(()) => rc,
+        Err(_) => 2,
+    }
+}
+
+/// What the parts of a threaded region share.
+struct PartsView<'a> {
+    ctx: &'a CallCtx<'static>,
+    frame: *const Frame,
+    body: RegionBody,
+    region: &'a RegionPlan,
+    chunks: usize,
+    parts: usize,
+    first_error: AtomicI32,
+}
+
+impl PartsView<'_> {
+    /// Run part `p`'s contiguous run of chunks.
+    fn run(&self, p: usize) {
+        let range = super::threads::part_range(self.chunks, self.parts, p, 1);
+        // Part 0 runs on the call's own tables; part p on the plan's p-th copy.
+        let (dims, bufs) = if p == 0 {
+            (self.ctx.dims, self.ctx.bufs)
+        } else {
+            // SAFETY: p - 1 < n_parts, and only part p uses these tables.
+            let t = unsafe { &mut *self.ctx.parts.add(p - 1) };
+            (t.dims.as_mut_ptr(), t.bufs.as_mut_ptr())
+        };
+        // SAFETY: the frame is the call's, alive until the region returns.
+        let call_frame = unsafe { &*self.frame };
+        let frame = Frame {
+            bufs,
+            dims,
+            ctx: call_frame.ctx,
+        };
+        for c in range {
+            if self.first_error.load(Ordering::Relaxed) != 0 {
+                return;
+            }
+            // SAFETY: these tables belong to this part alone; the body runs
+            // the region's steps for the chunk they point at, writing only
+            // the chunk's rows of shared buffers and this part's internal
+            // buffers.
+            let rc = unsafe {
+                self.region.enter_chunk(c, dims, bufs);
+                (self.body)(&frame)
+            };
+            if rc != 0 {
+                let _ =
+                    self.first_error
+                        .compare_exchange(0, rc, Ordering::Relaxed, Ordering::Relaxed);
+            }
         }
     }
 }
+
+// SAFETY: the parts read the context's table pointers (each writes only
+// its own tables, see `theon_rt_region`), the frame (read only) and the
+// region plan (read only while they run); the context's error cell is not
+// touched by region bodies (a region holding a run-time step runs as one
+// chunk on the calling thread).
+unsafe impl Sync for PartsView<'_> {}
 
 macro_rules! gemm_fn {
     ($name:ident, $t:ty, $f:path) => {
@@ -280,4 +395,133 @@ pub extern "C" fn theon_digamma(x: f64) -> f64 {
 /// ψ'(x) for generated code.
 pub extern "C" fn theon_trigamma(x: f64) -> f64 {
     theon_runtime::element::trigamma_f64(x)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The region runner with a Rust body standing in for generated code
+    //! (so Miri can run it: scripts/miri.sh).
+    use super::*;
+
+    /// out[i] = 2 * in[i] + 1 through an internal buffer, for the chunk
+    /// the frame's tables point at: dims[0] is the chunk's row count, buffer
+    /// 0 the input, 1 the output, 2 the internal one.
+    unsafe extern "C" fn body(frame: *const Frame) -> i32 {
+        // SAFETY: the runner passes a frame whose tables point at the chunk.
+        unsafe {
+            let f = &*frame;
+            let n = *f.dims as usize;
+            let (input, out, tmp) = (
+                *f.bufs as *const f64,
+                *f.bufs.add(1) as *mut f64,
+                *f.bufs.add(2) as *mut f64,
+            );
+            for i in 0..n {
+                *tmp.add(i) = 2.0 * *input.add(i);
+            }
+            for i in 0..n {
+                *out.add(i) = *tmp.add(i) + 1.0;
+            }
+        }
+        0
+    }
+
+    fn run(threads: usize, total: usize, chunk: usize) -> Vec<f64> {
+        let input: Vec<f64> = (0..total).map(|i| i as f64).collect();
+        let mut out = vec![0.0f64; total];
+        let mut tmp = vec![0.0f64; chunk];
+        let mut bufs = [
+            input.as_ptr() as usize,
+            out.as_mut_ptr() as usize,
+            tmp.as_mut_ptr() as usize,
+        ];
+        let mut dims = [total as i64];
+        let mut regions = [RegionPlan {
+            total,
+            chunk,
+            chunked: true,
+            dims: vec![(0, 1, total as i64)],
+            bufs: vec![(0, 8, 0), (1, 8, 0)],
+            scratch: vec![(2, 0)],
+            scratch_bytes: chunk * 8,
+        }];
+        let mut parts: Vec<PartTables> = (1..threads)
+            .map(|_| PartTables::new(3, 1, chunk * 8).unwrap())
+            .collect();
+        let ctx = CallCtx {
+            execs: &[],
+            bufs: bufs.as_mut_ptr(),
+            n_bufs: 3,
+            dims: dims.as_mut_ptr(),
+            n_dims: 1,
+            regions: regions.as_mut_ptr(),
+            n_regions: 1,
+            threads,
+            parts: parts.as_mut_ptr(),
+            n_parts: parts.len(),
+            error: RefCell::new(None),
+        };
+        let frame = Frame {
+            bufs: ctx.bufs,
+            dims: ctx.dims,
+            ctx: (&ctx as *const CallCtx).cast(),
+        };
+        // SAFETY: the context, tables and buffers above are alive and sized
+        // for the region.
+        let rc = unsafe { theon_rt_region(frame.ctx, 0, body, &frame) };
+        assert_eq!(rc, 0);
+        // The tables are restored.
+        assert_eq!(dims, [total as i64]);
+        assert_eq!(bufs[0], input.as_ptr() as usize);
+        assert_eq!(bufs[1], out.as_ptr() as usize);
+        assert_eq!(bufs[2], tmp.as_ptr() as usize);
+        out
+    }
+
+    #[test]
+    fn regions_run_every_chunk_once_on_any_thread_count() {
+        for (total, chunk) in [(10, 3), (7, 7), (64, 5), (1, 1)] {
+            let want: Vec<f64> = (0..total).map(|i| 2.0 * i as f64 + 1.0).collect();
+            for threads in [1, 2, 3] {
+                assert_eq!(
+                    run(threads, total, chunk),
+                    want,
+                    "{total}/{chunk}, {threads} threads"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_region_outside_the_plan_is_an_error() {
+        let ctx = CallCtx {
+            execs: &[],
+            bufs: std::ptr::null_mut(),
+            n_bufs: 0,
+            dims: std::ptr::null_mut(),
+            n_dims: 0,
+            regions: std::ptr::null_mut(),
+            n_regions: 0,
+            threads: 1,
+            parts: std::ptr::null_mut(),
+            n_parts: 0,
+            error: RefCell::new(None),
+        };
+        let frame = Frame {
+            bufs: ctx.bufs,
+            dims: ctx.dims,
+            ctx: (&ctx as *const CallCtx).cast(),
+        };
+        // SAFETY: region 0 does not exist; the runner returns before
+        // touching any table.
+        let rc = unsafe { theon_rt_region(frame.ctx, 0, body, &frame) };
+        assert_ne!(rc, 0);
+        assert!(
+            ctx.error
+                .take()
+                .unwrap()
+                .to_string()
+                .contains("no batch region 0")
+        );
+    }
 }

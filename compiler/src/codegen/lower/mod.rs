@@ -1,10 +1,12 @@
-//! Lowering the schedule to one Cranelift function.
+//! Lowering the schedule to Cranelift functions.
 //!
-//! `extern "C" fn(frame: *const Frame) -> i32` walks the schedule: fused
-//! programs and reductions become loop nests, matrix products become GEMM
-//! kernels, views and leaves cost nothing, and every other op calls back
-//! into Rust (`theon_rt_exec`) for its prepared step. A non-zero return is
-//! an error code; the error itself waits in the call context.
+//! The entry, `extern "C" fn(frame: *const Frame) -> i32`, walks the
+//! schedule: fused programs and reductions become loop nests, matrix
+//! products become GEMM kernels, views and leaves cost nothing, and every
+//! other op calls back into Rust (`theon_rt_exec`) for its prepared step.
+//! Each batch region's steps are a function of the same signature that
+//! `theon_rt_region` runs once per chunk. A non-zero return is an error
+//! code; the error itself waits in the call context.
 
 mod gemm;
 mod nest;
@@ -25,7 +27,7 @@ use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Linkage, Module, default_libcall_names};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 use gemm::{GemmStep, Kernel, Mat};
 use std::sync::OnceLock;
 use theon_runtime::Dims;
@@ -123,6 +125,9 @@ pub struct Compiled {
     pub module: CodeModule,
     pub entry: Entry,
     pub steps: Vec<StepKind>,
+    /// Batch regions holding a run-time step (which reads the call's own
+    /// tables, so such a region runs as one chunk).
+    pub region_exec: Vec<bool>,
     pub ir: Option<String>,
     pub disasm: Option<String>,
     /// Per-step times when profiling. Boxed: the code holds its address.
@@ -181,6 +186,8 @@ pub struct Emitter<'a, 'f> {
     pub fb: FunctionBuilder<'f>,
     pub layout: &'a mut Layout,
     pub call_conv: CallConv,
+    /// The function's argument: the frame with the tables and the context.
+    frame: CValue,
     bufs_base: CValue,
     dims_base: CValue,
     ctx_ptr: CValue,
@@ -193,9 +200,26 @@ pub struct Emitter<'a, 'f> {
     /// Threads for large products and wide-math passes.
     pub threads: usize,
     wide: FuncRef,
+    /// The profile's tick function and the profile's address.
+    tick: Option<(FuncRef, i64)>,
 }
 
 impl Emitter<'_, '_> {
+    /// Credit the time since the last tick to step `pos` (when profiling).
+    fn tick(&mut self, pos: i64) {
+        if let Some((f, addr)) = self.tick {
+            let p = self.fb.ins().iconst(types::I64, addr);
+            let at = self.fb.ins().iconst(types::I64, pos);
+            self.fb.ins().call(f, &[p, at]);
+        }
+    }
+    /// Return `rc` from the function unless it is 0.
+    fn fail_unless_zero(&mut self, rc: CValue) {
+        let cont = self.fb.create_block();
+        self.fb.ins().brif(rc, self.fail, &[rc.into()], cont, &[]);
+        self.fb.switch_to_block(cont);
+        self.fb.seal_block(cont);
+    }
     /// A quantity as a run-time value.
     pub fn q(&mut self, q: Q) -> CValue {
         match q {
@@ -332,118 +356,142 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         .declare_function(
             "theon_rt_region",
             Linkage::Import,
-            &ptr_sig(cc, &[i64t, i64t, i64t], Some(i64t)),
+            &ptr_sig(cc, &[i64t, i64t, i64t, i64t], Some(types::I32)),
         )
         .map_err(ce)?;
+    let imports = Imports {
+        exec: exec_id,
+        gemm_f64: gemm64_id,
+        gemm_f32: gemm32_id,
+        wide: wide_id,
+    };
     let profile = opts
         .profile
         .then(|| Box::new(rt::Profile::new(layout.order.len())));
+    let tick = profile
+        .as_ref()
+        .map(|p| (tick_id, &**p as *const rt::Profile as i64));
     let entry_sig = ptr_sig(cc, &[i64t], Some(types::I32));
     let entry_id = module
         .declare_function("theon_entry", Linkage::Export, &entry_sig)
         .map_err(ce)?;
+    // Large elementwise loops outside batch regions split across threads
+    // as one-step regions (before any size is lowered: `Layout::q`).
+    if threads > 1 {
+        for pos in 0..layout.order.len() {
+            let in_region = layout.regions.iter().any(|r| r.steps.contains(&pos));
+            if !in_region && splittable(g, layout.order[pos], cpu) {
+                let split = super::region::RegionLayout::new(g, layout, pos..pos + 1, true);
+                layout.regions.push(split);
+            }
+        }
+    }
+    // Each region's steps are a function of their own, run once per chunk
+    // by `theon_rt_region` (on several threads when there are chunks
+    // enough), with the tables of the chunk in its frame.
+    let regions: Vec<(std::ops::Range<usize>, bool)> = layout
+        .regions
+        .iter()
+        .map(|r| (r.steps.clone(), r.split))
+        .collect();
+    let body_ids = regions
+        .iter()
+        .enumerate()
+        .map(|(r, _)| {
+            module
+                .declare_function(&format!("theon_region_{r}"), Linkage::Local, &entry_sig)
+                .map_err(ce)
+        })
+        .collect::<Result<Vec<_>>>()?;
 
-    let mut ctx = module.make_context();
-    ctx.func.signature = entry_sig;
-    ctx.func.name = UserFuncName::user(0, entry_id.as_u32());
-    let mut fctx = FunctionBuilderContext::new();
+    let mut def = Definer {
+        module,
+        ctx: None,
+        fctx: FunctionBuilderContext::new(),
+        sig: entry_sig,
+        imports,
+        tick,
+        cpu,
+        threads,
+        frontend_config,
+        keep_ir: opts.keep_ir,
+        keep_disasm: opts.keep_disasm,
+        ir: String::new(),
+        disasm: String::new(),
+    };
     let mut steps = vec![StepKind::Nothing; layout.order.len()];
-    {
-        let mut fb = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-        let exec = module.declare_func_in_func(exec_id, fb.func);
-        let gemm_f64 = module.declare_func_in_func(gemm64_id, fb.func);
-        let gemm_f32 = module.declare_func_in_func(gemm32_id, fb.func);
-        let wide = module.declare_func_in_func(wide_id, fb.func);
-        let start = fb.create_block();
-        fb.append_block_params_for_function_params(start);
-        fb.switch_to_block(start);
-        fb.seal_block(start);
-        let frame = fb.block_params(start)[0];
-        let fl = MemFlagsData::trusted();
-        let bufs_base = fb.ins().load(i64t, fl, frame, 0);
-        let dims_base = fb.ins().load(i64t, fl, frame, 8);
-        let ctx_ptr = fb.ins().load(i64t, fl, frame, 16);
-        let fail = fb.create_block();
-        fb.append_block_param(fail, types::I32);
-        let mut e = Emitter {
-            fb,
-            layout,
-            call_conv: cc,
-            bufs_base,
-            dims_base,
-            ctx_ptr,
-            exec,
-            gemm_f64,
-            gemm_f32,
-            fail,
-            cpu,
-            threads,
-            wide,
-        };
-        let order = e.layout.order.clone();
-        let tick = profile.as_ref().map(|p| {
-            let f = module.declare_func_in_func(tick_id, e.fb.func);
-            (f, &**p as *const rt::Profile as i64)
-        });
-        let emit_tick = |e: &mut Emitter, pos: i64| {
-            if let Some((f, addr)) = tick {
-                let p = e.fb.ins().iconst(i64t, addr);
-                let at = e.fb.ins().iconst(i64t, pos);
-                e.fb.ins().call(f, &[p, at]);
+    let order = layout.order.clone();
+    let mut region_exec = vec![false; regions.len()];
+    for (r, (range, _)) in regions.iter().enumerate() {
+        def.define(body_ids[r], layout, |e, _| {
+            for p in range.clone() {
+                steps[p] = emit_step(e, g, p, order[p]);
+                region_exec[r] |= steps[p] == StepKind::Exec;
             }
-        };
-        emit_tick(&mut e, -1);
+        })?;
+    }
+    def.define(entry_id, layout, |e, module| {
+        e.tick(-1);
         let region_fn = module.declare_func_in_func(region_id, e.fb.func);
-        let regions: Vec<std::ops::Range<usize>> =
-            e.layout.regions.iter().map(|r| r.steps.clone()).collect();
-        let emit = |e: &mut Emitter, pos: usize| {
-            let kind = lower_step(e, g, pos, order[pos]);
-            if kind != StepKind::Nothing {
-                emit_tick(e, pos as i64);
-            }
-            kind
-        };
         let mut pos = 0;
         while pos < order.len() {
-            let Some((r, range)) = regions.iter().enumerate().find(|(_, r)| r.start == pos) else {
-                steps[pos] = emit(&mut e, pos);
+            let Some((r, (range, split))) = regions
+                .iter()
+                .enumerate()
+                .find(|(_, (r, _))| r.start == pos)
+            else {
+                steps[pos] = emit_step(e, g, pos, order[pos]);
                 pos += 1;
                 continue;
             };
-            // A batch region: its steps run once per chunk of leading indices.
-            let call = |e: &mut Emitter, c: CValue| -> CValue {
-                let rv = e.fb.ins().iconst(i64t, r as i64);
-                let inst = e.fb.ins().call(region_fn, &[e.ctx_ptr, rv, c]);
+            let body_ref = module.declare_func_in_func(body_ids[r], e.fb.func);
+            let body = e.fb.ins().func_addr(i64t, body_ref);
+            let rv = e.fb.ins().iconst(i64t, r as i64);
+            let rc = if *split {
+                // Small at run time: call the loop directly.
+                let out = e.layout.vid[&Value::of(order[pos])];
+                let rank = e.layout.ty[out].rank();
+                let len = e.layout.value_dims(out, 0, rank);
+                let len = e.q(len);
+                let large = e.fb.ins().icmp_imm_s(
+                    IntCC::SignedGreaterThanOrEqual,
+                    len,
+                    super::threads::WIDE_MIN as i64,
+                );
+                let (threaded, direct, join) = (
+                    e.fb.create_block(),
+                    e.fb.create_block(),
+                    e.fb.create_block(),
+                );
+                let rc = e.fb.append_block_param(join, types::I32);
+                e.fb.ins().brif(large, threaded, &[], direct, &[]);
+                e.fb.switch_to_block(threaded);
+                e.fb.seal_block(threaded);
+                let inst = e.fb.ins().call(region_fn, &[e.ctx_ptr, rv, body, e.frame]);
+                let got = e.fb.inst_results(inst)[0];
+                e.fb.ins().jump(join, &[got.into()]);
+                e.fb.switch_to_block(direct);
+                e.fb.seal_block(direct);
+                let inst = e.fb.ins().call(body_ref, &[e.frame]);
+                let got = e.fb.inst_results(inst)[0];
+                e.fb.ins().jump(join, &[got.into()]);
+                e.fb.switch_to_block(join);
+                e.fb.seal_block(join);
+                rc
+            } else {
+                let inst = e.fb.ins().call(region_fn, &[e.ctx_ptr, rv, body, e.frame]);
                 e.fb.inst_results(inst)[0]
             };
-            let begin = e.fb.ins().iconst(i64t, -1);
-            let chunks = call(&mut e, begin);
-            e.counted_loop(chunks, 1, |e, c| {
-                call(e, c);
-                for p in range.clone() {
-                    steps[p] = emit(e, p);
-                }
-            });
-            let end = e.fb.ins().iconst(i64t, -2);
-            call(&mut e, end);
+            e.fail_unless_zero(rc);
             pos = range.end;
         }
-        let ok = e.fb.ins().iconst(types::I32, 0);
-        e.fb.ins().return_(&[ok]);
-        e.fb.switch_to_block(e.fail);
-        e.fb.seal_block(e.fail);
-        let code = e.fb.block_params(e.fail)[0];
-        e.fb.ins().return_(&[code]);
-        e.fb.seal_all_blocks();
-        e.fb.finalize(frontend_config);
-    }
-    let ir = opts.keep_ir.then(|| ctx.func.display().to_string());
-    ctx.set_disasm(opts.keep_disasm);
-    module
-        .define_function(entry_id, &mut ctx)
-        .map_err(|e| Error::compile(format!("{e:?}")))?;
-    let disasm = ctx.compiled_code().and_then(|c| c.vcode.clone());
-    module.clear_context(&mut ctx);
+    })?;
+    let Definer {
+        mut module,
+        ir,
+        disasm,
+        ..
+    } = def;
     module.finalize_definitions().map_err(ce)?;
     let ptr = module.get_finalized_function(entry_id);
     // SAFETY: the function was defined with exactly this signature
@@ -453,12 +501,127 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         module: CodeModule(Some(module)),
         entry,
         steps,
-        ir,
-        disasm,
+        region_exec,
+        ir: opts.keep_ir.then_some(ir),
+        disasm: opts.keep_disasm.then_some(disasm),
         profile,
         cpu,
         threads,
     })
+}
+
+/// The run-time functions every generated function may call.
+struct Imports {
+    exec: FuncId,
+    gemm_f64: FuncId,
+    gemm_f32: FuncId,
+    wide: FuncId,
+}
+
+/// Defines the generated functions of one module, one after the other.
+struct Definer {
+    module: JITModule,
+    ctx: Option<cranelift_codegen::Context>,
+    fctx: FunctionBuilderContext,
+    sig: Signature,
+    imports: Imports,
+    /// The profile's tick function and the profile's address.
+    tick: Option<(FuncId, i64)>,
+    cpu: super::cpu::CpuLevel,
+    threads: usize,
+    frontend_config: cranelift_codegen::isa::TargetFrontendConfig,
+    keep_ir: bool,
+    keep_disasm: bool,
+    ir: String,
+    disasm: String,
+}
+
+impl Definer {
+    /// Define `id` as `extern "C" fn(frame: *const Frame) -> i32`: load the
+    /// frame's tables, let `body` emit the steps, return 0 (or the code of
+    /// the step that failed).
+    fn define(
+        &mut self,
+        id: FuncId,
+        layout: &mut Layout,
+        body: impl FnOnce(&mut Emitter, &mut JITModule),
+    ) -> Result<()> {
+        let i64t = types::I64;
+        let module = &mut self.module;
+        let mut ctx = self.ctx.take().unwrap_or_else(|| module.make_context());
+        ctx.func.signature = self.sig.clone();
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        {
+            let mut fb = FunctionBuilder::new(&mut ctx.func, &mut self.fctx);
+            let imports = &self.imports;
+            let exec = module.declare_func_in_func(imports.exec, fb.func);
+            let gemm_f64 = module.declare_func_in_func(imports.gemm_f64, fb.func);
+            let gemm_f32 = module.declare_func_in_func(imports.gemm_f32, fb.func);
+            let wide = module.declare_func_in_func(imports.wide, fb.func);
+            let tick = self
+                .tick
+                .map(|(f, addr)| (module.declare_func_in_func(f, fb.func), addr));
+            let start = fb.create_block();
+            fb.append_block_params_for_function_params(start);
+            fb.switch_to_block(start);
+            fb.seal_block(start);
+            let frame = fb.block_params(start)[0];
+            let fl = MemFlagsData::trusted();
+            let bufs_base = fb.ins().load(i64t, fl, frame, 0);
+            let dims_base = fb.ins().load(i64t, fl, frame, 8);
+            let ctx_ptr = fb.ins().load(i64t, fl, frame, 16);
+            let fail = fb.create_block();
+            fb.append_block_param(fail, types::I32);
+            let mut e = Emitter {
+                fb,
+                layout,
+                call_conv: self.sig.call_conv,
+                frame,
+                bufs_base,
+                dims_base,
+                ctx_ptr,
+                exec,
+                gemm_f64,
+                gemm_f32,
+                fail,
+                cpu: self.cpu,
+                threads: self.threads,
+                wide,
+                tick,
+            };
+            body(&mut e, module);
+            let ok = e.fb.ins().iconst(types::I32, 0);
+            e.fb.ins().return_(&[ok]);
+            e.fb.switch_to_block(e.fail);
+            e.fb.seal_block(e.fail);
+            let code = e.fb.block_params(e.fail)[0];
+            e.fb.ins().return_(&[code]);
+            e.fb.seal_all_blocks();
+            e.fb.finalize(self.frontend_config);
+        }
+        if self.keep_ir {
+            self.ir.push_str(&ctx.func.display().to_string());
+        }
+        ctx.set_disasm(self.keep_disasm);
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| Error::compile(format!("{e:?}")))?;
+        if let Some(d) = ctx.compiled_code().and_then(|c| c.vcode.as_ref()) {
+            self.disasm.push_str(d);
+        }
+        module.clear_context(&mut ctx);
+        self.ctx = Some(ctx);
+        Ok(())
+    }
+}
+
+/// Lower step `pos` and time it when profiling.
+fn emit_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
+    let kind = lower_step(e, g, pos, n);
+    if kind != StepKind::Nothing {
+        e.tick(pos as i64);
+    }
+    kind
 }
 
 fn lower_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
@@ -500,10 +663,7 @@ fn lower_step(e: &mut Emitter, g: &Graph, pos: usize, n: NodeId) -> StepKind {
     let pos_v = e.fb.ins().iconst(types::I32, pos as i64);
     let call = e.fb.ins().call(e.exec, &[e.ctx_ptr, pos_v]);
     let rc = e.fb.inst_results(call)[0];
-    let cont = e.fb.create_block();
-    e.fb.ins().brif(rc, e.fail, &[rc.into()], cont, &[]);
-    e.fb.switch_to_block(cont);
-    e.fb.seal_block(cont);
+    e.fail_unless_zero(rc);
     StepKind::Exec
 }
 
@@ -563,14 +723,47 @@ fn wide_math_step(
     g: &Graph,
     n: NodeId,
 ) -> Option<(crate::codegen::math::slice::SliceFn, usize, usize)> {
+    let kernel = wide_kernel(g, n, e.cpu)?;
+    Some((
+        kernel,
+        e.layout.vid[&g.input(n, 0)],
+        e.layout.vid[&Value::of(n)],
+    ))
+}
+
+/// The slice kernel of a standalone float transcendental at this level.
+fn wide_kernel(
+    g: &Graph,
+    n: NodeId,
+    cpu: super::cpu::CpuLevel,
+) -> Option<crate::codegen::math::slice::SliceFn> {
     let Op::Unary(u) = g.op(n) else { return None };
     let (input, out) = (g.input(n, 0), Value::of(n));
     let dt = g.ty(out).dtype;
     if g.ty(input).dtype != dt {
         return None;
     }
-    let kernel = crate::codegen::math::slice::kernel(*u, dt, e.cpu)?;
-    Some((kernel, e.layout.vid[&input], e.layout.vid[&out]))
+    crate::codegen::math::slice::kernel(*u, dt, cpu)
+}
+
+/// An elementwise loop worth splitting across threads when large: not a
+/// wide-math pass (those split themselves), of rank >= 1, and not known
+/// to be small when compiling.
+fn splittable(g: &Graph, n: NodeId, cpu: super::cpu::CpuLevel) -> bool {
+    let out = g.ty(Value::of(n));
+    let elementwise = match program_of(g, n) {
+        Some((p, _)) => p
+            .outputs
+            .iter()
+            .all(|o| matches!(o, FusedOutput::Elementwise(_))),
+        None => false,
+    };
+    let known_small = out
+        .shape
+        .iter()
+        .try_fold(1usize, |acc, d| d.map(|d| acc.saturating_mul(d)))
+        .is_some_and(|len| len < super::threads::WIDE_MIN);
+    elementwise && out.rank() >= 1 && !known_small && wide_kernel(g, n, cpu).is_none()
 }
 
 /// A GEMM for float products of one dtype; `None` sends the op to Rust.
