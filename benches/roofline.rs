@@ -18,7 +18,9 @@
 //! counted, so small networks read low. Matrix products go through
 //! matrixmultiply, which picks its own kernels at run time whatever
 //! theon's level; the level changes theon's own loops and kernels.
-//! `--quick` runs the smaller shapes only.
+//! `--quick` runs the smaller shapes only. `--profile H N [f32|f64]`
+//! prints instead the per-step profile (`JitOptions::profile`, one thread)
+//! of the 2-H-H-3 step on N rows: where a step's time goes.
 
 use std::time::{Duration, Instant};
 use theon::compiler::CompileOptions;
@@ -199,8 +201,59 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The 2-H-H-3 network of `bnn_deep` on `n` spiral points.
+fn deep_model(h: usize, n: usize, dtype: DType) -> Result<Model> {
+    let (mut x, y) = data::spiral(n.div_ceil(3), 3, 0.2, 7)?;
+    data::standardize(&mut x);
+    let x = Tensor::new(
+        x.iter().take(n).flat_map(|p| *p).collect::<Vec<f64>>(),
+        &[n, 2],
+    )?;
+    let y = Tensor::vector(y.into_iter().take(n).collect::<Vec<i64>>());
+    Ok(deep_bnn(&x, &y, h, 3, None, 0, dtype)?.model)
+}
+
+/// `--profile H N [f32|f64]`: the step's profile on one thread.
+fn profile(args: &[String]) -> Result<()> {
+    let bad = || Error::shape("usage: --profile H N [f32|f64]");
+    let h: usize = args.first().and_then(|a| a.parse().ok()).ok_or_else(bad)?;
+    let n: usize = args.get(1).and_then(|a| a.parse().ok()).ok_or_else(bad)?;
+    let dtype = match args.get(2).map(String::as_str) {
+        None | Some("f64") => DType::F64,
+        Some("f32") => DType::F32,
+        Some(_) => return Err(bad()),
+    };
+    let options = CompileOptions {
+        jit: JitOptions {
+            threads: Some(1),
+            profile: true,
+            ..JitOptions::default()
+        },
+        ..CompileOptions::default()
+    };
+    let model = deep_model(h, n, dtype)?;
+    let mut inf = model.inference(
+        Advi::new()
+            .optimizer(Optimizer::adam().with_learning_rate(0.01))
+            .progressbar(false)
+            .compile_options(options),
+    )?;
+    inf.fit(20)?;
+    let report = inf.step_function().profile().ok_or_else(bad)?;
+    let text = report.to_string();
+    println!("2-{h}-{h}-3, N {n}, {dtype}, one thread:");
+    for line in text.lines().take(25) {
+        println!("{line}");
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--profile") {
+        return profile(&args[i + 1..]);
+    }
+    let quick = args.iter().any(|a| a == "--quick");
     let levels = CpuLevel::supported();
     println!(
         "roofline: full-batch ADVI steps (Adam), median of repeated steps; one thread, then every core"
@@ -266,17 +319,9 @@ fn main() -> Result<()> {
                 Duration::from_millis(500),
             )?;
             for &(h, n) in &shapes {
-                let (mut x, y) = data::spiral(n.div_ceil(3), 3, 0.2, 7)?;
-                data::standardize(&mut x);
-                let x = Tensor::new(
-                    x.iter().take(n).flat_map(|p| *p).collect::<Vec<f64>>(),
-                    &[n, 2],
-                )?;
-                let y = Tensor::vector(y.into_iter().take(n).collect::<Vec<i64>>());
-                let d = deep_bnn(&x, &y, h, 3, None, 0, dtype)?;
                 row(
                     format!("deep 2-{h}-{h}-3, N {n}"),
-                    &d.model,
+                    &deep_model(h, n, dtype)?,
                     step_flops(n, &[2, h, h, 3]),
                     Duration::from_secs(1),
                 )?;

@@ -62,8 +62,9 @@ struct Cli {
     /// q's starting standard deviation (unconstrained space).
     #[arg(long, default_value_t = 0.01)]
     start_sigma: f64,
-    /// Posterior draws for the predictive.
-    #[arg(long, default_value_t = 200)]
+    /// Posterior draws for the predictive (1000: the Monte Carlo error of
+    /// 200 draws alone moved the test NLL by up to 0.005).
+    #[arg(long, default_value_t = 1000)]
     draws: usize,
     /// Float type of the model: f32 (the default here, as in JAX and
     /// PyTorch; the README's figures) or f64.
