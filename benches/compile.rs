@@ -1,5 +1,6 @@
 //! Compile-time benchmarks: building the graph, the rewrite pipeline and whole compiles of the
-//! BNN ADVI step (objective, gradient, adagrad_window updates).
+//! BNN ADVI step (objective, gradient, adagrad_window updates), and the whole
+//! `model.inference` of `bnn_deep`'s 2-32-32-3 network (issue 10: under 50 ms).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use theon::compiler::Graph;
@@ -47,5 +48,45 @@ fn compile_interpreted(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, build_graph, rewrite_pipeline, compile_interpreted);
+fn compile_deep_step(c: &mut Criterion) {
+    use theon::ppl::{Advi, Optimizer};
+    use theon_examples::{data, models::deep_bnn};
+    let (mut x, y) = data::spiral(250, 3, 0.2, 7).unwrap();
+    data::standardize(&mut x);
+    let x = Tensor::new(x.iter().flat_map(|p| *p).collect::<Vec<f64>>(), &[750, 2]).unwrap();
+    let y = Tensor::vector(y);
+    let net = deep_bnn(&x, &y, 32, 3, None, 0, DType::F64).unwrap();
+    // As the example fits it.
+    let advi = || {
+        Advi::new()
+            .optimizer(Optimizer::adam().with_learning_rate(0.01))
+            .start_sigma(0.1)
+            .progressbar(false)
+    };
+    // The process's first compile also sets up the code generator for
+    // this CPU; the bench below times warm ones.
+    for k in ["first", "second"] {
+        let t = std::time::Instant::now();
+        net.model.inference(advi()).unwrap();
+        println!(
+            "bnn_deep 2-32-32-3 ADVI step, {k} model.inference of the process: {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    let mut group = c.benchmark_group("compile");
+    group.sample_size(10);
+    group.bench_function(
+        "bnn_deep 2-32-32-3 ADVI step (model.inference: graph, grad, rewrites, JIT)",
+        |b| b.iter(|| net.model.inference(advi()).unwrap()),
+    );
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    build_graph,
+    rewrite_pipeline,
+    compile_interpreted,
+    compile_deep_step
+);
 criterion_main!(benches);

@@ -941,6 +941,55 @@ fn every_optimizer_fits_the_conjugate_mean() {
     );
 }
 
+/// Adam keeps one step counter for all parameters (PyMC's `adam`), and
+/// three steps of it match the update rule computed by hand.
+#[test]
+fn adam_steps_match_the_hand_computed_rule_with_one_counter() {
+    let (lr, b1, b2, eps) = (0.1, 0.9, 0.999, 1e-8);
+    let p0 = [0.5, -1.0, 2.0];
+    let q0 = [3.0];
+    let p = shared("p", Tensor::vector(p0.to_vec()));
+    let q = shared("q", Tensor::vector(q0.to_vec()));
+    // Gradients of 0.5 |p|^2 + q^3 / 3.
+    let gp = p.clone();
+    let gq = q.square();
+    let opt = Optimizer::Adam {
+        learning_rate: lr,
+        beta1: b1,
+        beta2: b2,
+        epsilon: eps,
+    };
+    let ups = opt.updates(&[p.clone(), q.clone()], &[gp, gq]).unwrap();
+    // m and v per parameter, each parameter, one counter.
+    assert_eq!(ups.len(), 2 * 3 + 1);
+    let pairs: Vec<(&Var, &Var)> = ups.iter().map(|(a, b)| (a, b)).collect();
+    let none: [&Var; 0] = [];
+    let step = compile(&none, &none).updates(&pairs).build().unwrap();
+    let mut want: Vec<Vec<f64>> = vec![p0.to_vec(), q0.to_vec()];
+    let mut m = vec![vec![0.0; 3], vec![0.0; 1]];
+    let mut v = m.clone();
+    for t in 1..=3 {
+        let no_args: [Tensor; 0] = [];
+        step.call(&no_args).unwrap();
+        let a = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
+        for k in 0..2 {
+            for i in 0..want[k].len() {
+                let x = want[k][i];
+                let g = if k == 0 { x } else { x * x };
+                m[k][i] = b1 * m[k][i] + (1.0 - b1) * g;
+                v[k][i] = b2 * v[k][i] + (1.0 - b2) * g * g;
+                want[k][i] = x - a * m[k][i] / (v[k][i].sqrt() + eps);
+            }
+        }
+        for (k, var) in [&p, &q].into_iter().enumerate() {
+            let got = var.get_value().unwrap().to_f64_vec();
+            for (g, w) in got.iter().zip(&want[k]) {
+                assert!((g - w).abs() < 1e-12, "step {t}: {got:?} vs {:?}", want[k]);
+            }
+        }
+    }
+}
+
 #[test]
 fn a_diverging_fit_names_the_parameter_and_keeps_finite_values() {
     // y ~ N(1e160 * b[1, 0], 1): the gradient of b[1, 0] overflows; a is fine.

@@ -75,73 +75,115 @@ fn unify_shape(a: &[Dim], b: &[Dim]) -> Option<Dims<Dim>> {
 struct Groups<'g> {
     g: &'g Graph,
     pos: HashMap<NodeId, usize>,
+    /// The inputs of the node at each position, as positions (the graph
+    /// does not change while groups form).
+    preds: Vec<Vec<usize>>,
     group_of: HashMap<NodeId, usize>,
+    /// `group_of` by position (`NONE`: no group).
+    group_at: Vec<usize>,
     members: Vec<Vec<NodeId>>,
     /// Reductions that join a group as extra outputs (step 2).
     reductions: Vec<Vec<NodeId>>,
     shape: Vec<Dims<Dim>>,
+    /// `convex`'s scratch: marks stamped per call, so nothing is cleared.
+    marks: Marks,
+}
+
+const NONE: usize = usize::MAX;
+
+#[derive(Default)]
+struct Marks {
+    stamp: u32,
+    in_set: Vec<u32>,
+    seen: Vec<u32>,
+    seen_group: Vec<u32>,
+    stack: Vec<usize>,
 }
 
 impl Groups<'_> {
-    /// Would `set` stay convex once every group is one node? Walking back
-    /// from the inputs the set takes from outside, no path may come back
-    /// into the set; a node of another group stands for the whole group
-    /// (its fused node will need all its members' inputs), so two groups
-    /// that each look convex cannot end up depending on each other.
-    fn convex(&self, set: &HashSet<NodeId>) -> bool {
-        let first = set.iter().map(|n| self.pos[n]).min().unwrap_or(0);
-        let mut seen = HashSet::new();
-        let mut seen_groups = HashSet::new();
-        let outside_inputs = |ms: &mut dyn Iterator<Item = NodeId>| -> Vec<NodeId> {
-            ms.flat_map(|m| self.g.inputs(m)).map(|v| v.node).collect()
-        };
-        let mut stack: Vec<NodeId> = outside_inputs(&mut set.iter().copied())
-            .into_iter()
-            .filter(|i| !set.contains(i))
-            .collect();
-        while let Some(x) = stack.pop() {
-            if set.contains(&x) {
+    fn assign(&mut self, n: NodeId, k: usize) {
+        self.group_of.insert(n, k);
+        self.group_at[self.pos[&n]] = k;
+    }
+
+    /// Would groups `ks` with `extra` added stay convex once every group is
+    /// one node? Walking back from the inputs the set takes from outside,
+    /// no path may come back into the set; a node of another group stands
+    /// for the whole group (its fused node will need all its members'
+    /// inputs), so two groups that each look convex cannot end up
+    /// depending on each other. (Positions and stamped marks: this runs
+    /// for every candidate, so it allocates and hashes nothing per node.)
+    fn convex(&mut self, ks: &[usize], extra: NodeId) -> bool {
+        let m = &mut self.marks;
+        if m.stamp == u32::MAX {
+            *m = Marks::default();
+        }
+        m.stamp += 1;
+        let s = m.stamp;
+        let n = self.preds.len();
+        m.in_set.resize(n, 0);
+        m.seen.resize(n, 0);
+        m.seen_group.resize(self.members.len(), 0);
+        let set = ks
+            .iter()
+            .flat_map(|&k| self.members[k].iter().chain(&self.reductions[k]))
+            .chain(std::iter::once(&extra))
+            .map(|x| self.pos[x]);
+        let mut first = usize::MAX;
+        for p in set.clone() {
+            m.in_set[p] = s;
+            first = first.min(p);
+        }
+        m.stack.clear();
+        for p in set {
+            m.stack
+                .extend(self.preds[p].iter().filter(|&&i| m.in_set[i] != s));
+        }
+        while let Some(x) = m.stack.pop() {
+            if m.in_set[x] == s {
                 return false;
             }
-            if !seen.insert(x) {
+            if m.seen[x] == s {
                 continue;
             }
-            if let Some(&k) = self.group_of.get(&x) {
-                if seen_groups.insert(k) {
-                    let all = self.members[k].iter().chain(&self.reductions[k]).copied();
-                    stack.extend(outside_inputs(&mut all.into_iter()));
+            m.seen[x] = s;
+            let k = self.group_at[x];
+            if k != NONE {
+                if m.seen_group[k] != s {
+                    m.seen_group[k] = s;
+                    for y in self.members[k].iter().chain(&self.reductions[k]) {
+                        m.stack.extend(&self.preds[self.pos[y]]);
+                    }
                 }
                 continue;
             }
-            if self.pos.get(&x).is_none_or(|&p| p < first) {
+            if x < first {
                 continue;
             }
-            stack.extend(self.g.inputs(x).iter().map(|v| v.node));
+            m.stack.extend(&self.preds[x]);
         }
         true
-    }
-
-    /// Every node of group `k` with `extra` added.
-    fn with(&self, k: &[usize], extra: NodeId) -> HashSet<NodeId> {
-        let mut set: HashSet<NodeId> = k
-            .iter()
-            .flat_map(|&k| self.members[k].iter().chain(&self.reductions[k]).copied())
-            .collect();
-        set.insert(extra);
-        set
     }
 }
 
 /// Run the pass; returns whether anything was fused.
 pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) -> bool {
     let order = g.toposort();
+    let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let preds = order
+        .iter()
+        .map(|&n| g.inputs(n).iter().map(|v| pos[&v.node]).collect())
+        .collect();
     let mut gr = Groups {
         g,
-        pos: order.iter().enumerate().map(|(i, n)| (*n, i)).collect(),
+        pos,
+        preds,
         group_of: HashMap::new(),
+        group_at: vec![NONE; order.len()],
         members: vec![],
         reductions: vec![],
         shape: vec![],
+        marks: Marks::default(),
     };
     // 1. Elementwise groups, growing forward.
     for &n in &order {
@@ -162,7 +204,7 @@ pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) ->
         let mut options: Vec<Vec<usize>> = vec![cands.clone()];
         options.extend(cands.iter().map(|&k| vec![k]));
         for opt in options.into_iter().filter(|o| !o.is_empty()) {
-            if gr.convex(&gr.with(&opt, n)) {
+            if gr.convex(&opt, n) {
                 joined = Some(opt);
                 break;
             }
@@ -178,15 +220,15 @@ pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) ->
                 for &k in &ks[1..] {
                     let moved = std::mem::take(&mut gr.members[k]);
                     for m in &moved {
-                        gr.group_of.insert(*m, target);
+                        gr.assign(*m, target);
                     }
                     gr.members[target].extend(moved);
                 }
                 gr.members[target].push(n);
-                gr.group_of.insert(n, target);
+                gr.assign(n, target);
             }
             None => {
-                gr.group_of.insert(n, gr.members.len());
+                gr.assign(n, gr.members.len());
                 gr.members.push(vec![n]);
                 gr.reductions.push(vec![]);
                 gr.shape.push(shape);
@@ -211,11 +253,11 @@ pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) ->
             continue;
         }
         // No member (nor another group the group needs) may need the result.
-        if !gr.convex(&gr.with(&[k], n)) {
+        if !gr.convex(&[k], n) {
             continue;
         }
         gr.reductions[k].push(n);
-        gr.group_of.insert(n, k);
+        gr.assign(n, k);
     }
     drop(gr.pos);
     let (members, reductions, shapes) = (gr.members, gr.reductions, gr.shape);

@@ -173,11 +173,13 @@ pub fn build(
                     .outputs
                     .iter()
                     .all(|o| dtype_ok(program.dtype(o.reg())));
-            if ok {
-                Lanes {
-                    n: if prec == Precision::F64 { 2 } else { 4 },
-                    prec,
-                }
+            let n = if prec == Precision::F64 { 2 } else { 4 };
+            // An innermost loop known to be shorter than a vector (a
+            // scalar's: the optimizer's step size) gets only the scalar
+            // body: the vector one would never run and doubles the code.
+            let short = matches!(counts.last(), Some(Q::K(c)) if *c < n as i64);
+            if ok && !short {
+                Lanes { n, prec }
             } else {
                 Lanes::scalar()
             }

@@ -1,6 +1,6 @@
 //! Optimizers as update expressions (PyMC's `pymc.variational.updates`).
 
-use theon_tensor::{Error, Result, Tensor, Var, shared, where_};
+use theon_tensor::{DType, Error, Result, Tensor, Var, shared, where_};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Optimizer {
@@ -203,6 +203,9 @@ impl Optimizer {
             return Ok(ups);
         }
         let mut ups = Vec::new();
+        // Adam's step counter and bias-corrected step size, one per dtype
+        // for all parameters (as PyMC's `adam`: one counter per optimizer).
+        let mut adam_steps: Vec<(DType, Var)> = vec![];
         for (k, (p, g)) in params.iter().zip(grads).enumerate() {
             let shape: Vec<usize> = p
                 .ty()
@@ -246,18 +249,27 @@ impl Optimizer {
                 } => {
                     let m = zeros("adam_m", &[]);
                     let v = zeros("adam_v", &[]);
-                    let t = shared(&format!("adam_t_{k}"), Tensor::scalar(0.0).cast(p.dtype()));
-                    let t1 = (&t + 1.0)?;
-                    let c1 = (1.0 - (Var::scalar_const(beta1, p.dtype()).pow(&t1))?)?;
-                    let c2 = (1.0 - (Var::scalar_const(beta2, p.dtype()).pow(&t1))?)?;
-                    let a = ((c2.sqrt() / c1)? * learning_rate)?;
+                    let dtype = p.dtype();
+                    let a = match adam_steps.iter().find(|(d, _)| *d == dtype) {
+                        Some((_, a)) => a.clone(),
+                        None => {
+                            let name = format!("adam_t_{}", adam_steps.len());
+                            let t = shared(&name, Tensor::scalar(0.0).cast(dtype));
+                            let t1 = (&t + 1.0)?;
+                            let c1 = (1.0 - (Var::scalar_const(beta1, dtype).pow(&t1))?)?;
+                            let c2 = (1.0 - (Var::scalar_const(beta2, dtype).pow(&t1))?)?;
+                            let a = ((c2.sqrt() / c1)? * learning_rate)?;
+                            ups.push((t, t1));
+                            adam_steps.push((dtype, a.clone()));
+                            a
+                        }
+                    };
                     let m1 = ((&m * beta1)? + (g * (1.0 - beta1))?)?;
                     let v1 = ((&v * beta2)? + (g.square() * (1.0 - beta2))?)?;
                     let step = ((a * &m1)? / (v1.sqrt() + epsilon)?)?;
                     ups.push((p.clone(), (p - &step)?));
                     ups.push((m, m1));
                     ups.push((v, v1));
-                    ups.push((t, t1));
                 }
                 Optimizer::Sgd { learning_rate } => {
                     ups.push((p.clone(), (p - &(g * learning_rate)?)?))
