@@ -161,6 +161,16 @@ fn step_flops(n: usize, sizes: &[usize]) -> f64 {
         .sum()
 }
 
+/// The benchmarked ADVI (Adam 0.01) of `model`, compiled with `options`.
+fn adam_inference(model: &Model, options: CompileOptions) -> Result<Inference> {
+    model.inference(
+        Advi::new()
+            .optimizer(Optimizer::adam().with_learning_rate(0.01))
+            .progressbar(false)
+            .compile_options(options),
+    )
+}
+
 /// Median seconds per ADVI step (after warm-up steps), within about
 /// `budget` of stepping.
 fn time_step(model: &Model, level: CpuLevel, threads: usize, budget: Duration) -> Result<f64> {
@@ -172,12 +182,7 @@ fn time_step(model: &Model, level: CpuLevel, threads: usize, budget: Duration) -
         },
         ..CompileOptions::default()
     };
-    let mut inf = model.inference(
-        Advi::new()
-            .optimizer(Optimizer::adam().with_learning_rate(0.01))
-            .progressbar(false)
-            .compile_options(options),
-    )?;
+    let mut inf = adam_inference(model, options)?;
     inf.fit(3)?;
     let step = inf.step_function();
     let none: [Tensor; 0] = [];
@@ -231,13 +236,7 @@ fn profile(args: &[String]) -> Result<()> {
         },
         ..CompileOptions::default()
     };
-    let model = deep_model(h, n, dtype)?;
-    let mut inf = model.inference(
-        Advi::new()
-            .optimizer(Optimizer::adam().with_learning_rate(0.01))
-            .progressbar(false)
-            .compile_options(options),
-    )?;
+    let mut inf = adam_inference(&deep_model(h, n, dtype)?, options)?;
     inf.fit(20)?;
     let report = inf.step_function().profile().ok_or_else(bad)?;
     let text = report.to_string();

@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use theon::compiler::codegen::math::{self, scalar::ScalarF32, scalar::ScalarF64};
 use theon::prelude::*;
 use theon_tests::random_graphs::{graph, instantiate};
-use theon_tests::{assert_agree, eval_checked};
+use theon_tests::{assert_agree, draws_of, eval_checked};
 
 // ---- random graphs ------------------------------------------------------------------
 
@@ -449,14 +449,8 @@ fn batch_regions_run_chunk_by_chunk() {
     // region, must match the interpreter for every draw count, including
     // one draw, zero draws, and a draw count equal to the row count.
     let x = matrix("x");
-    let w1 = Var::input(
-        "w1",
-        TensorType::new(DType::F64, vec![None, Some(3), Some(4)]),
-    );
-    let w2 = Var::input(
-        "w2",
-        TensorType::new(DType::F64, vec![None, Some(4), Some(2)]),
-    );
+    let w1 = draws_of("w1", DType::F64, 3, 4);
+    let w2 = draws_of("w2", DType::F64, 4, 2);
     let b = Var::input(
         "b",
         TensorType::new(DType::F64, vec![Some(1), Some(1), Some(4)]),
@@ -532,6 +526,14 @@ fn batch_regions_run_chunk_by_chunk() {
     );
 }
 
+/// `outputs` compiled at a CPU level for a thread count.
+fn jit_at(inputs: &[&Var], outputs: &[&Var], level: CpuLevel, threads: usize) -> Function {
+    let mut opts = CompileOptions::default();
+    opts.jit.cpu = Some(level);
+    opts.jit.threads = Some(threads);
+    compile(inputs, outputs).options(opts).build().unwrap()
+}
+
 /// Batch regions split their chunks across threads, each thread with its
 /// own tables and internal buffers: the results are bit for bit those of
 /// one thread, at every CPU level, and agree with the interpreter.
@@ -539,8 +541,8 @@ fn batch_regions_run_chunk_by_chunk() {
 fn batch_regions_do_not_depend_on_the_thread_count() {
     for dtype in [DType::F64, DType::F32] {
         let x = Var::input("x", TensorType::new(dtype, vec![None, Some(3)]));
-        let w1 = Var::input("w1", TensorType::new(dtype, vec![None, Some(3), Some(8)]));
-        let w2 = Var::input("w2", TensorType::new(dtype, vec![None, Some(8), Some(2)]));
+        let w1 = draws_of("w1", dtype, 3, 8);
+        let w2 = draws_of("w2", dtype, 8, 2);
         let b = Var::input("b", TensorType::new(dtype, vec![None, Some(1), Some(8)]));
         let h = (x.matmul(&w1).unwrap() + &b).unwrap().tanh();
         let y = h.matmul(&w2).unwrap().sigmoid();
@@ -561,10 +563,7 @@ fn batch_regions_do_not_depend_on_the_thread_count() {
             let want = interp.call(&args).unwrap();
             for level in CpuLevel::supported() {
                 let run = |threads: usize| {
-                    let mut opts = CompileOptions::default();
-                    opts.jit.cpu = Some(level);
-                    opts.jit.threads = Some(threads);
-                    let f = compile(&inputs, &[&y]).options(opts).build().unwrap();
+                    let f = jit_at(&inputs, &[&y], level, threads);
                     let out = f.call(&args).unwrap().remove(0);
                     // Twice: the tables are restored after a threaded region.
                     assert_eq!(f.call(&args).unwrap()[0], out);
@@ -602,10 +601,7 @@ fn batch_regions_read_permuted_views_whole() {
         "w1_t",
         TensorType::new(DType::F64, vec![Some(4), Some(3), None]),
     );
-    let w2 = Var::input(
-        "w2",
-        TensorType::new(DType::F64, vec![None, Some(4), Some(2)]),
-    );
+    let w2 = draws_of("w2", DType::F64, 4, 2);
     let b_t = Var::input(
         "b_t",
         TensorType::new(DType::F64, vec![Some(4), Some(1), None]),
@@ -745,10 +741,7 @@ fn results_do_not_depend_on_the_thread_count() {
         let want = interp.call(&args).unwrap();
         for level in CpuLevel::supported() {
             let run = |threads: usize| {
-                let mut opts = CompileOptions::default();
-                opts.jit.cpu = Some(level);
-                opts.jit.threads = Some(threads);
-                let f = compile(&inputs, &refs).options(opts).build().unwrap();
+                let f = jit_at(&inputs, &refs, level, threads);
                 let out = f.call(&args).unwrap();
                 // The large elementwise loops ran as split regions.
                 let split = f.region_chunks().iter().filter(|(t, c)| c < t).count();

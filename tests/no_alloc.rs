@@ -4,6 +4,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use theon::prelude::*;
+use theon_tests::draws_of;
 use theon_tests::models::advi_step_graph;
 
 struct Counting;
@@ -90,14 +91,8 @@ fn steady_state_calls_allocate_nothing() {
     // Also a large elementwise loop (split by rows) and a batch region
     // whose chunks run on both threads.
     let xr = Var::input("xr", TensorType::new(DType::F64, vec![None, Some(3)]));
-    let w1 = Var::input(
-        "w1",
-        TensorType::new(DType::F64, vec![None, Some(3), Some(4)]),
-    );
-    let w2 = Var::input(
-        "w2",
-        TensorType::new(DType::F64, vec![None, Some(4), Some(2)]),
-    );
+    let w1 = draws_of("w1", DType::F64, 3, 4);
+    let w2 = draws_of("w2", DType::F64, 4, 2);
     let batched = xr.matmul(&w1).unwrap().tanh().matmul(&w2).unwrap();
     let square = ((&u * &u).unwrap() + 1.0).unwrap();
     let big = compile(&[&u, &xr, &w1, &w2], &[&u.tanh(), &square, &batched])

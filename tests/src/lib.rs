@@ -66,6 +66,15 @@ pub fn eval_checked(inputs: &[&Var], outputs: &[&Var], args: &[Tensor]) -> Resul
     }
 }
 
+/// Per-draw weights of a vectorized network: `[draws, rows, cols]` with
+/// the draw count left open (what `vectorize` gives a weight).
+pub fn draws_of(name: &str, dtype: DType, rows: usize, cols: usize) -> Var {
+    Var::input(
+        name,
+        TensorType::new(dtype, vec![None, Some(rows), Some(cols)]),
+    )
+}
+
 /// Rewritten results must match the graph as written wherever the original
 /// is finite; where the original over- or underflowed to inf/NaN the stable
 /// form may be finite.

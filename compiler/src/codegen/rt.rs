@@ -426,6 +426,38 @@ mod tests {
         0
     }
 
+    /// Run region 0 of these tables through the runner; its return code.
+    fn run_region(
+        (bufs, dims): (&mut [usize], &mut [i64]),
+        regions: &mut [RegionPlan],
+        parts: &mut [PartTables],
+        threads: usize,
+    ) -> (i32, Option<Error>) {
+        let ctx = CallCtx {
+            execs: &[],
+            bufs: bufs.as_mut_ptr(),
+            n_bufs: bufs.len(),
+            dims: dims.as_mut_ptr(),
+            n_dims: dims.len(),
+            regions: regions.as_mut_ptr(),
+            n_regions: regions.len(),
+            threads,
+            parts: parts.as_mut_ptr(),
+            n_parts: parts.len(),
+            error: RefCell::new(None),
+        };
+        let frame = Frame {
+            bufs: ctx.bufs,
+            dims: ctx.dims,
+            ctx: (&ctx as *const CallCtx).cast(),
+        };
+        // SAFETY: the context, tables and buffers are alive and sized for
+        // the regions (the tests build them so); a missing region returns
+        // before touching any table.
+        let rc = unsafe { theon_rt_region(frame.ctx, 0, body, &frame) };
+        (rc, ctx.error.take())
+    }
+
     fn run(threads: usize, total: usize, chunk: usize) -> Vec<f64> {
         let input: Vec<f64> = (0..total).map(|i| i as f64).collect();
         let mut out = vec![0.0f64; total];
@@ -448,27 +480,7 @@ mod tests {
         let mut parts: Vec<PartTables> = (1..threads)
             .map(|_| PartTables::new(3, 1, chunk * 8).unwrap())
             .collect();
-        let ctx = CallCtx {
-            execs: &[],
-            bufs: bufs.as_mut_ptr(),
-            n_bufs: 3,
-            dims: dims.as_mut_ptr(),
-            n_dims: 1,
-            regions: regions.as_mut_ptr(),
-            n_regions: 1,
-            threads,
-            parts: parts.as_mut_ptr(),
-            n_parts: parts.len(),
-            error: RefCell::new(None),
-        };
-        let frame = Frame {
-            bufs: ctx.bufs,
-            dims: ctx.dims,
-            ctx: (&ctx as *const CallCtx).cast(),
-        };
-        // SAFETY: the context, tables and buffers above are alive and sized
-        // for the region.
-        let rc = unsafe { theon_rt_region(frame.ctx, 0, body, &frame) };
+        let (rc, _) = run_region((&mut bufs, &mut dims), &mut regions, &mut parts, threads);
         assert_eq!(rc, 0);
         // The tables are restored.
         assert_eq!(dims, [total as i64]);
@@ -494,34 +506,8 @@ mod tests {
 
     #[test]
     fn a_region_outside_the_plan_is_an_error() {
-        let ctx = CallCtx {
-            execs: &[],
-            bufs: std::ptr::null_mut(),
-            n_bufs: 0,
-            dims: std::ptr::null_mut(),
-            n_dims: 0,
-            regions: std::ptr::null_mut(),
-            n_regions: 0,
-            threads: 1,
-            parts: std::ptr::null_mut(),
-            n_parts: 0,
-            error: RefCell::new(None),
-        };
-        let frame = Frame {
-            bufs: ctx.bufs,
-            dims: ctx.dims,
-            ctx: (&ctx as *const CallCtx).cast(),
-        };
-        // SAFETY: region 0 does not exist; the runner returns before
-        // touching any table.
-        let rc = unsafe { theon_rt_region(frame.ctx, 0, body, &frame) };
+        let (rc, error) = run_region((&mut [], &mut []), &mut [], &mut [], 1);
         assert_ne!(rc, 0);
-        assert!(
-            ctx.error
-                .take()
-                .unwrap()
-                .to_string()
-                .contains("no batch region 0")
-        );
+        assert!(error.unwrap().to_string().contains("no batch region 0"));
     }
 }
