@@ -18,9 +18,10 @@
 //! counted, so small networks read low. Matrix products go through
 //! matrixmultiply, which picks its own kernels at run time whatever
 //! theon's level; the level changes theon's own loops and kernels.
-//! `--quick` runs the smaller shapes only. `--profile H N [f32|f64]`
-//! prints instead the per-step profile (`JitOptions::profile`, one thread)
-//! of the 2-H-H-3 step on N rows: where a step's time goes.
+//! `--quick` runs the smaller shapes only. `--profile H N [f32|f64
+//! [THREADS]]` prints instead the per-step profile (`JitOptions::profile`,
+//! one thread by default) of the 2-H-H-3 step on N rows: where a step's
+//! time goes.
 
 use std::time::{Duration, Instant};
 use theon::compiler::CompileOptions;
@@ -218,9 +219,11 @@ fn deep_model(h: usize, n: usize, dtype: DType) -> Result<Model> {
     Ok(deep_bnn(&x, &y, h, 3, None, 0, dtype)?.model)
 }
 
-/// `--profile H N [f32|f64]`: the step's profile on one thread.
+/// `--profile H N [f32|f64 [THREADS]]`: the step's profile (one thread by
+/// default; a profiled function runs split loops and batch regions on one
+/// thread, its products and wide-math passes on all of them).
 fn profile(args: &[String]) -> Result<()> {
-    let bad = || Error::shape("usage: --profile H N [f32|f64]");
+    let bad = || Error::shape("usage: --profile H N [f32|f64 [THREADS]]");
     let h: usize = args.first().and_then(|a| a.parse().ok()).ok_or_else(bad)?;
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).ok_or_else(bad)?;
     let dtype = match args.get(2).map(String::as_str) {
@@ -228,9 +231,13 @@ fn profile(args: &[String]) -> Result<()> {
         Some("f32") => DType::F32,
         Some(_) => return Err(bad()),
     };
+    let threads: usize = match args.get(3) {
+        None => 1,
+        Some(t) => t.parse().map_err(|_| bad())?,
+    };
     let options = CompileOptions {
         jit: JitOptions {
-            threads: Some(1),
+            threads: Some(threads),
             profile: true,
             ..JitOptions::default()
         },
@@ -240,7 +247,7 @@ fn profile(args: &[String]) -> Result<()> {
     inf.fit(20)?;
     let report = inf.step_function().profile().ok_or_else(bad)?;
     let text = report.to_string();
-    println!("2-{h}-{h}-3, N {n}, {dtype}, one thread:");
+    println!("2-{h}-{h}-3, N {n}, {dtype}, {threads} thread(s):");
     for line in text.lines().take(25) {
         println!("{line}");
     }
