@@ -113,6 +113,33 @@ impl JitFunction {
     }
 }
 
+impl JitFunction {
+    /// The plan of a new shape signature (kept out of the call's hot path).
+    #[cold]
+    #[inline(never)]
+    fn new_plan(&self, call: &Call<'_>, signature: Vec<i64>) -> Result<Plan> {
+        let args = &call.args;
+        let a: Vec<&Tensor> = (0..args.count()).map(|k| args.arg(k)).collect();
+        let s: Vec<&Tensor> = (0..call.shared.len()).map(|k| call.shared.get(k)).collect();
+        let runs: Vec<bool> = self
+            .code
+            .steps
+            .iter()
+            .map(|k| *k == StepKind::Exec)
+            .collect();
+        Plan::build(
+            &self.layout,
+            &self.graph,
+            &a,
+            &s,
+            &runs,
+            &self.code.region_exec,
+            (self.code.cpu, self.code.threads),
+            signature,
+        )
+    }
+}
+
 impl Backend for JitFunction {
     /// Run one call: arguments and shared values were checked against
     /// their types by the protocol.
@@ -142,25 +169,9 @@ impl Backend for JitFunction {
             // Most recent first (a rotation moves the plans, no allocation).
             plans[..=k].rotate_right(1);
         } else {
-            let a: Vec<&Tensor> = (0..args.count()).map(|k| args.arg(k)).collect();
-            let s: Vec<&Tensor> = (0..n_shared).map(|k| call.shared.get(k)).collect();
-            let runs: Vec<bool> = self
-                .code
-                .steps
-                .iter()
-                .map(|k| *k == StepKind::Exec)
-                .collect();
-            let built = Plan::build(
-                lay,
-                g,
-                &a,
-                &s,
-                &runs,
-                &self.code.region_exec,
-                (self.code.cpu, self.code.threads),
-                signature.clone(),
-            )
-            .map_err(|e| e.context(format!("function '{name}'")))?;
+            let built = self
+                .new_plan(call, signature.clone())
+                .map_err(|e| e.context(format!("function '{name}'")))?;
             plans.truncate(PLANS - 1);
             plans.insert(0, built);
         }
