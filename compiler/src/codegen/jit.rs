@@ -133,7 +133,6 @@ impl JitFunction {
             &a,
             &s,
             &runs,
-            &self.code.region_exec,
             (self.code.cpu, self.code.threads),
             signature,
         )

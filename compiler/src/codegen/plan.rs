@@ -92,17 +92,14 @@ pub fn broadcast_concrete(shapes: &[&[usize]]) -> Vec<usize> {
 
 impl Plan {
     /// Build the plan for a call's arguments and shared values.
-    /// `runs_exec[pos]` says which steps are run-time steps and
-    /// `region_exec[r]` which regions hold one; `cpu` and `threads` are
-    /// the code's level and thread count.
-    #[allow(clippy::too_many_arguments)]
+    /// `runs_exec[pos]` says which steps are run-time steps; `cpu` and
+    /// `threads` are the code's level and thread count.
     pub fn build(
         layout: &Layout,
         g: &Graph,
         args: &[&Tensor],
         shared: &[&Tensor],
         runs_exec: &[bool],
-        region_exec: &[bool],
         (cpu, threads): (super::cpu::CpuLevel, usize),
         signature: Vec<i64>,
     ) -> Result<Plan> {
@@ -207,18 +204,7 @@ impl Plan {
         let regions: Vec<RegionPlan> = layout
             .regions
             .iter()
-            .zip(region_exec)
-            .map(|(r, &exec)| {
-                RegionPlan::build(
-                    r,
-                    (exec, threads),
-                    layout,
-                    &shapes,
-                    &loops,
-                    &dims,
-                    &mut bytes,
-                )
-            })
+            .map(|r| RegionPlan::build(r, threads, layout, &shapes, &loops, &dims, &mut bytes))
             .collect();
         // Chunked regions may run on `threads` threads: each extra one
         // gets its own tables and internal buffers.

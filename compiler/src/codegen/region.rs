@@ -39,6 +39,10 @@ pub struct RegionLayout {
     /// A single elementwise loop made a region only to split it across
     /// threads when large (one chunk per thread, nothing kept in cache).
     pub split: bool,
+    /// A step lowered to a run-time (Rust) step, which reads the call's
+    /// own tables with the full shapes: the region runs as one chunk. Set
+    /// when the region is lowered.
+    pub runs_exec: bool,
 }
 
 impl RegionLayout {
@@ -89,6 +93,7 @@ impl RegionLayout {
             internal,
             touched,
             split,
+            runs_exec: false,
         }
     }
 
@@ -133,7 +138,7 @@ impl RegionPlan {
     /// chunk here.
     pub fn build(
         region: &RegionLayout,
-        (runs_exec, threads): (bool, usize),
+        threads: usize,
         layout: &Layout,
         shapes: &[Vec<usize>],
         loops: &[Vec<usize>],
@@ -148,7 +153,7 @@ impl RegionPlan {
         let Some(&first) = region.produced.first() else {
             return single(1);
         };
-        if runs_exec {
+        if region.runs_exec {
             // A run-time step reads the call's own tables with the full
             // shapes it was prepared for.
             return single(shapes[first].first().copied().unwrap_or(1));
@@ -192,7 +197,7 @@ impl RegionPlan {
         let per_row: usize = region.internal.iter().map(|&b| bytes[b] / total).sum();
         let chunk = if region.split {
             let elements: usize = shapes[first].iter().product();
-            if threads > 1 && elements >= super::threads::WIDE_MIN {
+            if elements >= super::threads::WIDE_MIN {
                 total.div_ceil(threads)
             } else {
                 total

@@ -1,4 +1,5 @@
-//! Functions generated code calls: run-time steps and GEMM. They are
+//! Functions generated code calls: run-time steps, GEMM, wide-math passes
+//! and the batch-region runner. They are
 //! `extern "C"` and never unwind into native frames (a panic becomes an
 //! error).
 

@@ -1,5 +1,6 @@
-//! Intra-op threads: large matrix products and wide-math passes split
-//! across a pool shared by every compiled function.
+//! Intra-op threads: large matrix products, wide-math passes, batched
+//! convolutions, batch regions and large elementwise loops split across a
+//! pool shared by every compiled function.
 //!
 //! The thread count is fixed when a function is compiled
 //! (`JitOptions::threads`, else `THEON_NUM_THREADS`, else every core) and
@@ -33,7 +34,8 @@ pub const MAX_THREADS: usize = 64;
 pub const GEMM_MIN_FLOPS: usize = 1 << 21;
 /// Each part of a split product does at least this many flops.
 const GEMM_PART_FLOPS: usize = 1 << 20;
-/// Wide-math passes below this many elements run on the calling thread.
+/// Elementwise passes (wide-math kernels, split loops) below this many
+/// elements run on the calling thread.
 pub const WIDE_MIN: usize = 1 << 15;
 /// Parts of a wide-math pass start at multiples of this many elements.
 const WIDE_ALIGN: usize = 64;

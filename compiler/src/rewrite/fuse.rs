@@ -78,8 +78,7 @@ struct Groups<'g> {
     /// The inputs of the node at each position, as positions (the graph
     /// does not change while groups form).
     preds: Vec<Vec<usize>>,
-    group_of: HashMap<NodeId, usize>,
-    /// `group_of` by position (`NONE`: no group).
+    /// The group of the node at each position (`NONE`: none).
     group_at: Vec<usize>,
     members: Vec<Vec<NodeId>>,
     /// Reductions that join a group as extra outputs (step 2).
@@ -102,8 +101,11 @@ struct Marks {
 
 impl Groups<'_> {
     fn assign(&mut self, n: NodeId, k: usize) {
-        self.group_of.insert(n, k);
         self.group_at[self.pos[&n]] = k;
+    }
+
+    fn group_of(&self, n: NodeId) -> Option<usize> {
+        Some(self.group_at[self.pos[&n]]).filter(|&k| k != NONE)
     }
 
     /// Would groups `ks` with `extra` added stay convex once every group is
@@ -178,7 +180,6 @@ pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) ->
         g,
         pos,
         preds,
-        group_of: HashMap::new(),
         group_at: vec![NONE; order.len()],
         members: vec![],
         reductions: vec![],
@@ -194,7 +195,7 @@ pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) ->
         let mut cands: Vec<usize> =
             gr.g.inputs(n)
                 .iter()
-                .filter_map(|v| gr.group_of.get(&v.node).copied())
+                .filter_map(|v| gr.group_of(v.node))
                 .filter(|&k| unify_shape(&gr.shape[k], &shape).is_some())
                 .collect();
         cands.sort_unstable();
@@ -242,11 +243,7 @@ pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) ->
         }
         let v = gr.g.input(n, 0);
         // The reduced value must be a member (not another reduction).
-        let Some(&k) = gr
-            .group_of
-            .get(&v.node)
-            .filter(|_| fusible(gr.g, ctx, v.node))
-        else {
+        let Some(k) = gr.group_of(v.node).filter(|_| fusible(gr.g, ctx, v.node)) else {
             continue;
         };
         if unify_shape(&gr.g.ty(v).shape, &gr.shape[k]).as_ref() != Some(&gr.shape[k]) {

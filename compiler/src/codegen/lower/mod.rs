@@ -125,9 +125,6 @@ pub struct Compiled {
     pub module: CodeModule,
     pub entry: Entry,
     pub steps: Vec<StepKind>,
-    /// Batch regions holding a run-time step (which reads the call's own
-    /// tables, so such a region runs as one chunk).
-    pub region_exec: Vec<bool>,
     pub ir: Option<String>,
     pub disasm: Option<String>,
     /// Per-step times when profiling. Boxed: the code holds its address.
@@ -421,14 +418,13 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
     };
     let mut steps = vec![StepKind::Nothing; layout.order.len()];
     let order = layout.order.clone();
-    let mut region_exec = vec![false; regions.len()];
     for (r, (range, _)) in regions.iter().enumerate() {
         def.define(body_ids[r], layout, |e, _| {
             for p in range.clone() {
                 steps[p] = emit_step(e, g, p, order[p]);
-                region_exec[r] |= steps[p] == StepKind::Exec;
             }
         })?;
+        layout.regions[r].runs_exec = range.clone().any(|p| steps[p] == StepKind::Exec);
     }
     def.define(entry_id, layout, |e, module| {
         e.tick(-1);
@@ -501,7 +497,6 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
         module: CodeModule(Some(module)),
         entry,
         steps,
-        region_exec,
         ir: opts.keep_ir.then_some(ir),
         disasm: opts.keep_disasm.then_some(disasm),
         profile,
