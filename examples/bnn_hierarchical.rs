@@ -4,10 +4,12 @@
 //! models of the same 2-5-5-1 tanh network (no biases): separate networks,
 //! one pooled network, and per-task networks tied to shared weights
 //! (hierarchical). Each is fitted with ADVI and sampled with NUTS; every
-//! task is predicted with one vectorized function per model.
+//! task is predicted with one vectorized function per model. The
+//! hierarchical model's shared weights start at the pooled fit's posterior
+//! mean (measured in the README).
 //!
 //! cargo run --release --example bnn_hierarchical -- [--seed N] [--iters N]
-//!     [--learning-rate X] [--lr-final X]
+//!     [--learning-rate X] [--lr-final X] [--zero-shared-init] [--full-rank-shared]
 //!     [--kl-warmup N] [--no-nuts] [--nuts-draws N] [--nuts-tune N] [--chains N] [--out DIR]
 //!     [--no-plots]
 //!
@@ -53,6 +55,14 @@ struct Cli {
     /// q's starting sigma.
     #[arg(long, default_value_t = 0.1)]
     start_sigma: f64,
+    /// The hierarchical model's shared weights and group scales as one
+    /// full-rank block (mean-field over the per-task offsets).
+    #[arg(long)]
+    full_rank_shared: bool,
+    /// Start the hierarchical model's shared weights at zero instead of at
+    /// the pooled fit's posterior mean.
+    #[arg(long)]
+    zero_shared_init: bool,
     /// KL warm-up steps for ADVI (0: off).
     #[arg(long, default_value_t = 2000)]
     kl_warmup: usize,
@@ -125,6 +135,22 @@ fn fitted(bnn: &TaskBnn, node: &Var, xs: &Var, data: &Tasks) -> Result<Fitted> {
     })
 }
 
+/// The posterior means of the per-layer group scales (hierarchical model
+/// only), as `; group scales 0.52 0.31 0.90`.
+fn group_scales(bnn: &TaskBnn, mean: impl Fn(&str) -> Result<Tensor>) -> Result<String> {
+    let mut out = String::new();
+    for (name, _) in bnn.model.free_vars() {
+        if name.ends_with("_group_sd") {
+            out += &format!(" {:.3}", mean(&name)?.item::<f64>()?);
+        }
+    }
+    Ok(if out.is_empty() {
+        out
+    } else {
+        format!("; group scales{out}")
+    })
+}
+
 fn run() -> Result<()> {
     let cli = Cli::parse();
     let seed = cli.seed;
@@ -142,8 +168,19 @@ fn run() -> Result<()> {
     let mut advi: Vec<Fitted> = vec![];
     let mut nuts: Vec<Option<Fitted>> = vec![];
     let (mut advi_s, mut nuts_s) = (0.0, 0.0);
+    // The pooled fit's posterior mean per weight, by name.
+    let mut pooled_means: Vec<(String, Tensor)> = vec![];
     for pooling in Pooling::ALL {
         let bnn = task_bnn(pooling, &data.x_train, &data.y_train, seed)?;
+        if pooling == Pooling::Hierarchical && !cli.zero_shared_init {
+            // Start the shared weights at the pooled network's posterior
+            // mean: every task starts around one network (one labelling
+            // of the hidden units) instead of around zero.
+            for (name, mean) in &pooled_means {
+                bnn.model
+                    .set_initial(&format!("{name}_mean"), mean.clone())?;
+            }
+        }
         let dim: usize = bnn
             .model
             .free_vars()
@@ -155,7 +192,7 @@ fn run() -> Result<()> {
                     .product::<usize>()
             })
             .sum();
-        let method = Advi::new()
+        let mut method = Advi::new()
             .seed(seed)
             .optimizer(theon_examples::flags::decayed_adam(
                 cli.learning_rate,
@@ -166,14 +203,34 @@ fn run() -> Result<()> {
             .obj_n_mc(cli.obj_n_mc)
             .kl_warmup(cli.kl_warmup)
             .progressbar(false);
-        let (fit, secs) = timed(|| -> Result<Fitted> {
+        if cli.full_rank_shared && pooling == Pooling::Hierarchical {
+            let shared: Vec<String> = bnn
+                .model
+                .free_vars()
+                .into_iter()
+                .map(|(name, _)| name)
+                .filter(|name| name.ends_with("_mean") || name.ends_with("_group_sd"))
+                .collect();
+            method = method.full_rank_group(shared);
+        }
+        let (fit, secs) = timed(|| -> Result<(Fitted, f64, String)> {
             let approx = bnn.model.fit(cli.iters, method)?;
-            fitted(&bnn, &approx.sample_node(&bnn.p, DRAWS as i64)?, &xs, &data)
+            if pooling == Pooling::Pooled {
+                for (name, _) in bnn.model.free_vars() {
+                    pooled_means.push((name.clone(), approx.mean(&name)?));
+                }
+            }
+            let hist = approx.hist();
+            let last = &hist[hist.len().saturating_sub(1000)..];
+            let loss = last.iter().sum::<f64>() / last.len().max(1) as f64;
+            let node = approx.sample_node(&bnn.p, DRAWS as i64)?;
+            let scales = group_scales(&bnn, |name| approx.mean(name))?;
+            Ok((fitted(&bnn, &node, &xs, &data)?, loss, scales))
         });
-        let fit = fit?;
+        let (fit, loss, scales) = fit?;
         advi_s += secs;
         println!(
-            "{:<12} ({dim} weights) ADVI: mean test accuracy {:.3} ({:.2} s)",
+            "{:<12} ({dim} weights) ADVI: mean test accuracy {:.3}, final loss {loss:.1} ({:.2} s){scales}",
             pooling.name(),
             fit.mean(),
             secs
@@ -196,8 +253,9 @@ fn run() -> Result<()> {
         });
         let (fit, trace) = fit?;
         nuts_s += secs;
+        let scales = group_scales(&bnn, |name| trace.mean(name))?;
         println!(
-            "{:<12} NUTS: mean test accuracy {:.3} ({:.2} s, {} divergences)",
+            "{:<12} NUTS: mean test accuracy {:.3} ({:.2} s, {} divergences){scales}",
             "",
             fit.mean(),
             secs,

@@ -574,6 +574,122 @@ fn full_rank_advi_recovers_a_correlation() {
 }
 
 #[test]
+fn a_full_rank_group_captures_its_correlation_and_leaves_the_rest_mean_field() {
+    // a ~ N(0, 1), b ~ N(1, 2) independent, c | a ~ N(r a, sqrt(1 - r²)):
+    // (a, c) standard bivariate normal with correlation r. The group names
+    // c before a and skips b, so the block's order is not the model's.
+    let r = 0.8;
+    let model = Model::new();
+    let a = model.normal("a", 0.0, 1.0, ()).unwrap();
+    model.normal("b", 1.0, 2.0, ()).unwrap();
+    model
+        .normal("c", (&*a * r).unwrap(), (1.0 - r * r).sqrt(), ())
+        .unwrap();
+    let approx = model
+        .fit(
+            30_000,
+            Advi::new()
+                .full_rank_group(["c", "a"])
+                .seed(3)
+                .obj_n_mc(10)
+                .progressbar(false),
+        )
+        .unwrap();
+    let Family::Grouped(groups) = approx.family() else {
+        panic!("a grouped family, got {:?}", approx)
+    };
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[0].vars, vec![2, 0]);
+    assert_eq!(groups[1].vars, vec![1]);
+    assert!(matches!(groups[0].family, Family::FullRank { dim: 2, .. }));
+    assert!(matches!(groups[1].family, Family::MeanField { .. }));
+    // Covariance in the model's order a, b, c.
+    let cov = approx.covariance().unwrap().to_f64_vec();
+    let at = |i: usize, j: usize| cov[i * 3 + j];
+    let corr = at(0, 2) / (at(0, 0) * at(2, 2)).sqrt();
+    assert!(
+        (corr - r).abs() < 0.05,
+        "corr(a, c) {corr} vs {r} ({cov:?})"
+    );
+    assert_eq!(at(0, 2), at(2, 0));
+    for (i, j) in [(0, 1), (1, 0), (1, 2), (2, 1)] {
+        assert_eq!(at(i, j), 0.0, "b is independent of a and c: {cov:?}");
+    }
+    assert!((at(1, 1) - 4.0).abs() < 0.4, "var(b) {} vs 4", at(1, 1));
+    assert!((at(0, 0) - 1.0).abs() < 0.1 && (at(2, 2) - 1.0).abs() < 0.1);
+    // Per-variable moments read through the groups.
+    let sd_b = approx.std("b").unwrap().item::<f64>().unwrap();
+    assert_eq!(sd_b * sd_b, at(1, 1));
+    let sd_c = approx.std("c").unwrap().item::<f64>().unwrap();
+    assert!((sd_c * sd_c - at(2, 2)).abs() < 1e-12);
+    let mean_b = approx.mean("b").unwrap().item::<f64>().unwrap();
+    assert!((mean_b - 1.0).abs() < 0.1, "mean of b {mean_b}");
+    // Draws follow the block: the sample correlation of (a, c).
+    let trace = approx.sample(4000).unwrap();
+    let (xa, xc) = (
+        trace.get("a").unwrap().to_f64_vec(),
+        trace.get("c").unwrap().to_f64_vec(),
+    );
+    let n = xa.len() as f64;
+    let (ma, mc) = (xa.iter().sum::<f64>() / n, xc.iter().sum::<f64>() / n);
+    let cross = xa
+        .iter()
+        .zip(&xc)
+        .map(|(x, y)| (x - ma) * (y - mc))
+        .sum::<f64>()
+        / n;
+    let va = xa.iter().map(|x| (x - ma) * (x - ma)).sum::<f64>() / n;
+    let vc = xc.iter().map(|y| (y - mc) * (y - mc)).sum::<f64>() / n;
+    let sample_corr = cross / (va * vc).sqrt();
+    assert!(
+        (sample_corr - corr).abs() < 0.05,
+        "sample corr {sample_corr} vs q's {corr}"
+    );
+}
+
+#[test]
+fn one_group_over_every_variable_is_full_rank_advi() {
+    let r = 0.5;
+    let model = Model::new();
+    let a = model.normal("a", 0.0, 1.0, ()).unwrap();
+    model.normal("b", (&*a * r).unwrap(), 1.0, [2]).unwrap();
+    let full = model
+        .fit(300, FullRankAdvi::new().seed(7).progressbar(false))
+        .unwrap();
+    let grouped = model
+        .fit(
+            300,
+            Advi::new()
+                .full_rank_group(["a", "b"])
+                .start_sigma(1.0)
+                .seed(7)
+                .progressbar(false),
+        )
+        .unwrap();
+    assert_eq!(full.hist(), grouped.hist());
+    assert_eq!(full.covariance().unwrap(), grouped.covariance().unwrap());
+}
+
+#[test]
+fn bad_full_rank_groups_are_errors_that_name_the_variable() {
+    let model = Model::new();
+    model.normal("a", 0.0, 1.0, ()).unwrap();
+    model.normal("b", 0.0, 1.0, ()).unwrap();
+    let fit = |m: Advi| model.fit(10, m.progressbar(false)).unwrap_err().to_string();
+    let e = fit(Advi::new().full_rank_group(["a", "z"]));
+    assert!(
+        e.contains("'z' is not a free variable") && e.contains("a, b"),
+        "{e}"
+    );
+    let e = fit(Advi::new()
+        .full_rank_group(["a"])
+        .full_rank_group(["b", "a"]));
+    assert!(e.contains("'a' is already in group 0"), "{e}");
+    let e = fit(Advi::new().full_rank_group(Vec::<String>::new()));
+    assert!(e.contains("names no variables"), "{e}");
+}
+
+#[test]
 fn constrained_variables_are_fitted_in_unconstrained_space() {
     // sigma ~ HalfNormal(5) with y ~ N(0, sigma): the posterior of sigma is
     // near the sample standard deviation; q's mean lives on the log scale.

@@ -17,7 +17,7 @@ pub mod transform;
 
 pub use advi::{
     Advi, Approximation, Callback, CheckParametersConvergence, Control, Diff, Family, FitInfo,
-    FullRankAdvi, Inference, Optimizer, Size,
+    FullRankAdvi, Group, Inference, Optimizer, Size,
 };
 pub use dist::{Continuous, Discrete, Dist, IntoParam, Prob, Support};
 pub use map::MapEstimate;

@@ -21,15 +21,17 @@ pub struct Approximation {
 
 impl std::fmt::Debug for Approximation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.family {
-            Family::MeanField { .. } => "mean-field",
-            Family::FullRank { .. } => "full-rank",
+        let over = match self.family {
+            Family::Grouped(_) => String::new(),
+            _ => {
+                let names: Vec<&str> = self.vars.iter().map(|v| v.name.as_str()).collect();
+                format!(" over {}", names.join(", "))
+            }
         };
-        let names: Vec<&str> = self.vars.iter().map(|v| v.name.as_str()).collect();
         write!(
             f,
-            "Approximation({kind} over {}; {} steps)",
-            names.join(", "),
+            "Approximation({}{over}; {} steps)",
+            self.family.describe(),
             self.hist.len()
         )
     }
@@ -118,82 +120,18 @@ impl Approximation {
 
     /// Mean of q for a variable in unconstrained space (exact).
     pub fn mean_unconstrained(&self, name: &str) -> Result<Tensor> {
-        let k = self.index(name)?;
-        let v = &self.vars[k];
-        match &self.family {
-            Family::MeanField { mu, .. } => mu[k].get_value(),
-            Family::FullRank { mu, .. } => {
-                let flat = mu.get_value()?.to_f64_vec();
-                Tensor::new(flat[v.offset..v.offset + v.size].to_vec(), &v.shape)
-            }
-        }
+        self.family.mean_of(&self.vars, self.index(name)?)
     }
 
     /// Standard deviation of q for a variable in unconstrained space (exact).
     pub fn std_unconstrained(&self, name: &str) -> Result<Tensor> {
-        let k = self.index(name)?;
-        let v = &self.vars[k];
-        match &self.family {
-            Family::MeanField { rho, .. } => {
-                let r = rho[k].get_value()?.to_f64_vec();
-                Tensor::new(
-                    r.iter()
-                        .map(|x| theon_runtime::Float::softplus(*x))
-                        .collect::<Vec<f64>>(),
-                    &v.shape,
-                )
-            }
-            Family::FullRank { l_tril, dim, .. } => {
-                let l = Family::l_matrix(l_tril, *dim)?;
-                let lv = function(theon_tensor::NO_INPUTS, &[&l])?
-                    .call::<Tensor>(&[])?
-                    .remove(0)
-                    .to_f64_vec();
-                let sd: Vec<f64> = (v.offset..v.offset + v.size)
-                    .map(|i| {
-                        (0..*dim)
-                            .map(|j| lv[i * dim + j] * lv[i * dim + j])
-                            .sum::<f64>()
-                            .sqrt()
-                    })
-                    .collect();
-                Tensor::new(sd, &v.shape)
-            }
-        }
+        self.family.std_of(&self.vars, self.index(name)?)
     }
 
-    /// The covariance of q in unconstrained space (flat order), full rank: L Lᵀ.
+    /// The covariance of q in unconstrained space (flat order): L Lᵀ for
+    /// full rank, diagonal for mean-field, block-diagonal for groups.
     pub fn covariance(&self) -> Result<Tensor> {
-        match &self.family {
-            Family::FullRank { l_tril, dim, .. } => {
-                let l = Family::l_matrix(l_tril, *dim)?;
-                let cov = l.matmul(&l.t())?;
-                Ok(function(theon_tensor::NO_INPUTS, &[&cov])?
-                    .call::<Tensor>(&[])?
-                    .remove(0))
-            }
-            Family::MeanField { rho, .. } => {
-                let sd: Vec<f64> = rho
-                    .iter()
-                    .map(|r| r.get_value().map(|t| t.to_f64_vec()))
-                    .collect::<Result<Vec<_>>>()?
-                    .concat()
-                    .iter()
-                    .map(|x| theon_runtime::Float::softplus(*x))
-                    .collect();
-                let d = sd.len();
-                let cov: Vec<f64> = (0..d * d)
-                    .map(|p| {
-                        if p / d == p % d {
-                            sd[p / d] * sd[p / d]
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                Tensor::new(cov, &[d, d])
-            }
-        }
+        self.family.covariance(&self.vars)
     }
 
     /// Posterior mean of a variable in its own (constrained) space: exact

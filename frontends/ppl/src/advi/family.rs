@@ -1,5 +1,6 @@
 //! The variational families: mean-field and full-rank Gaussians over the
-//! unconstrained free variables, their draws and log q.
+//! unconstrained free variables, and independent groups of them (PyMC's
+//! `pm.Group`); their draws, log q and exact moments.
 
 use crate::model::{Model, RvKind};
 use crate::transform::Transform;
@@ -33,6 +34,27 @@ pub enum Family {
     MeanField { mu: Vec<Var>, rho: Vec<Var> },
     /// Flat mu and the lower triangle of L (row-major), diagonal through softplus.
     FullRank { mu: Var, l_tril: Var, dim: usize },
+    /// Independent blocks, each a family over some of the free variables
+    /// (a full-rank block over the variables whose correlations matter,
+    /// mean-field over the rest): q is the product of the blocks.
+    Grouped(Vec<Group>),
+}
+
+/// One block of a grouped family.
+#[derive(Clone, Debug)]
+pub struct Group {
+    /// The block's variables: positions in the approximation's free variables.
+    pub vars: Vec<usize>,
+    /// Those variables as the block sees them (offsets within the block).
+    pub local: Vec<FreeVar>,
+    pub family: Family,
+}
+
+impl Group {
+    /// The block's position of free variable `k`, if it holds it.
+    fn position(&self, k: usize) -> Option<usize> {
+        self.vars.iter().position(|&v| v == k)
+    }
 }
 
 /// The free variables of a model with their offsets.
@@ -178,6 +200,17 @@ impl Family {
         dtype: DType,
         start_sigma: Option<f64>,
     ) -> Result<Family> {
+        Family::full_rank_named(vars, init, dtype, start_sigma, "")
+    }
+
+    /// `full_rank` with its shared variables' names suffixed by `tag`.
+    fn full_rank_named(
+        vars: &[FreeVar],
+        init: &[Tensor],
+        dtype: DType,
+        start_sigma: Option<f64>,
+        tag: &str,
+    ) -> Result<Family> {
         let dim: usize = vars.iter().map(|v| v.size).sum();
         let flat: Vec<f64> = init.iter().flat_map(|t| t.to_f64_vec()).collect();
         let raw = softplus_inv(start_sigma.unwrap_or(1.0));
@@ -185,10 +218,196 @@ impl Family {
             .flat_map(|i| (0..=i).map(move |j| if i == j { raw } else { 0.0 }))
             .collect();
         Ok(Family::FullRank {
-            mu: shared("mu", Tensor::vector(flat).cast(dtype)),
-            l_tril: shared("L_tril", Tensor::vector(tril).cast(dtype)),
+            mu: shared(&format!("mu{tag}"), Tensor::vector(flat).cast(dtype)),
+            l_tril: shared(&format!("L_tril{tag}"), Tensor::vector(tril).cast(dtype)),
             dim,
         })
+    }
+
+    /// A full-rank block over each of `blocks` (lists of positions in
+    /// `vars`, disjoint), and one block over the remaining variables,
+    /// full-rank when `rest_full_rank`, else mean-field.
+    pub fn grouped(
+        vars: &[FreeVar],
+        init: &[Tensor],
+        dtype: DType,
+        start_sigma: Option<f64>,
+        blocks: &[Vec<usize>],
+        rest_full_rank: bool,
+    ) -> Result<Family> {
+        let mut taken = vec![false; vars.len()];
+        for &k in blocks.iter().flatten() {
+            if k >= vars.len() || std::mem::replace(&mut taken[k], true) {
+                return Err(Error::value(format!(
+                    "grouped approximation: free variable {k} is out of range or in two groups"
+                )));
+            }
+        }
+        let rest: Vec<usize> = (0..vars.len()).filter(|&k| !taken[k]).collect();
+        let local_of = |ks: &[usize]| -> (Vec<FreeVar>, Vec<Tensor>) {
+            let mut off = 0;
+            let local = ks
+                .iter()
+                .map(|&k| {
+                    let v = FreeVar {
+                        offset: off,
+                        ..vars[k].clone()
+                    };
+                    off += v.size;
+                    v
+                })
+                .collect();
+            (local, ks.iter().map(|&k| init[k].clone()).collect())
+        };
+        let mut groups = vec![];
+        for (g, ks) in blocks.iter().enumerate().filter(|(_, ks)| !ks.is_empty()) {
+            let (local, init) = local_of(ks);
+            let family =
+                Family::full_rank_named(&local, &init, dtype, start_sigma, &format!("_group{g}"))?;
+            groups.push(Group {
+                vars: ks.clone(),
+                local,
+                family,
+            });
+        }
+        if !rest.is_empty() {
+            let (local, init) = local_of(&rest);
+            let family = if rest_full_rank {
+                Family::full_rank_named(&local, &init, dtype, start_sigma, "_rest")?
+            } else {
+                Family::mean_field(&local, &init, dtype, start_sigma)
+            };
+            groups.push(Group {
+                vars: rest,
+                local,
+                family,
+            });
+        }
+        Ok(Family::Grouped(groups))
+    }
+
+    /// What a user calls this family.
+    pub fn describe(&self) -> String {
+        match self {
+            Family::MeanField { .. } => "mean-field".into(),
+            Family::FullRank { .. } => "full-rank".into(),
+            Family::Grouped(groups) => {
+                let parts: Vec<String> = groups
+                    .iter()
+                    .map(|g| {
+                        let names: Vec<&str> = g.local.iter().map(|v| v.name.as_str()).collect();
+                        format!("{} over {}", g.family.describe(), names.join(", "))
+                    })
+                    .collect();
+                format!("grouped [{}]", parts.join("; "))
+            }
+        }
+    }
+
+    /// The group holding free variable `k` and its position there.
+    fn group_of(groups: &[Group], k: usize) -> Result<(&Group, usize)> {
+        groups
+            .iter()
+            .find_map(|g| g.position(k).map(|i| (g, i)))
+            .ok_or_else(|| Error::value(format!("no group holds free variable {k}")))
+    }
+
+    /// Mean of q for free variable `k` (unconstrained space, exact).
+    pub fn mean_of(&self, vars: &[FreeVar], k: usize) -> Result<Tensor> {
+        let v = &vars[k];
+        match self {
+            Family::MeanField { mu, .. } => mu[k].get_value(),
+            Family::FullRank { mu, .. } => {
+                let flat = mu.get_value()?.to_f64_vec();
+                Tensor::new(flat[v.offset..v.offset + v.size].to_vec(), &v.shape)
+            }
+            Family::Grouped(groups) => {
+                let (g, i) = Family::group_of(groups, k)?;
+                g.family.mean_of(&g.local, i)
+            }
+        }
+    }
+
+    /// Standard deviation of q for free variable `k` (unconstrained, exact).
+    pub fn std_of(&self, vars: &[FreeVar], k: usize) -> Result<Tensor> {
+        let v = &vars[k];
+        match self {
+            Family::MeanField { rho, .. } => {
+                let r = rho[k].get_value()?.to_f64_vec();
+                let sd: Vec<f64> = r
+                    .iter()
+                    .map(|x| theon_runtime::Float::softplus(*x))
+                    .collect();
+                Tensor::new(sd, &v.shape)
+            }
+            Family::FullRank { l_tril, dim, .. } => {
+                let lv = Family::l_values(l_tril, *dim)?;
+                let sd: Vec<f64> = (v.offset..v.offset + v.size)
+                    .map(|i| {
+                        (0..*dim)
+                            .map(|j| lv[i * dim + j] * lv[i * dim + j])
+                            .sum::<f64>()
+                            .sqrt()
+                    })
+                    .collect();
+                Tensor::new(sd, &v.shape)
+            }
+            Family::Grouped(groups) => {
+                let (g, i) = Family::group_of(groups, k)?;
+                g.family.std_of(&g.local, i)
+            }
+        }
+    }
+
+    /// The covariance of q in unconstrained space over `vars`' flat order.
+    pub fn covariance(&self, vars: &[FreeVar]) -> Result<Tensor> {
+        let d: usize = vars.iter().map(|v| v.size).sum();
+        let mut cov = vec![0.0; d * d];
+        match self {
+            Family::FullRank { l_tril, dim, .. } => {
+                let l = Family::l_matrix(l_tril, *dim)?;
+                let llt = l.matmul(&l.t())?;
+                return Ok(function(theon_tensor::NO_INPUTS, &[&llt])?
+                    .call::<Tensor>(&[])?
+                    .remove(0));
+            }
+            Family::MeanField { .. } => {
+                for (k, v) in vars.iter().enumerate() {
+                    let sd = self.std_of(vars, k)?.to_f64_vec();
+                    for (i, s) in sd.iter().enumerate() {
+                        let at = v.offset + i;
+                        cov[at * d + at] = s * s;
+                    }
+                }
+            }
+            Family::Grouped(groups) => {
+                for g in groups {
+                    let block = g.family.covariance(&g.local)?.to_f64_vec();
+                    // Where each of the block's flat entries sits in `vars`' order.
+                    let to: Vec<usize> = g
+                        .vars
+                        .iter()
+                        .flat_map(|&k| vars[k].offset..vars[k].offset + vars[k].size)
+                        .collect();
+                    let n = to.len();
+                    for (a, &i) in to.iter().enumerate() {
+                        for (b, &j) in to.iter().enumerate() {
+                            cov[i * d + j] = block[a * n + b];
+                        }
+                    }
+                }
+            }
+        }
+        Tensor::new(cov, &[d, d])
+    }
+
+    /// L's entries (row-major, dim x dim) as they are now.
+    fn l_values(l_tril: &Var, dim: usize) -> Result<Vec<f64>> {
+        let l = Family::l_matrix(l_tril, dim)?;
+        Ok(function(theon_tensor::NO_INPUTS, &[&l])?
+            .call::<Tensor>(&[])?
+            .remove(0)
+            .to_f64_vec())
     }
 
     /// The shared parameters, in update order.
@@ -196,6 +415,7 @@ impl Family {
         match self {
             Family::MeanField { mu, rho } => mu.iter().chain(rho).cloned().collect(),
             Family::FullRank { mu, l_tril, .. } => vec![mu.clone(), l_tril.clone()],
+            Family::Grouped(groups) => groups.iter().flat_map(|g| g.family.params()).collect(),
         }
     }
 
@@ -209,6 +429,10 @@ impl Family {
             Family::FullRank { .. } => Err(Error::value(
                 "set_sigma: a full-rank approximation has no per-variable sigma",
             )),
+            Family::Grouped(groups) => {
+                let (g, i) = Family::group_of(groups, k)?;
+                g.family.set_sigma(i, sigma)
+            }
         }
     }
 
@@ -319,6 +543,28 @@ impl Family {
                     us.push(piece.reshape(lead(&v.shape).as_slice())?);
                 }
                 Ok((us, logq))
+            }
+            Family::Grouped(groups) => {
+                let mut us: Vec<Option<Var>> = vec![None; vars.len()];
+                let mut logq: Option<Var> = None;
+                for g in groups {
+                    let (draws, q) = g.family.draw(&g.local, rng, size, deterministic)?;
+                    for (&k, u) in g.vars.iter().zip(draws) {
+                        us[k] = Some(u);
+                    }
+                    logq = Some(match logq {
+                        None => q,
+                        Some(acc) => (acc + q)?,
+                    });
+                }
+                let us = us
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, u)| {
+                        u.ok_or_else(|| Error::value(format!("no group holds free variable {k}")))
+                    })
+                    .collect::<Result<_>>()?;
+                Ok((us, logq.unwrap_or_else(|| Var::scalar_const(0.0, dt))))
             }
         }
     }

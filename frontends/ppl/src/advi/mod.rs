@@ -16,7 +16,7 @@ mod quadrature;
 
 pub use approx::{Approximation, Size};
 pub use callbacks::{Callback, CheckParametersConvergence, Control, Diff, FitInfo};
-pub use family::{Family, FreeVar};
+pub use family::{Family, FreeVar, Group};
 pub use optimizer::Optimizer;
 
 use crate::model::Model;
@@ -40,6 +40,7 @@ pub struct Advi {
     start_sigma: Option<f64>,
     kl_warmup: usize,
     temperature: f64,
+    full_rank_groups: Vec<Vec<String>>,
 }
 
 /// Full-rank ADVI (PyMC's `pm.FullRankADVI`): a Cholesky factor captures
@@ -75,7 +76,19 @@ impl Advi {
             start_sigma: None,
             kl_warmup: 0,
             temperature: 1.0,
+            full_rank_groups: vec![],
         }
+    }
+    /// Fit the named free variables as one full-rank block, independent of
+    /// the rest (PyMC's `pm.Group(names, vfam="fr")`): their correlations
+    /// are captured at the cost of the block's size squared, while the
+    /// other variables keep this method's family (mean-field for `Advi`,
+    /// one more full-rank block for `FullRankAdvi`). May be called again
+    /// for more blocks; a name must be a free variable, in one block.
+    pub fn full_rank_group<S: AsRef<str>>(mut self, names: impl IntoIterator<Item = S>) -> Self {
+        self.full_rank_groups
+            .push(names.into_iter().map(|s| s.as_ref().to_owned()).collect());
+        self
     }
     /// Likelihood tempering: fit q to the tempered posterior
     /// p(w | D)_T ∝ p(D | w)^(1/T) p(w) (a "cold posterior" for T < 1),
@@ -135,6 +148,38 @@ impl Advi {
     }
 }
 
+/// The positions in `vars` of each group's names; an unknown name, an
+/// empty group or a name in two groups is an error naming it.
+fn group_positions(vars: &[FreeVar], groups: &[Vec<String>]) -> Result<Vec<Vec<usize>>> {
+    let mut seen: Vec<Option<usize>> = vec![None; vars.len()];
+    let mut blocks = vec![];
+    for (g, names) in groups.iter().enumerate() {
+        if names.is_empty() {
+            return Err(Error::value(format!(
+                "full_rank_group {g}: the group names no variables"
+            )));
+        }
+        let mut block = vec![];
+        for name in names {
+            let k = vars.iter().position(|v| &v.name == name).ok_or_else(|| {
+                let all: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
+                Error::model(format!(
+                    "full_rank_group {g}: '{name}' is not a free variable of the model (it has: {})",
+                    all.join(", ")
+                ))
+            })?;
+            if let Some(first) = seen[k].replace(g) {
+                return Err(Error::value(format!(
+                    "full_rank_group {g}: '{name}' is already in group {first}"
+                )));
+            }
+            block.push(k);
+        }
+        blocks.push(block);
+    }
+    Ok(blocks)
+}
+
 /// One entry of a parameter as a user reads it: `mu of w_in_1[0, 3]`.
 fn entry_name(family: &Family, vars: &[FreeVar], param: usize, flat: usize) -> String {
     let at = |v: &FreeVar, i: usize| -> String {
@@ -174,6 +219,17 @@ fn entry_name(family: &Family, vars: &[FreeVar], param: usize, flat: usize) -> S
                 }
                 format!("L[{i}, {rem}] ({} with {})", by_offset(i), by_offset(rem))
             }
+        }
+        Family::Grouped(groups) => {
+            let mut p = param;
+            for g in groups {
+                let n = g.family.params().len();
+                if p < n {
+                    return entry_name(&g.family, &g.local, p, flat);
+                }
+                p -= n;
+            }
+            String::new()
         }
     }
 }
@@ -233,7 +289,17 @@ impl Model {
             return Err(Error::model("the model has no free variables to fit"));
         }
         let init = unconstrained_init(self, &vars)?;
-        let family = if method.full_rank {
+        let family = if !method.full_rank_groups.is_empty() {
+            let blocks = group_positions(&vars, &method.full_rank_groups)?;
+            Family::grouped(
+                &vars,
+                &init,
+                dt,
+                method.start_sigma,
+                &blocks,
+                method.full_rank,
+            )?
+        } else if method.full_rank {
             Family::full_rank(&vars, &init, dt, method.start_sigma)?
         } else {
             Family::mean_field(&vars, &init, dt, method.start_sigma)
