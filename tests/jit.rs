@@ -235,10 +235,11 @@ fn edge_inputs() -> Vec<f64> {
 type Model64 = fn(&mut ScalarF64, f64) -> f64;
 type Model32 = fn(&mut ScalarF32, f32) -> f32;
 
-#[test]
-fn emitted_kernels_match_the_tested_model_bit_for_bit() {
-    type Case = (&'static str, fn(&Var) -> Var, Model64, Model32);
-    let funcs: [Case; 11] = [
+type Case = (&'static str, fn(&Var) -> Var, Model64, Model32);
+
+/// Every one-argument kernel: the op, and its model in f64 and f32.
+fn kernel_cases() -> [Case; 11] {
+    [
         ("exp", Var::exp, math::exp, math::exp),
         ("expm1", Var::expm1, math::expm1, math::expm1),
         ("log", Var::log, math::log, math::log),
@@ -255,7 +256,24 @@ fn emitted_kernels_match_the_tested_model_bit_for_bit() {
         ("erf", Var::erf, math::erf, math::erf),
         ("sin", Var::sin, math::sin, math::sin),
         ("cos", Var::cos, math::cos, math::cos),
-    ];
+    ]
+}
+
+/// `got` equals the model at `v` bit for bit (any NaN for a NaN).
+fn assert_model_bits(name: &str, dtype: DType, v: f64, got: f64, m64: Model64, m32: Model32) {
+    let want = match dtype {
+        DType::F64 => m64(&mut ScalarF64, v),
+        _ => m32(&mut ScalarF32, v as f32) as f64,
+    };
+    assert!(
+        got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+        "{name} {dtype} at {v:e}: JIT {got:e}, model {want:e}"
+    );
+}
+
+#[test]
+fn emitted_kernels_match_the_tested_model_bit_for_bit() {
+    let funcs = kernel_cases();
     let xs = edge_inputs();
     // At every CPU level this machine supports: the inline 128-bit code
     // (portable) and the AVX2 / AVX-512 slice kernels.
@@ -275,18 +293,9 @@ fn emitted_kernels_match_the_tested_model_bit_for_bit() {
                 assert_eq!(used_wide, wide, "{name} at {level:?}");
                 let input = Tensor::vector(xs.clone()).cast(dtype);
                 let got = jit.call(&[&input]).unwrap().remove(0);
+                let got = got.to_f64_vec();
                 for (i, &v) in xs.iter().enumerate() {
-                    let (g, w): (f64, f64) = match dtype {
-                        DType::F64 => (got.as_slice::<f64>().unwrap()[i], m64(&mut ScalarF64, v)),
-                        _ => (
-                            got.as_slice::<f32>().unwrap()[i] as f64,
-                            m32(&mut ScalarF32, v as f32) as f64,
-                        ),
-                    };
-                    assert!(
-                        g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
-                        "{name} {dtype} at {v:e} (wide {wide}): JIT {g:e}, model {w:e}"
-                    );
+                    assert_model_bits(name, dtype, v, got[i], m64, m32);
                 }
             }
         }
@@ -315,6 +324,57 @@ fn emitted_kernels_match_the_tested_model_bit_for_bit() {
                 xs[i],
                 ys[i],
                 got[i]
+            );
+        }
+    }
+}
+
+/// Scalar loops of a few elements (here one) call the kernels out of line
+/// instead of inlining them: the same bits.
+#[test]
+fn out_of_line_kernels_match_the_tested_model_bit_for_bit() {
+    let xs = edge_inputs();
+    let compile_small = |ins: &[&Var], out: &Var| {
+        let mut opts = CompileOptions {
+            rewrites: Rewrites::None,
+            ..Default::default()
+        };
+        // Portable: a whole-tensor kernel is a loop, not a slice kernel.
+        opts.jit.cpu = Some(CpuLevel::Portable);
+        opts.jit.keep_ir = true;
+        let jit = compile(ins, &[out]).options(opts).build().unwrap();
+        let ir = jit.ir().unwrap().to_string();
+        assert!(
+            ir.contains("call_indirect"),
+            "the loop calls out of line:\n{ir}"
+        );
+        jit
+    };
+    for (name, f, m64, m32) in kernel_cases() {
+        for dtype in [DType::F64, DType::F32] {
+            let x = Var::input("x", TensorType::fixed(dtype, &[]));
+            let jit = compile_small(&[&x], &f(&x));
+            for &v in &xs {
+                let input = Tensor::scalar(v).cast(dtype);
+                let got = jit.call(&[&input]).unwrap().remove(0).to_f64_vec()[0];
+                assert_model_bits(name, dtype, v, got, m64, m32);
+            }
+        }
+    }
+    for dtype in [DType::F64, DType::F32] {
+        let x = Var::input("x", TensorType::fixed(dtype, &[]));
+        let y = Var::input("y", TensorType::fixed(dtype, &[]));
+        let jit = compile_small(&[&x, &y], &x.pow(&y).unwrap());
+        for (&a, b) in xs.iter().zip(xs.iter().rev().map(|v| v / 7.0)) {
+            let (xt, yt) = (Tensor::scalar(a).cast(dtype), Tensor::scalar(b).cast(dtype));
+            let got = jit.call(&[&xt, &yt]).unwrap().remove(0).to_f64_vec()[0];
+            let want = match dtype {
+                DType::F64 => math::pow(&mut ScalarF64, a, b),
+                _ => math::pow(&mut ScalarF32, a as f32, b as f32) as f64,
+            };
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "pow {dtype} at ({a:e}, {b:e}): JIT {got:e}, model {want:e}"
             );
         }
     }

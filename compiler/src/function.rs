@@ -17,8 +17,9 @@ use crate::replace::clone_replace;
 use crate::rewrite::{self, Ctx, Rewrites, Trace};
 use crate::schedule::{self, MemoryPlan};
 use crate::shared::SharedVar;
+use rustc_hash::FxHashSet;
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use theon_runtime::{Error, Result, Tensor};
 
@@ -86,7 +87,7 @@ impl Function {
 
         // Inputs: distinct symbolic inputs.
         let mut inputs = Vec::new();
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         for (k, v) in spec.inputs.iter().enumerate() {
             let Op::Input { id, ty } = v.op() else {
                 return Err(ctx(Error::graph(format!(
@@ -154,7 +155,7 @@ impl Function {
         };
 
         // Every symbolic input the roots need must be an argument.
-        let declared: HashSet<InputId> = inputs.iter().map(|i| i.id).collect();
+        let declared: FxHashSet<InputId> = inputs.iter().map(|i| i.id).collect();
         for v in Var::toposort(&roots) {
             if let Op::Input { id, .. } = v.op()
                 && !declared.contains(id)

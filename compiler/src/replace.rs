@@ -2,7 +2,7 @@
 
 use crate::expr::{Var, VarId};
 use crate::types::{TensorType, fmt_dims};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use theon_runtime::{Error, Result};
 
 /// Can a value of type `new` stand in for one of type `old`? Same dtype and
@@ -87,7 +87,7 @@ pub fn clone_replace_with(
     replace: &[(Var, Var)],
     unused: Unused,
 ) -> Result<Vec<Var>> {
-    let mut memo: HashMap<VarId, Var> = HashMap::new();
+    let mut memo: FxHashMap<VarId, Var> = FxHashMap::default();
     for (old, new) in replace {
         check_replacement(old, new)?;
         if memo.insert(old.id(), pinned(old, new)?).is_some() {
@@ -96,7 +96,7 @@ pub fn clone_replace_with(
     }
     let order = Var::toposort(outputs);
     if unused == Unused::Error {
-        let used: std::collections::HashSet<VarId> = order.iter().map(|v| v.id()).collect();
+        let used: rustc_hash::FxHashSet<VarId> = order.iter().map(|v| v.id()).collect();
         if let Some((old, _)) = replace.iter().find(|(old, _)| !used.contains(&old.id())) {
             return Err(Error::graph(format!(
                 "replacement of {old:?}: the expression does not depend on it (use Unused::Ignore to allow this)"

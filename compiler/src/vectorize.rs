@@ -10,7 +10,7 @@
 
 use crate::expr::{Var, VarId};
 use crate::op::{Op, SliceSpec};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use theon_runtime::Dims;
 use theon_runtime::{DType, Error, Result, Tensor};
 
@@ -50,10 +50,10 @@ pub fn vectorize(outputs: &[Var], replace: &[(Var, Var)], size: &Var) -> Result<
             size.ty()
         )));
     }
-    let mut memo: HashMap<VarId, (Var, bool)> = HashMap::new();
+    let mut memo: FxHashMap<VarId, (Var, bool)> = FxHashMap::default();
     // Unbatched values computed from a batched value's shape: per-element
     // shapes. A random draw of such a shape still draws per element.
-    let mut from_shape: std::collections::HashSet<VarId> = std::collections::HashSet::new();
+    let mut from_shape: rustc_hash::FxHashSet<VarId> = rustc_hash::FxHashSet::default();
     for (old, new) in replace {
         let want = old.rank() + 1;
         if new.rank() != want || new.dtype() != old.dtype() {

@@ -14,7 +14,7 @@ use crate::graph::{Graph, NodeId, Value};
 use crate::op::Op;
 use crate::schedule::MemoryPlan;
 use crate::types::TensorType;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 use theon_runtime::{DType, Tensor};
 
@@ -70,7 +70,7 @@ pub enum Q {
 pub struct Layout {
     pub order: Vec<NodeId>,
     pub vals: Vec<Value>,
-    pub vid: HashMap<Value, usize>,
+    pub vid: FxHashMap<Value, usize>,
     /// Schedule position of each value's node.
     pub pos_of: Vec<usize>,
     pub ty: Vec<TensorType>,
@@ -79,7 +79,7 @@ pub struct Layout {
     /// Values the planner evaluates itself (they feed shapes).
     pub closure: Vec<bool>,
     pub quantities: Vec<QExpr>,
-    q_index: HashMap<QExpr, u32>,
+    q_index: FxHashMap<QExpr, u32>,
     /// Per graph root: the value whose buffer must be copied out after the
     /// call (outputs not written in place, updates not computed in place).
     pub root_copy: Vec<Option<usize>>,
@@ -102,7 +102,7 @@ impl Layout {
         );
         let order = mem.order.clone();
         let mut vals = Vec::new();
-        let mut vid = HashMap::new();
+        let mut vid = FxHashMap::default();
         let mut pos_of = Vec::new();
         let mut ty = Vec::new();
         for (pos, &n) in order.iter().enumerate() {
@@ -114,8 +114,9 @@ impl Layout {
                 ty.push(g.ty(v).clone());
             }
         }
-        let arg_of: HashMap<_, usize> = inputs.iter().enumerate().map(|(k, i)| (i.id, k)).collect();
-        let shared_of: HashMap<u64, usize> = shared
+        let arg_of: FxHashMap<_, usize> =
+            inputs.iter().enumerate().map(|(k, i)| (i.id, k)).collect();
+        let shared_of: FxHashMap<u64, usize> = shared
             .iter()
             .enumerate()
             .map(|(k, s)| (s.id(), k))
@@ -211,7 +212,7 @@ impl Layout {
             bufs,
             closure,
             quantities: vec![],
-            q_index: HashMap::new(),
+            q_index: FxHashMap::default(),
             root_copy,
             roots,
             n_outputs,

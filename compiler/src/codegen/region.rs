@@ -17,7 +17,7 @@
 use super::layout::{BufKind, Layout, ShapeOf};
 use crate::graph::{Graph, Value};
 use crate::schedule::aligned;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::ops::Range;
 
 /// Bytes of region-internal buffers per chunk (well inside a 1 MB L2).
@@ -172,7 +172,7 @@ impl RegionPlan {
             return single(total);
         }
         // Buffer -> whether it moves with the chunk; one answer per buffer.
-        let mut carries: HashMap<usize, bool> = HashMap::new();
+        let mut carries: FxHashMap<usize, bool> = FxHashMap::default();
         let mut uses: Vec<(usize, bool)> = region
             .produced
             .iter()

@@ -210,7 +210,7 @@ impl Var {
 
     /// Every expression reachable from `roots`, inputs before users.
     pub fn toposort(roots: &[Var]) -> Vec<Var> {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = rustc_hash::FxHashSet::default();
         let mut order = Vec::new();
         // Iterative post-order DFS (expressions can be deep).
         let mut stack: Vec<(Var, usize)> = Vec::new();

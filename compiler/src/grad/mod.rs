@@ -13,7 +13,7 @@ pub use check::{GradCheck, VerifyGrad, hessian, jacobian, verify_grad};
 
 use crate::expr::{Var, VarId};
 use crate::types::TensorType;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use theon_runtime::{Error, Result};
 
 /// What to do with a `wrt` the cost does not depend on (PyTensor's
@@ -56,7 +56,7 @@ pub fn grad(cost: &Var, wrt: &[Var], disconnected: Disconnected) -> Result<Vec<O
     // log(sigmoid), ...): the derivative of a stable form is stable, while
     // rewriting the gradient of an unstable one afterwards is not always
     // possible. Fall back to the cost as written if a `wrt` was rewritten away.
-    let reach = |c: &Var| -> HashSet<VarId> {
+    let reach = |c: &Var| -> FxHashSet<VarId> {
         Var::toposort(std::slice::from_ref(c))
             .iter()
             .map(Var::id)
@@ -74,17 +74,17 @@ pub fn grad(cost: &Var, wrt: &[Var], disconnected: Disconnected) -> Result<Vec<O
     };
     let order = Var::toposort(std::slice::from_ref(cost));
     // Which expressions depend on some `wrt` (only they need gradients).
-    let targets: HashSet<VarId> = wrt.iter().map(Var::id).collect();
-    let mut depends: HashSet<VarId> = HashSet::new();
+    let targets: FxHashSet<VarId> = wrt.iter().map(Var::id).collect();
+    let mut depends: FxHashSet<VarId> = FxHashSet::default();
     for v in &order {
         if targets.contains(&v.id()) || v.inputs().iter().any(|i| depends.contains(&i.id())) {
             depends.insert(v.id());
         }
     }
     // Contributions to each expression's gradient, summed when visited.
-    let mut contrib: HashMap<VarId, Vec<Var>> = HashMap::new();
+    let mut contrib: FxHashMap<VarId, Vec<Var>> = FxHashMap::default();
     contrib.insert(cost.id(), vec![cost.ones_like()]);
-    let mut total: HashMap<VarId, Var> = HashMap::new();
+    let mut total: FxHashMap<VarId, Var> = FxHashMap::default();
     for v in order.iter().rev() {
         let Some(parts) = contrib.remove(&v.id()) else {
             continue;

@@ -2,7 +2,7 @@
 
 use super::{Graph, NodeId};
 use crate::op::Op;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt::Write;
 
 fn escape(s: &str) -> String {
@@ -14,7 +14,7 @@ impl Graph {
     /// labelled with the input slot, outputs marked.
     pub fn to_dot(&self) -> String {
         let order = self.toposort();
-        let index: HashMap<NodeId, usize> =
+        let index: FxHashMap<NodeId, usize> =
             order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         let mut s = String::from(
             "digraph theon {\n  rankdir=BT;\n  node [shape=box, fontname=\"Helvetica\"];\n",

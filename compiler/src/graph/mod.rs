@@ -17,7 +17,7 @@ use crate::types::{Known, OutType, TensorType};
 use petgraph::Direction;
 use petgraph::stable_graph::{NodeIndex, StableGraph};
 use petgraph::visit::EdgeRef;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use theon_runtime::{Error, Result};
 
 pub type NodeId = NodeIndex<u32>;
@@ -63,9 +63,9 @@ impl Graph {
 
     /// Copy expressions into a graph whose roots are `outputs`. Returns the
     /// graph and where each expression landed.
-    pub fn from_vars(outputs: &[Var]) -> Result<(Graph, HashMap<VarId, Value>)> {
+    pub fn from_vars(outputs: &[Var]) -> Result<(Graph, FxHashMap<VarId, Value>)> {
         let mut g = Graph::new();
-        let mut map: HashMap<VarId, Value> = HashMap::new();
+        let mut map: FxHashMap<VarId, Value> = FxHashMap::default();
         for v in Var::toposort(outputs) {
             let inputs: Vec<Value> = v.inputs().iter().map(|i| map[&i.id()]).collect();
             let n = g.add_typed(
@@ -85,14 +85,14 @@ impl Graph {
     /// original `Var`, so inputs and untouched subexpressions keep their
     /// identity. Single-output nodes only (compiled graphs with fused nodes
     /// are not turned back into expressions).
-    pub fn to_vars(&self, originals: &HashMap<VarId, Value>, vars: &[Var]) -> Result<Vec<Var>> {
-        let mut by_value: HashMap<Value, Var> = HashMap::new();
+    pub fn to_vars(&self, originals: &FxHashMap<VarId, Value>, vars: &[Var]) -> Result<Vec<Var>> {
+        let mut by_value: FxHashMap<Value, Var> = FxHashMap::default();
         for v in Var::toposort(vars) {
             if let Some(val) = originals.get(&v.id()) {
                 by_value.entry(*val).or_insert(v);
             }
         }
-        let mut built: HashMap<NodeId, Var> = HashMap::new();
+        let mut built: FxHashMap<NodeId, Var> = FxHashMap::default();
         for n in self.toposort() {
             let node = self.node(n);
             if node.outs.len() != 1 {
@@ -210,7 +210,8 @@ impl Graph {
 
     /// Inputs of a node, in slot order.
     pub fn inputs(&self, n: NodeId) -> Vec<Value> {
-        let mut e: Vec<(u16, Value)> = self
+        // Slots are unique: an unstable sort on the stack, one allocation.
+        let mut e: smallvec::SmallVec<[(u16, Value); 8]> = self
             .g
             .edges_directed(n, Direction::Incoming)
             .map(|e| {
@@ -223,7 +224,7 @@ impl Graph {
                 )
             })
             .collect();
-        e.sort_by_key(|(s, _)| *s);
+        e.sort_unstable_by_key(|(s, _)| *s);
         e.into_iter().map(|(_, v)| v).collect()
     }
 
@@ -312,11 +313,13 @@ impl Graph {
     /// Nodes reachable from the outputs, every node after its inputs;
     /// deterministic (depends only on structure, not on node indices).
     pub fn toposort(&self) -> Vec<NodeId> {
-        let mut seen = HashSet::new();
+        // Node indices are dense (below node_bound): a flag per index.
+        let mut seen = vec![false; petgraph::visit::NodeIndexable::node_bound(&self.g)];
+        let mut first_visit = |n: NodeId| !std::mem::replace(&mut seen[n.index()], true);
         let mut order = Vec::new();
         let mut stack: Vec<(NodeId, usize, Vec<Value>)> = Vec::new();
         for o in &self.outputs {
-            if !seen.insert(o.node) {
+            if !first_visit(o.node) {
                 continue;
             }
             stack.push((o.node, 0, self.inputs(o.node)));
@@ -324,7 +327,7 @@ impl Graph {
                 if i < ins.len() {
                     let child = ins[i].node;
                     stack.push((n, i + 1, ins));
-                    if seen.insert(child) {
+                    if first_visit(child) {
                         let cins = self.inputs(child);
                         stack.push((child, 0, cins));
                     }
@@ -338,7 +341,7 @@ impl Graph {
 
     /// Remove nodes the outputs do not reach. Returns how many went.
     pub fn remove_dead(&mut self) -> usize {
-        let live: HashSet<NodeId> = self.toposort().into_iter().collect();
+        let live: FxHashSet<NodeId> = self.toposort().into_iter().collect();
         let dead: Vec<NodeId> = self
             .g
             .node_indices()
@@ -353,7 +356,7 @@ impl Graph {
     /// Does `v` depend on node `n` (is `n` among its ancestors, or itself)?
     pub fn depends_on(&self, v: Value, n: NodeId) -> bool {
         let mut stack = vec![v.node];
-        let mut seen = HashSet::new();
+        let mut seen = FxHashSet::default();
         while let Some(m) = stack.pop() {
             if m == n {
                 return true;

@@ -12,7 +12,7 @@
 
 use super::{Graph, NodeId, Value};
 use crate::op::Op;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt::Write;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -39,8 +39,8 @@ struct Printer<'a> {
     g: &'a Graph,
     notes: &'a dyn Fn(Value) -> Option<String>,
     opts: PrintOptions,
-    ids: HashMap<NodeId, String>,
-    expanded: HashMap<NodeId, ()>,
+    ids: FxHashMap<NodeId, String>,
+    expanded: FxHashMap<NodeId, ()>,
     out: String,
 }
 
@@ -129,8 +129,8 @@ pub fn debugprint_with(
         g,
         notes,
         opts,
-        ids: HashMap::new(),
-        expanded: HashMap::new(),
+        ids: FxHashMap::default(),
+        expanded: FxHashMap::default(),
         out: String::new(),
     };
     for (label, v) in roots {

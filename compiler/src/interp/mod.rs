@@ -12,16 +12,16 @@ pub use eval::{axis_slices, binary, check_alloc, eval, fill_float, reduce_tensor
 
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{InputId, Op};
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use theon_runtime::{Error, Result, Tensor};
 
 /// Values of a graph's leaves for one evaluation.
 #[derive(Default)]
 pub struct Bindings<'a> {
-    pub inputs: HashMap<InputId, &'a Tensor>,
+    pub inputs: FxHashMap<InputId, &'a Tensor>,
     /// Shared variables by id.
-    pub shared: HashMap<u64, &'a Tensor>,
+    pub shared: FxHashMap<u64, &'a Tensor>,
 }
 
 /// The label a node has in run-time errors: its op, and its name if any.
@@ -37,13 +37,13 @@ pub fn node_label(g: &Graph, n: NodeId) -> String {
 /// Evaluate the graph's outputs. `order` must be a topological order of the
 /// nodes the outputs need (`Graph::toposort`).
 pub fn run<'a>(g: &Graph, order: &[NodeId], b: &Bindings<'a>) -> Result<Vec<Tensor>> {
-    let mut uses: HashMap<Value, usize> = HashMap::new();
+    let mut uses: FxHashMap<Value, usize> = FxHashMap::default();
     for &n in order {
         for v in g.inputs(n) {
             *uses.entry(v).or_default() += 1;
         }
     }
-    let mut vals: HashMap<Value, Cow<'a, Tensor>> = HashMap::new();
+    let mut vals: FxHashMap<Value, Cow<'a, Tensor>> = FxHashMap::default();
     for &n in order {
         let node = g.node(n);
         match &node.op {

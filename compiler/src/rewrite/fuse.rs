@@ -14,7 +14,7 @@ use super::util::describe;
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{FusedOutput, FusedProgram, Instr, Op, ReduceOp, Reg, ScalarBits, UnaryOp};
 use crate::types::{Dim, broadcast_shapes};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 use theon_runtime::DType;
 use theon_runtime::Dims;
@@ -74,7 +74,7 @@ fn unify_shape(a: &[Dim], b: &[Dim]) -> Option<Dims<Dim>> {
 
 struct Groups<'g> {
     g: &'g Graph,
-    pos: HashMap<NodeId, usize>,
+    pos: FxHashMap<NodeId, usize>,
     /// The inputs of the node at each position, as positions (the graph
     /// does not change while groups form).
     preds: Vec<Vec<usize>>,
@@ -171,7 +171,7 @@ impl Groups<'_> {
 /// Run the pass; returns whether anything was fused.
 pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) -> bool {
     let order = g.toposort();
-    let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let pos: FxHashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let preds = order
         .iter()
         .map(|&n| g.inputs(n).iter().map(|v| pos[&v.node]).collect())
@@ -265,7 +265,8 @@ pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) ->
         if ms.len() + reds.len() < 2 {
             continue;
         }
-        let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let pos: FxHashMap<NodeId, usize> =
+            order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         ms.sort_by_key(|m| pos[m]);
         if build(g, &ms, reds, &shapes[k], trace, phase) {
             changed = true;
@@ -279,8 +280,8 @@ pub fn fuse(g: &mut Graph, ctx: &Ctx, trace: &mut Trace, phase: &'static str) ->
 struct ProgramBuilder {
     instrs: Vec<(Instr, DType)>,
     inputs: Vec<Value>,
-    reg_of: HashMap<Value, Reg>,
-    consts: HashMap<(u64, DType), Reg>,
+    reg_of: FxHashMap<Value, Reg>,
+    consts: FxHashMap<(u64, DType), Reg>,
 }
 
 impl ProgramBuilder {
@@ -410,7 +411,7 @@ fn build(
     trace: &mut Trace,
     phase: &'static str,
 ) -> bool {
-    let set: HashSet<NodeId> = members.iter().copied().collect();
+    let set: FxHashSet<NodeId> = members.iter().copied().collect();
     let mut p = ProgramBuilder::default();
     for &m in members {
         p.add_member(g, m);

@@ -7,14 +7,14 @@ use super::util::describe;
 use crate::graph::{Graph, Value};
 use crate::op::{ConstValue, Op};
 use crate::types::TensorType;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use theon_runtime::{DType, Tensor};
 
 /// Merge nodes with equal ops and equal inputs (including equal constants).
 pub fn merge(g: &mut Graph, _: &Ctx, trace: &mut Trace, phase: &'static str) -> bool {
     // Ops hash by value and shared variables by id, which never changes.
     #[allow(clippy::mutable_key_type)]
-    let mut seen: HashMap<(Op, Vec<Value>), crate::graph::NodeId> = HashMap::new();
+    let mut seen: FxHashMap<(Op, Vec<Value>), crate::graph::NodeId> = FxHashMap::default();
     let mut changed = false;
     for n in g.toposort() {
         let op = g.op(n).clone();

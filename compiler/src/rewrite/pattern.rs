@@ -13,7 +13,7 @@
 use super::patch::{Patch, Ref};
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{BinaryOp, ConstValue, Op, UnaryOp};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use theon_runtime::{DType, Tensor};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -58,7 +58,7 @@ impl Rule {
 
     /// Try the rule at node `n`.
     pub fn apply(&self, g: &Graph, n: NodeId) -> Option<Patch> {
-        let mut env = HashMap::new();
+        let mut env = FxHashMap::default();
         let root = Value::of(n);
         if !matches(g, &self.lhs, root, &mut env) {
             return None;
@@ -71,7 +71,7 @@ impl Rule {
     }
 }
 
-fn matches(g: &Graph, pat: &Pat, v: Value, env: &mut HashMap<String, Value>) -> bool {
+fn matches(g: &Graph, pat: &Pat, v: Value, env: &mut FxHashMap<String, Value>) -> bool {
     match pat {
         Pat::Var(name) => match env.get(name) {
             Some(bound) => *bound == v,
@@ -109,7 +109,7 @@ fn matches(g: &Graph, pat: &Pat, v: Value, env: &mut HashMap<String, Value>) -> 
     }
 }
 
-fn build(pat: &Pat, env: &HashMap<String, Value>, dtype: DType, p: &mut Patch) -> Ref {
+fn build(pat: &Pat, env: &FxHashMap<String, Value>, dtype: DType, p: &mut Patch) -> Ref {
     match pat {
         Pat::Var(name) => Ref::Old(env[name]),
         Pat::Num(x) => p.add(

@@ -10,14 +10,14 @@
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{FusedOutput, Op};
 use crate::shared::SharedVar;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryPlan {
     /// The schedule.
     pub order: Vec<NodeId>,
     /// Output value -> the input slot whose buffer it reuses.
-    pub inplace: HashMap<Value, u16>,
+    pub inplace: FxHashMap<Value, u16>,
     /// Batch regions: runs of the schedule the code generator executes a
     /// chunk of leading indices at a time (see `regions.rs`).
     pub regions: Vec<std::ops::Range<usize>>,
@@ -35,22 +35,22 @@ pub fn buffer_root(g: &Graph, mut v: Value) -> Value {
 /// value is the graph root `n_outputs + k`.
 pub fn plan(g: &Graph, n_outputs: usize, updates: &[SharedVar]) -> MemoryPlan {
     let (order, regions) = super::regions::with_batch_regions(g, g.toposort());
-    let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-    let update_of: HashMap<Value, &SharedVar> = g.outputs()[n_outputs..]
+    let pos: FxHashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let update_of: FxHashMap<Value, &SharedVar> = g.outputs()[n_outputs..]
         .iter()
         .copied()
         .zip(updates)
         .collect();
     // Values sharing a buffer, by the value that owns it.
-    let mut aliases: HashMap<Value, Vec<Value>> = HashMap::new();
+    let mut aliases: FxHashMap<Value, Vec<Value>> = FxHashMap::default();
     for &n in &order {
         for port in 0..g.n_outputs(n) as u16 {
             let v = Value { node: n, port };
             aliases.entry(buffer_root(g, v)).or_default().push(v);
         }
     }
-    let mut inplace = HashMap::new();
-    let mut destroyed: HashSet<Value> = HashSet::new();
+    let mut inplace = FxHashMap::default();
+    let mut destroyed: FxHashSet<Value> = FxHashSet::default();
     for &n in &order {
         let outs: Vec<u16> = match g.op(n) {
             Op::Unary(_) | Op::Binary(_) | Op::Where | Op::Cast(_) => vec![0],

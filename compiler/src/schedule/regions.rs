@@ -16,7 +16,7 @@
 
 use crate::graph::{Graph, NodeId, Value};
 use crate::op::{FusedOutput, Op};
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::ops::Range;
 
 /// Ops that compute each leading index from the same leading index of
@@ -52,8 +52,8 @@ pub fn aligned(g: &Graph, n: NodeId, v: Value) -> bool {
 /// order and the regions as position ranges.
 pub fn with_batch_regions(g: &Graph, order: Vec<NodeId>) -> (Vec<NodeId>, Vec<Range<usize>>) {
     let mut order = order;
-    let mut taken: HashSet<NodeId> = HashSet::new();
-    let mut sets: Vec<HashSet<NodeId>> = vec![];
+    let mut taken: FxHashSet<NodeId> = FxHashSet::default();
+    let mut sets: Vec<FxHashSet<NodeId>> = vec![];
     let seeds: Vec<NodeId> = order
         .iter()
         .copied()
@@ -72,7 +72,7 @@ pub fn with_batch_regions(g: &Graph, order: Vec<NodeId>) -> (Vec<NodeId>, Vec<Ra
         sets.push(region.into_iter().collect());
     }
     // A later reordering may split an earlier region: keep the contiguous ones.
-    let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let pos: FxHashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let mut regions: Vec<Range<usize>> = sets
         .iter()
         .filter_map(|set| {
@@ -86,9 +86,9 @@ pub fn with_batch_regions(g: &Graph, order: Vec<NodeId>) -> (Vec<NodeId>, Vec<Ra
 }
 
 /// The batch-local nodes connected to `seed` through aligned edges.
-fn grow(g: &Graph, seed: NodeId, taken: &HashSet<NodeId>) -> Vec<NodeId> {
+fn grow(g: &Graph, seed: NodeId, taken: &FxHashSet<NodeId>) -> Vec<NodeId> {
     let mut region = vec![seed];
-    let mut seen: HashSet<NodeId> = HashSet::from([seed]);
+    let mut seen: FxHashSet<NodeId> = [seed].into_iter().collect();
     let mut stack = vec![seed];
     while let Some(n) = stack.pop() {
         let mut next = vec![];
@@ -121,7 +121,7 @@ fn grow(g: &Graph, seed: NodeId, taken: &HashSet<NodeId>) -> Vec<NodeId> {
 fn prune(g: &Graph, region: Vec<NodeId>) -> Vec<NodeId> {
     let mut region = region;
     loop {
-        let set: HashSet<NodeId> = region.iter().copied().collect();
+        let set: FxHashSet<NodeId> = region.iter().copied().collect();
         let kept: Vec<NodeId> = region
             .iter()
             .copied()
@@ -143,10 +143,10 @@ fn prune(g: &Graph, region: Vec<NodeId>) -> Vec<NodeId> {
 /// a node that reads something computed from the region outside of it
 /// (e.g. `x - logsumexp(x)`, the reduction being outside) leaves.
 fn make_convex(g: &Graph, region: Vec<NodeId>) -> Vec<NodeId> {
-    let mut set: HashSet<NodeId> = region.iter().copied().collect();
+    let mut set: FxHashSet<NodeId> = region.iter().copied().collect();
     loop {
         // Outside nodes computed from the region.
-        let mut outside: HashSet<NodeId> = HashSet::new();
+        let mut outside: FxHashSet<NodeId> = FxHashSet::default();
         let mut stack: Vec<NodeId> = set.iter().copied().collect();
         while let Some(x) = stack.pop() {
             for port in 0..g.n_outputs(x) as u16 {
@@ -175,8 +175,8 @@ fn make_convex(g: &Graph, region: Vec<NodeId>) -> Vec<NodeId> {
 /// (and unrelated nodes scheduled earlier) first, then the region, then
 /// the rest, each keeping its relative order.
 fn make_contiguous(g: &Graph, order: Vec<NodeId>, region: &[NodeId]) -> Vec<NodeId> {
-    let set: HashSet<NodeId> = region.iter().copied().collect();
-    let mut ancestors: HashSet<NodeId> = HashSet::new();
+    let set: FxHashSet<NodeId> = region.iter().copied().collect();
+    let mut ancestors: FxHashSet<NodeId> = FxHashSet::default();
     let mut stack: Vec<NodeId> = region
         .iter()
         .flat_map(|&n| g.inputs(n))
@@ -187,7 +187,7 @@ fn make_contiguous(g: &Graph, order: Vec<NodeId>, region: &[NodeId]) -> Vec<Node
             stack.extend(g.inputs(x).iter().map(|v| v.node));
         }
     }
-    let pos: HashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let pos: FxHashMap<NodeId, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let first = region
         .iter()
         .map(|n| pos[n])

@@ -199,6 +199,9 @@ pub struct Emitter<'a, 'f> {
     wide: FuncRef,
     /// The profile's tick function and the profile's address.
     tick: Option<(FuncRef, i64)>,
+    /// Scalar transcendental math calls its out-of-line version instead
+    /// of being inlined (set while emitting code that runs a few times).
+    pub outline_math: bool,
 }
 
 impl Emitter<'_, '_> {
@@ -583,6 +586,7 @@ impl Definer {
                 threads: self.threads,
                 wide,
                 tick,
+                outline_math: false,
             };
             body(&mut e, module);
             let ok = e.fb.ins().iconst(types::I32, 0);

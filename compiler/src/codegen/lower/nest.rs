@@ -339,6 +339,26 @@ fn combine(e: &mut Emitter, op: ReduceOp, dt: DType, acc: Value, v: Value) -> Va
 
 /// Emit the nest. `program` computes registers from the inputs.
 pub fn emit(e: &mut Emitter, nest: &Nest, program: &FusedProgram) {
+    // A scalar nest of a few elements calls out-of-line math (same bits,
+    // far less code); a large or unknown one keeps it inline.
+    let few = nest
+        .counts
+        .iter()
+        .try_fold(1i64, |n, q| match q {
+            Q::K(k) => n.checked_mul(*k),
+            _ => None,
+        })
+        .is_some_and(|n| n <= OUTLINE_MAX_ELEMENTS);
+    let outer = e.outline_math;
+    e.outline_math = !nest.lanes.is_vector() && few;
+    emit_nest(e, nest, program);
+    e.outline_math = outer;
+}
+
+/// Elements up to which a scalar nest calls out-of-line math.
+const OUTLINE_MAX_ELEMENTS: i64 = 64;
+
+fn emit_nest(e: &mut Emitter, nest: &Nest, program: &FusedProgram) {
     let in_ptrs: Vec<Value> = nest.ins.iter().map(|i| e.buf_ptr(i.buf)).collect();
     let out_ptrs: Vec<Value> = nest.outs.iter().map(|o| e.buf_ptr(o.buf)).collect();
     // Reductions start from their identity.
@@ -561,7 +581,16 @@ fn inner(
     } else {
         start
     };
-    e.counted_loop_from(tail_start, count, 1, |e, j| body(e, j, Lanes::scalar()));
+    // A count known to be a multiple of the lanes leaves no tail: no
+    // scalar body (it would never run, and costs compile time).
+    let no_tail = lanes.is_vector() && matches!(nest.counts[l], Q::K(c) if c % lanes.n as i64 == 0);
+    if !no_tail {
+        // Fewer than `lanes` elements per row: out-of-line math.
+        let outer = e.outline_math;
+        e.outline_math |= lanes.is_vector();
+        e.counted_loop_from(tail_start, count, 1, |e, j| body(e, j, Lanes::scalar()));
+        e.outline_math = outer;
+    }
     // Fold the lanes and write the reductions of this level.
     for (k, o) in nest.outs.iter().enumerate() {
         let (Some((sv, vv)), OutKind::Reduce { op, .. }) = (&accs[k], &o.kind) else {

@@ -2,6 +2,7 @@
 //! or on SIMD lanes (one float type, bool as lane masks).
 
 use super::Emitter;
+use crate::codegen::math::outline::{self, Kernel};
 use crate::codegen::math::{self, Precision};
 use crate::op::{BinaryOp, FusedProgram, Instr, UnaryOp};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -164,7 +165,11 @@ fn unary(e: &mut Emitter, u: UnaryOp, x: Value, dt: DType, lanes: Lanes) -> Valu
     }
     let (prec, n) = (prec_of(dt), lanes.n);
     let cc = e.call_conv;
+    let outline = e.outline_math && !lanes.is_vector();
     let mut m = math::clif::ClifMath::new(&mut e.fb, prec, n, cc);
+    if outline && let Some(k) = outline_kernel(u) {
+        return m.call_scalar(&[x], outline::address(k, prec == Precision::F64));
+    }
     match u {
         UnaryOp::Neg => m.b.ins().fneg(x),
         UnaryOp::Abs => m.b.ins().fabs(x),
@@ -215,6 +220,24 @@ fn unary(e: &mut Emitter, u: UnaryOp, x: Value, dt: DType, lanes: Lanes) -> Valu
     }
 }
 
+/// The out-of-line kernel computing `u`, if it has one.
+fn outline_kernel(u: UnaryOp) -> Option<Kernel> {
+    Some(match u {
+        UnaryOp::Exp => Kernel::Exp,
+        UnaryOp::Expm1 => Kernel::Expm1,
+        UnaryOp::Log => Kernel::Log,
+        UnaryOp::Log1p => Kernel::Log1p,
+        UnaryOp::Tanh => Kernel::Tanh,
+        UnaryOp::Sigmoid => Kernel::Sigmoid,
+        UnaryOp::Softplus => Kernel::Softplus,
+        UnaryOp::LogSigmoid => Kernel::LogSigmoid,
+        UnaryOp::Sin => Kernel::Sin,
+        UnaryOp::Cos => Kernel::Cos,
+        UnaryOp::Erf => Kernel::Erf,
+        _ => return None,
+    })
+}
+
 fn binary(e: &mut Emitter, b: BinaryOp, x: Value, y: Value, dt: DType, lanes: Lanes) -> Value {
     match dt {
         DType::F64 | DType::F32 => match b {
@@ -236,8 +259,14 @@ fn binary(e: &mut Emitter, b: BinaryOp, x: Value, y: Value, dt: DType, lanes: La
             }
             BinaryOp::Pow => {
                 let cc = e.call_conv;
-                let mut m = math::clif::ClifMath::new(&mut e.fb, prec_of(dt), lanes.n, cc);
-                math::pow(&mut m, x, y)
+                let outline = e.outline_math && !lanes.is_vector();
+                let prec = prec_of(dt);
+                let mut m = math::clif::ClifMath::new(&mut e.fb, prec, lanes.n, cc);
+                if outline {
+                    m.call_scalar(&[x, y], outline::pow_address(prec == Precision::F64))
+                } else {
+                    math::pow(&mut m, x, y)
+                }
             }
             BinaryOp::Eq => e.fb.ins().fcmp(FloatCC::Equal, x, y),
             BinaryOp::Ne => e.fb.ins().fcmp(FloatCC::NotEqual, x, y),

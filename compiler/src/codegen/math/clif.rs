@@ -88,6 +88,20 @@ impl<'a, 'f> ClifMath<'a, 'f> {
         }
     }
     /// Call `f` lane by lane where `mask` is set (scalar: when it is set).
+    /// A call of the scalar function at `fptr` (of this precision's float
+    /// type, `args.len()` arguments) on scalar `args`.
+    pub fn call_scalar(&mut self, args: &[Value], fptr: usize) -> Value {
+        debug_assert!(!self.vector(), "out-of-line math takes scalars");
+        let ft = self.scalar_fty();
+        let mut sig = Signature::new(self.call_conv);
+        sig.params.extend(args.iter().map(|_| AbiParam::new(ft)));
+        sig.returns.push(AbiParam::new(ft));
+        let sigref = self.b.import_signature(sig);
+        let callee = self.b.ins().iconst(types::I64, fptr as i64);
+        let call = self.b.ins().call_indirect(sigref, callee, args);
+        self.b.inst_results(call)[0]
+    }
+
     fn call_lanes(
         &mut self,
         mask: Value,

@@ -21,6 +21,7 @@ pub mod erf;
 pub mod exp;
 pub mod log;
 pub mod logistic;
+pub mod outline;
 pub mod pow;
 pub mod scalar;
 pub mod slice;
