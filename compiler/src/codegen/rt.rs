@@ -257,7 +257,7 @@ unsafe impl Sync for PartsView<'_> {}
 
 macro_rules! gemm_fn {
     ($name:ident, $t:ty, $f:path) => {
-        /// `c <- alpha a.b + beta c` with element strides (matrixmultiply),
+        /// `c <- alpha a.b + beta c` with element strides (`kernels::gemm`),
         /// split over the rows (or columns) of c across `threads` threads
         /// when the product is large (`threads::gemm_parts`).
         ///
@@ -344,8 +344,8 @@ macro_rules! gemm_fn {
         }
     };
 }
-gemm_fn!(theon_rt_gemm_f64, f64, matrixmultiply::dgemm);
-gemm_fn!(theon_rt_gemm_f32, f32, matrixmultiply::sgemm);
+gemm_fn!(theon_rt_gemm_f64, f64, theon_runtime::kernels::gemm::dgemm);
+gemm_fn!(theon_rt_gemm_f32, f32, theon_runtime::kernels::gemm::sgemm);
 
 /// A wide-math slice kernel over `n` elements of `size` bytes, split across
 /// `threads` threads when the pass is large (`threads::wide_parts`).

@@ -3,7 +3,7 @@
 //! The patches of a chunk of images are unrolled into a matrix `col`
 //! (K = C/g·kh·kw rows, one column per output pixel of every image in the
 //! chunk), so the convolution of the whole chunk is one product
-//! W (O/g × K) · col — wide enough for matrixmultiply's kernels even for
+//! W (O/g × K) · col — wide enough for the GEMM kernels even for
 //! 8x8 images, where one product per image (n = 64 columns) is mostly
 //! overhead. The gradients are the same product transposed (input: Wᵀ·gy,
 //! then col2im; kernel: gy·colᵀ). docs/compiler.md has the measurements

@@ -5,7 +5,7 @@
 //!   of A becomes a row of the output (the forward layers of a small MLP);
 //! - outer: m and n small and known, k long; m x n accumulators sum outer
 //!   products of rows of op(A)^T and op(B) (weight gradients);
-//! - call: anything else goes to matrixmultiply.
+//! - call: anything else goes to the runtime's GEMM (the `gemm` crate).
 //!
 //! C is written into the output first (a broadcasting loop), and the
 //! kernels then add the product to it.
