@@ -11,31 +11,12 @@
 //! Prints, per shape, microseconds per call (median of repeated runs) and
 //! GFLOP/s (2 · N · O · OH · OW · C/g · kh · kw per product).
 
-use std::time::Instant;
 use theon::prelude::*;
 use theon::runtime::kernels::conv::{self, Conv2dGeom};
 use theon::runtime::kernels::im2col;
 use theon::runtime::kernels::pool::{self, Pool2dGeom};
 
-/// Median seconds per call of `f` over enough calls for ~0.2 s.
-fn time(mut f: impl FnMut()) -> f64 {
-    f();
-    let t = Instant::now();
-    f();
-    let once = t.elapsed().as_secs_f64().max(1e-7);
-    let reps = ((0.02 / once) as usize).clamp(1, 100_000);
-    let mut samples: Vec<f64> = (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed().as_secs_f64() / reps as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[4]
-}
+use theon_benches::median_seconds as time;
 
 /// Same-padded, stride-1 geometry.
 fn geom(n: usize, c: usize, hw: usize, o: usize, k: usize) -> Conv2dGeom {

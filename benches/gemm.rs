@@ -9,7 +9,7 @@
 //!
 //! cargo bench -p theon-benches --bench gemm
 
-use std::time::{Duration, Instant};
+use theon_benches::median_seconds as time;
 
 /// A product `C[m, n] = A[m, k] B[k, n]` with A and B possibly transposed
 /// views of row-major storage.
@@ -47,72 +47,46 @@ trait Float: Copy + 'static {
     fn mm(s: &Shape, a: &[Self], b: &[Self], c: &mut [Self]);
 }
 
-impl Float for f64 {
-    const NAME: &'static str = "f64";
-    fn from(x: f64) -> Self {
-        x
-    }
-    fn to(self) -> f64 {
-        self
-    }
-    fn mm(s: &Shape, a: &[f64], b: &[f64], c: &mut [f64]) {
-        let ((rsa, csa), (rsb, csb)) = s.strides();
-        assert!(a.len() >= s.m * s.k && b.len() >= s.k * s.n && c.len() >= s.m * s.n);
-        // SAFETY: the strides address A, B and C inside the slices (checked
-        // lengths above); C does not alias A or B (distinct borrows).
-        unsafe {
-            matrixmultiply::dgemm(
-                s.m,
-                s.k,
-                s.n,
-                1.0,
-                a.as_ptr(),
-                rsa,
-                csa,
-                b.as_ptr(),
-                rsb,
-                csb,
-                0.0,
-                c.as_mut_ptr(),
-                s.n as isize,
-                1,
-            )
+macro_rules! float {
+    ($t:ty, $name:literal, $mm:path) => {
+        impl Float for $t {
+            const NAME: &'static str = $name;
+            fn from(x: f64) -> Self {
+                x as $t
+            }
+            fn to(self) -> f64 {
+                self as f64
+            }
+            fn mm(s: &Shape, a: &[$t], b: &[$t], c: &mut [$t]) {
+                let ((rsa, csa), (rsb, csb)) = s.strides();
+                assert!(a.len() >= s.m * s.k && b.len() >= s.k * s.n && c.len() >= s.m * s.n);
+                // SAFETY: the strides address A, B and C inside the slices
+                // (checked lengths above); C does not alias A or B
+                // (distinct borrows).
+                unsafe {
+                    $mm(
+                        s.m,
+                        s.k,
+                        s.n,
+                        1.0,
+                        a.as_ptr(),
+                        rsa,
+                        csa,
+                        b.as_ptr(),
+                        rsb,
+                        csb,
+                        0.0,
+                        c.as_mut_ptr(),
+                        s.n as isize,
+                        1,
+                    )
+                }
+            }
         }
-    }
+    };
 }
-
-impl Float for f32 {
-    const NAME: &'static str = "f32";
-    fn from(x: f64) -> Self {
-        x as f32
-    }
-    fn to(self) -> f64 {
-        self as f64
-    }
-    fn mm(s: &Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
-        let ((rsa, csa), (rsb, csb)) = s.strides();
-        assert!(a.len() >= s.m * s.k && b.len() >= s.k * s.n && c.len() >= s.m * s.n);
-        // SAFETY: as for f64.
-        unsafe {
-            matrixmultiply::sgemm(
-                s.m,
-                s.k,
-                s.n,
-                1.0,
-                a.as_ptr(),
-                rsa,
-                csa,
-                b.as_ptr(),
-                rsb,
-                csb,
-                0.0,
-                c.as_mut_ptr(),
-                s.n as isize,
-                1,
-            )
-        }
-    }
-}
+float!(f64, "f64", matrixmultiply::dgemm);
+float!(f32, "f32", matrixmultiply::sgemm);
 
 /// `c = a b` by the gemm crate, one thread.
 fn faer_gemm<T: Float>(s: &Shape, a: &[T], b: &[T], c: &mut [T]) {
@@ -143,28 +117,6 @@ fn faer_gemm<T: Float>(s: &Shape, a: &[T], b: &[T], c: &mut [T]) {
             gemm::Parallelism::None,
         )
     }
-}
-
-/// Median seconds of `f` over 5 batches of about 60 ms each.
-fn time(mut f: impl FnMut()) -> f64 {
-    f();
-    let start = Instant::now();
-    let mut reps = 0;
-    while start.elapsed() < Duration::from_millis(60) || reps < 3 {
-        f();
-        reps += 1;
-    }
-    let mut batches: Vec<f64> = (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed().as_secs_f64() / reps as f64
-        })
-        .collect();
-    batches.sort_by(f64::total_cmp);
-    batches[2]
 }
 
 fn compare<T: Float>(s: Shape) {

@@ -87,7 +87,6 @@ impl<'a, 'f> ClifMath<'a, 'f> {
             12582912.0
         }
     }
-    /// Call `f` lane by lane where `mask` is set (scalar: when it is set).
     /// A call of the scalar function at `fptr` (of this precision's float
     /// type, `args.len()` arguments) on scalar `args`.
     pub fn call_scalar(&mut self, args: &[Value], fptr: usize) -> Value {
@@ -102,6 +101,7 @@ impl<'a, 'f> ClifMath<'a, 'f> {
         self.b.inst_results(call)[0]
     }
 
+    /// Call `f` lane by lane where `mask` is set (scalar: when it is set).
     fn call_lanes(
         &mut self,
         mask: Value,
