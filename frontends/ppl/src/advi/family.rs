@@ -362,16 +362,16 @@ impl Family {
     /// The covariance of q in unconstrained space over `vars`' flat order.
     pub fn covariance(&self, vars: &[FreeVar]) -> Result<Tensor> {
         let d: usize = vars.iter().map(|v| v.size).sum();
-        let mut cov = vec![0.0; d * d];
         match self {
             Family::FullRank { l_tril, dim, .. } => {
                 let l = Family::l_matrix(l_tril, *dim)?;
                 let llt = l.matmul(&l.t())?;
-                return Ok(function(theon_tensor::NO_INPUTS, &[&llt])?
+                Ok(function(theon_tensor::NO_INPUTS, &[&llt])?
                     .call::<Tensor>(&[])?
-                    .remove(0));
+                    .remove(0))
             }
             Family::MeanField { .. } => {
+                let mut cov = vec![0.0; d * d];
                 for (k, v) in vars.iter().enumerate() {
                     let sd = self.std_of(vars, k)?.to_f64_vec();
                     for (i, s) in sd.iter().enumerate() {
@@ -379,8 +379,10 @@ impl Family {
                         cov[at * d + at] = s * s;
                     }
                 }
+                Tensor::new(cov, &[d, d])
             }
             Family::Grouped(groups) => {
+                let mut cov = vec![0.0; d * d];
                 for g in groups {
                     let block = g.family.covariance(&g.local)?.to_f64_vec();
                     // Where each of the block's flat entries sits in `vars`' order.
@@ -396,9 +398,9 @@ impl Family {
                         }
                     }
                 }
+                Tensor::new(cov, &[d, d])
             }
         }
-        Tensor::new(cov, &[d, d])
     }
 
     /// L's entries (row-major, dim x dim) as they are now.
