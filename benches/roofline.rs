@@ -15,9 +15,9 @@
 //! FLOPs count the matrix products only (forward, weight gradients and the
 //! hidden layers' input gradients: 2 N (a b) per product of [N, a] x
 //! [a, b]); elementwise work (tanh, softmax, the ELBO's sampling) is not
-//! counted, so small networks read low. Matrix products go through
-//! matrixmultiply, which picks its own kernels at run time whatever
-//! theon's level; the level changes theon's own loops and kernels.
+//! counted, so small networks read low. Matrix products go through the
+//! `gemm` crate, which picks its own kernels at run time whatever theon's
+//! level; the level changes theon's own loops and kernels.
 //! `--quick` runs the smaller shapes only. `--profile H N [f32|f64
 //! [THREADS]]` prints instead the per-step profile (`JitOptions::profile`,
 //! one thread by default) of the 2-H-H-3 step on N rows: where a step's

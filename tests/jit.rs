@@ -846,3 +846,104 @@ fn thread_counts_out_of_range_are_errors() {
         assert!(e.message().contains("threads asked for"), "{e}");
     }
 }
+
+/// The GEMM epilogue (`GemmAct`, rewrite `gemm_act`): an activation of a
+/// product the runtime's GEMM computes runs block by block right after it.
+/// For a bias along the rows split into several epilogue blocks, a split
+/// by columns (n > m), a batched product with a per-batch addend and a
+/// full addend with scalings, at every CPU level and in both float types:
+/// bit for bit the same values as the two steps apart (the rewrite turned
+/// off), bit for bit the same for 1, 2 and 3 threads, and the
+/// interpreter's values; a product small enough for the inline kernels
+/// keeps its activation apart.
+#[test]
+fn the_gemm_epilogue_equals_the_ops_it_replaces() {
+    let bits = |t: &Tensor| -> Vec<u64> { t.to_f64_vec().iter().map(|v| v.to_bits()).collect() };
+    for dtype in [DType::F64, DType::F32] {
+        let input = |name: &str, shape: &[usize]| Var::input(name, TensorType::fixed(dtype, shape));
+        let (x, w, b) = (
+            input("x", &[1500, 40]),
+            input("w", &[40, 24]),
+            input("b", &[24]),
+        );
+        let (xw, ww, bw) = (
+            input("xw", &[30, 200]),
+            input("ww", &[200, 700]),
+            input("bw", &[700]),
+        );
+        let (xb, wb, cb) = (
+            input("xb", &[3, 50, 16]),
+            input("wb", &[3, 16, 20]),
+            input("cb", &[3, 1, 20]),
+        );
+        let (xc, wc, cc) = (
+            input("xc", &[100, 12]),
+            input("wc", &[30, 12]),
+            input("cc", &[100, 30]),
+        );
+        let (xs, ws, bs) = (
+            input("xs", &[64, 2]),
+            input("ws", &[2, 5]),
+            input("bs", &[5]),
+        );
+        let outs = [
+            (x.dot(&w).unwrap() + &b).unwrap().tanh(),
+            (xw.dot(&ww).unwrap() + &bw).unwrap().exp(),
+            (xb.matmul(&wb).unwrap() + &cb).unwrap().tanh(),
+            ((xc.dot(&wc.t()).unwrap() * 0.5).unwrap() + (&cc * 2.0).unwrap())
+                .unwrap()
+                .softplus(),
+            (xs.dot(&ws).unwrap() + &bs).unwrap().tanh(),
+        ];
+        let fused = [true, true, true, true, false];
+        let inputs = [
+            &x, &w, &b, &xw, &ww, &bw, &xb, &wb, &cb, &xc, &wc, &cc, &xs, &ws, &bs,
+        ];
+        let args: Vec<Tensor> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let shape: Vec<usize> = v.ty().shape.iter().map(|d| d.unwrap()).collect();
+                let t = Tensor::randn(DType::F64, &shape, 10 + i as u64).to_f64_vec();
+                let t: Vec<f64> = t.iter().map(|v| v * 0.2).collect();
+                Tensor::new(t, &shape).unwrap().cast(dtype)
+            })
+            .collect();
+        let want = compile(&inputs, &outs.iter().collect::<Vec<_>>())
+            .mode(Mode::Interpret)
+            .rewrites(Rewrites::None)
+            .build()
+            .unwrap()
+            .call(&args)
+            .unwrap();
+        for level in CpuLevel::supported() {
+            for (k, out) in outs.iter().enumerate() {
+                let what = format!("{dtype} {level:?} output {k}");
+                let build = |threads: usize, rewrites: Rewrites| {
+                    let mut opts = CompileOptions::default();
+                    opts.jit.cpu = Some(level);
+                    opts.jit.threads = Some(threads);
+                    opts.rewrites = rewrites;
+                    compile(&inputs, &[out]).options(opts).build().unwrap()
+                };
+                let f = build(1, Rewrites::All);
+                let printed = f.debugprint(PrintOptions::default());
+                assert_eq!(printed.contains("GemmAct"), fused[k], "{what}:\n{printed}");
+                let one = f.call(&args).unwrap().remove(0);
+                let apart = build(1, Rewrites::Except(vec!["gemm_act".into()]));
+                let apart_printed = apart.debugprint(PrintOptions::default());
+                assert!(
+                    !apart_printed.contains("GemmAct"),
+                    "{what}:\n{apart_printed}"
+                );
+                let apart = apart.call(&args).unwrap().remove(0);
+                assert_eq!(bits(&one), bits(&apart), "{what}: fused vs apart");
+                for threads in [2, 3] {
+                    let got = build(threads, Rewrites::All).call(&args).unwrap().remove(0);
+                    assert_eq!(bits(&got), bits(&one), "{what}: {threads} threads");
+                }
+                assert_agree(&want[k], &one, &format!("{what} vs the interpreter"));
+            }
+        }
+    }
+}

@@ -355,6 +355,12 @@ fn cases() -> Vec<Case> {
             vec![img_v.clone(), ker_v.clone()],
         ),
         case(
+            "gemm_act",
+            vec![m.clone(), w.clone(), x.clone()],
+            (m.dot(&w).unwrap() + &x).map(|z| z.tanh()),
+            vec![mat.clone(), mat2.clone(), vec_(&[1.0, 2.0, 3.0, 4.0])],
+        ),
+        case(
             "logsumexp_expand",
             vec![m2.clone()],
             m2.logsumexp_axes(&[1], false),

@@ -262,7 +262,7 @@ fn batch_rule(v: &Var, ins: &[(Var, bool)], size: &Var) -> Result<Var> {
                 .collect::<Result<_>>()?;
             Var::apply(op.clone(), &[&both[0], &both[1]])
         }
-        Op::Gemm(_) | Op::Conv2dBiasAct { .. } => Err(err(
+        Op::Gemm(_) | Op::GemmAct { .. } | Op::Conv2dBiasAct { .. } => Err(err(
             op,
             "nodes made by the rewrites exist only in compiled graphs; vectorize the expression instead",
         )),

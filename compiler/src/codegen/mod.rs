@@ -20,6 +20,7 @@ pub(crate) use jit::JitFunction;
 pub fn capabilities() -> crate::rewrite::Capabilities {
     crate::rewrite::Capabilities {
         wide_math: math::slice::OPS.to_vec(),
+        gemm_call: Some(lower::gemm_is_call),
     }
 }
 pub use lower::{JitOptions, OptLevel, StepKind};

@@ -4,6 +4,7 @@
 //! error).
 
 use super::exec::{Buffers, NodeExec};
+use super::math::slice::SliceFn;
 use super::region::{PartTables, RegionPlan};
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -255,16 +256,33 @@ impl PartsView<'_> {
 // chunk on the calling thread).
 unsafe impl Sync for PartsView<'_> {}
 
+/// Rows of c one epilogue block spans: about 128 KiB of c (it stays in
+/// the core's L2 between the product and the epilogue), at least 256
+/// rows (each block's product packs op(B) again: with 32-row blocks a
+/// 2-512-512-3 step ran 19% slower), a multiple of 32 (so the blocks tile
+/// the product as the whole does).
+fn epilogue_rows(n: usize, size: usize) -> usize {
+    ((128 << 10) / n.max(1) / size).max(256) / 32 * 32
+}
+
 macro_rules! gemm_fn {
     ($name:ident, $t:ty, $f:path) => {
-        /// `c <- alpha a.b + beta c` with element strides (`kernels::gemm`),
-        /// split over the rows (or columns) of c across `threads` threads
-        /// when the product is large (`threads::gemm_parts`).
+        /// `c <- alpha a.b + beta c_in`, then `c <- act(c)`, with element
+        /// strides (`kernels::gemm`), split over the rows (or columns) of
+        /// c across `threads` threads when the product is large
+        /// (`threads::gemm_parts`) or the activation is
+        /// (`threads::wide_parts`). `c_in` (null: none) is read with its
+        /// own strides (0 broadcasts a bias along rows), `act` is a slice
+        /// kernel (0: none). Both run as the epilogue of each block of
+        /// `epilogue_rows` rows, right after its product, while the block
+        /// is in cache: the product runs with beta = 0 and never reads c.
         ///
         /// # Safety
         /// The pointers with the given sizes and strides must address valid
-        /// memory, and c must not overlap a or b; generated code passes
-        /// buffers the plan sized for them.
+        /// memory, c must not overlap a, b or c_in, c's columns must be
+        /// contiguous (`csc == 1`) when `act` is given, and `act` must be 0
+        /// or a `SliceFn` for this dtype; generated code passes buffers the
+        /// plan sized for them.
         #[allow(clippy::too_many_arguments)]
         pub unsafe extern "C" fn $name(
             m: i64,
@@ -278,54 +296,92 @@ macro_rules! gemm_fn {
             rsb: i64,
             csb: i64,
             beta: $t,
+            c_in: *const $t,
+            rsci: i64,
+            csci: i64,
             c: *mut $t,
             rsc: i64,
             csc: i64,
+            act: usize,
             threads: i64,
         ) {
             if m <= 0 || n <= 0 {
                 return;
             }
             let (m, k, n) = (m as usize, k.max(0) as usize, n as usize);
-            let (rsa, csa, rsb, csb, rsc, csc) = (
+            let (rsa, csa, rsb, csb, rsci, csci, rsc, csc) = (
                 rsa as isize,
                 csa as isize,
                 rsb as isize,
                 csb as isize,
+                rsci as isize,
+                csci as isize,
                 rsc as isize,
                 csc as isize,
             );
+            // SAFETY: the caller passes 0 or a slice kernel.
+            let act: Option<SliceFn> =
+                (act != 0).then(|| unsafe { std::mem::transmute::<usize, SliceFn>(act) });
             // Addresses cross threads as integers (raw pointers are not Send).
-            let (pa, pb, pc) = (a as usize, b as usize, c as usize);
+            let (pa, pb, pci, pc) = (a as usize, b as usize, c_in as usize, c as usize);
+            let epilogue = !c_in.is_null() || act.is_some();
+            let step = if epilogue {
+                epilogue_rows(n, std::mem::size_of::<$t>())
+            } else {
+                m
+            };
             // Rows [r0, r1) and columns [c0, c1) of c.
             let block = |r0: usize, r1: usize, c0: usize, c1: usize| {
                 let (a, b, c) = (pa as *const $t, pb as *const $t, pc as *mut $t);
-                // SAFETY: the caller's contract; the block lies inside c
-                // (and its rows of a, columns of b), and blocks of one call
-                // are disjoint, so threads write separate elements.
-                unsafe {
-                    $f(
-                        r1 - r0,
-                        k,
-                        c1 - c0,
-                        alpha,
-                        a.offset(r0 as isize * rsa),
-                        rsa,
-                        csa,
-                        b.offset(c0 as isize * csb),
-                        rsb,
-                        csb,
-                        beta,
-                        c.offset(r0 as isize * rsc + c0 as isize * csc),
-                        rsc,
-                        csc,
-                    )
+                let mut s0 = r0;
+                while s0 < r1 {
+                    let s1 = (s0 + step).min(r1);
+                    // SAFETY: the caller's contract; the block lies inside c
+                    // (and its rows of a, columns of b), and blocks of one
+                    // call are disjoint, so threads write separate elements.
+                    unsafe {
+                        $f(
+                            s1 - s0,
+                            k,
+                            c1 - c0,
+                            alpha,
+                            a.offset(s0 as isize * rsa),
+                            rsa,
+                            csa,
+                            b.offset(c0 as isize * csb),
+                            rsb,
+                            csb,
+                            0.0,
+                            c.offset(s0 as isize * rsc + c0 as isize * csc),
+                            rsc,
+                            csc,
+                        )
+                    }
+                    if epilogue {
+                        // SAFETY: as above, the block's elements of c and
+                        // c_in are valid; act's contract is the caller's.
+                        unsafe {
+                            gemm_epilogue::<$t>(
+                                (s0, s1, c0, c1),
+                                beta,
+                                (pci as *const $t, rsci, csci),
+                                (c, rsc, csc),
+                                act,
+                            )
+                        }
+                    }
+                    s0 = s1;
                 }
             };
             let threads = threads.max(1) as usize;
             let flops = m.saturating_mul(n).saturating_mul(k).saturating_mul(2);
             let by_rows = m >= n;
-            let parts = super::threads::gemm_parts(threads, flops, m.max(n));
+            let len = m.max(n);
+            let mut parts = super::threads::gemm_parts(threads, flops, len);
+            if act.is_some() {
+                let wide = super::threads::wide_parts(threads, m.saturating_mul(n));
+                parts = parts.max(wide).min(len.div_ceil(32));
+            }
             if parts <= 1 {
                 return block(0, m, 0, n);
             }
@@ -334,7 +390,7 @@ macro_rules! gemm_fn {
                 // register tile divides 32, so each block is tiled exactly
                 // as the whole product and an element is computed by the
                 // same full or edge tile either way.
-                let r = super::threads::part_range(m.max(n), parts, p, 32);
+                let r = super::threads::part_range(len, parts, p, 32);
                 if by_rows {
                     block(r.start, r.end, 0, n)
                 } else {
@@ -346,6 +402,67 @@ macro_rules! gemm_fn {
 }
 gemm_fn!(theon_rt_gemm_f64, f64, theon_runtime::kernels::gemm::dgemm);
 gemm_fn!(theon_rt_gemm_f32, f32, theon_runtime::kernels::gemm::sgemm);
+
+/// The epilogue of one block (rows r0..r1, columns c0..c1) of a product
+/// in c: `c += beta * c_in` (`beta * c_in` rounded first, as the product
+/// of a prefilled `beta * c_in` and `1 * c` would), then `c = act(c)`.
+///
+/// # Safety
+/// The block's elements of c and c_in (when not null) are valid through
+/// their strides; `act` reads and writes `c1 - c0` contiguous elements
+/// per row (whole rows at once when they are contiguous).
+unsafe fn gemm_epilogue<T>(
+    (r0, r1, c0, c1): (usize, usize, usize, usize),
+    beta: T,
+    (ci, rsci, csci): (*const T, isize, isize),
+    (c, rsc, csc): (*mut T, isize, isize),
+    act: Option<SliceFn>,
+) where
+    T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T> + PartialEq + From<u8>,
+{
+    let one = T::from(1);
+    let cols = c1 - c0;
+    for i in r0..r1 {
+        // SAFETY: row i's elements c0..c1 of c and c_in are in the block.
+        unsafe {
+            let row = c.offset(i as isize * rsc + c0 as isize * csc);
+            if !ci.is_null() {
+                let crow = ci.offset(i as isize * rsci + c0 as isize * csci);
+                if csc == 1 && csci == 1 {
+                    let o = std::slice::from_raw_parts_mut(row, cols);
+                    let x = std::slice::from_raw_parts(crow, cols);
+                    if beta == one {
+                        o.iter_mut().zip(x).for_each(|(o, x)| *o = *o + *x);
+                    } else {
+                        o.iter_mut().zip(x).for_each(|(o, x)| *o = *o + beta * *x);
+                    }
+                } else {
+                    for j in 0..cols as isize {
+                        let x = *crow.offset(j * csci);
+                        let bx = if beta == one { x } else { beta * x };
+                        let p = row.offset(j * csc);
+                        *p = *p + bx;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(f) = act {
+        // SAFETY: act maps contiguous elements in place (src == dst is
+        // allowed); rows are contiguous (csc == 1, the caller's contract).
+        unsafe {
+            if cols as isize == rsc {
+                let p = c.offset(r0 as isize * rsc + c0 as isize) as *mut u8;
+                f(p, p, ((r1 - r0) * cols) as u64);
+            } else {
+                for i in r0..r1 {
+                    let p = c.offset(i as isize * rsc + c0 as isize) as *mut u8;
+                    f(p, p, cols as u64);
+                }
+            }
+        }
+    }
+}
 
 /// A wide-math slice kernel over `n` elements of `size` bytes, split across
 /// `threads` threads when the pass is large (`threads::wide_parts`).

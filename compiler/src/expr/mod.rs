@@ -244,7 +244,7 @@ pub fn op_label(op: &Op) -> String {
         Op::Random { dist, .. } => dist.name().to_string(),
         Op::Custom(c) => c.name().to_string(),
         // A GEMM is how a matmul runs; errors speak of what the user wrote.
-        Op::MatMul | Op::Gemm(_) => "matmul".into(),
+        Op::MatMul | Op::Gemm(_) | Op::GemmAct { .. } => "matmul".into(),
         Op::Conv2d { role, .. } => role.name().into(),
         Op::Pool2d { kind, .. } => format!("{}_pool2d", kind.name()),
         Op::Pool2dGrad { kind, .. } => format!("{}_pool2d_grad", kind.name()),

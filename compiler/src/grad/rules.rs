@@ -402,7 +402,7 @@ pub fn pullback(v: &Var, g: &Var) -> Result<Vec<Option<Var>>> {
         Op::Random { .. } => vec![None; ins.len()],
         Op::StopGradient => vec![None],
         Op::SpecifyShape { .. } => vec![Some(g.clone())],
-        Op::Fused(_) | Op::Conv2dBiasAct { .. } => {
+        Op::Fused(_) | Op::Conv2dBiasAct { .. } | Op::GemmAct { .. } => {
             return Err(Error::grad(
                 "fused nodes exist only in compiled graphs; differentiate before compiling",
             ));

@@ -105,6 +105,8 @@ pub fn eval(
         Op::MatMul => one(matmul(ins[0], ins[1], out_dtype, &shape0)?),
         Op::SolveTriangular { trans } => one(solve_triangular(ins[0], ins[1], *trans, out_dtype)?),
         Op::Gemm(g) => one(gemm_eval(g, ins, out_dtype, &shape0)?),
+        // The ops it stands for, one after the other.
+        Op::GemmAct { spec, act } => one(unary(*act, &gemm_eval(spec, ins, out_dtype, &shape0)?)),
         Op::Conv2d { role, spec } => one(super::conv::conv_eval(*role, spec, ins, &shape0)?),
         Op::Conv2dBiasAct { spec, act } => {
             // The ops it stands for, one after the other.

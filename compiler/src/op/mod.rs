@@ -438,6 +438,14 @@ pub enum Op {
     MatMul,
     /// Specialized product, see `GemmSpec`.
     Gemm(GemmSpec),
+    /// Inputs as `Gemm`'s: `act(gemm(...))` in one step, the activation
+    /// applied to each block of the product while it is in cache. Made by
+    /// the rewrite `gemm_act` after differentiation (it has no gradient);
+    /// `act` is a wide-math op of the backend.
+    GemmAct {
+        spec: GemmSpec,
+        act: UnaryOp,
+    },
     /// Inputs: L (k x k, lower triangular; the upper triangle is not
     /// read), b (..., k). Solves L z = b (or L^T z = b when `trans`) for
     /// every vector along b's last axis.
@@ -548,6 +556,7 @@ impl Op {
             Op::Argmax { .. } => "Argmax".into(),
             Op::MatMul => "MatMul".into(),
             Op::Gemm(_) => "Gemm".into(),
+            Op::GemmAct { .. } => "GemmAct".into(),
             Op::SolveTriangular { .. } => "SolveTriangular".into(),
             Op::Conv2d { role, .. } => camel(role.name()),
             Op::Conv2dBiasAct { .. } => "Conv2dBiasAct".into(),
@@ -611,6 +620,9 @@ impl Op {
                 axis.map_or("None".into(), |a| a.to_string()),
                 if *keepdims { ", keepdims" } else { "" }
             ),
+            Op::GemmAct { spec, act } => {
+                format!("{}, act={}", Op::Gemm(*spec).props(), act.name())
+            }
             Op::Gemm(g) => {
                 let mut s = String::new();
                 if g.trans_a {

@@ -33,7 +33,7 @@ pub const STANDALONE_MIN: usize = 64;
 /// 4x faster than inside a 128-bit Cranelift loop, for the price of one
 /// extra pass over memory. The decision is the same on every machine, so
 /// compiled graphs do not depend on the CPU.
-fn stands_alone(g: &Graph, ctx: &Ctx, n: NodeId) -> bool {
+pub(super) fn stands_alone(g: &Graph, ctx: &Ctx, n: NodeId) -> bool {
     let Op::Unary(u) = g.op(n) else { return false };
     let ty = g.ty(Value::of(n));
     let same_dtype = g.ty(g.input(n, 0)).dtype == ty.dtype;

@@ -6,6 +6,7 @@
 //! | stabilize    | unstable log/exp forms become log1p, softplus, log_sigmoid ... |
 //! | specialize   | matrix products become GEMM calls with folded transposes/scales|
 //! |              | convolutions take their bias and activation (`conv_epilogue`)  |
+//! |              | large products take their activation (`gemm_epilogue`)        |
 //! | fuse         | elementwise chains (and their reductions) become one loop      |
 //! | memory       | in-place outputs and in-place shared-variable updates          |
 //!
@@ -17,6 +18,7 @@
 pub mod canonicalize;
 pub mod conv_epilogue;
 pub mod fuse;
+pub mod gemm_epilogue;
 pub mod global;
 pub mod patch;
 pub mod pattern;
@@ -75,6 +77,9 @@ pub struct Capabilities {
     /// Unary ops the backend runs over whole buffers as wide-math kernels
     /// (fusion leaves large ones standalone to get them).
     pub wide_math: Vec<crate::op::UnaryOp>,
+    /// Whether a product of these (m, k, n) goes to the backend's GEMM
+    /// call, where an activation can run in its epilogue (None: never).
+    pub gemm_call: Option<fn(crate::types::Dim, crate::types::Dim, crate::types::Dim) -> bool>,
 }
 
 type CodeFn = fn(&Graph, NodeId, &Ctx) -> Option<crate::rewrite::Patch>;

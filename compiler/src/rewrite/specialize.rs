@@ -1,7 +1,8 @@
 //! specialize: matrix products become GEMM calls with transposes, scalings
 //! and a bias add folded in (`alpha * op(A) op(B) + beta * C`); logsumexp
 //! becomes the max-shifted form that compiles to vector loops; a
-//! convolution takes its bias and activation (`conv_epilogue`).
+//! convolution takes its bias and activation (`conv_epilogue`), a large
+//! product its activation (`gemm_epilogue`).
 
 use super::patch::{Patch, Ref};
 use super::util::{scalar_const, single_use};
@@ -337,5 +338,6 @@ pub fn rewrites() -> Vec<LocalRewrite> {
         ),
     ];
     v.extend(super::conv_epilogue::rewrites());
+    v.extend(super::gemm_epilogue::rewrites());
     v
 }

@@ -32,7 +32,9 @@ fn batch_local(g: &Graph, n: NodeId) -> bool {
                     .all(|o| matches!(o, FusedOutput::Elementwise(_)))
         }
         // Float products only: they are generated code (integer ones run in Rust).
-        Op::Gemm(_) | Op::MatMul => rank >= 3 && g.ty(Value::of(n)).dtype.is_float(),
+        Op::Gemm(_) | Op::GemmAct { .. } | Op::MatMul => {
+            rank >= 3 && g.ty(Value::of(n)).dtype.is_float()
+        }
         Op::DimShuffle(order) => g.is_view(n) && order.first() == Some(&Some(0)),
         _ => false,
     }
@@ -57,7 +59,9 @@ pub fn with_batch_regions(g: &Graph, order: Vec<NodeId>) -> (Vec<NodeId>, Vec<Ra
     let seeds: Vec<NodeId> = order
         .iter()
         .copied()
-        .filter(|&n| matches!(g.op(n), Op::Gemm(_) | Op::MatMul) && batch_local(g, n))
+        .filter(|&n| {
+            matches!(g.op(n), Op::Gemm(_) | Op::GemmAct { .. } | Op::MatMul) && batch_local(g, n)
+        })
         .collect();
     for seed in seeds {
         if taken.contains(&seed) {

@@ -7,14 +7,17 @@
 //!   products of rows of op(A)^T and op(B) (weight gradients);
 //! - call: anything else goes to the runtime's GEMM (the `gemm` crate).
 //!
-//! C is written into the output first (a broadcasting loop), and the
-//! kernels then add the product to it.
+//! For the inline kernels C is written into the output first (a
+//! broadcasting loop) and the kernels add the product to it; the call
+//! adds `beta * C` and applies the activation of a `GemmAct` in its
+//! epilogue, block by block while the block is in cache.
 
 use super::Emitter;
 use super::nest;
 use super::program::{Lanes, constant, float_const, reg_type};
 use crate::codegen::layout::Q;
 use crate::codegen::math::Precision;
+use crate::codegen::math::slice::SliceFn;
 use crate::codegen::small_gemm;
 use crate::op::{FusedOutput, FusedProgram, Instr, ScalarBits};
 use crate::types::Dim;
@@ -68,8 +71,17 @@ pub struct GemmStep {
     pub b: Mat,
     pub out: Mat,
     pub batch_counts: Vec<Q>,
-    /// The C operand, prefilled into the output as `beta * C`.
+    /// The C operand, prefilled into the output as `beta * C` (inline
+    /// kernels).
     pub prefill: Option<(nest::Nest, FusedProgram)>,
+    /// The C operand and beta, read by the call's epilogue (strides 0
+    /// where C broadcasts).
+    pub c_in: Option<(Mat, f64)>,
+    /// The activation the call's epilogue applies (`GemmAct`).
+    pub act: Option<SliceFn>,
+    /// Or, where the level has no slice kernel, the loop `out = act(out)`
+    /// run after the call.
+    pub act_loop: Option<(nest::Nest, FusedProgram)>,
     pub kernel: Kernel,
 }
 
@@ -89,6 +101,15 @@ pub fn prefill_program(dtype: DType, beta: f64) -> FusedProgram {
     }
 }
 
+/// The program `out = act(out)`.
+pub fn act_program(dtype: DType, act: crate::op::UnaryOp) -> FusedProgram {
+    FusedProgram {
+        n_inputs: 1,
+        instrs: vec![(Instr::Input(0), dtype), (Instr::Unary(act, 0), dtype)],
+        outputs: vec![FusedOutput::Elementwise(1)],
+    }
+}
+
 fn flags() -> MemFlagsData {
     MemFlagsData::trusted()
 }
@@ -98,16 +119,23 @@ impl GemmStep {
         if let Some((nest, program)) = &self.prefill {
             nest::emit(e, nest, program);
         }
+        let zero = e.fb.ins().iconst(types::I64, 0);
         let ptrs = [
             e.buf_ptr(self.a.buf),
             e.buf_ptr(self.b.buf),
             e.buf_ptr(self.out.buf),
+            match &self.c_in {
+                Some((c, _)) => e.buf_ptr(c.buf),
+                None => zero,
+            },
         ];
-        let zero = e.fb.ins().iconst(types::I64, 0);
-        self.batch_level(e, 0, ptrs, [zero; 3]);
+        self.batch_level(e, 0, ptrs, [zero; 4]);
+        if let Some((nest, program)) = &self.act_loop {
+            nest::emit(e, nest, program);
+        }
     }
 
-    fn batch_level(&self, e: &mut Emitter, l: usize, ptrs: [Value; 3], offs: [Value; 3]) {
+    fn batch_level(&self, e: &mut Emitter, l: usize, ptrs: [Value; 4], offs: [Value; 4]) {
         if l == self.batch_counts.len() {
             let size = self.dtype.size_of() as i64;
             let bases: Vec<Value> = (0..3).map(|k| e.addr(ptrs[k], offs[k], size)).collect();
@@ -125,17 +153,25 @@ impl GemmStep {
                     Some(f) => self.call_small(e, f, bases[0], bases[1], bases[2]),
                     None => self.outer(e, bases[0], bases[1], bases[2]),
                 },
-                Kernel::Call => self.call(e, bases[0], bases[1], bases[2]),
+                Kernel::Call => {
+                    let c = match self.c_in {
+                        Some(_) => e.addr(ptrs[3], offs[3], size),
+                        None => ptrs[3],
+                    };
+                    self.call(e, bases[0], bases[1], bases[2], c)
+                }
             };
         }
         let count = e.q(self.batch_counts[l]);
+        let c_batch = self.c_in.as_ref().map_or(Q::K(0), |(c, _)| c.batch[l]);
         let strides = [
             e.q(self.a.batch[l]),
             e.q(self.b.batch[l]),
             e.q(self.out.batch[l]),
+            e.q(c_batch),
         ];
         e.counted_loop(count, 1, |e, i| {
-            let next: [Value; 3] = std::array::from_fn(|k| {
+            let next: [Value; 4] = std::array::from_fn(|k| {
                 let d = e.fb.ins().imul(i, strides[k]);
                 e.fb.ins().iadd(offs[k], d)
             });
@@ -393,7 +429,7 @@ impl GemmStep {
         );
     }
 
-    fn call(&self, e: &mut Emitter, a: Value, b: Value, out: Value) {
+    fn call(&self, e: &mut Emitter, a: Value, b: Value, out: Value, c_in: Value) {
         let f = if self.dtype == DType::F32 {
             e.gemm_f32
         } else {
@@ -410,16 +446,19 @@ impl GemmStep {
         let csc = e.fb.ins().iconst(types::I64, 1);
         let threads = e.fb.ins().iconst(types::I64, e.threads as i64);
         let alpha = float_const(e, self.alpha, self.dtype, Lanes::scalar());
-        let beta = float_const(
-            e,
-            if self.prefill.is_some() { 1.0 } else { 0.0 },
-            self.dtype,
-            Lanes::scalar(),
-        );
+        let (rsci, csci, beta) = match &self.c_in {
+            Some((c, beta)) => (e.q(c.rs), e.q(c.cs), *beta),
+            None => (csc, csc, 0.0),
+        };
+        let beta = float_const(e, beta, self.dtype, Lanes::scalar());
+        let act =
+            e.fb.ins()
+                .iconst(types::I64, self.act.map_or(0, |f| f as usize as i64));
         e.fb.ins().call(
             f,
             &[
-                m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, out, rsc, csc, threads,
+                m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c_in, rsci, csci, out, rsc, csc,
+                act, threads,
             ],
         );
     }

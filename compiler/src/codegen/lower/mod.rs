@@ -327,7 +327,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
             cc,
             &[
                 i64t, i64t, i64t, ft, i64t, i64t, i64t, i64t, i64t, i64t, ft, i64t, i64t, i64t,
-                i64t,
+                i64t, i64t, i64t, i64t, i64t,
             ],
             None,
         )
@@ -765,10 +765,17 @@ fn splittable(g: &Graph, n: NodeId, cpu: super::cpu::CpuLevel) -> bool {
     elementwise && out.rank() >= 1 && !known_small && wide_kernel(g, n, cpu).is_none()
 }
 
+/// Whether a product of these static sizes goes to the runtime's GEMM
+/// call (not an inline kernel): where a `GemmAct` epilogue runs.
+pub(crate) fn gemm_is_call(m: Dim, k: Dim, n: Dim) -> bool {
+    Kernel::choose(m, k, n) == Kernel::Call
+}
+
 /// A GEMM for float products of one dtype; `None` sends the op to Rust.
 fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
-    let (spec, ins) = match g.op(n) {
-        Op::Gemm(s) => (*s, g.inputs(n)),
+    let (spec, act, ins) = match g.op(n) {
+        Op::Gemm(s) => (*s, None, g.inputs(n)),
+        Op::GemmAct { spec, act } => (*spec, Some(*act), g.inputs(n)),
         Op::MatMul => (
             crate::op::GemmSpec {
                 trans_a: false,
@@ -776,6 +783,7 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
                 alpha: crate::op::F64Key::new(1.0),
                 beta: crate::op::F64Key::new(0.0),
             },
+            None,
             g.inputs(n),
         ),
         _ => return None,
@@ -878,8 +886,90 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
         .iter()
         .map(|&t| lay.value_dims(io, t, t + 1))
         .collect();
-    let prefill = if ins.len() == 3 && spec.beta.get() != 0.0 {
-        let c = ins[2];
+    // An activation runs in the call's epilogue (any shape can take the call).
+    let kernel = match act {
+        Some(_) => Kernel::Call,
+        None => Kernel::choose(m_d, k_d, n_d),
+    };
+    // The level's slice kernel runs the activation in the call's epilogue.
+    // At the portable level off x86 that is the portable build (FMA is
+    // baseline there); on x86 the portable build would emulate FMA in
+    // software, so there the activation is an inline loop over the output
+    // after the call, the code a standalone one compiles to.
+    let epilogue_kernel = |a| {
+        use crate::codegen::math::slice;
+        slice::kernel(a, dt, e.cpu).or_else(|| {
+            if cfg!(target_arch = "x86_64") {
+                None
+            } else {
+                slice::host_kernel(a, dt, e.cpu)
+            }
+        })
+    };
+    let (act, act_loop) = match act.map(|a| (a, epilogue_kernel(a))) {
+        None => (None, None),
+        Some((_, Some(f))) => (Some(f), None),
+        Some((a, None)) => {
+            let program = gemm::act_program(dt, a);
+            let o_op = || nest::Operand {
+                buf: e.layout.buf_of[io],
+                dtype: dt,
+                shape: &g.ty(out_v).shape,
+            };
+            let reg = program.outputs[0].clone();
+            let (i_op, w_op) = (o_op(), o_op());
+            let nest = nest::build(
+                e,
+                &program,
+                ShapeOf::Value(io),
+                &to,
+                &[i_op],
+                &[(w_op, &reg)],
+            );
+            (None, Some((nest, program)))
+        }
+    };
+    let c = (ins.len() == 3 && spec.beta.get() != 0.0).then(|| ins[2]);
+    // The call reads C through strides (0 where it broadcasts).
+    let c_in = match c {
+        Some(c) if kernel == Kernel::Call => {
+            let ic = e.layout.vid[&c];
+            let tc = g.ty(c).shape.clone();
+            let rc = tc.len();
+            let lay = &mut *e.layout;
+            let cs = if rc >= 1 && tc[rc - 1] != Some(1) {
+                Q::K(1)
+            } else {
+                Q::K(0)
+            };
+            let rs = if rc >= 2 && tc[rc - 2] != Some(1) {
+                lay.value_dims(ic, rc - 1, rc)
+            } else {
+                Q::K(0)
+            };
+            let batch = batch_axes
+                .iter()
+                .map(|&t| {
+                    if rc < 2 {
+                        Q::K(0)
+                    } else {
+                        batch_stride(lay, ic, &tc, rc, t)
+                    }
+                })
+                .collect();
+            Some((
+                Mat {
+                    buf: e.layout.buf_of[ic],
+                    rs,
+                    cs,
+                    batch,
+                },
+                spec.beta.get(),
+            ))
+        }
+        _ => None,
+    };
+    let prefill = if let (Some(c), None) = (c, &c_in) {
         let ic = e.layout.vid[&c];
         let program = gemm::prefill_program(dt, spec.beta.get());
         let c_op = nest::Operand {
@@ -905,7 +995,6 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
     } else {
         None
     };
-    let kernel = Kernel::choose(m_d, k_d, n_d);
     Some(GemmStep {
         dtype: dt,
         m,
@@ -933,6 +1022,9 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
         },
         batch_counts: counts,
         prefill,
+        c_in,
+        act,
+        act_loop,
         kernel,
     })
 }

@@ -130,6 +130,17 @@ pub(super) fn infer(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             }
             Ok(out(TensorType::new(dt, shape)))
         }
+        Op::GemmAct { spec, act } => {
+            let y = infer(&Op::Gemm(*spec), ins)?;
+            let t = super::elementwise::infer(&Op::Unary(*act), &[&y[0]])?;
+            if t[0].ty.dtype != y[0].ty.dtype {
+                return Err(Error::dtype(format!(
+                    "the activation {} changes the dtype",
+                    act.name()
+                )));
+            }
+            Ok(y)
+        }
         other => Err(Error::graph(format!(
             "{other:?} is not in the linalg family"
         ))),

@@ -230,7 +230,9 @@ fn infer_types(op: &Op, ins: &[&OutType]) -> Result<Vec<OutType>> {
             elementwise::infer(op, ins)
         }
         Op::Reduce { .. } | Op::Argmax { .. } => reduce::infer(op, ins),
-        Op::MatMul | Op::Gemm(..) | Op::SolveTriangular { .. } => linalg::infer(op, ins),
+        Op::MatMul | Op::Gemm(..) | Op::GemmAct { .. } | Op::SolveTriangular { .. } => {
+            linalg::infer(op, ins)
+        }
         Op::Conv2d { .. }
         | Op::Conv2dBiasAct { .. }
         | Op::Pool2d { .. }
@@ -256,7 +258,7 @@ fn strip(e: &Error) -> String {
 fn broadcast_operands(op: &Op, n_inputs: usize) -> Vec<usize> {
     match op {
         Op::Binary(_) | Op::Where | Op::Fused(_) => (0..n_inputs).collect(),
-        Op::Gemm(_) if n_inputs == 3 => vec![2],
+        Op::Gemm(_) | Op::GemmAct { .. } if n_inputs == 3 => vec![2],
         Op::BroadcastTo => vec![0],
         Op::IncSlice(_) => vec![1],
         Op::IncTake(_) => vec![2],
@@ -353,7 +355,7 @@ pub fn check_runtime(
         }
     }
     // Batch dims of products follow the same rule.
-    if let Op::MatMul | Op::Gemm(_) = op {
+    if let Op::MatMul | Op::Gemm(_) | Op::GemmAct { .. } = op {
         let (a, b) = (shapes[0], shapes[1]);
         let (ra, rb) = (a.len().max(2) - 2, b.len().max(2) - 2);
         let nb = ra.max(rb);
