@@ -82,9 +82,9 @@ fn steady_state_calls_allocate_nothing() {
     assert_eq!(during, 0, "{during} allocations alternating two shapes");
     // Threaded calls: a wide-math pass large enough to be split across two
     // threads (the pool starts at the first call) allocates nothing. (A
-    // product that goes to matrixmultiply allocates that crate's packing
-    // buffer in every call, one per thread's part: its own behaviour,
-    // docs/compiler.md.)
+    // product that goes to the gemm crate allocates that crate's packing
+    // buffers in every call: two per call for a [400 x 200] x [200 x 150]
+    // product split over two threads, its own behaviour, docs/compiler.md.)
     let u = vector("u");
     let mut opts = CompileOptions::default();
     opts.jit.threads = Some(2);
