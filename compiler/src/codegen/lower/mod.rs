@@ -765,6 +765,35 @@ fn splittable(g: &Graph, n: NodeId, cpu: super::cpu::CpuLevel) -> bool {
     elementwise && out.rank() >= 1 && !known_small && wide_kernel(g, n, cpu).is_none()
 }
 
+/// A loop over a product's output `out` running `program` on one operand
+/// broadcast to it: the prefill `out = beta * C` of the inline kernels,
+/// or the activation `out = act(out)` where the call cannot run it.
+fn output_loop(
+    e: &mut Emitter,
+    g: &Graph,
+    program: crate::op::FusedProgram,
+    input: Value,
+    out: Value,
+) -> (nest::Nest, crate::op::FusedProgram) {
+    let operand = |v: Value| nest::Operand {
+        buf: e.layout.buf_of[e.layout.vid[&v]],
+        dtype: g.ty(out).dtype,
+        shape: &g.ty(v).shape,
+    };
+    let (i_op, o_op) = (operand(input), operand(out));
+    let reg = program.outputs[0].clone();
+    let io = e.layout.vid[&out];
+    let nest = nest::build(
+        e,
+        &program,
+        ShapeOf::Value(io),
+        &g.ty(out).shape,
+        &[i_op],
+        &[(o_op, &reg)],
+    );
+    (nest, program)
+}
+
 /// Whether a product of these static sizes goes to the runtime's GEMM
 /// call (not an inline kernel): where a `GemmAct` epilogue runs.
 pub(crate) fn gemm_is_call(m: Dim, k: Dim, n: Dim) -> bool {
@@ -909,25 +938,10 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
     let (act, act_loop) = match act.map(|a| (a, epilogue_kernel(a))) {
         None => (None, None),
         Some((_, Some(f))) => (Some(f), None),
-        Some((a, None)) => {
-            let program = gemm::act_program(dt, a);
-            let o_op = || nest::Operand {
-                buf: e.layout.buf_of[io],
-                dtype: dt,
-                shape: &g.ty(out_v).shape,
-            };
-            let reg = program.outputs[0].clone();
-            let (i_op, w_op) = (o_op(), o_op());
-            let nest = nest::build(
-                e,
-                &program,
-                ShapeOf::Value(io),
-                &to,
-                &[i_op],
-                &[(w_op, &reg)],
-            );
-            (None, Some((nest, program)))
-        }
+        Some((a, None)) => (
+            None,
+            Some(output_loop(e, g, gemm::act_program(dt, a), out_v, out_v)),
+        ),
     };
     let c = (ins.len() == 3 && spec.beta.get() != 0.0).then(|| ins[2]);
     // The call reads C through strides (0 where it broadcasts).
@@ -969,31 +983,15 @@ fn gemm_step(e: &mut Emitter, g: &Graph, n: NodeId) -> Option<GemmStep> {
         }
         _ => None,
     };
-    let prefill = if let (Some(c), None) = (c, &c_in) {
-        let ic = e.layout.vid[&c];
-        let program = gemm::prefill_program(dt, spec.beta.get());
-        let c_op = nest::Operand {
-            buf: e.layout.buf_of[ic],
-            dtype: dt,
-            shape: &g.ty(c).shape,
-        };
-        let o_op = nest::Operand {
-            buf: e.layout.buf_of[io],
-            dtype: dt,
-            shape: &g.ty(out_v).shape,
-        };
-        let reg = program.outputs[0].clone();
-        let nest = nest::build(
+    let prefill = match (c, &c_in) {
+        (Some(c), None) => Some(output_loop(
             e,
-            &program,
-            ShapeOf::Value(io),
-            &to,
-            &[c_op],
-            &[(o_op, &reg)],
-        );
-        Some((nest, program))
-    } else {
-        None
+            g,
+            gemm::prefill_program(dt, spec.beta.get()),
+            c,
+            out_v,
+        )),
+        _ => None,
     };
     Some(GemmStep {
         dtype: dt,
