@@ -21,7 +21,7 @@
 //! `--quick` runs the smaller shapes only. `--profile H N [f32|f64
 //! [THREADS]]` prints instead the per-step profile (`JitOptions::profile`,
 //! one thread by default) of the 2-H-H-3 step on N rows: where a step's
-//! time goes.
+//! time goes; `--profile moons [f32|f64]` that of the moons step.
 
 use std::time::{Duration, Instant};
 use theon::compiler::CompileOptions;
@@ -223,15 +223,22 @@ fn deep_model(h: usize, n: usize, dtype: DType) -> Result<Model> {
 /// default; a profiled function runs split loops and batch regions on one
 /// thread, its products and wide-math passes on all of them).
 fn profile(args: &[String]) -> Result<()> {
-    let bad = || Error::shape("usage: --profile H N [f32|f64 [THREADS]]");
-    let h: usize = args.first().and_then(|a| a.parse().ok()).ok_or_else(bad)?;
-    let n: usize = args.get(1).and_then(|a| a.parse().ok()).ok_or_else(bad)?;
-    let dtype = match args.get(2).map(String::as_str) {
+    let bad =
+        || Error::shape("usage: --profile H N [f32|f64 [THREADS]] or --profile moons [f32|f64]");
+    let moons = args.first().map(String::as_str) == Some("moons");
+    let (h, n, rest) = if moons {
+        (5, 500, &args[1..])
+    } else {
+        let h: usize = args.first().and_then(|a| a.parse().ok()).ok_or_else(bad)?;
+        let n: usize = args.get(1).and_then(|a| a.parse().ok()).ok_or_else(bad)?;
+        (h, n, &args[2.min(args.len())..])
+    };
+    let dtype = match rest.first().map(String::as_str) {
         None | Some("f64") => DType::F64,
         Some("f32") => DType::F32,
         Some(_) => return Err(bad()),
     };
-    let threads: usize = match args.get(3) {
+    let threads: usize = match rest.get(1) {
         None => 1,
         Some(t) => t.parse().map_err(|_| bad())?,
     };
@@ -243,11 +250,22 @@ fn profile(args: &[String]) -> Result<()> {
         },
         ..CompileOptions::default()
     };
-    let mut inf = adam_inference(&deep_model(h, n, dtype)?, options)?;
-    inf.fit(20)?;
+    let (model, name) = if moons {
+        let (mut x, y) = data::moons(1000, 0.2, 0)?;
+        data::standardize(&mut x);
+        let d = data::split(&x, &y, 0.5, 0)?;
+        (
+            moons_bnn(&d.x_train, &d.y_train, 0, dtype, None)?.model,
+            "2-5-5-1".to_string(),
+        )
+    } else {
+        (deep_model(h, n, dtype)?, format!("2-{h}-{h}-3"))
+    };
+    let mut inf = adam_inference(&model, options)?;
+    inf.fit(if moons { 2000 } else { 20 })?;
     let report = inf.step_function().profile().ok_or_else(bad)?;
     let text = report.to_string();
-    println!("2-{h}-{h}-3, N {n}, {dtype}, {threads} thread(s):");
+    println!("{name}, N {n}, {dtype}, {threads} thread(s):");
     for line in text.lines().take(25) {
         println!("{line}");
     }
@@ -257,7 +275,13 @@ fn profile(args: &[String]) -> Result<()> {
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--profile") {
-        return profile(&args[i + 1..]);
+        // cargo bench appends `--bench`.
+        let rest: Vec<String> = args[i + 1..]
+            .iter()
+            .filter(|a| *a != "--bench")
+            .cloned()
+            .collect();
+        return profile(&rest);
     }
     let quick = args.iter().any(|a| a == "--quick");
     let levels = CpuLevel::supported();

@@ -424,19 +424,31 @@ fn bool_operands_and_outputs_run_on_lanes() {
 #[test]
 fn small_gemm_kernels_match_the_inline_ones_bit_for_bit() {
     // Rows (k, n <= 8) and outer (m, n <= 8) products, transposed operands,
-    // alpha and a C term, batches; the AVX-512 kernels (where the CPU has
-    // them) give exactly the inline kernels' results, and both agree with
-    // the interpreter.
+    // alpha and a C term, batches; at every CPU level the machine has, the
+    // AVX2 and AVX-512 kernels give exactly the inline kernels' results,
+    // and both agree with the interpreter.
+    let mut shapes = vec![
+        (37usize, 5usize, 5usize),
+        (9, 2, 5),
+        (40, 8, 8),
+        (3, 7, 1),
+        (5, 300, 5),
+        (8, 129, 3),
+        (2, 1, 8),
+    ];
+    // Every size the kernels are specialized to: rows kernels (k, n) with
+    // 7 rows (a block of four and three more), outer kernels (m, n) on a
+    // k too long for the rows kernel.
+    for a in 1..=8usize {
+        for b in 1..=8usize {
+            if a * b <= 40 {
+                shapes.push((7, a, b));
+                shapes.push((a, 11, b));
+            }
+        }
+    }
     for dt in [DType::F64, DType::F32] {
-        for (m, k, n) in [
-            (37usize, 5usize, 5usize),
-            (9, 2, 5),
-            (40, 8, 8),
-            (3, 7, 1),
-            (5, 300, 5),
-            (8, 129, 3),
-            (2, 1, 8),
-        ] {
+        for &(m, k, n) in &shapes {
             let a = Var::input("a", TensorType::new(dt, vec![None, Some(k)]));
             let at = Var::input("at", TensorType::new(dt, vec![Some(k), Some(m)]));
             let b = Var::input("b", TensorType::new(dt, vec![Some(k), Some(n)]));
@@ -465,25 +477,38 @@ fn small_gemm_kernels_match_the_inline_ones_bit_for_bit() {
             ];
             let inputs = [&a, &at, &b, &bt, &c];
             let refs: Vec<&Var> = outs.iter().collect();
-            let checked = eval_checked(&inputs, &refs, &args).unwrap();
-            let mut opts = CompileOptions::default();
-            opts.jit.wide_math = false;
+            let mut inline_opts = CompileOptions::default();
+            inline_opts.jit.wide_math = false;
             let inline = compile(&inputs, &refs)
-                .options(opts)
+                .options(inline_opts)
                 .build()
                 .unwrap()
                 .call(&args)
                 .unwrap();
+            let checked = eval_checked(&inputs, &refs, &args).unwrap();
             for (k2, (w, i)) in checked.iter().zip(&inline).enumerate() {
-                let same = w
-                    .to_f64_vec()
-                    .iter()
-                    .zip(i.to_f64_vec())
-                    .all(|(x, y)| x.to_bits() == y.to_bits());
-                assert!(
-                    same,
-                    "{dt} ({m}, {k}, {n}) output {k2}: wide {w} vs inline {i}"
-                );
+                assert_agree(w, i, &format!("{dt} ({m}, {k}, {n}) output {k2}"));
+            }
+            for level in CpuLevel::supported() {
+                let mut opts = CompileOptions::default();
+                opts.jit.cpu = Some(level);
+                let wide = compile(&inputs, &refs)
+                    .options(opts)
+                    .build()
+                    .unwrap()
+                    .call(&args)
+                    .unwrap();
+                for (k2, (w, i)) in wide.iter().zip(&inline).enumerate() {
+                    let same = w
+                        .to_f64_vec()
+                        .iter()
+                        .zip(i.to_f64_vec())
+                        .all(|(x, y)| x.to_bits() == y.to_bits());
+                    assert!(
+                        same,
+                        "{dt} ({m}, {k}, {n}) output {k2} at {level:?}: wide {w} vs inline {i}"
+                    );
+                }
             }
         }
     }

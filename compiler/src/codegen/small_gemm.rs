@@ -1,6 +1,7 @@
-//! Small matrix products with AVX-512, for the shapes of small networks:
-//! one side of the product has at most 8 columns, so a row of the output
-//! is one (masked) 512-bit vector.
+//! Small matrix products with the CPU's wide vectors, for the shapes of
+//! small networks: one side of the product has at most 8 columns, so a
+//! row of the output is one (masked) 512-bit vector, or one or two 256-bit
+//! vectors.
 //!
 //! - rows: `k, n <= 8`, `m` long (the forward layers: every row of A times
 //!   op(B) held in registers);
@@ -8,9 +9,10 @@
 //!   rows of op(A)^T and op(B) summed over k).
 //!
 //! They compute exactly what the inline Cranelift kernels compute (same
-//! products, same order of accumulation, alpha then the prefilled C), on 8
-//! or 16 lanes instead of 2 or 4. Generated code calls them when the CPU
-//! has AVX-512 (`kernel`); otherwise it keeps the inline kernels.
+//! products, same order of accumulation, alpha then the prefilled C), on 4
+//! to 16 lanes instead of Cranelift's 2 or 4. Generated code calls them at
+//! the AVX-512 and AVX2 levels (`kernel`); the portable level keeps the
+//! inline kernels.
 
 use theon_runtime::DType;
 
@@ -33,6 +35,9 @@ pub type SmallGemmFn = unsafe extern "C" fn(
     accumulate: i64,
 );
 
+/// The largest k and n (rows) or m and n (outer) the kernels take.
+pub const MAX_DIM: usize = 8;
+
 /// Which loop order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
@@ -40,20 +45,30 @@ pub enum Shape {
     Outer,
 }
 
-/// The kernel for `shape` and `dtype` at `level` (AVX-512 only; lower
-/// levels use the inline code, bit-identical). `level` was checked against
-/// the machine (`CpuLevel::resolve`).
+/// The kernel for `shape` and `dtype` at `level` (AVX-512 or AVX2; the
+/// portable level uses the inline code, bit-identical). `level` was
+/// checked against the machine (`CpuLevel::resolve`).
 pub fn kernel(shape: Shape, dtype: DType, level: super::cpu::CpuLevel) -> Option<SmallGemmFn> {
     #[cfg(target_arch = "x86_64")]
     {
-        if level < super::cpu::CpuLevel::Avx512 || super::cpu::CpuLevel::detected() < level {
+        use super::cpu::CpuLevel;
+        if level < CpuLevel::Avx2 || CpuLevel::detected() < level {
             return None;
         }
+        if level == CpuLevel::Avx2 {
+            return match (shape, dtype) {
+                (Shape::Rows, DType::F64) => Some(avx2::f64x4::rows as SmallGemmFn),
+                (Shape::Outer, DType::F64) => Some(avx2::f64x4::outer as SmallGemmFn),
+                (Shape::Rows, DType::F32) => Some(avx2::f32x8::rows as SmallGemmFn),
+                (Shape::Outer, DType::F32) => Some(avx2::f32x8::outer as SmallGemmFn),
+                _ => None,
+            };
+        }
         match (shape, dtype) {
-            (Shape::Rows, DType::F64) => Some(x86::rows_f64 as SmallGemmFn),
-            (Shape::Outer, DType::F64) => Some(x86::outer_f64 as SmallGemmFn),
-            (Shape::Rows, DType::F32) => Some(x86::rows_f32 as SmallGemmFn),
-            (Shape::Outer, DType::F32) => Some(x86::outer_f32 as SmallGemmFn),
+            (Shape::Rows, DType::F64) => Some(avx512::rows_f64 as SmallGemmFn),
+            (Shape::Outer, DType::F64) => Some(avx512::outer_f64 as SmallGemmFn),
+            (Shape::Rows, DType::F32) => Some(avx512::rows_f32 as SmallGemmFn),
+            (Shape::Outer, DType::F32) => Some(avx512::outer_f32 as SmallGemmFn),
             _ => None,
         }
     }
@@ -64,8 +79,9 @@ pub fn kernel(shape: Shape, dtype: DType, level: super::cpu::CpuLevel) -> Option
     }
 }
 
+/// The AVX-512 kernels: a row of the output is one masked vector.
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+mod avx512 {
     use std::arch::x86_64::*;
 
     /// One precision's vector operations, so each kernel is written once.
@@ -276,5 +292,457 @@ mod x86 {
         _mm512_loadu_ps,
         _mm512_storeu_ps,
         _mm512_mask_add_ps
+    );
+}
+
+/// The AVX2 + FMA kernels: 256-bit vectors, so an output row of up to 8
+/// columns is one or two vectors (f64) or one (f32). The rows kernel is
+/// specialized at compile time to k and n (op(B) in registers, every loop
+/// unrolled, as the inline code is), the outer kernel to m and the
+/// vectors per row (its accumulators in registers, k a run-time loop).
+/// The last partial vector of a row is loaded with a masked load and
+/// stored by 128-bit and scalar stores from registers (no masked stores,
+/// nothing written past a row).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// `$f::<K, N, NV>` for the run-time `k` and `n` in 1..=8 (`NV` = the
+    /// vectors of `L` lanes a row of n needs); other sizes do nothing
+    /// (`kernel` never hands them out).
+    macro_rules! by_kn {
+        ($f:ident, $k:expr, $n:expr, $args:tt) => {
+            match $k {
+                1 => by_kn!(@n $f, 1, $n, $args, 1 2 3 4 5 6 7 8),
+                2 => by_kn!(@n $f, 2, $n, $args, 1 2 3 4 5 6 7 8),
+                3 => by_kn!(@n $f, 3, $n, $args, 1 2 3 4 5 6 7 8),
+                4 => by_kn!(@n $f, 4, $n, $args, 1 2 3 4 5 6 7 8),
+                5 => by_kn!(@n $f, 5, $n, $args, 1 2 3 4 5 6 7 8),
+                6 => by_kn!(@n $f, 6, $n, $args, 1 2 3 4 5 6 7 8),
+                7 => by_kn!(@n $f, 7, $n, $args, 1 2 3 4 5 6 7 8),
+                8 => by_kn!(@n $f, 8, $n, $args, 1 2 3 4 5 6 7 8),
+                _ => debug_assert!(false, "small GEMM kernel outside its sizes"),
+            }
+        };
+        (@n $f:ident, $k:literal, $n:expr, $args:tt, $($nn:literal)*) => {
+            match $n {
+                $($nn => $f::<$k, $nn, { ($nn as usize).div_ceil(L) }> $args,)*
+                _ => debug_assert!(false, "small GEMM kernel outside its sizes"),
+            }
+        };
+    }
+
+    /// `$f::<M, NV>` for the run-time `m` in 1..=8 and one vector per row
+    /// (two when `$two`).
+    macro_rules! by_m {
+        ($f:ident, $m:expr, $two:expr, $args:tt) => {
+            by_m!(@arms $f, $m, $two, $args, 1 2 3 4 5 6 7 8)
+        };
+        (@arms $f:ident, $m:expr, $two:expr, $args:tt, $($mm:literal)*) => {
+            match ($m, $two) {
+                $(
+                    ($mm, false) => $f::<$mm, 1> $args,
+                    ($mm, true) => $f::<$mm, 2> $args,
+                )*
+                _ => debug_assert!(false, "small GEMM kernel outside its sizes"),
+            }
+        };
+    }
+
+    /// Store lanes `0..r` (`r < 4`) of `x` at `p` (added to what is there
+    /// when `accumulate`, as `x + old`): 128-bit and scalar stores from
+    /// registers, no round trip through memory.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tail_f64(p: *mut f64, x: __m256d, r: usize, accumulate: bool) {
+        let (mut lo, mut q, mut r) = (_mm256_castpd256_pd128(x), p, r);
+        // SAFETY: elements 0..r at p are inside the output (the caller's contract).
+        unsafe {
+            if r >= 2 {
+                let mut v = lo;
+                if accumulate {
+                    v = _mm_add_pd(v, _mm_loadu_pd(q));
+                }
+                _mm_storeu_pd(q, v);
+                (q, r, lo) = (q.add(2), r - 2, _mm256_extractf128_pd::<1>(x));
+            }
+            if r == 1 {
+                let mut v = lo;
+                if accumulate {
+                    v = _mm_add_sd(v, _mm_load_sd(q));
+                }
+                _mm_store_sd(q, v);
+            }
+        }
+    }
+
+    /// As `tail_f64` for f32 lanes (`r < 8`).
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tail_f32(p: *mut f32, x: __m256, r: usize, accumulate: bool) {
+        let (mut lo, mut q, mut r) = (_mm256_castps256_ps128(x), p, r);
+        // SAFETY: elements 0..r at p are inside the output (the caller's contract).
+        unsafe {
+            if r >= 4 {
+                let mut v = lo;
+                if accumulate {
+                    v = _mm_add_ps(v, _mm_loadu_ps(q));
+                }
+                _mm_storeu_ps(q, v);
+                (q, r, lo) = (q.add(4), r - 4, _mm256_extractf128_ps::<1>(x));
+            }
+            if r >= 2 {
+                let mut v = lo;
+                if accumulate {
+                    v = _mm_add_ps(v, _mm_castpd_ps(_mm_load_sd(q as *const f64)));
+                }
+                _mm_store_sd(q as *mut f64, _mm_castps_pd(v));
+                (q, r, lo) = (q.add(2), r - 2, _mm_movehl_ps(lo, lo));
+            }
+            if r == 1 {
+                let mut v = lo;
+                if accumulate {
+                    v = _mm_add_ss(v, _mm_load_ss(q));
+                }
+                _mm_store_ss(q, v);
+            }
+        }
+    }
+
+    /// One precision's kernels (`$lanes` elements per vector).
+    macro_rules! avx2_kernels {
+        ($module:ident, $t:ty, $v:ty, $lanes:expr, $mask_t:ty, $zero:ident, $set1:ident, $fmadd:ident,
+         $mul:ident, $add:ident, $loadu:ident, $storeu:ident, $maskload:ident, $loadmask:ident,
+         $tail:ident) => {
+            pub mod $module {
+                use std::arch::x86_64::*;
+
+                const L: usize = $lanes;
+                /// `MASKS[L - r..]` starts with r all-ones lanes, then zeros.
+                static MASKS: [$mask_t; 2 * $lanes] = {
+                    let mut m = [0; 2 * $lanes];
+                    let mut i = 0;
+                    while i < $lanes {
+                        m[i] = -1;
+                        i += 1;
+                    }
+                    m
+                };
+
+                /// The load mask of a vector's first `r` lanes (`1 <= r <= L`).
+                #[target_feature(enable = "avx2,fma")]
+                #[inline]
+                fn mask(r: usize) -> __m256i {
+                    // SAFETY: L - r + L <= 2L elements of MASKS are read.
+                    unsafe { $loadmask(MASKS.as_ptr().add(L - r).cast()) }
+                }
+
+                /// Elements `0..n` of a line (elements `s` apart) as `NV`
+                /// vectors, zero past n.
+                #[target_feature(enable = "avx2,fma")]
+                #[inline]
+                unsafe fn line<const NV: usize>(p: *const $t, s: isize, n: usize) -> [$v; NV] {
+                    let mut out = [$zero(); NV];
+                    for (v, o) in out.iter_mut().enumerate() {
+                        let j0 = v * L;
+                        // SAFETY: elements j0..n of the line are inside it
+                        // (the caller's contract); masked-off lanes are not read.
+                        unsafe {
+                            if s == 1 && j0 + L <= n {
+                                *o = $loadu(p.add(j0));
+                            } else if s == 1 {
+                                *o = $maskload(p.add(j0), mask(n - j0));
+                            } else {
+                                let mut t = [0 as $t; L];
+                                for (j, x) in t.iter_mut().enumerate().take(n - j0) {
+                                    *x = *p.offset((j0 + j) as isize * s);
+                                }
+                                *o = $loadu(t.as_ptr());
+                            }
+                        }
+                    }
+                    out
+                }
+
+                /// Write `alpha * acc` (plus the prefilled C when
+                /// `accumulate`) to elements `0..n` of output row `o`: the
+                /// inline code's `fmul` then `fadd(v, old)`, lane by lane.
+                #[target_feature(enable = "avx2,fma")]
+                #[inline]
+                unsafe fn store<const NV: usize>(
+                    o: *mut $t,
+                    acc: [$v; NV],
+                    n: usize,
+                    alpha: $t,
+                    accumulate: bool,
+                ) {
+                    for (v, &x) in acc.iter().enumerate() {
+                        let j0 = v * L;
+                        let mut x = x;
+                        if alpha != 1.0 {
+                            x = $mul(x, $set1(alpha));
+                        }
+                        // SAFETY: elements j0..n of the row are inside the output.
+                        unsafe {
+                            let p = o.add(j0);
+                            if j0 + L <= n {
+                                if accumulate {
+                                    x = $add(x, $loadu(p));
+                                }
+                                $storeu(p, x);
+                            } else {
+                                super::$tail(p, x, n - j0, accumulate);
+                            }
+                        }
+                    }
+                }
+
+                /// One output row: `a[0] * B[0] + a[1] * B[1] + ...` (a
+                /// product, then fused multiply-adds in order of p).
+                #[target_feature(enable = "avx2,fma")]
+                #[inline]
+                unsafe fn row<const K: usize, const NV: usize>(
+                    a: *const $t,
+                    csa: isize,
+                    brow: &[[$v; NV]; K],
+                ) -> [$v; NV] {
+                    // SAFETY: the K elements of the row of op(A) are inside it.
+                    unsafe {
+                        let x = $set1(*a);
+                        let mut c: [$v; NV] = std::array::from_fn(|v| $mul(x, brow[0][v]));
+                        for (p, b) in brow.iter().enumerate().skip(1) {
+                            let x = $set1(*a.offset(p as isize * csa));
+                            for v in 0..NV {
+                                c[v] = $fmadd(x, b[v], c[v]);
+                            }
+                        }
+                        c
+                    }
+                }
+
+                /// Rows kernel for static `K` and `N` (`NV` vectors per row).
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn rows_kn<const K: usize, const N: usize, const NV: usize>(
+                    a: *const $t,
+                    rsa: isize,
+                    csa: isize,
+                    b: *const $t,
+                    rsb: isize,
+                    csb: isize,
+                    out: *mut $t,
+                    rso: isize,
+                    m: usize,
+                    alpha: $t,
+                    accumulate: bool,
+                ) {
+                    // SAFETY: rows 0..K of op(B) are inside it.
+                    let brow: [[$v; NV]; K] = std::array::from_fn(|p| unsafe {
+                        line::<NV>(b.offset(p as isize * rsb), csb, N)
+                    });
+                    let mut i = 0usize;
+                    // Four rows at a time: four independent chains in flight.
+                    while i + 4 <= m {
+                        // SAFETY: rows i..i+4 of op(A) and of the output are inside them.
+                        unsafe {
+                            let a0 = a.offset(i as isize * rsa);
+                            let c0 = row::<K, NV>(a0, csa, &brow);
+                            let c1 = row::<K, NV>(a0.offset(rsa), csa, &brow);
+                            let c2 = row::<K, NV>(a0.offset(2 * rsa), csa, &brow);
+                            let c3 = row::<K, NV>(a0.offset(3 * rsa), csa, &brow);
+                            let o0 = out.offset(i as isize * rso);
+                            store::<NV>(o0, c0, N, alpha, accumulate);
+                            store::<NV>(o0.offset(rso), c1, N, alpha, accumulate);
+                            store::<NV>(o0.offset(2 * rso), c2, N, alpha, accumulate);
+                            store::<NV>(o0.offset(3 * rso), c3, N, alpha, accumulate);
+                        }
+                        i += 4;
+                    }
+                    while i < m {
+                        // SAFETY: row i of op(A) and of the output are inside them.
+                        unsafe {
+                            let c = row::<K, NV>(a.offset(i as isize * rsa), csa, &brow);
+                            store::<NV>(out.offset(i as isize * rso), c, N, alpha, accumulate);
+                        }
+                        i += 1;
+                    }
+                }
+
+                /// Outer kernel for static `M` and `NV` vectors per row.
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn outer_mv<const M: usize, const NV: usize>(
+                    a: *const $t,
+                    rsa: isize,
+                    csa: isize,
+                    b: *const $t,
+                    rsb: isize,
+                    csb: isize,
+                    out: *mut $t,
+                    rso: isize,
+                    k: usize,
+                    n: usize,
+                    alpha: $t,
+                    accumulate: bool,
+                ) {
+                    let mut acc = [[$zero(); NV]; M];
+                    // One step of p: row p of op(B) times column p of op(A).
+                    let mut step = |brow: [$v; NV], p: usize| {
+                        // SAFETY: column p of op(A) is inside it.
+                        let ap = unsafe { a.offset(p as isize * csa) };
+                        for (i, c) in acc.iter_mut().enumerate() {
+                            // SAFETY: as above, element i of the column.
+                            let x = $set1(unsafe { *ap.offset(i as isize * rsa) });
+                            for v in 0..NV {
+                                c[v] = $fmadd(x, brow[v], c[v]);
+                            }
+                        }
+                    };
+                    if csb == 1 && n == NV * L {
+                        for p in 0..k {
+                            // SAFETY: row p of op(B) (n contiguous elements) is inside it.
+                            let brow = std::array::from_fn(|v| unsafe {
+                                $loadu(b.offset(p as isize * rsb).add(v * L))
+                            });
+                            step(brow, p);
+                        }
+                    } else {
+                        for p in 0..k {
+                            // SAFETY: row p of op(B) is inside it.
+                            let brow = unsafe { line::<NV>(b.offset(p as isize * rsb), csb, n) };
+                            step(brow, p);
+                        }
+                    }
+                    for (i, c) in acc.iter().enumerate() {
+                        // SAFETY: row i of the output is inside it.
+                        unsafe {
+                            store::<NV>(out.offset(i as isize * rso), *c, n, alpha, accumulate)
+                        };
+                    }
+                }
+
+                /// # Safety
+                /// The pointers and strides address an `m x k` op(A), a
+                /// `k x n` op(B) and an `m x n` output; `1 <= k <= 8`,
+                /// `1 <= n <= 8`; AVX2 and FMA present.
+                #[allow(clippy::too_many_arguments)]
+                pub unsafe extern "C" fn rows(
+                    a: i64,
+                    rsa: i64,
+                    csa: i64,
+                    b: i64,
+                    rsb: i64,
+                    csb: i64,
+                    out: i64,
+                    rso: i64,
+                    m: i64,
+                    k: i64,
+                    n: i64,
+                    alpha_bits: i64,
+                    accumulate: i64,
+                ) {
+                    let (a, b, out) = (a as *const $t, b as *const $t, out as *mut $t);
+                    let (rsa, csa, rsb, csb, rso) = (
+                        rsa as isize,
+                        csa as isize,
+                        rsb as isize,
+                        csb as isize,
+                        rso as isize,
+                    );
+                    let (m, acc) = (m as usize, accumulate != 0);
+                    let alpha = f64::from_bits(alpha_bits as u64) as $t;
+                    if n == 0 {
+                        return;
+                    }
+                    // SAFETY: the caller's contract; AVX2 + FMA present.
+                    unsafe {
+                        by_kn!(
+                            rows_kn,
+                            k,
+                            n,
+                            (a, rsa, csa, b, rsb, csb, out, rso, m, alpha, acc)
+                        )
+                    }
+                }
+
+                /// # Safety
+                /// As for `rows`, with `1 <= m <= 8`, `1 <= n <= 8` and `k`
+                /// any length.
+                #[allow(clippy::too_many_arguments)]
+                pub unsafe extern "C" fn outer(
+                    a: i64,
+                    rsa: i64,
+                    csa: i64,
+                    b: i64,
+                    rsb: i64,
+                    csb: i64,
+                    out: i64,
+                    rso: i64,
+                    m: i64,
+                    k: i64,
+                    n: i64,
+                    alpha_bits: i64,
+                    accumulate: i64,
+                ) {
+                    let (a, b, out) = (a as *const $t, b as *const $t, out as *mut $t);
+                    let (rsa, csa, rsb, csb, rso) = (
+                        rsa as isize,
+                        csa as isize,
+                        rsb as isize,
+                        csb as isize,
+                        rso as isize,
+                    );
+                    let (k, n, acc) = (k as usize, n as usize, accumulate != 0);
+                    let alpha = f64::from_bits(alpha_bits as u64) as $t;
+                    if m == 0 || n == 0 {
+                        return;
+                    }
+                    // SAFETY: the caller's contract; AVX2 + FMA present.
+                    unsafe {
+                        by_m!(
+                            outer_mv,
+                            m,
+                            n > L,
+                            (a, rsa, csa, b, rsb, csb, out, rso, k, n, alpha, acc)
+                        )
+                    }
+                }
+            }
+        };
+    }
+
+    avx2_kernels!(
+        f64x4,
+        f64,
+        __m256d,
+        4,
+        i64,
+        _mm256_setzero_pd,
+        _mm256_set1_pd,
+        _mm256_fmadd_pd,
+        _mm256_mul_pd,
+        _mm256_add_pd,
+        _mm256_loadu_pd,
+        _mm256_storeu_pd,
+        _mm256_maskload_pd,
+        _mm256_loadu_si256,
+        tail_f64
+    );
+    avx2_kernels!(
+        f32x8,
+        f32,
+        __m256,
+        8,
+        i32,
+        _mm256_setzero_ps,
+        _mm256_set1_ps,
+        _mm256_fmadd_ps,
+        _mm256_mul_ps,
+        _mm256_add_ps,
+        _mm256_loadu_ps,
+        _mm256_storeu_ps,
+        _mm256_maskload_ps,
+        _mm256_loadu_si256,
+        tail_f32
     );
 }

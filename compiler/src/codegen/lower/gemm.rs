@@ -28,6 +28,8 @@ use theon_runtime::DType;
 pub const MAX_INLINE: usize = 40;
 /// Largest single static dim of an inline kernel.
 pub const MAX_INLINE_DIM: usize = 8;
+// The wide kernels take every size the inline ones do.
+const _: () = assert!(MAX_INLINE_DIM <= small_gemm::MAX_DIM);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
@@ -141,7 +143,7 @@ impl GemmStep {
             let bases: Vec<Value> = (0..3).map(|k| e.addr(ptrs[k], offs[k], size)).collect();
             let wide = |shape| small_gemm::kernel(shape, self.dtype, e.cpu);
             return match self.kernel {
-                // (k = 0 stays inline: the AVX-512 kernel reads A's first column.)
+                // (k = 0 stays inline: the wide kernels read A's first column.)
                 Kernel::Rows if self.static_mkn.1 == Some(0) => {
                     self.rows(e, bases[0], bases[1], bases[2])
                 }
@@ -396,7 +398,8 @@ impl GemmStep {
         }
     }
 
-    /// The AVX-512 version of the rows or outer kernel (`small_gemm.rs`).
+    /// The AVX-512 or AVX2 version of the rows or outer kernel
+    /// (`small_gemm.rs`).
     fn call_small(
         &self,
         e: &mut Emitter,

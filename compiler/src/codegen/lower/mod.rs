@@ -54,7 +54,7 @@ pub struct JitOptions {
     pub profile: bool,
     /// Use the CPU's widest vectors where Cranelift's 128 bits are the
     /// limit: standalone transcendentals (tanh, exp, ...) call the
-    /// AVX-512/AVX2 slice kernels, small matrix products the AVX-512
+    /// AVX-512/AVX2 slice kernels, small matrix products the AVX-512/AVX2
     /// kernels. Results are bit-identical to the inline code. Off: always
     /// the inline code (as `cpu: Some(CpuLevel::Portable)`).
     pub wide_math: bool,
