@@ -393,10 +393,12 @@ mod avx2 {
             }
             if r >= 2 {
                 let mut v = lo;
+                // 64-bit moves that need no 8-byte alignment (`_mm_load_sd`
+                // and `_mm_store_sd` would read and write an aligned f64).
                 if accumulate {
-                    v = _mm_add_ps(v, _mm_castpd_ps(_mm_load_sd(q as *const f64)));
+                    v = _mm_add_ps(v, _mm_castsi128_ps(_mm_loadl_epi64(q as *const __m128i)));
                 }
-                _mm_store_sd(q as *mut f64, _mm_castps_pd(v));
+                _mm_storel_epi64(q as *mut __m128i, _mm_castps_si128(v));
                 (q, r, lo) = (q.add(2), r - 2, _mm_movehl_ps(lo, lo));
             }
             if r == 1 {
@@ -745,4 +747,173 @@ mod avx2 {
         _mm256_loadu_si256,
         tail_f32
     );
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    //! The wide kernels against the inline kernels' arithmetic written out
+    //! element by element (a product then fused multiply-adds in order of p
+    //! for rows, fused multiply-adds from zero for outer; times alpha; plus
+    //! the prefilled value), bit for bit, at every wide level the machine
+    //! has; padding between and after output rows must stay untouched.
+
+    use super::*;
+    use crate::codegen::cpu::CpuLevel;
+
+    trait Elem: Copy + std::ops::Mul<Output = Self> + std::ops::Add<Output = Self> {
+        const DTYPE: DType;
+        fn of(x: f64) -> Self;
+        fn fma(self, b: Self, c: Self) -> Self;
+        fn bits(self) -> u64;
+    }
+    impl Elem for f64 {
+        const DTYPE: DType = DType::F64;
+        fn of(x: f64) -> Self {
+            x
+        }
+        fn fma(self, b: Self, c: Self) -> Self {
+            self.mul_add(b, c)
+        }
+        fn bits(self) -> u64 {
+            self.to_bits()
+        }
+    }
+    impl Elem for f32 {
+        const DTYPE: DType = DType::F32;
+        fn of(x: f64) -> Self {
+            x as f32
+        }
+        fn fma(self, b: Self, c: Self) -> Self {
+            self.mul_add(b, c)
+        }
+        fn bits(self) -> u64 {
+            self.to_bits() as u64
+        }
+    }
+
+    /// Deterministic values in [-2, 2) with a few exact zeros.
+    fn values<T: Elem>(n: usize, seed: u64) -> Vec<T> {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|i| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let v = (s >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0;
+                T::of(if i % 11 == 5 { 0.0 } else { v })
+            })
+            .collect()
+    }
+
+    /// One case: op(B) transposed or not, output rows `pad` elements apart
+    /// beyond n, alpha, accumulate.
+    #[allow(clippy::too_many_arguments)]
+    fn check<T: Elem>(
+        shape: Shape,
+        m: usize,
+        k: usize,
+        n: usize,
+        bt: bool,
+        pad: usize,
+        alpha: f64,
+        acc: bool,
+    ) {
+        let a: Vec<T> = values(m * k, 1);
+        let b: Vec<T> = values(k * n, 2);
+        let rso = n + pad;
+        let sentinel = T::of(12345.0);
+        let mut init: Vec<T> = vec![sentinel; m * rso + 3];
+        let old: Vec<T> = values(m * n, 3);
+        for i in 0..m {
+            for j in 0..n {
+                init[i * rso + j] = old[i * n + j];
+            }
+        }
+        // op(A) = a as [m, k] row-major; op(B) = b as [k, n] or b^T of [n, k].
+        let (rsb, csb) = if bt { (1, k) } else { (n, 1) };
+        let mut want = init.clone();
+        let al = T::of(alpha);
+        for i in 0..m {
+            for j in 0..n {
+                let bv = |p: usize| b[p * rsb + j * csb];
+                let (mut s, from) = match shape {
+                    Shape::Rows => (a[i * k] * bv(0), 1),
+                    Shape::Outer => (T::of(0.0), 0),
+                };
+                for p in from..k {
+                    s = a[i * k + p].fma(bv(p), s);
+                }
+                if alpha != 1.0 {
+                    s = s * al;
+                }
+                if acc {
+                    s = s + want[i * rso + j];
+                }
+                want[i * rso + j] = s;
+            }
+        }
+        for level in CpuLevel::supported() {
+            let Some(f) = kernel(shape, T::DTYPE, level) else {
+                continue;
+            };
+            let mut out = init.clone();
+            // SAFETY: the pointers and strides address m x k, k x n and
+            // m x n (rows rso apart) inside the vectors above; k, n <= 8 and
+            // m <= 8 for outer; `kernel` checked the level against the CPU.
+            unsafe {
+                f(
+                    a.as_ptr() as i64,
+                    k as i64,
+                    1,
+                    b.as_ptr() as i64,
+                    rsb as i64,
+                    csb as i64,
+                    out.as_mut_ptr() as i64,
+                    rso as i64,
+                    m as i64,
+                    k as i64,
+                    n as i64,
+                    alpha.to_bits() as i64,
+                    acc as i64,
+                )
+            };
+            for (q, (g, w)) in out.iter().zip(&want).enumerate() {
+                assert_eq!(
+                    g.bits(),
+                    w.bits(),
+                    "{shape:?} {} at {level:?}: m {m} k {k} n {n} bt {bt} pad {pad} alpha {alpha} acc {acc}, element {q}",
+                    T::DTYPE
+                );
+            }
+        }
+    }
+
+    fn every_size<T: Elem>() {
+        let dims: Vec<usize> = if cfg!(miri) {
+            vec![1, 3, 5, 8]
+        } else {
+            (1..=8).collect()
+        };
+        for &x in &dims {
+            for &n in &dims {
+                for (bt, pad, alpha, acc) in [
+                    (false, 0, 1.0, false),
+                    (true, 3, -0.5, true),
+                    (false, 1, 1.0, true),
+                ] {
+                    // Rows: k = x, 6 rows (a block of four and two more).
+                    check::<T>(Shape::Rows, 6, x, n, bt, pad, alpha, acc);
+                    // Outer: m = x, k = 9 (and an empty k).
+                    check::<T>(Shape::Outer, x, 9, n, bt, pad, alpha, acc);
+                    check::<T>(Shape::Outer, x, 0, n, bt, pad, alpha, acc);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_kernels_compute_the_inline_arithmetic_bit_for_bit() {
+        every_size::<f64>();
+        every_size::<f32>();
+    }
 }
