@@ -439,6 +439,51 @@ mod avx2 {
                     unsafe { $loadmask(MASKS.as_ptr().add(L - r).cast()) }
                 }
 
+                /// The arguments of a call, typed: op(A), op(B) and the
+                /// output (pointers, row and column strides), alpha, and
+                /// whether to add to the prefilled output.
+                struct Args {
+                    a: *const $t,
+                    rsa: isize,
+                    csa: isize,
+                    b: *const $t,
+                    rsb: isize,
+                    csb: isize,
+                    out: *mut $t,
+                    rso: isize,
+                    alpha: $t,
+                    acc: bool,
+                }
+
+                impl Args {
+                    #[allow(clippy::too_many_arguments)]
+                    fn new(
+                        a: i64,
+                        rsa: i64,
+                        csa: i64,
+                        b: i64,
+                        rsb: i64,
+                        csb: i64,
+                        out: i64,
+                        rso: i64,
+                        alpha_bits: i64,
+                        accumulate: i64,
+                    ) -> Args {
+                        Args {
+                            a: a as *const $t,
+                            rsa: rsa as isize,
+                            csa: csa as isize,
+                            b: b as *const $t,
+                            rsb: rsb as isize,
+                            csb: csb as isize,
+                            out: out as *mut $t,
+                            rso: rso as isize,
+                            alpha: f64::from_bits(alpha_bits as u64) as $t,
+                            acc: accumulate != 0,
+                        }
+                    }
+                }
+
                 /// Elements `0..n` of a line (elements `s` apart) as `NV`
                 /// vectors, zero past n.
                 #[target_feature(enable = "avx2,fma")]
@@ -524,20 +569,22 @@ mod avx2 {
 
                 /// Rows kernel for static `K` and `N` (`NV` vectors per row).
                 #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
                 unsafe fn rows_kn<const K: usize, const N: usize, const NV: usize>(
-                    a: *const $t,
-                    rsa: isize,
-                    csa: isize,
-                    b: *const $t,
-                    rsb: isize,
-                    csb: isize,
-                    out: *mut $t,
-                    rso: isize,
+                    g: &Args,
                     m: usize,
-                    alpha: $t,
-                    accumulate: bool,
                 ) {
+                    let Args {
+                        a,
+                        rsa,
+                        csa,
+                        b,
+                        rsb,
+                        csb,
+                        out,
+                        rso,
+                        alpha,
+                        acc: accumulate,
+                    } = *g;
                     // SAFETY: rows 0..K of op(B) are inside it.
                     let brow: [[$v; NV]; K] = std::array::from_fn(|p| unsafe {
                         line::<NV>(b.offset(p as isize * rsb), csb, N)
@@ -572,21 +619,19 @@ mod avx2 {
 
                 /// Outer kernel for static `M` and `NV` vectors per row.
                 #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn outer_mv<const M: usize, const NV: usize>(
-                    a: *const $t,
-                    rsa: isize,
-                    csa: isize,
-                    b: *const $t,
-                    rsb: isize,
-                    csb: isize,
-                    out: *mut $t,
-                    rso: isize,
-                    k: usize,
-                    n: usize,
-                    alpha: $t,
-                    accumulate: bool,
-                ) {
+                unsafe fn outer_mv<const M: usize, const NV: usize>(g: &Args, k: usize, n: usize) {
+                    let Args {
+                        a,
+                        rsa,
+                        csa,
+                        b,
+                        rsb,
+                        csb,
+                        out,
+                        rso,
+                        alpha,
+                        acc: accumulate,
+                    } = *g;
                     let mut acc = [[$zero(); NV]; M];
                     // One step of p: row p of op(B) times column p of op(A).
                     let mut step = |brow: [$v; NV], p: usize| {
@@ -643,28 +688,12 @@ mod avx2 {
                     alpha_bits: i64,
                     accumulate: i64,
                 ) {
-                    let (a, b, out) = (a as *const $t, b as *const $t, out as *mut $t);
-                    let (rsa, csa, rsb, csb, rso) = (
-                        rsa as isize,
-                        csa as isize,
-                        rsb as isize,
-                        csb as isize,
-                        rso as isize,
-                    );
-                    let (m, acc) = (m as usize, accumulate != 0);
-                    let alpha = f64::from_bits(alpha_bits as u64) as $t;
                     if n == 0 {
                         return;
                     }
+                    let g = Args::new(a, rsa, csa, b, rsb, csb, out, rso, alpha_bits, accumulate);
                     // SAFETY: the caller's contract; AVX2 + FMA present.
-                    unsafe {
-                        by_kn!(
-                            rows_kn,
-                            k,
-                            n,
-                            (a, rsa, csa, b, rsb, csb, out, rso, m, alpha, acc)
-                        )
-                    }
+                    unsafe { by_kn!(rows_kn, k, n, (&g, m as usize)) }
                 }
 
                 /// # Safety
@@ -686,28 +715,12 @@ mod avx2 {
                     alpha_bits: i64,
                     accumulate: i64,
                 ) {
-                    let (a, b, out) = (a as *const $t, b as *const $t, out as *mut $t);
-                    let (rsa, csa, rsb, csb, rso) = (
-                        rsa as isize,
-                        csa as isize,
-                        rsb as isize,
-                        csb as isize,
-                        rso as isize,
-                    );
-                    let (k, n, acc) = (k as usize, n as usize, accumulate != 0);
-                    let alpha = f64::from_bits(alpha_bits as u64) as $t;
                     if m == 0 || n == 0 {
                         return;
                     }
+                    let g = Args::new(a, rsa, csa, b, rsb, csb, out, rso, alpha_bits, accumulate);
                     // SAFETY: the caller's contract; AVX2 + FMA present.
-                    unsafe {
-                        by_m!(
-                            outer_mv,
-                            m,
-                            n > L,
-                            (a, rsa, csa, b, rsb, csb, out, rso, k, n, alpha, acc)
-                        )
-                    }
+                    unsafe { by_m!(outer_mv, m, n as usize > L, (&g, k as usize, n as usize)) }
                 }
             }
         };
