@@ -281,8 +281,9 @@ macro_rules! gemm_fn {
         /// The pointers with the given sizes and strides must address valid
         /// memory, c must not overlap a, b or c_in, c's columns must be
         /// contiguous (`csc == 1`) when `act` is given, and `act` must be 0
-        /// or a `SliceFn` for this dtype; generated code passes buffers the
-        /// plan sized for them.
+        /// or a `SliceFn` for this dtype; `wide` (the code's CPU level is
+        /// AVX2 or above) must be 0 on a machine without AVX2; generated
+        /// code passes buffers the plan sized for them.
         #[allow(clippy::too_many_arguments)]
         pub unsafe extern "C" fn $name(
             m: i64,
@@ -304,6 +305,7 @@ macro_rules! gemm_fn {
             csc: i64,
             act: usize,
             threads: i64,
+            wide: i64,
         ) {
             if m <= 0 || n <= 0 {
                 return;
@@ -363,10 +365,11 @@ macro_rules! gemm_fn {
                         unsafe {
                             gemm_epilogue::<$t>(
                                 (s0, s1, c0, c1),
-                                beta,
+                                (beta, beta == 1.0),
                                 (pci as *const $t, rsci, csci),
                                 (c, rsc, csc),
                                 act,
+                                wide != 0,
                             )
                         }
                     }
@@ -405,40 +408,42 @@ gemm_fn!(theon_rt_gemm_f32, f32, theon_runtime::kernels::gemm::sgemm);
 
 /// The epilogue of one block (rows r0..r1, columns c0..c1) of a product
 /// in c: `c += beta * c_in` (`beta * c_in` rounded first, as a prefilled
-/// `beta * c_in` would be; exact when beta is 1), then `c = act(c)`.
+/// `beta * c_in` would be; exact when beta is 1, so `unit`, beta == 1,
+/// skips the multiply), then `c = act(c)`. `wide` runs the addition
+/// compiled for AVX2 (the same operations, four or eight lanes at a
+/// time instead of SSE2's two: no fused multiply-add, so the same bits).
 ///
 /// # Safety
 /// The block's elements of c and c_in (when not null) are valid through
 /// their strides; `act` reads and writes `c1 - c0` contiguous elements
-/// per row (whole rows at once when they are contiguous).
+/// per row (whole rows at once when they are contiguous); `wide` only on
+/// a machine with AVX2.
 unsafe fn gemm_epilogue<T>(
-    (r0, r1, c0, c1): (usize, usize, usize, usize),
-    beta: T,
-    (ci, rsci, csci): (*const T, isize, isize),
+    block: (usize, usize, usize, usize),
+    beta: (T, bool),
+    c_in: (*const T, isize, isize),
     (c, rsc, csc): (*mut T, isize, isize),
     act: Option<SliceFn>,
+    wide: bool,
 ) where
     T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
 {
+    let (r0, r1, c0, c1) = block;
     let cols = c1 - c0;
-    if !ci.is_null() {
-        for i in r0 as isize..r1 as isize {
-            // SAFETY: row i's elements c0..c1 of c and c_in are in the block.
-            unsafe {
-                let row = c.offset(i * rsc + c0 as isize * csc);
-                let crow = ci.offset(i * rsci + c0 as isize * csci);
-                if csc == 1 && csci == 1 {
-                    // Contiguous rows (a bias, a full C): a loop LLVM vectorizes.
-                    let o = std::slice::from_raw_parts_mut(row, cols);
-                    let x = std::slice::from_raw_parts(crow, cols);
-                    o.iter_mut().zip(x).for_each(|(o, x)| *o = *o + beta * *x);
-                } else {
-                    for j in 0..cols as isize {
-                        let p = row.offset(j * csc);
-                        *p = *p + beta * *crow.offset(j * csci);
-                    }
-                }
-            }
+    if !c_in.0.is_null() {
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // SAFETY: the caller's contract (the block's elements, AVX2).
+            unsafe { add_c_in_avx2(block, beta, c_in, (c, rsc, csc)) };
+        } else {
+            // SAFETY: the caller's contract.
+            unsafe { add_c_in(block, beta, c_in, (c, rsc, csc)) };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = wide;
+            // SAFETY: the caller's contract.
+            unsafe { add_c_in(block, beta, c_in, (c, rsc, csc)) };
         }
     }
     if let Some(f) = act {
@@ -452,6 +457,63 @@ unsafe fn gemm_epilogue<T>(
                 for i in r0..r1 {
                     let p = c.offset(i as isize * rsc + c0 as isize) as *mut u8;
                     f(p, p, cols as u64);
+                }
+            }
+        }
+    }
+}
+
+/// [`add_c_in`] compiled for AVX2.
+///
+/// # Safety
+/// As [`add_c_in`], on a machine with AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn add_c_in_avx2<T>(
+    block: (usize, usize, usize, usize),
+    beta: (T, bool),
+    c_in: (*const T, isize, isize),
+    c: (*mut T, isize, isize),
+) where
+    T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
+{
+    // SAFETY: the caller's contract.
+    unsafe { add_c_in(block, beta, c_in, c) }
+}
+
+/// `c += beta * c_in` over a block (rows r0..r1, columns c0..c1); `unit`
+/// (beta == 1) adds c_in itself, the same values.
+///
+/// # Safety
+/// The block's elements of c and c_in are valid through their strides.
+#[inline(always)]
+unsafe fn add_c_in<T>(
+    (r0, r1, c0, c1): (usize, usize, usize, usize),
+    (beta, unit): (T, bool),
+    (ci, rsci, csci): (*const T, isize, isize),
+    (c, rsc, csc): (*mut T, isize, isize),
+) where
+    T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
+{
+    let cols = c1 - c0;
+    for i in r0 as isize..r1 as isize {
+        // SAFETY: row i's elements c0..c1 of c and c_in are in the block.
+        unsafe {
+            let row = c.offset(i * rsc + c0 as isize * csc);
+            let crow = ci.offset(i * rsci + c0 as isize * csci);
+            if csc == 1 && csci == 1 {
+                // Contiguous rows (a bias, a full C): loops LLVM vectorizes.
+                let o = std::slice::from_raw_parts_mut(row, cols);
+                let x = std::slice::from_raw_parts(crow, cols);
+                if unit {
+                    o.iter_mut().zip(x).for_each(|(o, x)| *o = *o + *x);
+                } else {
+                    o.iter_mut().zip(x).for_each(|(o, x)| *o = *o + beta * *x);
+                }
+            } else {
+                for j in 0..cols as isize {
+                    let p = row.offset(j * csc);
+                    *p = *p + beta * *crow.offset(j * csci);
                 }
             }
         }

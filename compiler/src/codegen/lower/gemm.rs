@@ -457,11 +457,15 @@ impl GemmStep {
         let act =
             e.fb.ins()
                 .iconst(types::I64, self.act.map_or(0, |f| f as usize as i64));
+        // The epilogue's addition compiled for AVX2 (same values) at the
+        // levels that have it.
+        let wide = (e.cpu >= crate::codegen::cpu::CpuLevel::Avx2) as i64;
+        let wide = e.fb.ins().iconst(types::I64, wide);
         e.fb.ins().call(
             f,
             &[
                 m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c_in, rsci, csci, out, rsc, csc,
-                act, threads,
+                act, threads, wide,
             ],
         );
     }

@@ -327,7 +327,7 @@ pub fn compile(g: &Graph, layout: &mut Layout, opts: &JitOptions) -> Result<Comp
             cc,
             &[
                 i64t, i64t, i64t, ft, i64t, i64t, i64t, i64t, i64t, i64t, ft, i64t, i64t, i64t,
-                i64t, i64t, i64t, i64t, i64t,
+                i64t, i64t, i64t, i64t, i64t, i64t,
             ],
             None,
         )
