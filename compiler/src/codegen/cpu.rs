@@ -33,15 +33,18 @@ impl CpuLevel {
     pub fn detected() -> CpuLevel {
         #[cfg(target_arch = "x86_64")]
         {
-            let fma = std::is_x86_feature_detected!("fma");
-            if fma
+            // Every level above portable has AVX2 and FMA (the AVX-512
+            // level's code calls the AVX2 kernels too).
+            let avx2_fma =
+                std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("avx2");
+            if avx2_fma
                 && std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512dq")
                 && std::is_x86_feature_detected!("avx512vl")
             {
                 return CpuLevel::Avx512;
             }
-            if fma && std::is_x86_feature_detected!("avx2") {
+            if avx2_fma {
                 return CpuLevel::Avx2;
             }
         }
