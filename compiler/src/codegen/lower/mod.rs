@@ -252,7 +252,10 @@ impl Emitter<'_, '_> {
         self.counted_loop_from(zero, count, step, body);
     }
     /// `i = start; while i + step <= count { body(i); i += step }`; returns
-    /// the first `i` not run (where a tail loop starts).
+    /// the first `i` not run (where a tail loop starts). The test runs
+    /// before the first iteration and at the bottom of each (one branch per
+    /// iteration, not a test at the top and a jump back: a short fused loop
+    /// ran 1.8x faster so, docs/compiler.md).
     pub fn counted_loop_from(
         &mut self,
         start: CValue,
@@ -260,24 +263,30 @@ impl Emitter<'_, '_> {
         step: i64,
         body: impl FnOnce(&mut Self, CValue),
     ) -> CValue {
-        let header = self.fb.create_block();
         let body_b = self.fb.create_block();
         let exit = self.fb.create_block();
-        let i = self.fb.append_block_param(header, types::I64);
+        let i = self.fb.append_block_param(body_b, types::I64);
         let out = self.fb.append_block_param(exit, types::I64);
-        self.fb.ins().jump(header, &[start.into()]);
-        self.fb.switch_to_block(header);
-        let next = self.fb.ins().iadd_imm_u(i, step);
+        let first = self.fb.ins().iadd_imm_u(start, step);
         let go = self
             .fb
             .ins()
-            .icmp(IntCC::SignedLessThanOrEqual, next, count);
-        self.fb.ins().brif(go, body_b, &[], exit, &[i.into()]);
+            .icmp(IntCC::SignedLessThanOrEqual, first, count);
+        self.fb
+            .ins()
+            .brif(go, body_b, &[start.into()], exit, &[start.into()]);
         self.fb.switch_to_block(body_b);
-        self.fb.seal_block(body_b);
         body(self, i);
-        self.fb.ins().jump(header, &[next.into()]);
-        self.fb.seal_block(header);
+        let next = self.fb.ins().iadd_imm_u(i, step);
+        let after = self.fb.ins().iadd_imm_u(next, step);
+        let go = self
+            .fb
+            .ins()
+            .icmp(IntCC::SignedLessThanOrEqual, after, count);
+        self.fb
+            .ins()
+            .brif(go, body_b, &[next.into()], exit, &[next.into()]);
+        self.fb.seal_block(body_b);
         self.fb.switch_to_block(exit);
         self.fb.seal_block(exit);
         out
