@@ -267,29 +267,23 @@ impl Emitter<'_, '_> {
         let exit = self.fb.create_block();
         let i = self.fb.append_block_param(body_b, types::I64);
         let out = self.fb.append_block_param(exit, types::I64);
-        let first = self.fb.ins().iadd_imm_u(start, step);
-        let go = self
-            .fb
-            .ins()
-            .icmp(IntCC::SignedLessThanOrEqual, first, count);
-        self.fb
-            .ins()
-            .brif(go, body_b, &[start.into()], exit, &[start.into()]);
+        self.run_from(start, count, step, body_b, exit);
         self.fb.switch_to_block(body_b);
         body(self, i);
         let next = self.fb.ins().iadd_imm_u(i, step);
-        let after = self.fb.ins().iadd_imm_u(next, step);
-        let go = self
-            .fb
-            .ins()
-            .icmp(IntCC::SignedLessThanOrEqual, after, count);
-        self.fb
-            .ins()
-            .brif(go, body_b, &[next.into()], exit, &[next.into()]);
+        self.run_from(next, count, step, body_b, exit);
         self.fb.seal_block(body_b);
         self.fb.switch_to_block(exit);
         self.fb.seal_block(exit);
         out
+    }
+    /// Branch to `body_b(i)` when `i + step <= count`, else to `exit(i)`.
+    fn run_from(&mut self, i: CValue, count: CValue, step: i64, body_b: Block, exit: Block) {
+        let end = self.fb.ins().iadd_imm_u(i, step);
+        let go = self.fb.ins().icmp(IntCC::SignedLessThanOrEqual, end, count);
+        self.fb
+            .ins()
+            .brif(go, body_b, &[i.into()], exit, &[i.into()]);
     }
 }
 
