@@ -365,7 +365,7 @@ macro_rules! gemm_fn {
                         unsafe {
                             gemm_epilogue::<$t>(
                                 (s0, s1, c0, c1),
-                                (beta, beta == 1.0),
+                                beta,
                                 (pci as *const $t, rsci, csci),
                                 (c, rsc, csc),
                                 act,
@@ -406,10 +406,20 @@ macro_rules! gemm_fn {
 gemm_fn!(theon_rt_gemm_f64, f64, theon_runtime::kernels::gemm::dgemm);
 gemm_fn!(theon_rt_gemm_f32, f32, theon_runtime::kernels::gemm::sgemm);
 
+/// The element types of a GEMM epilogue (f32, f64).
+trait EpilogueElem:
+    Copy + PartialEq + From<f32> + std::ops::Add<Output = Self> + std::ops::Mul<Output = Self>
+{
+}
+impl<T> EpilogueElem for T where
+    T: Copy + PartialEq + From<f32> + std::ops::Add<Output = T> + std::ops::Mul<Output = T>
+{
+}
+
 /// The epilogue of one block (rows r0..r1, columns c0..c1) of a product
 /// in c: `c += beta * c_in` (`beta * c_in` rounded first, as a prefilled
-/// `beta * c_in` would be; exact when beta is 1, so `unit`, beta == 1,
-/// skips the multiply), then `c = act(c)`. `wide` runs the addition
+/// `beta * c_in` would be; exact when beta is 1, so the multiply is then
+/// skipped), then `c = act(c)`. `wide` runs the addition
 /// compiled for AVX2 (the same operations, four or eight lanes at a
 /// time instead of SSE2's two: no fused multiply-add, so the same bits).
 ///
@@ -418,16 +428,14 @@ gemm_fn!(theon_rt_gemm_f32, f32, theon_runtime::kernels::gemm::sgemm);
 /// their strides; `act` reads and writes `c1 - c0` contiguous elements
 /// per row (whole rows at once when they are contiguous); `wide` only on
 /// a machine with AVX2.
-unsafe fn gemm_epilogue<T>(
+unsafe fn gemm_epilogue<T: EpilogueElem>(
     block: (usize, usize, usize, usize),
-    beta: (T, bool),
+    beta: T,
     c_in: (*const T, isize, isize),
     (c, rsc, csc): (*mut T, isize, isize),
     act: Option<SliceFn>,
     wide: bool,
-) where
-    T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
-{
+) {
     let (r0, r1, c0, c1) = block;
     let cols = c1 - c0;
     if !c_in.0.is_null() {
@@ -469,33 +477,30 @@ unsafe fn gemm_epilogue<T>(
 /// As [`add_c_in`], on a machine with AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn add_c_in_avx2<T>(
+unsafe fn add_c_in_avx2<T: EpilogueElem>(
     block: (usize, usize, usize, usize),
-    beta: (T, bool),
+    beta: T,
     c_in: (*const T, isize, isize),
     c: (*mut T, isize, isize),
-) where
-    T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
-{
+) {
     // SAFETY: the caller's contract.
     unsafe { add_c_in(block, beta, c_in, c) }
 }
 
-/// `c += beta * c_in` over a block (rows r0..r1, columns c0..c1); `unit`
-/// (beta == 1) adds c_in itself, the same values.
+/// `c += beta * c_in` over a block (rows r0..r1, columns c0..c1); with
+/// beta 1 it adds c_in itself, the same values.
 ///
 /// # Safety
 /// The block's elements of c and c_in are valid through their strides.
 #[inline(always)]
-unsafe fn add_c_in<T>(
+unsafe fn add_c_in<T: EpilogueElem>(
     (r0, r1, c0, c1): (usize, usize, usize, usize),
-    (beta, unit): (T, bool),
+    beta: T,
     (ci, rsci, csci): (*const T, isize, isize),
     (c, rsc, csc): (*mut T, isize, isize),
-) where
-    T: Copy + std::ops::Add<Output = T> + std::ops::Mul<Output = T>,
-{
+) {
     let cols = c1 - c0;
+    let unit = beta == T::from(1.0);
     for i in r0 as isize..r1 as isize {
         // SAFETY: row i's elements c0..c1 of c and c_in are in the block.
         unsafe {
