@@ -776,7 +776,8 @@ fn random_graphs_agree_at_every_cpu_level() {
 }
 
 /// Large products (plain, transposed, scaled, accumulating into a bias,
-/// tall and wide) and large wide-math passes give the same bits with 1, 2
+/// tall and wide, and a long k under a small output, computed in blocks
+/// of k) and large wide-math passes give the same bits with 1, 2
 /// and 3 threads, at every CPU level, in both float types; the results
 /// also agree with the interpreter. Each output element is computed by
 /// one thread with the same operations (`codegen/threads.rs`).
@@ -789,6 +790,11 @@ fn results_do_not_depend_on_the_thread_count() {
         let wide = Var::input("wide", TensorType::fixed(dtype, &[40, 300]));
         let row = Var::input("row", TensorType::new(dtype, vec![Some(1), None]));
         let long = Var::input("long", TensorType::new(dtype, vec![None]));
+        // A long k under a small output: computed in blocks of k.
+        let lx = Var::input("lx", TensorType::fixed(dtype, &[9000, 20]));
+        let lg = Var::input("lg", TensorType::fixed(dtype, &[9000, 3]));
+        let lb = Var::input("lb", TensorType::fixed(dtype, &[3]));
+        let lp = lx.t().dot(&lg).unwrap();
         let p = a.dot(&b).unwrap();
         let outs = [
             (&p + &bias).unwrap().tanh(),
@@ -800,6 +806,8 @@ fn results_do_not_depend_on_the_thread_count() {
             // the split axis, and a vector (rows of one element).
             ((&a * &row).unwrap() - &a.sin()).unwrap(),
             ((&long * &long).unwrap() + 1.0).unwrap().sqrt(),
+            (&lp * 0.37).unwrap(),
+            (&lp + &lb).unwrap().tanh(),
         ];
         let refs: Vec<&Var> = outs.iter().collect();
         let small = |shape: &[usize], seed: u64| {
@@ -817,8 +825,11 @@ fn results_do_not_depend_on_the_thread_count() {
             small(&[40, 300], 4),
             small(&[1, 200], 5),
             small(&[40001], 6),
+            small(&[9000, 20], 7),
+            small(&[9000, 3], 8),
+            Tensor::randn(DType::F64, &[3], 9).cast(dtype),
         ];
-        let inputs = [&a, &b, &bias, &wide, &row, &long];
+        let inputs = [&a, &b, &bias, &wide, &row, &long, &lx, &lg, &lb];
         let interp = compile(&inputs, &refs)
             .mode(Mode::Interpret)
             .build()

@@ -377,6 +377,84 @@ macro_rules! gemm_fn {
                 }
             };
             let threads = threads.max(1) as usize;
+            if let Some(blocks) = super::threads::k_blocks(m, k, n) {
+                // A long k under a small c (the weight gradient of a narrow
+                // layer over many rows): c has too few rows and columns to
+                // split, so k is, into blocks fixed by the shape alone. Each
+                // block's product goes to its own slice of `partials`, the
+                // slices are summed in block order, then the epilogue runs
+                // on the whole c: the same bits whatever the thread count.
+                thread_local! {
+                    static PARTIALS: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
+                }
+                let (kb, size) = (k.div_ceil(blocks), m * n);
+                let sum = |partials: &mut [$t]| {
+                    let pp = partials.as_mut_ptr() as usize;
+                    super::threads::run_parts(threads, blocks, &|p| {
+                        let (k0, k1) = ((p * kb).min(k), ((p + 1) * kb).min(k));
+                        let (a, b) = (pa as *const $t, pb as *const $t);
+                        // SAFETY: the caller's contract for a and b (the
+                        // block's columns of op(A) and rows of op(B)); part
+                        // p writes only its own m x n slice of `partials`.
+                        unsafe {
+                            $f(
+                                m,
+                                k1 - k0,
+                                n,
+                                alpha,
+                                a.offset(k0 as isize * csa),
+                                rsa,
+                                csa,
+                                b.offset(k0 as isize * rsb),
+                                rsb,
+                                csb,
+                                0.0,
+                                (pp as *mut $t).add(p * size),
+                                n as isize,
+                                1,
+                            )
+                        }
+                    });
+                    for i in 0..m {
+                        for j in 0..n {
+                            let mut acc = partials[i * n + j];
+                            for p in 1..blocks {
+                                acc += partials[p * size + i * n + j];
+                            }
+                            // SAFETY: (i, j) is inside c (the caller's contract).
+                            unsafe { *c.offset(i as isize * rsc + j as isize * csc) = acc };
+                        }
+                    }
+                };
+                // A nested call on this thread (none today) gets its own buffer.
+                let reused = PARTIALS.with(|cell| match cell.try_borrow_mut() {
+                    Ok(mut partials) => {
+                        if partials.len() < blocks * size {
+                            partials.resize(blocks * size, 0.0);
+                        }
+                        sum(&mut partials[..blocks * size]);
+                        true
+                    }
+                    Err(_) => false,
+                });
+                if !reused {
+                    sum(&mut vec![0.0; blocks * size]);
+                }
+                if epilogue {
+                    // SAFETY: as for a block below, with the whole of c.
+                    unsafe {
+                        gemm_epilogue::<$t>(
+                            (0, m, 0, n),
+                            beta,
+                            (c_in, rsci, csci),
+                            (c, rsc, csc),
+                            act,
+                            wide != 0,
+                        )
+                    }
+                }
+                return;
+            }
             let flops = m.saturating_mul(n).saturating_mul(k).saturating_mul(2);
             let by_rows = m >= n;
             let len = m.max(n);

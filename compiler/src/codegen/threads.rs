@@ -74,6 +74,25 @@ pub fn gemm_parts(threads: usize, flops: usize, len: usize) -> usize {
     threads.min(flops / GEMM_PART_FLOPS).min(len).max(1)
 }
 
+/// Products with k at least this long and at most `K_SPLIT_MAX_OUT` rows
+/// and columns in c are computed in blocks of k (`k_blocks`).
+const K_SPLIT_MIN_K: usize = 1 << 13;
+const K_SPLIT_MAX_OUT: usize = 64;
+/// Each block of k is at least this long; at most this many blocks.
+const K_BLOCK_MIN: usize = 1 << 10;
+const K_BLOCKS_MAX: usize = 16;
+
+/// The number of blocks of k a product of `m x k` by `k x n` is computed
+/// in (summed in block order), when c is too small to split and k is long:
+/// fixed by the shape alone, so the result does not depend on the thread
+/// count (which only decides how many blocks run at once). None: one
+/// product over the whole of k.
+pub fn k_blocks(m: usize, k: usize, n: usize) -> Option<usize> {
+    let flops = m.saturating_mul(n).saturating_mul(k).saturating_mul(2);
+    (k >= K_SPLIT_MIN_K && m.max(n) <= K_SPLIT_MAX_OUT && flops >= GEMM_PART_FLOPS)
+        .then(|| (k / K_BLOCK_MIN).min(K_BLOCKS_MAX))
+}
+
 /// Parts of a wide-math pass over `n` elements (1: do not split).
 pub fn wide_parts(threads: usize, n: usize) -> usize {
     if threads <= 1 || n < WIDE_MIN {
@@ -347,6 +366,12 @@ mod tests {
         assert_eq!(gemm_parts(4, 64 * GEMM_PART_FLOPS, 1000), 4);
         assert_eq!(gemm_parts(4, 64 * GEMM_PART_FLOPS, 3), 3);
         assert_eq!(wide_parts(2, WIDE_MIN - 1), 1);
+        // Blocks of k: from the shape alone, at least 1024 long, at most 16.
+        assert_eq!(k_blocks(32, 10_000, 32), Some(9));
+        assert_eq!(k_blocks(3, 1 << 20, 32), Some(16));
+        assert_eq!(k_blocks(32, K_SPLIT_MIN_K - 1, 32), None);
+        assert_eq!(k_blocks(65, 10_000, 3), None);
+        assert_eq!(k_blocks(1, 10_000, 1), None);
         assert_eq!(wide_parts(2, 1 << 20), 2);
     }
 }
