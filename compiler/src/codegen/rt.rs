@@ -426,17 +426,20 @@ macro_rules! gemm_fn {
                         }
                     }
                 };
-                // A nested call on this thread (none today) gets its own buffer.
-                let reused = PARTIALS.with(|cell| match cell.try_borrow_mut() {
-                    Ok(mut partials) => {
-                        if partials.len() < blocks * size {
-                            partials.resize(blocks * size, 0.0);
+                // A nested call on this thread (none today), or one from a
+                // thread-local destructor, gets a buffer of its own.
+                let reused = PARTIALS
+                    .try_with(|cell| match cell.try_borrow_mut() {
+                        Ok(mut partials) => {
+                            if partials.len() < blocks * size {
+                                partials.resize(blocks * size, 0.0);
+                            }
+                            sum(&mut partials[..blocks * size]);
+                            true
                         }
-                        sum(&mut partials[..blocks * size]);
-                        true
-                    }
-                    Err(_) => false,
-                });
+                        Err(_) => false,
+                    })
+                    .unwrap_or(false);
                 if !reused {
                     sum(&mut vec![0.0; blocks * size]);
                 }
