@@ -7,7 +7,9 @@
 //! baked into its code. Work below a threshold runs on the calling thread
 //! at no added cost, so small networks' steps are unchanged. A split
 //! gives every output element to one thread, which computes it with the
-//! same operations in the same order as without threads: results do not
+//! same operations in the same order as without threads, or (a long k
+//! under a small output, `k_blocks`) splits k into blocks the shape alone
+//! fixes, which one thread computes and sums the same way: results do not
 //! depend on the thread count.
 //!
 //! The pool is this small one rather than rayon's because a call must not
