@@ -37,11 +37,10 @@ pub const GEMM_MIN_FLOPS: usize = 1 << 21;
 /// Each part of a split product does at least this many flops.
 const GEMM_PART_FLOPS: usize = 1 << 20;
 /// Elementwise passes (wide-math kernels, split loops) below this many
-/// elements run on the calling thread. A part costs about 1 us to hand to
-/// a spinning worker; 8192 (a [128 x 128] parameter's Adam update,
-/// softplus, sigmoid) measured 2-4% faster two-thread steps than 32768 on
-/// the 2-128-128-3 and 2-32-32-3 f64 networks (docs/compiler.md).
-pub const WIDE_MIN: usize = 1 << 13;
+/// elements run on the calling thread. 8192 was tried (docs/compiler.md):
+/// 2-4% faster two-thread steps in a quiet hour, slower and twice as
+/// variable for the 2-32-32-3 step in a busy one.
+pub const WIDE_MIN: usize = 1 << 15;
 /// Parts of a wide-math pass start at multiples of this many elements.
 const WIDE_ALIGN: usize = 64;
 
