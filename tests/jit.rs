@@ -780,7 +780,8 @@ fn random_graphs_agree_at_every_cpu_level() {
 /// of k) and large wide-math passes give the same bits with 1, 2
 /// and 3 threads, at every CPU level, in both float types; the results
 /// also agree with the interpreter. Each output element is computed by
-/// one thread with the same operations (`codegen/threads.rs`).
+/// one thread with the same operations, or from blocks of k the shape
+/// alone fixes (`codegen/threads.rs`).
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
     for dtype in [DType::F64, DType::F32] {
